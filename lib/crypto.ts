@@ -1,0 +1,54 @@
+// HMAC over an injected hash (native SHA1/SHA256 on the device) and a JS MD5,
+// the one digest Espruino lacks. All values are byte strings.
+
+/** Byte string in, raw digest byte string out. */
+export type Hash = (bytes: string) => string;
+
+const chr = String.fromCharCode;
+
+/** RFC 1321 MD5. 32-bit math with |0 and shifts only (no Math.imul on Espruino). */
+export const md5: Hash = s => {
+  const n = s.length, w: number[] = [],
+    // per-round rotations
+    r = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21],
+    // index of the bit-length word in the padded message
+    L = (n + 8 >> 6 << 4) + 14;
+  let h = [1732584193, -271733879, -1732584194, 271733878],
+    i: number, j: number, a: number, b: number, c: number, d: number, f: number, o = "";
+  for (i = 0; i <= L + 1; i++) w[i] = 0;
+  for (i = 0; i < n; i++) w[i >> 2] |= s.charCodeAt(i) << i % 4 * 8;
+  w[n >> 2] |= 128 << n % 4 * 8;
+  w[L] = n * 8;
+  for (i = 0; i < L; i += 16) {
+    a = h[0]; b = h[1]; c = h[2]; d = h[3];
+    for (j = 0; j < 64; j++) {
+      f = j < 16 ? b & c | ~b & d : j < 32 ? d & b | ~d & c : j < 48 ? b ^ c ^ d : c ^ (b | ~d);
+      // K[j] = floor(|sin(j+1)| * 2^32): every product is >= 0.015 from an
+      // integer, far beyond double sin's error, so no table is needed
+      f = a + f + (Math.abs(Math.sin(j + 1)) * 4294967296 | 0) +
+        w[i + (j < 16 ? j : j < 32 ? 5 * j + 1 : j < 48 ? 3 * j + 5 : 7 * j) % 16] | 0;
+      a = d; d = c; c = b;
+      f = f << r[j >> 4 << 2 | j & 3] | f >>> 32 - r[j >> 4 << 2 | j & 3];
+      b = b + f | 0;
+    }
+    h = [h[0] + a | 0, h[1] + b | 0, h[2] + c | 0, h[3] + d | 0];
+  }
+  for (i = 0; i < 16; i++) o += chr(h[i >> 2] >>> i % 4 * 8 & 255);
+  return o;
+};
+
+/** RFC 2104 HMAC with a 64-byte block; keys over 64 bytes are hashed first. */
+export function hmac(hash: Hash, key: string, msg: string): string {
+  let i = 0, c: number, a = "", b = "";
+  if (key.length > 64) key = hash(key);
+  // charCodeAt past the end is NaN, and NaN ^ x == x: zero padding for free
+  for (; i < 64; i++) { c = key.charCodeAt(i); a += chr(c ^ 54); b += chr(c ^ 92) }
+  return hash(b + hash(a + msg));
+}
+
+/** Lower-case hex of a byte string. */
+export function hex(s: string): string {
+  let o = "", i = 0;
+  for (; i < s.length; i++) o += (256 + s.charCodeAt(i)).toString(16).slice(1);
+  return o;
+}

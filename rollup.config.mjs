@@ -1,0 +1,30 @@
+// Bundles firmware/main.ts into ONE ES2015 script for Espruino (dist/firmware.js).
+import { readFileSync } from "node:fs";
+import typescript from "@rollup/plugin-typescript";
+import terser from "@rollup/plugin-terser";
+import json from "@rollup/plugin-json";
+
+const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
+
+export default {
+  input: process.env.FIRMWARE_INPUT || "firmware/main.ts",
+  output: {
+    file: process.env.FIRMWARE_OUTPUT || "dist/firmware.js",
+    format: "iife",
+    // VERSION is a declared constant in the source; terser inlines it.
+    intro: `const VERSION=${JSON.stringify(pkg.version)};`,
+    // The user's application (Storage file app.js) runs after the firmware has
+    // started, outside the IIFE so that its eval cannot pin the firmware's names.
+    footer: `(function(c){if(c)eval(c)})(require("Storage").read("app.js"));`,
+  },
+  plugins: [
+    json({ preferConst: true, compact: true }),
+    typescript({ tsconfig: "./tsconfig.json", outDir: undefined, noEmitOnError: true, include: ["lib/**/*.ts", "firmware/**/*.ts"] }),
+    terser({
+      ecma: 2015,
+      compress: { passes: 3, unsafe_arrows: false, pure_getters: true },
+      mangle: { properties: { regex: /^_/ } },
+      format: { ascii_only: true, comments: false },
+    }),
+  ],
+};

@@ -1,0 +1,323 @@
+import { describe, it, expect } from "vitest";
+// @ts-ignore mqtt-packet ships no types for this import style
+import mqttPacket from "mqtt-packet";
+import { Alink, json, subscriptions } from "../lib/alink";
+
+const PK = "a1X2bEnP82z", DN = "example1";
+const SYS = `/sys/${PK}/${DN}/thing/`;
+const NTP = `/ext/ntp/${PK}/${DN}/`;
+
+// Host stand-ins: record publishes/errors. Clearing anything but a live
+// handle throws (Espruino throws on undefined; a stale id may be someone else's timer).
+function setup(maxPacket = 4096) {
+  const pubs: { topic: string; payload: string; qos: number }[] = [];
+  const errors: string[] = [];
+  const timers = new Map<number, { fn: () => void; ms: number }>();
+  let nextHandle = 1, clock = 1571724098000;
+  const times: number[] = [];
+  const tm = {
+    set(fn: () => void, ms: number) { const h = nextHandle++; timers.set(h, { fn, ms }); return h; },
+    clear(h: any) {
+      if (!timers.delete(h)) throw new Error("clear of a dead timer handle: " + h);
+    },
+  };
+  const host = {
+    publish(topic: string, payload: string, qos: 0 | 1) { pubs.push({ topic, payload, qos }); },
+    error(msg: string) { errors.push(msg); },
+  };
+  const a = new Alink(host, tm, PK, DN, maxPacket, () => clock, (s) => times.push(s));
+  return {
+    a, pubs, errors, timers, times,
+    setClock(ms: number) { clock = ms; },
+    fire() { // run every pending timer once
+      const due = [...timers.entries()];
+      for (const [h, t] of due) { timers.delete(h); t.fn(); }
+    },
+  };
+}
+
+// Decode a byte-string payload the way the platform does: bytes → UTF-8 text → JSON.
+const decode = (p: string) => JSON.parse(Buffer.from(p, "latin1").toString("utf8"));
+const bytes = (p: string) => Buffer.from(p, "latin1");
+const postMsg = (id: string, params: any, e = "property") =>
+  ({ id, version: "1.0", params, method: `thing.event.${e}.post` });
+
+describe("subscriptions", () => {
+  it("lists the three topics", () => {
+    expect(subscriptions(PK, DN)).toEqual([
+      `/sys/${PK}/${DN}/thing/service/property/set`,
+      `/sys/${PK}/${DN}/thing/event/+/post_reply`,
+      `/ext/ntp/${PK}/${DN}/response`,
+    ]);
+  });
+});
+
+describe("json", () => {
+  // Seeded PRNG so a failure reproduces.
+  let seed = 12345;
+  const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+  const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
+  const chars = ['"', "\\", "/", "\n", "\r", "\t", "\b", "\f", "\u0000", "\u0001", "\u001f", "\u000b",
+    " ", "a", "Z", "9", "\u007f", "é", "ü", "温", "度", "€", "\u2028", "😀", "'", "<", "{", "]"];
+  const rstr = () => { let s = ""; const n = Math.floor(rnd() * 8); for (let i = 0; i < n; i++) s += pick(chars); return s; };
+  const rnum = () => pick([0, -0, 1, -1, 21.5, -3.25, 0.1, 1e21, 1e-7, -1.5e300, 4294967295, 123456789.125, rnd() * 2000 - 1000]);
+  const rval = (d: number): any => {
+    const k = Math.floor(rnd() * (d > 3 ? 4 : 6));
+    if (k == 0) return rstr();
+    if (k == 1) return rnum();
+    if (k == 2) return pick([true, false, null]);
+    if (k == 3) return rstr() + "温";
+    if (k == 4) { const a = []; const n = Math.floor(rnd() * 4); for (let i = 0; i < n; i++) a.push(rval(d + 1)); return a; }
+    const o: any = {}; const n = Math.floor(rnd() * 4); for (let i = 0; i < n; i++) o[rstr()] = rval(d + 1); return o;
+  };
+
+  it("matches Node's JSON.stringify + UTF-8 on random values", () => {
+    for (let i = 0; i < 2000; i++) {
+      const v = rval(0);
+      expect(bytes(json(v))).toEqual(Buffer.from(JSON.stringify(v), "utf8"));
+    }
+  });
+
+  it("escapes exactly like JSON.stringify for every char below 0x80", () => {
+    let s = "";
+    for (let c = 0; c < 128; c++) s += String.fromCharCode(c);
+    expect(json(s)).toBe(JSON.stringify(s));
+  });
+
+  it("passes UTF-8 byte strings (ESP32 source strings) through unchanged", () => {
+    const v = { name: "温度 \"x\"", list: ["é", "😀"] };
+    const asBytes = { name: Buffer.from(v.name).toString("latin1"),
+      list: v.list.map((x) => Buffer.from(x).toString("latin1")) };
+    expect(bytes(json(asBytes))).toEqual(Buffer.from(JSON.stringify(v)));
+  });
+
+  it("rejects values JSON cannot carry", () => {
+    const cyc: any = { a: 1 }; cyc.self = cyc;
+    for (const v of [undefined, () => 1, NaN, Infinity, -Infinity, { a: undefined }, [NaN], cyc]) {
+      expect(() => json(v)).toThrow(/json: /);
+    }
+    let deep: any = 1; for (let i = 0; i < 10; i++) deep = [deep];
+    expect(json(deep)).toBe(JSON.stringify(deep));
+    expect(() => json([deep])).toThrow(/deeper than 10/);
+  });
+});
+
+describe("post / event", () => {
+  it("publishes the property post at QoS 1 with increasing ids", () => {
+    const t = setup();
+    expect(t.a.post({ Temp: 21.5 })).toBe("1");
+    expect(t.a.post({ Temp: -3, On: true, Mode: null })).toBe("2");
+    expect(t.pubs.map((p) => [p.topic, p.qos])).toEqual([[SYS + "event/property/post", 1], [SYS + "event/property/post", 1]]);
+    expect(decode(t.pubs[0].payload)).toEqual(postMsg("1", { Temp: 21.5 }));
+    expect(decode(t.pubs[1].payload)).toEqual(postMsg("2", { Temp: -3, On: true, Mode: null }));
+    expect(bytes(t.pubs[0].payload)).toEqual(Buffer.from(JSON.stringify(postMsg("1", { Temp: 21.5 }))));
+  });
+
+  it("wraps the id after 4294967295 back to 1", () => {
+    const t = setup();
+    (t.a as any)._i = 4294967294;
+    expect(t.a.post({ a: 1 })).toBe("4294967295");
+    expect(t.a.post({ a: 1 })).toBe("1");
+    expect(t.a.post({ a: 1 })).toBe("2");
+    expect(t.pubs.map((p) => decode(p.payload).id)).toEqual(["4294967295", "1", "2"]);
+  });
+
+  it("sends Chinese text as UTF-8, from Unicode strings and from UTF-8 byte strings", () => {
+    const params = { name: "温度传感器", unit: "°C", v: 21.5 };
+    const esp = { name: Buffer.from(params.name).toString("latin1"), unit: Buffer.from(params.unit).toString("latin1"), v: 21.5 };
+    const t = setup();
+    t.a.post(params);
+    t.a.post(esp);
+    expect(bytes(t.pubs[0].payload)).toEqual(Buffer.from(JSON.stringify(postMsg("1", params))));
+    expect(bytes(t.pubs[1].payload)).toEqual(Buffer.from(JSON.stringify(postMsg("2", params))));
+    expect(decode(t.pubs[1].payload).params.name).toBe("温度传感器");
+  });
+
+  it("posts events on their own topic and method", () => {
+    const t = setup();
+    const id50 = "A_" + "x".repeat(47) + "9";
+    expect(t.a.event("Alarm_1", { level: 3 })).toBe("1");
+    expect(t.a.event(id50, {})).toBe("2");
+    expect(t.pubs[0].topic).toBe(SYS + "event/Alarm_1/post");
+    expect(t.pubs[0].qos).toBe(1);
+    expect(decode(t.pubs[0].payload)).toEqual(postMsg("1", { level: 3 }, "Alarm_1"));
+    expect(t.pubs[1].topic).toBe(SYS + `event/${id50}/post`);
+    for (const bad of ["", "a-b", "a/b", "+", "温度", id50 + "x", "a b"]) {
+      expect(() => t.a.event(bad, {})).toThrow(/identifier/);
+    }
+    expect(t.pubs.length).toBe(2);
+  });
+
+  it("throws only for invalid params, without using an id", () => {
+    const t = setup();
+    for (const bad of [null, undefined, [], [1], "x", 5, true]) {
+      expect(() => t.a.post(bad as any)).toThrow(/params must be an object/);
+    }
+    for (const bad of [{ f: () => 1 }, { n: NaN }, { n: Infinity }, { u: undefined }]) {
+      expect(() => t.a.post(bad)).toThrow(/json: /);
+    }
+    const cyc: any = {}; cyc.c = cyc;
+    expect(() => t.a.post(cyc)).toThrow(/deeper/);
+    expect(t.pubs.length).toBe(0);
+    expect(t.a.post({ ok: 1 })).toBe("1");
+  });
+
+  it("enforces maxPacket on the full PUBLISH size, exactly at the boundary (mqtt-packet)", () => {
+    const topic = SYS + "event/property/post";
+    const params = (k: number) => ({ s: "温" + "x".repeat(k) }); // grows one byte per k
+    const size = (k: number) => mqttPacket.generate({
+      cmd: "publish", topic, qos: 1, messageId: 1, dup: false, retain: false,
+      payload: Buffer.from(JSON.stringify(postMsg("1", params(k)))),
+    }).length;
+    // limits around the 2/3-byte remaining-length step (16386 cannot occur: 16385 -> 16387)
+    let exact = 0;
+    for (const max of [150, 151, 200, 4096, 16386, 16387, 16388, 16389, 20000]) {
+      let k = 0, hi = max; // largest k with size(k) <= max (size grows with k)
+      while (k < hi) { const m = (k + hi + 1) >> 1; if (size(m) <= max) k = m; else hi = m - 1; }
+      if (size(k) == max) exact++;
+      const ok = setup(max);
+      ok.a.post(params(k));
+      const p = ok.pubs[0];
+      expect(mqttPacket.generate({ cmd: "publish", topic: p.topic, qos: 1, messageId: 1, dup: false, retain: false,
+        payload: bytes(p.payload) }).length).toBe(size(k));
+      const big = setup(max);
+      expect(() => big.a.post(params(k + 1))).toThrow(new RegExp(`maxPacket ${max}$`));
+      expect(big.pubs.length).toBe(0);
+    }
+    expect(exact).toBe(8);
+  });
+});
+
+describe("cloud messages", () => {
+  const setTopic = SYS + "service/property/set";
+  const setMsg = (id: string, params: any) =>
+    Buffer.from(JSON.stringify({ id, version: "1.0", params, method: "thing.service.property.set" })).toString("latin1");
+
+  it("answers a set with 200 without a handler and posts the values back", () => {
+    const t = setup();
+    t.a.message(setTopic, setMsg("7", { Light: 1, Name: "灯" }));
+    expect(t.pubs.length).toBe(2);
+    expect(t.pubs[0].topic).toBe(setTopic + "_reply");
+    expect(t.pubs[0].qos).toBe(0);
+    expect(decode(t.pubs[0].payload)).toEqual({ id: "7", code: 200, data: {} });
+    expect(t.pubs[1].topic).toBe(SYS + "event/property/post");
+    expect(t.pubs[1].qos).toBe(1);
+    expect(decode(t.pubs[1].payload)).toEqual(postMsg("1", { Light: 1, Name: "灯" }));
+  });
+
+  it("uses the handler's numeric return, 500 when it throws, posts back only on 200", () => {
+    const t = setup();
+    const got: any[] = [];
+    t.a.onSet = (p) => { got.push(p); return 404; };
+    t.a.message(setTopic, setMsg("8", { Light: 0 }));
+    t.a.onSet = () => { throw new Error("boom"); };
+    t.a.message(setTopic, setMsg("9", { Light: 0 }));
+    t.a.onSet = () => "ignored";
+    t.a.message(setTopic, setMsg("10", { Light: 1 }));
+    t.a.onSet = () => 200;
+    t.a.message(setTopic, setMsg("11", { Light: 2 }));
+    expect(got).toEqual([{ Light: 0 }]);
+    expect(t.pubs.map((p) => [p.topic.slice(SYS.length), decode(p.payload)])).toEqual([
+      ["service/property/set_reply", { id: "8", code: 404, data: {} }],
+      ["service/property/set_reply", { id: "9", code: 500, data: {} }],
+      ["service/property/set_reply", { id: "10", code: 200, data: {} }],
+      ["event/property/post", postMsg("1", { Light: 1 })],
+      ["service/property/set_reply", { id: "11", code: 200, data: {} }],
+      ["event/property/post", postMsg("2", { Light: 2 })],
+    ]);
+    expect(t.errors).toEqual([]);
+  });
+
+  it("never throws on bad input from the cloud", () => {
+    const t = setup();
+    for (const topic of [setTopic, SYS + "event/property/post_reply", NTP + "response", "/other"]) {
+      for (const p of ["", "{", "nul", "null", "5", "[]", "\xff\xfe"]) {
+        expect(() => t.a.message(topic, p)).not.toThrow();
+      }
+    }
+    expect(t.errors.length).toBeGreaterThan(0);
+    expect(t.errors.every((e) => e.startsWith("alink "))).toBe(true);
+    expect(t.times).toEqual([]);
+  });
+
+  it("matches post replies by id and reports non-200 codes", () => {
+    const t = setup();
+    const replies: any[] = [];
+    t.a.onReply = (id, code, msg) => replies.push([id, code, msg.message]);
+    const reply = (topic: string, id: string, code: number, message: string) =>
+      t.a.message(SYS + topic, JSON.stringify({ code, data: {}, id, message, method: "thing.event.property.post", version: "1.0" }));
+    const id1 = t.a.post({ a: 1 }), id2 = t.a.post({ a: 2 }), id3 = t.a.event("Alarm", { b: 1 });
+    reply("event/property/post_reply", id1, 200, "success");
+    reply("event/property/post_reply", id2, 6106, "map size must less than 200");
+    reply("event/Alarm/post_reply", id3, 200, "success");
+    reply("event/property/post_reply", id1, 200, "duplicate");     // already answered
+    reply("event/property/post_reply", "999", 460, "not ours");    // never posted
+    expect(replies).toEqual([["1", 200, "success"], ["2", 6106, "map size must less than 200"], ["3", 200, "success"]]);
+    expect(t.errors).toEqual(["post 2: code 6106 map size must less than 200"]);
+  });
+
+  it("keeps a bounded record of pending ids", () => {
+    const t = setup();
+    const replies: string[] = [];
+    t.a.onReply = (id) => replies.push(id);
+    for (let i = 0; i < 100; i++) t.a.post({ i });
+    expect((t.a as any)._p.length).toBeLessThanOrEqual(16);
+    t.a.message(SYS + "event/property/post_reply", JSON.stringify({ code: 200, id: "1" }));
+    t.a.message(SYS + "event/property/post_reply", JSON.stringify({ code: 200, id: "100" }));
+    expect(replies).toEqual(["100"]);
+  });
+});
+
+describe("NTP", () => {
+  it("computes the time from the ALIYUN.md vector", () => {
+    const t = setup();
+    t.setClock(1571724098000.73); // Espruino's Date.now() is fractional
+    t.a.online();
+    expect(t.pubs).toEqual([{ topic: NTP + "request", payload: '{"deviceSendTime":"1571724098000"}', qos: 0 }]);
+    t.setClock(1571724098099.4);
+    t.a.message(NTP + "response", JSON.stringify({ deviceSendTime: "1571724098000", serverRecvTime: "1571724098110", serverSendTime: "1571724098115" }));
+    expect(t.times).toEqual([1571724098.162]);
+    // the request is answered: a replay is ignored
+    t.a.message(NTP + "response", JSON.stringify({ deviceSendTime: "1571724098000", serverRecvTime: "1571724098110", serverSendTime: "1571724098115" }));
+    expect(t.times.length).toBe(1);
+    expect(t.errors).toEqual([]);
+  });
+
+  it("ignores responses that don't match the outstanding request or aren't numeric", () => {
+    const t = setup();
+    const resp = (d: any, r: any, s: any) =>
+      t.a.message(NTP + "response", JSON.stringify({ deviceSendTime: d, serverRecvTime: r, serverSendTime: s }));
+    resp("1571724098000", "1571724098110", "1571724098115"); // nothing outstanding
+    t.a.online();
+    resp("1571724097000", "1571724098110", "1571724098115");
+    resp(undefined, "1571724098110", "1571724098115");
+    resp("1571724098000", "abc", "1571724098115");
+    resp("1571724098000", "1571724098110", "");
+    resp("1571724098000", null, "1571724098115");
+    resp("1571724098000", "1571724098110", "-5");
+    expect(t.times).toEqual([]);
+    resp("1571724098000", "1571724098110", "1571724098115");
+    expect(t.times.length).toBe(1);
+  });
+
+  it("repeats daily with timers, restarts on online() and stops on stop()", () => {
+    const t = setup();
+    const requests = () => t.pubs.filter((p) => p.topic == NTP + "request").length;
+    t.a.online();
+    expect([...t.timers.values()].map((x) => x.ms)).toEqual([86400000]);
+    t.a.online(); // reconnect: old schedule cancelled, one new
+    expect(t.timers.size).toBe(1);
+    expect(requests()).toBe(2);
+    t.setClock(1571810498000);
+    t.fire();
+    expect(requests()).toBe(3);
+    expect(decode(t.pubs[2].payload)).toEqual({ deviceSendTime: "1571810498000" });
+    expect(t.timers.size).toBe(1);
+    t.a.stop();
+    expect(t.timers.size).toBe(0);
+    t.a.stop(); // twice: must not clear an undefined/stale handle
+    // a response after stop() has no outstanding request
+    t.a.message(NTP + "response", JSON.stringify({ deviceSendTime: "1571810498000", serverRecvTime: "1", serverSendTime: "1" }));
+    expect(t.times).toEqual([]);
+  });
+});

@@ -1,0 +1,406 @@
+import { describe, it, expect, beforeAll } from "vitest";
+import { makeIot } from "../firmware/console";
+import { subscriptions } from "../lib/alink";
+import { FIELDS } from "../lib/config";
+
+const SECRET = "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw";
+const WIFIPW = "Wifi-Pass-7391";
+const MQTTPW = "MQTT-PASSWORD-909EA16E2F80B550";
+const full = () => ({ ssid: "home", password: WIFIPW, productKey: "a1X2bEnP82z", deviceName: "example1", deviceSecret: SECRET });
+
+beforeAll(() => { (globalThis as any).VERSION = "9.8.7-test"; });
+
+// Behaves like Espruino's Storage: names longer than 28 chars are silently truncated,
+// writeJSON writes Espruino-flavoured JSON (unquoted keys, so JSON.parse fails on it),
+// read returns undefined for a missing file, readJSON(name, true) returns undefined on bad data.
+class FakeStorage {
+  files = new Map<string, string>();
+  names: string[] = [];
+  nm(n: string) { this.names.push(n); return n.slice(0, 28); }
+  read(n: string) { return this.files.get(this.nm(n)); }
+  write(n: string, s: string) { this.files.set(this.nm(n), s); return true; }
+  writeJSON(n: string, v: any) { return this.write(n, JSON.stringify(v).replace(/"(\w+)":/g, "$1:")); }
+  readJSON(n: string, noExceptions?: boolean) {
+    const t = this.read(n);
+    if (t === undefined) return undefined;
+    try { return Function("return (" + t + ")")(); } catch (e) { if (noExceptions) return undefined; throw e; }
+  }
+  erase(n: string) { this.files.delete(this.nm(n)); }
+  list() { return [...this.files.keys()]; }
+  snapshot() { return JSON.stringify([...this.files.entries()].sort()); }
+}
+
+function fakeLink() {
+  const l: any = {
+    calls: [] as string[], sessions: [] as any[], state: "unconfigured",
+    start(s: any) { l.calls.push("start"); l.sessions.push(s); l.state = "wifi"; },
+    stop() { l.calls.push("stop"); l.state = "stopped"; },
+    status() { return { state: l.state, queue: 0 }; },
+  };
+  return l;
+}
+
+function setupIot(storage = new FakeStorage(), extra: any = {}) {
+  const logs: string[] = [], alinks: any[] = [], telnet: boolean[] = [], link = fakeLink();
+  const iot = makeIot(Object.assign({
+    storage, link, keepAlive: 300,
+    alink(pk: string, dn: string) {
+      const a: any = { pk, dn, stopped: 0, msgs: [] as any[], onlines: 0, posts: [] as any[], onSet: null, onReply: null,
+        stop() { a.stopped++; }, message(t: string, p: string) { a.msgs.push([t, p]); }, online() { a.onlines++; },
+        post(p: any) { a.posts.push(p); return "1"; }, event(i: string, p: any) { a.posts.push([i, p]); return "2"; } };
+      alinks.push(a);
+      return a;
+    },
+    creds(c: any) { return { host: c.productKey + ".example", port: c.port || 1883, clientId: "cid|", username: c.deviceName + "&" + c.productKey, password: MQTTPW }; },
+    log(s: string) { logs.push(s); },
+    telnet(on: boolean) { telnet.push(on); },
+  }, extra));
+  return { iot, storage, logs, alinks, telnet, link };
+}
+
+// Every line ever printed, every error message: no secret in any of them.
+function noSecrets(text: string) {
+  for (const s of [SECRET, WIFIPW, MQTTPW]) for (let i = 0; i + 5 <= s.length; i++) expect(text).not.toContain(s.slice(i, i + 5));
+}
+function msgOf(f: () => any) { try { f(); } catch (e) { return (e as Error).message; } return ""; }
+
+describe("boot", () => {
+  it("without config: one line naming the setup fields; link not started; telnet off", () => {
+    const { logs, link, telnet, iot } = setupIot();
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).not.toContain("\n");
+    for (const f of ["iot.setup(", "ssid", "password", "productKey", "deviceName", "deviceSecret"]) expect(logs[0]).toContain(f);
+    expect(link.calls).toEqual([]);
+    expect(telnet).toEqual([false]);
+    expect(iot.status().state).toBe("unconfigured");
+  });
+
+  it("with a stored config: the link starts with the session, nothing printed", () => {
+    const a = setupIot();
+    a.iot.setup(Object.assign(full(), { keepAlive: 600, telnet: true }));
+    const b = setupIot(a.storage);
+    expect(b.logs).toEqual([]);
+    expect(b.link.calls).toEqual(["start"]);
+    expect(b.link.sessions[0]).toEqual({
+      ssid: "home", wifiPassword: WIFIPW, host: "a1X2bEnP82z.example", port: 1883, clientId: "cid|",
+      username: "example1&a1X2bEnP82z", password: MQTTPW, keepAlive: 600, topics: subscriptions("a1X2bEnP82z", "example1"),
+    });
+    expect(b.telnet).toEqual([true]);
+    expect(b.alinks.map(x => x.pk + "/" + x.dn)).toEqual(["a1X2bEnP82z/example1"]);
+  });
+
+  it("keepAlive defaults to the board's value", () => {
+    const a = setupIot();
+    a.iot.setup(full());
+    expect(a.link.sessions[0].keepAlive).toBe(300);
+    expect(a.telnet).toEqual([false, false]);
+  });
+
+  it("uses only file names of at most 28 chars", () => {
+    const a = setupIot();
+    a.iot.setup(full());
+    a.iot.setup({ keepAlive: 60 });
+    setupIot(a.storage);
+    a.iot.clear();
+    expect(a.storage.names.length).toBeGreaterThan(0);
+    for (const n of a.storage.names) expect(n.length).toBeLessThanOrEqual(28);
+  });
+});
+
+describe("corrupt Storage", () => {
+  const cases: [string, (s: FakeStorage) => void, RegExp][] = [
+    ["garbage", s => s.files.set("iot.cfg0", "\xff\x00{{garbage " + SECRET), /unreadable/],
+    ["truncated file", s => { const t = new FakeStorage(); t.writeJSON("x", { n: 1, c: full() }); s.files.set("iot.cfg1", t.files.get("x")!.slice(0, 60)); }, /unreadable/],
+    ["not an object", s => s.writeJSON("iot.cfg0", 5), /unreadable/],
+    ["no sequence number", s => s.writeJSON("iot.cfg0", { c: full() }), /unreadable/],
+    ["partial object", s => s.writeJSON("iot.cfg0", { n: 1, c: { ssid: "home", password: WIFIPW } }), /productKey/],
+    ["invalid field", s => s.writeJSON("iot.cfg1", { n: 3, c: Object.assign(full(), { keepAlive: 5 }) }), /keepAlive/],
+    ["missing config", s => s.writeJSON("iot.cfg1", { n: 3 }), /object/],
+  ];
+  for (const [name, put, why] of cases) {
+    it(`${name}: one line saying what is wrong, no crash, link not started`, () => {
+      const s = new FakeStorage();
+      put(s);
+      const { logs, link, iot } = setupIot(s);
+      expect(logs).toHaveLength(1);
+      expect(logs[0]).toMatch(why);
+      expect(logs[0]).toContain("iot.setup(");
+      noSecrets(logs.join("\n"));
+      expect(link.calls).toEqual([]);
+      expect(iot.status().state).toBe("unconfigured");
+      // and a fresh setup recovers
+      iot.setup(full());
+      expect(setupIot(s).link.calls).toEqual(["start"]);
+    });
+  }
+
+  it("one slot corrupt: the other one is used", () => {
+    for (const bad of ["garbage{", "{n:9,c:{ssid:1}}"]) {
+      const a = setupIot();
+      a.iot.setup(full());                 // n=1 → slot 1
+      a.iot.setup({ keepAlive: 600 });     // n=2 → slot 0
+      const good = a.storage.files.get("iot.cfg0")!;
+      expect(good).toBeDefined();
+      a.storage.files.set("iot.cfg1", bad);
+      const b = setupIot(a.storage);
+      expect(b.logs).toEqual([]);
+      expect(b.link.sessions[0].keepAlive).toBe(600);
+      // the next save goes to the corrupt slot, the good one stays until it is verified
+      b.iot.setup({ keepAlive: 700 });
+      expect(setupIot(b.storage).link.sessions[0].keepAlive).toBe(700);
+    }
+  });
+
+  it("two valid slots: the higher sequence number wins", () => {
+    const s = new FakeStorage();
+    s.writeJSON("iot.cfg0", { n: 8, c: Object.assign(full(), { keepAlive: 800 }) });
+    s.writeJSON("iot.cfg1", { n: 7, c: Object.assign(full(), { keepAlive: 700 }) });
+    expect(setupIot(s).link.sessions[0].keepAlive).toBe(800);
+    s.writeJSON("iot.cfg1", { n: 9, c: Object.assign(full(), { keepAlive: 900 }) });
+    const b = setupIot(s);
+    expect(b.link.sessions[0].keepAlive).toBe(900);
+    // a save after that never overwrites the current slot (cfg1) and erases the old one
+    b.iot.setup({ keepAlive: 1000 });
+    expect(s.list().sort()).toEqual(["iot.cfg0"]);
+    expect(setupIot(s).link.sessions[0].keepAlive).toBe(1000);
+  });
+});
+
+describe("power loss during a save", () => {
+  // Storage whose power is cut at the k-th mutating operation: a cut writeJSON leaves a
+  // truncated file (or nothing), a cut erase leaves the file; nothing runs after the cut.
+  class CutStorage extends FakeStorage {
+    ops = 0; cutAt = Infinity; dead = false; half = true;
+    step() { if (this.dead) throw new Error("no power"); if (++this.ops >= this.cutAt) { this.dead = true; return true; } return false; }
+    writeJSON(n: string, v: any) {
+      if (this.step()) {
+        const t = new FakeStorage(); t.writeJSON(n, v);
+        if (this.half) this.files.set(n.slice(0, 28), t.files.get(n.slice(0, 28))!.slice(0, 40)); else this.files.delete(n.slice(0, 28));
+        throw new Error("power lost");
+      }
+      return super.writeJSON(n, v);
+    }
+    erase(n: string) { if (this.step()) throw new Error("power lost"); super.erase(n); }
+    readJSON(n: string, e?: boolean) { if (this.dead) throw new Error("no power"); return super.readJSON(n, e); }
+  }
+
+  for (const half of [true, false]) for (let cut = 1; cut <= 4; cut++) {
+    it(`cut at operation ${cut} (${half ? "truncated" : "missing"} file): boot finds the old or the new config`, () => {
+      const s = new CutStorage();
+      s.half = half;
+      const a = setupIot(s);
+      a.iot.setup(full());
+      a.iot.setup({ keepAlive: 100 });   // old config: keepAlive 100
+      s.ops = 0; s.cutAt = cut;
+      try { a.iot.setup({ keepAlive: 200 }); } catch (e) { /* power lost */ }
+      // reboot on the same flash
+      s.dead = false; s.cutAt = Infinity;
+      const b = setupIot(s);
+      expect(b.logs).toEqual([]);
+      expect([100, 200]).toContain(b.link.sessions[0].keepAlive);
+      // the save completed only if its write was verified and not cut
+      if (cut > 2) expect(b.link.sessions[0].keepAlive).toBe(200);
+      if (cut == 1) expect(b.link.sessions[0].keepAlive).toBe(100);
+      // and the next save still works and survives
+      b.iot.setup({ keepAlive: 300 });
+      expect(setupIot(s).link.sessions[0].keepAlive).toBe(300);
+    });
+  }
+
+  it("a write that reads back wrong is rejected and the old config kept", () => {
+    const s = new FakeStorage();
+    const a = setupIot(s);
+    a.iot.setup(full());
+    const before = s.snapshot();
+    a.link.calls.length = 0;
+    s.writeJSON = (n: string, v: any) => FakeStorage.prototype.write.call(s, n, "{n:1,c:{ssid:\"corrupted\"}}");
+    const m = msgOf(() => a.iot.setup({ keepAlive: 600 }));
+    expect(m).toMatch(/Storage/);
+    expect(s.snapshot()).toBe(before);
+    expect(a.link.calls).toEqual([]);
+    s.writeJSON = FakeStorage.prototype.writeJSON;
+    expect(setupIot(s).link.sessions[0].keepAlive).toBe(300);
+  });
+});
+
+describe("iot.setup", () => {
+  it("a rejected setup leaves the stored config and the running link untouched", () => {
+    const a = setupIot();
+    a.iot.setup(full());
+    const snap = a.storage.snapshot(), calls = a.link.calls.length, nal = a.alinks.length;
+    const bad = [{ devicesecret: SECRET }, { ssid: "x" }, { keepAlive: 5 }, { password: "short", ssid: "x" },
+      { productKey: "pk", deviceName: "dev1", deviceSecret: "bad secret " + SECRET }, null, "x"];
+    for (const p of bad) {
+      const m = msgOf(() => a.iot.setup(p));
+      expect(m).not.toBe("");
+      noSecrets(m);
+    }
+    expect(a.storage.snapshot()).toBe(snap);
+    expect(a.link.calls.length).toBe(calls);
+    expect(a.alinks.length).toBe(nal);
+    expect(a.alinks[0].stopped).toBe(0);
+    a.iot.show();
+    expect(JSON.parse(a.logs.pop()!).ssid).toBe("home");
+  });
+
+  it("a valid setup saves, stops the old alink and restarts the link", () => {
+    const a = setupIot();
+    a.iot.setup(full());
+    a.iot.setup({ keepAlive: 900, region: "cn-beijing" });
+    expect(a.alinks).toHaveLength(2);
+    expect(a.alinks[0].stopped).toBeGreaterThan(0);
+    expect(a.link.calls).toEqual(["stop", "start", "stop", "start"]);
+    expect(a.link.sessions[1].keepAlive).toBe(900);
+    expect(setupIot(a.storage).link.sessions[0].keepAlive).toBe(900);
+  });
+});
+
+describe("iot.show / help / version", () => {
+  it("prints the config masked, in a fixed order, the same each time", () => {
+    const a = setupIot();
+    a.iot.setup(Object.assign({ telnet: false, keepAlive: 60 }, full()));
+    a.iot.show(); a.iot.show();
+    const b = setupIot();
+    b.iot.setup(Object.assign(full(), { keepAlive: 60, telnet: false }));
+    b.iot.show();
+    expect(a.logs).toHaveLength(2);
+    expect(a.logs[0]).toBe(a.logs[1]);
+    expect(b.logs[0]).toBe(a.logs[0]);
+    const o = JSON.parse(a.logs[0]);
+    expect(Object.keys(o)).toEqual(FIELDS.filter(k => k in o));
+    expect(o.deviceSecret).toBe("****" + SECRET.slice(-4));
+    expect(o.password).toMatch(/^\*{4}.{0,4}$/);
+    noSecrets(a.logs.join("\n"));
+  });
+
+  it("says when not configured", () => {
+    const a = setupIot();
+    a.logs.length = 0;
+    a.iot.show();
+    expect(a.logs[0]).toMatch(/not configured/);
+  });
+
+  it("help lists every command, one per line", () => {
+    const a = setupIot();
+    a.logs.length = 0;
+    a.iot.help();
+    const lines = a.logs.join("\n").split("\n");
+    for (const c of ["setup", "show", "status", "start", "stop", "clear", "post", "event", "on"]) {
+      expect(lines.some(l => l.includes("iot." + c + "("))).toBe(true);
+    }
+    expect(lines.length).toBeLessThanOrEqual(10);
+  });
+
+  it("version comes from the build constant", () => {
+    expect(setupIot().iot.version).toBe("9.8.7-test");
+  });
+});
+
+describe("iot.start / stop / clear / status", () => {
+  it("stop and start keep the config", () => {
+    const a = setupIot();
+    a.iot.setup(full());
+    const snap = a.storage.snapshot();
+    a.link.calls.length = 0;
+    a.iot.stop();
+    expect(a.link.calls).toEqual(["stop"]);
+    expect(a.alinks[0].stopped).toBe(1);
+    expect(a.iot.status().state).toBe("stopped");
+    a.iot.start();
+    expect(a.link.calls).toEqual(["stop", "stop", "start"]);
+    expect(a.link.sessions[1]).toEqual(a.link.sessions[0]);
+    expect(a.storage.snapshot()).toBe(snap);
+  });
+
+  it("clear erases the config and stops; start then says to run setup", () => {
+    const a = setupIot();
+    a.iot.setup(full());
+    a.iot.clear();
+    expect(a.link.calls.pop()).toBe("stop");
+    expect(a.storage.list()).toEqual([]);
+    expect(a.iot.status().state).toBe("unconfigured");
+    expect(msgOf(() => a.iot.start())).toMatch(/iot\.setup/);
+    expect(msgOf(() => a.iot.post({ a: 1 }))).toMatch(/not configured/);
+    const b = setupIot(a.storage);
+    expect(b.logs[0]).toMatch(/not configured/);
+    // a cleared device needs both groups again
+    expect(msgOf(() => a.iot.setup({ keepAlive: 60 }))).toMatch(/ssid/);
+  });
+
+  it("status returns the link's status object", () => {
+    const a = setupIot();
+    a.iot.setup(full());
+    a.link.state = "online";
+    expect(a.iot.status()).toEqual({ state: "online", queue: 0 });
+  });
+});
+
+describe("iot.post / event / on", () => {
+  it("post and event go to the current alink", () => {
+    const a = setupIot();
+    a.iot.setup(full());
+    expect(a.iot.post({ t: 1 })).toBe("1");
+    expect(a.iot.event("alarm", { x: 2 })).toBe("2");
+    expect(a.alinks[0].posts).toEqual([{ t: 1 }, ["alarm", { x: 2 }]]);
+  });
+
+  it("link events reach alink and every listener, synchronously", () => {
+    const a = setupIot();
+    a.iot.setup(full());
+    const seen: string[] = [];
+    a.iot.on("online", () => seen.push("on1"));
+    a.iot.on("online", () => seen.push("on2"));
+    a.iot.on("offline", () => seen.push("off"));
+    a.link.onOnline();
+    expect(a.alinks[0].onlines).toBe(1);
+    a.link.onOffline();
+    a.link.onMessage("/t", "p");
+    expect(a.alinks[0].msgs).toEqual([["/t", "p"]]);
+    expect(seen).toEqual(["on1", "on2", "off"]);
+    // no event-emitter properties leak onto iot
+    expect(Object.keys(a.iot).filter(k => k[0] == "#")).toEqual([]);
+  });
+
+  it("set: the first listener returning a number gives the code; 200 without listeners", () => {
+    const a = setupIot();
+    a.iot.setup(full());
+    expect(a.alinks[0].onSet({ p: 1 })).toBe(200);
+    const got: any[] = [];
+    a.iot.on("set", (p: any) => { got.push(p); });
+    expect(a.alinks[0].onSet({ p: 2 })).toBe(200);
+    a.iot.on("set", () => 460);
+    a.iot.on("set", () => 470);
+    expect(a.alinks[0].onSet({ p: 3 })).toBe(460);
+    expect(got).toEqual([{ p: 2 }, { p: 3 }]);
+    // listeners survive a restart (new alink)
+    a.iot.setup({ keepAlive: 60 });
+    expect(a.alinks[1].onSet({})).toBe(460);
+  });
+
+  it("a throwing listener is logged, others still run; set answers 500", () => {
+    const a = setupIot();
+    a.iot.setup(full());
+    let ran = 0;
+    a.iot.on("set", () => { throw new Error("boom"); });
+    a.iot.on("set", () => { ran++; return 201; });
+    expect(a.alinks[0].onSet({})).toBe(500);
+    expect(ran).toBe(1);
+    expect(a.logs.some(l => /boom/.test(l))).toBe(true);
+  });
+
+  it("reply listeners get id, code and message", () => {
+    const a = setupIot();
+    a.iot.setup(full());
+    const r: any[] = [];
+    a.iot.on("reply", (i: string, c: number, m: any) => r.push([i, c, m]));
+    a.alinks[0].onReply("5", 460, "bad");
+    expect(r).toEqual([["5", 460, "bad"]]);
+  });
+
+  it("rejects unknown events and non-functions", () => {
+    const a = setupIot();
+    expect(msgOf(() => a.iot.on("connect", () => 0))).toMatch(/online/);
+    expect(msgOf(() => a.iot.on("toString", () => 0))).toMatch(/online/);
+    expect(msgOf(() => a.iot.on("set", 5))).toMatch(/function/);
+  });
+});

@@ -1,0 +1,33 @@
+// The bundle in the REAL Espruino interpreter against the local emulator (the device
+// oracle: what passes on Node but breaks on Espruino shows up here). Skipped unless
+// ESPRUINO points at a Linux build of the interpreter.
+import { describe, it, expect, beforeAll } from "vitest";
+import { existsSync } from "node:fs";
+// @ts-ignore plain .mjs tool module
+import { findEspruino, measureDevice, DEFAULT_FIRMWARE, ENABLE_HINT } from "../tools/espruino-run.mjs";
+
+const found = findEspruino();
+const firmware = process.env.FIRMWARE || DEFAULT_FIRMWARE;
+const skip = !found.path || !existsSync(firmware);
+if (skip) console.log("device.test.ts skipped: " + (found.path ? firmware + " missing (npm run build)" : ENABLE_HINT));
+
+describe.skipIf(skip)("firmware in the real Espruino interpreter (" + ENABLE_HINT + ")", () => {
+  let r: any;
+  const check = (name: string) => {
+    const c = r.checks.find((x: any) => x.name.startsWith(name));
+    const aborted = r.checks.find((x: any) => x.name == "scenario ran to the end");
+    expect(c, aborted ? aborted.detail : "check " + name + " missing").toBeTruthy();
+    expect(c.ok, c.name + ": " + c.detail).toBe(true);
+  };
+  beforeAll(async () => { r = await measureDevice({ espruino: found.path, firmware }) }, 180000);
+
+  it("loads without error", () => check("bundle loads without error"));
+  it("comes online against the emulator (CONNACK 0)", () => check("comes online"));
+  it("subscribes to its topics", () => check("subscribes"));
+  it("answers a property set with set_reply 200", () => check("property set"));
+  it("gets a post_reply for every post", () => check("every post gets a post_reply"));
+  it("does not grow in JsVars from message to message", () => check("JsVars do not grow"));
+  it("syncs its clock by NTP", () => check("NTP sync"));
+  it("prints no uncaught errors", () => check("no uncaught errors"));
+  it("boots online from the config saved in Storage", () => check("reboot comes online"));
+});

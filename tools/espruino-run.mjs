@@ -1,0 +1,277 @@
+// Runs the firmware bundle in the REAL Espruino interpreter (a Linux build, path in
+// $ESPRUINO) against the local platform emulator, and reports what it saw.
+// The interpreter is not part of this repo: build it from Espruino's public source.
+//
+// How a run works (traps of the Linux build: see /work/shared/ESPRUINO.md):
+// - it runs in a fresh temp dir, because Storage is the file ./espruino.flash there;
+// - the script it runs is prelude + dist/firmware.js + postlude, one file. Nothing goes
+//   through stdin (piped lines race the interpreter and can abort it);
+// - the prelude installs a Wi-Fi stand-in (the Linux build has no Wifi module) and wraps
+//   setTime(), which on Linux does not move the clock but pushes every timer forward;
+// - the postlude configures the firmware with iot.setup() (unless Storage already holds a
+//   config), drives posts and prints `@@name {json}` marker lines that we parse here.
+import { spawn } from "node:child_process";
+import { EventEmitter } from "node:events";
+import { existsSync, statSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+export const DEFAULT_FIRMWARE = join(ROOT, "dist", "firmware.js");
+export const ENABLE_HINT =
+  "set ESPRUINO=/path/to/espruino (a Linux build of the Espruino interpreter) to run the bundle in the real interpreter";
+
+/** The interpreter named by $ESPRUINO: `{ path }` when usable, else `{ path: null, reason }`. */
+export function findEspruino(env = process.env) {
+  const p = env.ESPRUINO;
+  if (!p) return { path: null, reason: "ESPRUINO is not set; " + ENABLE_HINT };
+  const abs = resolve(p);
+  if (!existsSync(abs) || !statSync(abs).isFile()) return { path: null, reason: "ESPRUINO=" + p + " is not a file; " + ENABLE_HINT };
+  return { path: abs };
+}
+
+// Runs first, before the firmware. Plain ES5: it runs on the device interpreter.
+// __rt is the real clock (seconds); Date.now()/getTime() read it plus the offset that the
+// firmware's setTime() asked for, as a board with a settable clock would.
+const PRELUDE = `var __rt=getTime,__dn=Date.now,__off=0,__t0=__rt(),__setTimes=0;
+Date.now=function(){return __dn.call(Date)+__off};
+global.getTime=function(){return __rt()+__off/1000};
+global.setTime=function(s){__setTimes++;__off=s*1000-__dn.call(Date)};
+var __wifi={connects:0};
+Modules.addCached("Wifi",function(){module.exports={
+connect:function(ssid,o,cb){__wifi.connects++;if(cb)setTimeout(function(){cb(null)},10)},
+disconnect:function(cb){if(cb)setTimeout(cb,1)},
+getIP:function(cb){var r={ip:"127.0.0.1",netmask:"255.0.0.0",gw:"127.0.0.1",mac:"02:00:00:00:00:01"};if(cb)setTimeout(function(){cb(null,r)},1);return r},
+getStatus:function(cb){var r={station:"connected",ap:"disabled",mode:"sta"};if(cb)setTimeout(function(){cb(r)},1);return r},
+getDetails:function(cb){var r={status:"connected",ssid:"emulator"};if(cb)setTimeout(function(){cb(r)},1);return r},
+setHostname:function(){},setConfig:function(){},stopAP:function(cb){if(cb)setTimeout(cb,1)},save:function(){},
+scan:function(cb){if(cb)setTimeout(function(){cb([])},1)}
+}});
+function __mem(){var m=process.memory();return{usage:m.usage,free:m.free,total:m.total}}
+function __out(k,v){console.log("@@"+k+" "+JSON.stringify(v))}
+var __m0=__mem();
+`;
+
+// Runs after the firmware. SETUP is the config for iot.setup() or null; PLAN the post plan.
+const POSTLUDE = `
+(function(SETUP,PLAN){
+var ms=function(){return Math.round((__rt()-__t0)*10000)/10};
+var loadMem=__mem();
+var st=typeof iot=="object"&&iot.status?iot.status():null;
+__out("load",{ms:ms(),mem:loadMem,base:__m0,status:st});
+if(typeof iot!="object"){__out("fail",{why:"no global iot after the firmware ran"});return}
+var online=0,want=null,n=0,phase="wait",wd=null,mem={},tRate=0,codes={},rate={},left=0,sent=0;
+function fail(why){__out("fail",{why:why,phase:phase,n:n});phase="failed"}
+function arm(){if(wd)clearTimeout(wd);wd=setTimeout(function(){wd=null;fail("no post_reply within 5 s")},5000)}
+function disarm(){if(wd){clearTimeout(wd);wd=null}}
+iot.on("online",function(){online++;__out("online",{ms:ms(),count:online,mem:__mem(),status:iot.status()});
+if(online==1&&PLAN.posts)setTimeout(waitSet,1)});
+iot.on("offline",function(){__out("offline",{ms:ms(),status:iot.status()})});
+iot.on("set",function(p){__out("set",{params:p});if(phase=="wait")setTimeout(startPosts,1)});
+iot.on("reply",function(id,code,msg){
+codes[code]=(codes[code]||0)+1;
+if(phase=="seq"){if(String(id)!==String(want))return;disarm();n++;setTimeout(seqNext,0)}
+else if(phase=="rate"||phase=="win"){if(want&&want[id]){delete want[id];left--;disarm();setTimeout(rateNext,0)}}
+});
+function waitSet(){__out("ready",{ms:ms()});setTimeout(function(){if(phase=="wait"){__out("noset",{});startPosts()}},3000)}
+function startPosts(){if(phase!="wait")return;phase="seq";n=0;seqNext()}
+function post(i){try{return iot.post({Seq:i,Temp:20+i%10/2})}catch(e){fail("iot.post threw: "+e.message);return null}}
+function seqNext(){
+if(phase!="seq")return;
+if(n&&n%10==0)mem[n]=__mem().usage;
+if(n>=PLAN.posts){startRate(1,"rate");return}
+want=post(n);if(want!=null)arm()}
+function startRate(w,ph){phase=ph;want={};left=0;sent=0;tRate=__rt();rate.w=w;rateNext()}
+function rateNext(){
+if(phase!="rate"&&phase!="win")return;
+while(sent<PLAN.rate&&left<rate.w){var id=post(sent++);if(id==null)return;want[id]=1;left++;arm()}
+if(left)return;
+var t=__rt()-tRate;
+if(phase=="rate"){rate.seq=PLAN.rate/t;rate.seqMs=t*1000;if(PLAN.window>1){startRate(PLAN.window,"win");return}}
+else{rate.win=PLAN.rate/t;rate.winMs=t*1000}
+phase="done";
+__out("done",{ms:ms(),mem:mem,memEnd:__mem().usage,rate:rate,codes:codes,setTimes:__setTimes,offMs:__off,wifi:__wifi.connects,status:iot.status()});
+if(PLAN.quit)setTimeout(function(){quit()},50)}
+if(!st||st.state=="unconfigured"){if(SETUP){try{iot.setup(SETUP);__out("setup",{ms:ms()})}catch(e){__out("fail",{why:"iot.setup threw: "+e.message})}}else __out("fail",{why:"not configured"})}
+})(%SETUP%,%PLAN%);
+`;
+
+/**
+ * Start the interpreter on prelude + firmware + postlude in `dir` (a new temp dir when
+ * not given). Returns a handle: `markers` emits ("marker", name, value) and ("line", text);
+ * `wait(name, ms)` resolves with the value of the next marker `name`; `exited` resolves
+ * with `{code, signal}`; `kill()`; `output()` is everything printed so far.
+ * @param {{espruino: string, firmware?: string, setup?: object|null, plan?: object, dir?: string, timeoutMs?: number}} o
+ */
+export function startDevice(o) {
+  const dir = o.dir || mkdtempSync(join(tmpdir(), "espruino-run-"));
+  const fw = readFileSync(o.firmware || DEFAULT_FIRMWARE, "latin1");
+  const plan = Object.assign({ posts: 0, rate: 0, window: 1, quit: false }, o.plan || {});
+  const post = POSTLUDE.replace("%SETUP%", JSON.stringify(o.setup || null)).replace("%PLAN%", JSON.stringify(plan));
+  // latin1 keeps the bundle's bytes as they are (it is ASCII when the build is right).
+  writeFileSync(join(dir, "run.js"), PRELUDE + fw + "\n;" + post, "latin1");
+  const proc = spawn(o.espruino, ["run.js"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  const markers = new EventEmitter();
+  const seen = new Map();
+  let out = "", buf = "";
+  const onData = (d) => {
+    const s = d.toString("latin1");
+    out += s; buf += s;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, i).replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replace(/\r/g, "");
+      buf = buf.slice(i + 1);
+      markers.emit("line", line);
+      const m = /@@(\w+) (.*)$/.exec(line);
+      if (m) {
+        let v;
+        try { v = JSON.parse(m[2]) } catch (e) { v = { unparsed: m[2] } }
+        if (!seen.has(m[1])) seen.set(m[1], []);
+        seen.get(m[1]).push(v);
+        markers.emit("marker", m[1], v);
+        markers.emit("@" + m[1], v);
+      }
+    }
+  };
+  proc.stdout.on("data", onData);
+  proc.stderr.on("data", onData);
+  const exited = new Promise((res) => proc.on("exit", (code, signal) => res({ code, signal })));
+  let alive = true;
+  exited.then(() => { alive = false; markers.emit("exit") });
+  const timer = o.timeoutMs ? setTimeout(() => kill(), o.timeoutMs) : null;
+  function kill() {
+    if (timer) clearTimeout(timer);
+    if (alive) proc.kill("SIGKILL");
+    return exited;
+  }
+  return {
+    dir, proc, markers, exited, kill,
+    output: () => out,
+    seen: (name) => seen.get(name) || [],
+    /** Resolves with the next value of marker `name` (or an earlier unconsumed one when `past`). */
+    wait(name, ms, past) {
+      if (past && seen.has(name)) return Promise.resolve(seen.get(name)[0]);
+      return new Promise((res, rej) => {
+        const done = () => { clearTimeout(t); markers.off("@" + name, ok); markers.off("@fail", bad); markers.off("exit", gone) };
+        const ok = (v) => { done(); res(v) };
+        const bad = (v) => { done(); rej(new Error("device reported failure while waiting for " + name + ": " + JSON.stringify(v))) };
+        const gone = () => { done(); rej(new Error("interpreter exited while waiting for " + name + "\n" + tail(out))) };
+        const t = setTimeout(() => { done(); rej(new Error("no " + name + " within " + ms + " ms\n" + tail(out))) }, ms);
+        markers.on("@" + name, ok); markers.on("@fail", bad); markers.on("exit", gone);
+        if (!alive) gone();
+      });
+    },
+  };
+}
+
+function tail(s) {
+  const l = s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split("\n").filter((x) => x.trim());
+  return "--- interpreter output (last 15 lines) ---\n" + l.slice(-15).join("\n");
+}
+
+const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const rnd = (n) => Array.from(randomBytes(n), (b) => ALNUM[b % ALNUM.length]).join("");
+
+/** Lines of the interpreter's output that report an uncaught error. */
+export function errorLines(out) {
+  return out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split(/\r?\n/)
+    .filter((l) => /Uncaught|ERROR:|ASSERT\(|FAILED|InternalError/.test(l));
+}
+
+/**
+ * The full device scenario: load the bundle, configure it, come online against the
+ * emulator, answer a property set, `posts` posts one at a time (JsVars sampled every 10),
+ * then `rate` posts one at a time and `rate` posts with `window` in flight (QoS 1 rates),
+ * then a second boot in the same Storage that must come online from the saved config.
+ * Returns figures plus `checks: [{name, ok, detail}]` and `ok` (all checks passed).
+ * @param {{espruino: string, firmware?: string, posts?: number, rate?: number, window?: number, reboot?: boolean, log?: (l: string) => void, timeoutMs?: number}} o
+ */
+export async function measureDevice(o) {
+  const { startEmulator } = await import("./emulator.mjs");
+  const log = o.log || (() => {});
+  const posts = o.posts || 50, rateN = o.rate || 100, windowN = o.window || 8;
+  const dev = { productKey: rnd(11), deviceName: "espruino-test", deviceSecret: rnd(32) };
+  const emuEvents = [];
+  const emu = await startEmulator({ port: 0, devices: [dev], log: (l) => log("emu: " + l) });
+  for (const ev of ["connect", "connack", "subscribe", "post", "set_reply", "ntp", "disconnect", "kick", "pingreq"]) {
+    emu.on(ev, (d) => emuEvents.push({ ev, d, t: Date.now() }));
+  }
+  const setup = Object.assign({ ssid: "emulator", password: "password123", host: "127.0.0.1", port: emu.port }, dev);
+  const checks = [];
+  const check = (name, ok, detail) => { checks.push({ name, ok: !!ok, detail: detail === undefined ? "" : String(detail) }); log((ok ? "ok   " : "FAIL ") + name + (detail !== undefined ? " (" + detail + ")" : "")) };
+  const r = { checks, ok: false };
+  const limit = o.timeoutMs || 90000;
+  let d = null, d2 = null;
+  try {
+    d = startDevice({ espruino: o.espruino, firmware: o.firmware, setup, plan: { posts, rate: rateN, window: windowN, quit: true }, timeoutMs: limit });
+    d.markers.on("line", (l) => log("dev: " + l));
+    const load = await d.wait("load", 20000, true);
+    const loadErrors = errorLines(d.output());
+    check("bundle loads without error", loadErrors.length === 0, loadErrors.join(" | ") || "load " + load.ms + " ms");
+    r.jsvarsBase = load.base.usage;
+    r.jsvarsAfterLoad = load.mem.usage;
+    r.loadMs = load.ms;
+    const on = await d.wait("online", 20000, true);
+    r.jsvarsOnline = on.mem.usage;
+    r.loadToOnlineMs = on.ms;
+    const connack = emuEvents.filter((e) => e.ev === "connack");
+    const subs = emuEvents.filter((e) => e.ev === "subscribe").flatMap((e) => e.d.topics.map((t) => t.topic));
+    check("comes online: CONNECT + CONNACK 0", connack.length >= 1 && connack[0].d.returnCode === 0, "connacks " + connack.map((e) => e.d.returnCode).join(","));
+    check("subscribes to the platform topics", subs.some((t) => t.endsWith("/thing/service/property/set")), subs.join(" "));
+    await d.wait("ready", 10000, true);
+    let reply = null, setErr = null;
+    try { reply = await emu.setProperty(dev.productKey, dev.deviceName, { Switch: 1, Note: "x" }, { timeout: 5000 }) } catch (e) { setErr = e.message }
+    const setSeen = d.seen("set")[0] || (await d.wait("set", 2000).catch(() => null));
+    check("property set reaches iot.on('set') and gets set_reply 200", reply && reply.code === 200 && setSeen && setSeen.params && setSeen.params.Switch === 1,
+      setErr || JSON.stringify(reply));
+    const done = await d.wait("done", limit, true);
+    const postEv = emuEvents.filter((e) => e.ev === "post");
+    const total = posts + rateN * (windowN > 1 ? 2 : 1);
+    check("every post gets a post_reply 200 (" + total + " posts)", done.codes["200"] === total && postEv.length === total && postEv.every((e) => e.d.code === 200),
+      "replies " + JSON.stringify(done.codes) + ", emulator saw " + postEv.length);
+    r.jsvarsAfter10 = done.mem["10"];
+    r.jsvarsAfter50 = done.mem[String(posts)];
+    r.jsvarsSamples = done.mem;
+    r.jsvarsEnd = done.memEnd;
+    // A leak of even one JsVar per message adds >= 40 between post 10 and post 50.
+    check("JsVars do not grow from message to message (after 10 vs after " + posts + ")", r.jsvarsAfter50 - r.jsvarsAfter10 < (posts - 10) / 4,
+      JSON.stringify(done.mem) + ", after all " + (posts + 2 * rateN) + " posts " + done.memEnd);
+    r.qos1PerSec = round(done.rate.seq);
+    r.qos1WindowPerSec = done.rate.win ? round(done.rate.win) : null;
+    r.window = windowN;
+    r.qos0PerSec = null; // iot has no QoS 0 post
+    r.ntpSetTimeCalls = done.setTimes;
+    r.clockOffsetMs = round(done.offMs);
+    check("NTP sync sets the clock (|offset| < 1 s)", done.setTimes >= 1 && Math.abs(done.offMs) < 1000, "setTime calls " + done.setTimes + ", offset " + round(done.offMs) + " ms");
+    r.status = done.status;
+    const ex = await Promise.race([d.exited, new Promise((res) => setTimeout(() => res(null), 3000))]);
+    if (!ex) await d.kill();
+    const errs = errorLines(d.output());
+    check("no uncaught errors during the run", errs.length === 0, errs.join(" | "));
+
+    if (o.reboot !== false) {
+      // Second boot in the same Storage: the saved config alone must bring it online.
+      const before = emuEvents.filter((e) => e.ev === "connack").length;
+      d2 = startDevice({ espruino: o.espruino, firmware: o.firmware, dir: d.dir, setup: null, plan: { quit: false }, timeoutMs: 30000 });
+      d2.markers.on("line", (l) => log("dev2: " + l));
+      let on2 = null, err2 = null;
+      try { on2 = await d2.wait("online", 20000, true) } catch (e) { err2 = e.message }
+      check("reboot comes online from the config saved in Storage", on2 && emuEvents.filter((e) => e.ev === "connack").length > before, err2 || "online after " + on2.ms + " ms");
+      if (on2) { r.rebootLoadToOnlineMs = on2.ms; r.rebootJsvarsOnline = on2.mem.usage }
+      await d2.kill();
+    }
+  } catch (e) {
+    check("scenario ran to the end", false, e.message);
+  } finally {
+    if (d) await d.kill();
+    if (d2) await d2.kill();
+    await emu.close();
+    if (d && !o.keep) rmSync(d.dir, { recursive: true, force: true });
+  }
+  r.ok = checks.every((c) => c.ok);
+  return r;
+}
+
+const round = (x) => (typeof x === "number" ? Math.round(x * 10) / 10 : x);

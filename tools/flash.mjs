@@ -1,0 +1,50 @@
+// `npm run flash -- --port P` uploads dist/firmware.js with the espruino CLI and
+// saves it to run at boot; `npm run console -- --port P` opens the board's REPL.
+// Works offline: the CLI reads the board description and modules from
+// tools/espruino-board/ instead of downloading them.
+import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const usage = "usage: npm run flash -- --port /dev/ttyUSB0 | tcp://host:port   (or: npm run console -- --port …) [--baud N]";
+
+/** Builds the espruino CLI arguments for `mode` ("flash" | "console") from the user's argv and board.json. */
+export function buildArgs(mode, argv, board, dir) {
+  let port, baud = board.baud;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--port" || a === "-p") port = argv[++i];
+    else if (a.startsWith("--port=")) port = a.slice(7);
+    else if (a === "--baud" || a === "-b") baud = Number(argv[++i]);
+    else throw new Error(`unknown argument ${a}\n${usage}`);
+  }
+  if (!port) throw new Error(`--port is required\n${usage}`);
+  if (mode !== "flash" && mode !== "console") throw new Error(`unknown mode ${mode}`);
+  if (!(baud > 0)) throw new Error(`--baud must be a positive number`);
+  const boardDir = `${dir}/tools/espruino-board`;
+  const args = [
+    `${dir}/node_modules/espruino/bin/espruino-cli.js`,
+    "--no-ble", // the CLI crashes probing Bluetooth on machines without D-Bus
+    "-p", port,
+    "-b", String(baud),
+    "--board", `${boardDir}/${board.espruinoBoard}.json`,
+    "--config", `BOARD_JSON_URL=${boardDir}`,
+    "--config", `MODULE_URL=${boardDir}`,
+  ];
+  if (mode === "flash") args.push("--config", "SAVE_ON_SEND=1", `${dir}/dist/firmware.js`);
+  return args;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const board = JSON.parse(readFileSync(`${root}/board.json`, "utf8"));
+  let args;
+  try {
+    args = buildArgs(process.argv[2], process.argv.slice(3), board, root);
+  } catch (e) {
+    console.error(e.message);
+    process.exit(2);
+  }
+  const r = spawnSync(process.execPath, args, { stdio: "inherit" });
+  process.exit(r.status ?? 1);
+}

@@ -1,0 +1,40 @@
+// `npm run test:device`: the bundle (dist/firmware.js) in the real Espruino interpreter
+// against the local emulator. Needs ESPRUINO=/path/to/espruino (Linux build of Espruino);
+// without it this prints how to enable it and exits 0.
+import { existsSync } from "node:fs";
+import { findEspruino, measureDevice, DEFAULT_FIRMWARE } from "./espruino-run.mjs";
+
+const verbose = process.argv.includes("--verbose") || process.argv.includes("-v");
+const found = findEspruino();
+if (!found.path) {
+  console.log("test:device skipped: " + found.reason);
+  process.exit(0);
+}
+const firmware = process.env.FIRMWARE || DEFAULT_FIRMWARE;
+if (!existsSync(firmware)) {
+  console.error("test:device: " + firmware + " does not exist; run `npm run build` first");
+  process.exit(1);
+}
+console.log("test:device: " + firmware + " in " + found.path);
+const r = await measureDevice({
+  espruino: found.path,
+  firmware,
+  log: (l) => { if (verbose || /^(ok|FAIL) /.test(l)) console.log(l.startsWith("ok") || l.startsWith("FAIL") ? "  " + l : "    " + l) },
+});
+const row = (k, v, unit) => console.log("  " + k.padEnd(36) + (v == null ? "n/a" : v + (unit ? " " + unit : "")));
+console.log("figures (Linux build: JsVar counts are a lower bound for an ESP32):");
+row("JsVars used by the test prelude", r.jsvarsBase);
+row("JsVars after load (unconfigured)", r.jsvarsAfterLoad);
+row("JsVars online", r.jsvarsOnline);
+row("JsVars after 10 posts", r.jsvarsAfter10);
+row("JsVars after 50 posts", r.jsvarsAfter50);
+row("JsVars after all posts", r.jsvarsEnd);
+row("load time", r.loadMs, "ms");
+row("load to online (setup run)", r.loadToOnlineMs, "ms");
+row("load to online (boot from Storage)", r.rebootLoadToOnlineMs, "ms");
+row("QoS 1 posts/s (1 in flight)", r.qos1PerSec);
+row("QoS 1 posts/s (" + r.window + " in flight)", r.qos1WindowPerSec);
+const failed = r.checks.filter((c) => !c.ok);
+console.log(failed.length ? "test:device FAILED: " + failed.map((c) => c.name + (c.detail ? " (" + c.detail + ")" : "")).join("; ")
+  : "test:device passed (" + r.checks.length + " checks)");
+process.exit(failed.length ? 1 : 0);
