@@ -24,18 +24,19 @@ const F = "iot.cfg";
 const HINT = 'run iot.setup({ssid:"..",password:"..",productKey:"..",deviceName:"..",deviceSecret:".."})';
 
 export function makeIot(d: IotDeps): any {
+  // L: listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver async)
   const S = d.storage, link = d.link, L: any = { online: [], offline: [], set: [], reply: [] };
   let cfg: any = null, seq = 0, cur = 0, al: any = null, why = "";
 
-  // Calls every listener; the first number returned is the result (set reply code).
+  // Calls every listener in order; the first number returned is the set reply code.
+  // (A throw propagates: Link and Alink catch it, Alink answers 500.)
   function emit(e: string, a?: any, b?: any, c?: any): any {
     let r: any;
     L[e].forEach((f: any) => {
-      let v: any;
-      try { v = f(a, b, c) } catch (x) { d.log("iot: " + e + " listener: " + x); v = 500 }
-      if (r === undefined && typeof v == "number") r = v;
+      const v = f(a, b, c);
+      if (r == null && typeof v == "number") r = v;
     });
-    return r;
+    return r == null ? 200 : r;
   }
   function A(): any {
     if (!cfg) throw new Error("iot: not configured; " + HINT);
@@ -50,13 +51,13 @@ export function makeIot(d: IotDeps): any {
     const c = cfg, k = d.creds(c);
     stop();
     al = d.alink(c.productKey, c.deviceName);
-    al.onSet = (p: any) => { const r = emit("set", p); return r === undefined ? 200 : r };
+    al.onSet = (p: any) => emit("set", p);
     al.onReply = (i: any, n: any, m: any) => { emit("reply", i, n, m) };
-    link.start({
-      ssid: c.ssid, wifiPassword: c.password, host: k.host, port: k.port, clientId: k.clientId,
-      username: k.username, password: k.password, keepAlive: c.keepAlive || d.keepAlive,
+    // k is {host, port, clientId, username, password (MQTT)}: completed into a Session
+    link.start(Object.assign(k, {
+      ssid: c.ssid, wifiPassword: c.password, keepAlive: c.keepAlive || d.keepAlive,
       topics: subscriptions(c.productKey, c.deviceName)
-    });
+    }));
   }
   function run() {
     d.telnet(!!(cfg && cfg.telnet));
@@ -71,7 +72,7 @@ export function makeIot(d: IotDeps): any {
     } catch (e) { }
     if (!ok) {
       S.erase(f);
-      throw new Error("iot: saving config to Storage failed; old config kept");
+      throw new Error("iot: Storage write failed");
     }
     S.erase(F + cur);
     cur = t; seq++;
@@ -92,7 +93,8 @@ export function makeIot(d: IotDeps): any {
       if (!cfg || o.n > seq) { cfg = o.c; seq = o.n; cur = i }
     } catch (e) { why = (e as Error).message }
   });
-  run();
+  // iot must exist even if the start fails, so the user can fix the config
+  try { run() } catch (e) { d.log("iot: start failed: " + e) }
   if (!cfg) d.log("iot: " + (why ? "stored config bad (" + why + "); " : "not configured; ") + HINT);
 
   return {
@@ -109,8 +111,8 @@ export function makeIot(d: IotDeps): any {
       if (!cfg) s.state = "unconfigured";
       return s;
     },
-    start() { start() },
-    stop() { stop() },
+    start: start,
+    stop: stop,
     clear() {
       stop();
       S.erase(F + 0); S.erase(F + 1);
@@ -119,19 +121,12 @@ export function makeIot(d: IotDeps): any {
     post(p: any) { return A().post(p) },
     event(i: string, p: any) { return A().event(i, p) },
     on(e: string, f: any) {
-      if (!L.hasOwnProperty(e) || typeof f != "function") throw new Error('iot.on("online"|"offline"|"set"|"reply", function)');
+      if (!L[e] || typeof f != "function") throw new Error("iot.on(" + Object.keys(L).join("|") + ", function)");
       L[e].push(f);
     },
     help() {
-      d.log([
-        "iot.setup({" + FIELDS.join() + "}) save config, restart",
-        "iot.show()       stored config, secrets masked",
-        "iot.status()     link status",
-        "iot.start() iot.stop()  restart / stop the link",
-        "iot.clear()      erase config, stop",
-        "iot.post(params) iot.event(id, params)  send to the cloud",
-        'iot.on("online"|"offline"|"set"|"reply", fn)'
-      ].join("\n"));
+      d.log(("setup({" + FIELDS.join() + "}) show() status() start() stop() clear() post(params) event(id,params) on(" +
+        Object.keys(L).join("|") + ",fn)").split(" ").map(c => "iot." + c).join("\n"));
     }
   };
 }

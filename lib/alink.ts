@@ -1,37 +1,35 @@
 // Alink thing model: property post/set, events, reply matching, NTP time sync.
 import { utf8 } from "./bytes";
-
-// Same shape as Link's Timers (declared here so alink.ts stands alone).
-interface Timers { set(fn: () => void, ms: number): any; clear(h: any): void }
+import type { Timers } from "./link";
 
 export interface AlinkHost { publish(topic: string, payload: string, qos: 0 | 1): void; error(msg: string): void }
 
-// JSON text; strings pass through unescaped (except `"`, `\`, < 0x20) so the
-// bytes of UTF-8 text survive, unlike Espruino's JSON.stringify (\u00XX per byte).
+// JSON text whose strings keep their chars (only `"`, `\` and < 0x20 escaped), so
+// UTF-8 bytes survive; Espruino's JSON.stringify turns each byte >= 0x7F into \u00XX.
 function enc(v: any, d: number): string {
-  let t = typeof v, s: string, k: any, c: number, i: number;
-  if (t == "string") {
-    s = '"';
-    for (i = 0; i < v.length; i++) {
-      c = v.charCodeAt(i);
-      k = "\b\t\n\f\r".indexOf(v[i]);
-      s += c == 34 || c == 92 ? "\\" + v[i] : c > 31 ? v[i] : k < 0 ? "\\u00" + (c < 16 ? "0" : "") + c.toString(16) : "\\" + "btnfr"[k];
+  let s = "", k: any, c: number, a: any = 0;
+  if (typeof v == "string") {
+    // copy runs with slice(): on the Unicode (Linux) build, concatenating single
+    // chars of a byte string re-encodes bytes >= 0x80
+    for (k = 0; k < v.length; k++) {
+      c = v.charCodeAt(k);
+      if (c == 34 || c == 92 || c < 32) {
+        s += v.slice(a, k) + (c < 32 ? "\\u00" + (c + 256).toString(16).slice(1) : "\\" + v[k]);
+        a = k + 1;
+      }
     }
-    return s + '"';
+    return '"' + s + v.slice(a) + '"';
   }
-  if (t == "number" && isFinite(v) || t == "boolean" || v === null) return String(v);
-  if (t == "object") {
-    // also stops cycles
-    if (d > 9) throw new Error("json: nested deeper than 10 levels");
-    s = "";
-    if (Array.isArray(v)) {
-      for (i = 0; i < v.length; i++) s += (i ? "," : "") + enc(v[i], d + 1);
-      return "[" + s + "]";
-    }
-    for (k in v) s += (s ? "," : "") + enc(k, d) + ":" + enc(v[k], d + 1);
-    return "{" + s + "}";
+  if (v && typeof v == "object") {
+    // the depth limit also stops cycles
+    if (d > 9) throw new Error("json: over 10 deep");
+    a = Array.isArray(v);
+    for (k in v) s += (s ? "," : "") + (a ? "" : enc("" + k, d) + ":") + enc(v[k], d + 1);
+    return a ? "[" + s + "]" : "{" + s + "}";
   }
-  throw new Error("json: cannot encode " + (t == "number" ? v : t));
+  // numbers, booleans, null (isFinite takes true/null as numbers)
+  if (isFinite(v)) return String(v);
+  throw new Error("json: cannot encode " + typeof v);
 }
 
 export function json(v: any): string { return utf8(enc(v, 0)) }
@@ -41,83 +39,84 @@ export function subscriptions(pk: string, dn: string): string[] {
   return [s + "service/property/set", s + "event/+/post_reply", "/ext/ntp/" + pk + "/" + dn + "/response"];
 }
 
-const DAY = 864e5;
-
+// Methods are closures over constructor locals: minified, `x` beats `this._x`.
 export class Alink {
-  _h: AlinkHost; _tm: Timers; _b: string; _n: string; _m: number; _now: () => number; _st: (s: number) => void;
-  _i: number; _p: string[]; _t: any; _s: string | null;
-  onSet: ((params: any) => any) | null;
-  onReply: ((id: string, code: number, msg: any) => void) | null;
+  declare post: (params: object) => string;
+  declare event: (identifier: string, params: object) => string;
+  declare message: (topic: string, payload: string) => void;
+  declare online: () => void;
+  declare stop: () => void;
+  declare onSet: ((params: any) => any) | null;
+  declare onReply: ((id: string, code: number, msg: any) => void) | null;
+  declare _i: number;
 
   constructor(host: AlinkHost, timers: Timers, pk: string, dn: string, maxPacket: number,
               now: () => number, setTime: (seconds: number) => void) {
-    this._h = host; this._tm = timers; this._m = maxPacket; this._now = now; this._st = setTime;
-    this._b = "/sys/" + pk + "/" + dn + "/thing/";
-    this._n = "/ext/ntp/" + pk + "/" + dn + "/";
-    this._i = 0; this._p = []; this._t = null; this._s = null;
-    this.onSet = null; this.onReply = null;
-  }
+    // sub: [property set, post replies, NTP response]; ev: "/sys/{pk}/{dn}/thing/event/"
+    const me = this, sub = subscriptions(pk, dn), ev = sub[1].slice(0, -12), clock = () => Math.floor(now());
+    // ids: the last 16 posted ids (bounded: replies may never come);
+    // timer: daily NTP timer; sent: deviceSendTime of the outstanding NTP request
+    let ids: string[] = [], timer: any, sent: any;
 
-  post(params: object): string { return this._post("property", params) }
+    const post = (e: string, params: any): string => {
+      if (!params || typeof params != "object" || Array.isArray(params)) throw new Error("alink: params must be an object");
+      const id = "" + (me._i % 4294967295 + 1), t = ev + e + "/post",
+        p = json({ id: id, version: "1.0", params: params, method: "thing.event." + e + ".post" }),
+        r = 4 + t.length + p.length,
+        // whole PUBLISH: type byte, remaining length (1-3 bytes below 2 MB), topic length, topic, packet id, payload
+        n = r + (r < 128 ? 2 : r < 16384 ? 3 : 4);
+      if (n > maxPacket) throw new Error("alink: packet of " + n + " bytes > maxPacket " + maxPacket);
+      me._i = +id;
+      if (ids.push(id) > 16) ids.shift();
+      host.publish(t, p, 1);
+      return id;
+    };
+    const stop = () => {
+      if (timer != null) timers.clear(timer);
+      timer = sent = null;
+    };
+    const online = () => {
+      stop();
+      timer = timers.set(() => { timer = null; online() }, 864e5); // daily
+      sent = "" + clock();
+      host.publish(sub[2].slice(0, -8) + "request", json({ deviceSendTime: sent }), 0);
+    };
 
-  event(identifier: string, params: object): string {
-    if (!/^\w+$/.test(identifier) || identifier.length > 50) throw new Error("alink: event identifier must be 1-50 letters, digits or _");
-    return this._post(identifier, params);
-  }
-
-  _post(e: string, params: any): string {
-    if (!params || typeof params != "object" || Array.isArray(params)) throw new Error("alink: params must be an object");
-    const id = "" + (this._i > 4294967294 ? 1 : this._i + 1);
-    const t = this._b + "event/" + e + "/post";
-    const p = json({ id: id, version: "1.0", params: params, method: "thing.event." + e + ".post" });
-    // whole PUBLISH: type byte + remaining-length bytes + topic length + topic + packet id + payload
-    const r = 4 + t.length + p.length, n = r + (r < 128 ? 2 : r < 16384 ? 3 : r < 2097152 ? 4 : 5);
-    if (n > this._m) throw new Error("alink: packet of " + n + " bytes exceeds maxPacket " + this._m);
-    this._i = +id;
-    // remember only the last 16 ids so a lost reply can't grow memory
-    if (this._p.push(id) > 16) this._p.shift();
-    this._h.publish(t, p, 1);
-    return id;
-  }
-
-  message(topic: string, payload: string): void {
-    const b = this._b;
-    let m: any, c: any, r: any, i: number;
-    try {
-      m = JSON.parse(payload);
-      if (topic == b + "service/property/set") {
-        c = 200;
-        if (this.onSet) try { r = this.onSet(m.params); if (typeof r == "number") c = r } catch (e) { c = 500 }
-        this._h.publish(topic + "_reply", json({ id: m.id, code: c, data: {} }), 0);
-        if (c == 200) this.post(m.params);
-      } else if (topic.indexOf(b + "event/") == 0 && topic.slice(-11) == "/post_reply") {
-        i = this._p.indexOf("" + m.id);
-        if (i < 0) return;
-        this._p.splice(i, 1);
-        c = m.code;
-        if (c != 200) this._h.error("post " + m.id + ": code " + c + " " + m.message);
-        if (this.onReply) this.onReply("" + m.id, c, m);
-      } else if (topic == this._n + "response") {
-        r = m.serverRecvTime; c = m.serverSendTime;
-        if ("" + m.deviceSendTime != this._s || !/^\d+$/.test(r) || !/^\d+$/.test(c)) return;
-        i = Math.floor(this._now());
-        this._s = null;
-        this._st((+r + +c + i - +m.deviceSendTime) / 2000);
+    me.onSet = me.onReply = null;
+    me._i = 0; // last post id
+    me.stop = stop;
+    me.online = online;
+    me.post = (params) => post("property", params);
+    me.event = (id, params) => {
+      if (typeof id != "string" || !/^\w+$/.test(id) || id.length > 50) throw new Error("alink: bad event identifier " + id);
+      return post(id, params);
+    };
+    me.message = (topic, payload) => {
+      let m: any, c: any, r: any, i: any;
+      try {
+        m = JSON.parse(payload);
+        if (topic == sub[0]) {
+          c = 200;
+          if (me.onSet) try { r = me.onSet(m.params); if (typeof r == "number") c = r } catch (e) { c = 500 }
+          host.publish(topic + "_reply", json({ id: m.id, code: c, data: {} }), 0);
+          // the thing model expects accepted values to be reported back
+          if (c == 200) me.post(m.params);
+        } else if (topic.slice(-11) == "/post_reply") { // only ours arrive: we subscribe to no others
+          i = ids.indexOf(r = "" + m.id);
+          if (i < 0) return;
+          ids.splice(i, 1);
+          c = m.code;
+          if (c != 200) host.error("post " + r + ": code " + c + " " + m.message);
+          if (me.onReply) me.onReply(r, c, m);
+        } else if (topic == sub[2]) {
+          r = +m.serverRecvTime; c = +m.serverSendTime; i = sent;
+          if ("" + m.deviceSendTime != i || !(r > 0 && c > 0)) return;
+          sent = null;
+          setTime((r + c + clock() - i) / 2000);
+        }
+      } catch (e) {
+        host.error("alink " + topic + ": " + (e as Error).message);
       }
-    } catch (e) {
-      this._h.error("alink " + topic + ": " + (e as Error).message);
-    }
-  }
-
-  online(): void {
-    this.stop();
-    this._t = this._tm.set(() => { this.online() }, DAY);
-    this._s = "" + Math.floor(this._now());
-    this._h.publish(this._n + "request", json({ deviceSendTime: this._s }), 0);
-  }
-
-  stop(): void {
-    if (this._t != null) this._tm.clear(this._t);
-    this._t = null; this._s = null;
+    };
   }
 }

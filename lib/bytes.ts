@@ -1,9 +1,10 @@
 // Byte-string helpers. A byte string has one char (0..255) per byte.
 
-const chr = String.fromCharCode;
+export const chr = String.fromCharCode;
 
 /** UTF-8 bytes of s. A string that already is valid UTF-8 bytes (ESP32 source
- * strings) is returned as is; otherwise each char (Unicode build) is encoded. */
+ * strings) is returned as is; otherwise each char (Unicode build) is encoded.
+ * "Valid" is checked by lead/continuation structure only (overlong forms pass). */
 export function utf8(s: string): string {
   let i = 0, c: number, n: number, o = "";
   while (i < s.length) {

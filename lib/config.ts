@@ -9,28 +9,28 @@ export const FIELDS = W.concat(D, ["region", "instanceId", "host", "port", "sign
 
 function err(m: string): never { throw new Error(m) }
 
+// c must be an object without unknown field names (all of them are named).
 function known(c: any) {
+  if (!c || typeof c != "object") err("config must be an object");
   const u = Object.keys(c).filter(k => FIELDS.indexOf(k) < 0);
-  if (u.length) err("unknown field " + u.join(", ") + " (known: " + FIELDS.join(", ") + ")");
+  if (u.length) err("unknown field " + u.join(", "));
 }
 
 // Throws an Error naming the field and the rule when c is not a complete, valid config.
 export function validateConfig(c: any): void {
-  if (!c || typeof c != "object") err("config must be an object");
   known(c);
   W.concat(D).forEach(k => { if (c[k] == null) err(k + ": required") });
   const s = c.ssid, p = c.password, k = c.keepAlive;
   if (typeof s != "string" || !s || s.length > 32) err("ssid: 1-32 chars");
-  if (typeof p != "string" || p && (p.length < 8 || p.length > 63)) err("password: empty (open network) or 8-63 chars");
-  if (k != null && (typeof k != "number" || !(k % 1 == 0 && k >= 30 && k <= 1200))) err("keepAlive: whole seconds 30-1200");
+  if (typeof p != "string" || p && (p.length < 8 || p.length > 63)) err("password: empty or 8-63 chars");
+  if (k != null && (typeof k != "number" || !(k % 1 == 0 && k >= 30 && k <= 1200))) err("keepAlive: integer 30-1200");
   if (c.telnet != null && typeof c.telnet != "boolean") err("telnet: true or false");
   checkDevice(c);
 }
 
-// stored + patch → new validated config (stored is not modified). Naming one field of a
+// stored + patch -> new validated config (stored is not modified). Naming one field of a
 // group requires the whole group; null/undefined removes an optional field.
 export function mergeConfig(stored: any, patch: any): any {
-  if (!patch || typeof patch != "object") err("setup needs an object");
   known(patch);
   const c = Object.assign({}, stored);
   [W, D].forEach(g => g.forEach(k => {
@@ -45,7 +45,7 @@ export function mergeConfig(stored: any, patch: any): any {
 
 // Last 4 chars at most, fewer for short secrets (a quarter of the length).
 function mask(s: string): string {
-  return s ? "****" + s.slice(s.length - Math.min(4, s.length >> 2)) : s;
+  return s && "****" + s.slice(s.length - (s.length >> 2)).slice(-4);
 }
 
 // A copy in FIELDS order with deviceSecret and the Wi-Fi password masked.

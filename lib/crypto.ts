@@ -13,27 +13,27 @@ export const md5: Hash = s => {
     r = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21],
     // index of the bit-length word in the padded message
     L = (n + 8 >> 6 << 4) + 14;
-  let h = [1732584193, -271733879, -1732584194, 271733878],
-    i: number, j: number, a: number, b: number, c: number, d: number, f: number, o = "";
-  for (i = 0; i <= L + 1; i++) w[i] = 0;
+  let a = 1732584193, b = -271733879, c = -1732584194, d = 271733878,
+    i: number, j: number, k: number, f: number, A: number, B: number, C: number, D: number, o = "";
   for (i = 0; i < n; i++) w[i >> 2] |= s.charCodeAt(i) << i % 4 * 8;
   w[n >> 2] |= 128 << n % 4 * 8;
   w[L] = n * 8;
   for (i = 0; i < L; i += 16) {
-    a = h[0]; b = h[1]; c = h[2]; d = h[3];
+    A = a; B = b; C = c; D = d;
     for (j = 0; j < 64; j++) {
-      f = j < 16 ? b & c | ~b & d : j < 32 ? d & b | ~d & c : j < 48 ? b ^ c ^ d : c ^ (b | ~d);
-      // K[j] = floor(|sin(j+1)| * 2^32): every product is >= 0.015 from an
-      // integer, far beyond double sin's error, so no table is needed
-      f = a + f + (Math.abs(Math.sin(j + 1)) * 4294967296 | 0) +
-        w[i + (j < 16 ? j : j < 32 ? 5 * j + 1 : j < 48 ? 3 * j + 5 : 7 * j) % 16] | 0;
+      // K[j] = floor(|sin(j+1)| * 2^32): each product is >= 0.015 from an integer,
+      // far beyond double sin's error, so no table is needed. The sum stays exact
+      // (< 2^34) and << / >>> reduce it mod 2^32.
+      f = a + (j < 16 ? b & c | ~b & d : j < 32 ? d & b | ~d & c : j < 48 ? b ^ c ^ d : c ^ (b | ~d)) +
+        (Math.abs(Math.sin(j + 1)) * 4294967296 | 0) +
+        (w[i + (j < 16 ? j : j < 32 ? 5 * j + 1 : j < 48 ? 3 * j + 5 : 7 * j) % 16] | 0);
+      k = r[j >> 4 << 2 | j & 3];
       a = d; d = c; c = b;
-      f = f << r[j >> 4 << 2 | j & 3] | f >>> 32 - r[j >> 4 << 2 | j & 3];
-      b = b + f | 0;
+      b = b + (f << k | f >>> 32 - k) | 0;
     }
-    h = [h[0] + a | 0, h[1] + b | 0, h[2] + c | 0, h[3] + d | 0];
+    a = a + A | 0; b = b + B | 0; c = c + C | 0; d = d + D | 0;
   }
-  for (i = 0; i < 16; i++) o += chr(h[i >> 2] >>> i % 4 * 8 & 255);
+  for (i = 0; i < 16; i++) o += chr([a, b, c, d][i >> 2] >>> i % 4 * 8 & 255);
   return o;
 };
 

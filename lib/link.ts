@@ -28,30 +28,27 @@ export interface Status {
   state: string; wifi: string; connects: number; reconnects: number; lastError: string;
   uptime: number; queue: number; dropped: number; free: number;
 }
-interface Item { i: number; b: string; d: boolean } // packet id, PUBLISH bytes, sent before
+interface Item { i: number; b: string; d: number } // packet id, PUBLISH bytes, sent before
 
 const CONNACK = ["", "unacceptable protocol version", "identifier rejected", "server unavailable", "bad username or password", "not authorized"];
-const text = (x: any) => "" + (x && x.message || x);
+const text = (x: any) => "" + (x && x.message || x), ON = "online";
 
 export class Link {
   onMessage: (topic: string, payload: string) => void;
   onOnline: () => void;
   onOffline: () => void;
-  _e: LinkEnv; _c: LinkSettings; _s: Session | null; _st: string; _wf: string;
-  _cn: number; _rc: number; _le: string; _dr: number; _n: number; _p: number; _off: number;
-  _h: { [k: string]: any }; _g: number; _so: LinkSocket | null; _r: MqttReader;
+  _e: LinkEnv; _c: LinkSettings; _s!: Session | null; _st: string; _wf: string;
+  _cn: number; _rc: number; _le: string; _dr: number; _up: number; _off: number;
+  _h: { [k: string]: any }; _g: number; _so!: LinkSocket | null; _r!: MqttReader;
   _q: Item[]; _id: number; _bn: Backoff; _bl: Backoff; _tw: number;
 
   constructor(env: LinkEnv, settings: LinkSettings) {
     const f = () => {}, P = settings.watchdogSeconds * 1000 / 3;
     this.onMessage = this.onOnline = this.onOffline = f;
-    this._e = env; this._c = settings; this._s = null;
+    this._e = env; this._c = settings;
     this._st = "unconfigured"; this._wf = "off"; this._le = "";
-    this._cn = this._rc = this._dr = this._n = this._off = this._g = this._id = this._tw = 0;
-    this._p = P;
+    this._cn = this._rc = this._dr = this._up = this._off = this._g = this._id = this._tw = 0;
     this._h = {}; // timer handles by one-letter name; null when fired or cleared
-    this._so = null;
-    this._r = new MqttReader(settings.maxPacket);
     this._q = [];
     this._bn = new Backoff(1000, 60000);     // network errors
     this._bl = new Backoff(2000, 900000);    // refused credentials, twin login
@@ -59,8 +56,8 @@ export class Link {
     // but offline for offlineResetMinutes (counted in ticks, immune to clock steps).
     const tick = () => {
       env.set(tick, P);
-      this._n++;
-      this._off = this._s && this._st != "online" ? this._off + 1 : 0;
+      this._up += P / 1000;
+      this._off = this._s && this._st != ON ? this._off + 1 : 0;
       if (this._off * P < settings.offlineResetMinutes * 60000) env.kick();
     };
     env.kick();
@@ -70,12 +67,12 @@ export class Link {
   start(s: Session): void {
     this._end("wifi");
     this._s = s; this._tw = 0;
-    this._bn.reset(); this._bl.reset();
+    this._br();
     this._wifi();
   }
 
   stop(): void {
-    if (this._st == "online") this._w(encodeDisconnect());
+    if (this._st == ON) this._w(encodeDisconnect());
     this._end("stopped");
     this._s = null;
   }
@@ -86,8 +83,8 @@ export class Link {
   }
 
   publish(topic: string, payload: string, qos: 0 | 1): void {
-    const id = qos ? this._nid() : 0, on = this._st == "online",
-      q = { i: id, b: encodePublish(topic, payload, qos, id, false, this._c.maxPacket), d: false };
+    const id = qos ? this._nid() : 0, on = this._st == ON,
+      q = { i: id, b: encodePublish(topic, payload, qos, id, false, this._c.maxPacket), d: 0 };
     if (!qos) { if (on) this._w(q.b); return; } // QoS 0 offline: dropped, not counted
     if (this._q.length >= this._c.queueLength) { this._q.shift(); this._dr++; }
     this._q.push(q);
@@ -97,7 +94,7 @@ export class Link {
   status(): Status {
     return {
       state: this._st, wifi: this._wf, connects: this._cn, reconnects: this._rc, lastError: this._le,
-      uptime: Math.floor(this._n * this._p / 1000), queue: this._q.length, dropped: this._dr, free: this._e.free(),
+      uptime: Math.floor(this._up), queue: this._q.length, dropped: this._dr, free: this._e.free(),
     };
   }
 
@@ -118,8 +115,8 @@ export class Link {
     try { f(a, b); } catch (x) { this.error("callback: " + text(x)); }
   }
 
-  _go(): void {
-    if (this._wf == "up") this._mqtt(); else this._wifi();
+  _br(): void {
+    this._bn.reset(); this._bl.reset();
   }
 
   _wifi(): void {
@@ -139,21 +136,22 @@ export class Link {
   }
 
   _mqtt(): void {
-    const s = this._s!, c = this._c, g = ++this._g;
+    const s = this._s!, c = this._c, g = ++this._g,
+      // socket callbacks: ignored once this socket is replaced or ended
+      cb = (f: (d?: any) => void) => (d?: any) => { if (g == this._g) f(d); };
     this._st = "connecting";
     this._r = new MqttReader(c.maxPacket);
     this._t("c", () => this._drop("connack timeout"), c.connackTimeoutSeconds * 1000);
     try {
       this._so = this._e.connect(s.host, s.port,
-        () => { if (g == this._g) this._w(encodeConnect(s.clientId, s.username, s.password, s.keepAlive)); },
-        (d) => { if (g == this._g) this._in(d, g); },
-        () => {
-          if (g != this._g) return;
+        cb(() => this._w(encodeConnect(s.clientId, s.username, s.password, s.keepAlive))),
+        cb((d) => this._in(d, g)),
+        cb(() => {
           // the platform closes the older of two logins with the same credentials
-          if (this._st == "online" && this._h.y != null && ++this._tw > 2)
-            this._drop("closed after login 3 times in a row: another device is probably using these credentials", true);
+          if (this._st == ON && this._h.y != null && ++this._tw > 2)
+            this._drop("3 closes right after login: another device is probably using these credentials", true);
           else this._drop("socket closed");
-        });
+        }));
     } catch (x) {
       this._drop("connect: " + text(x));
     }
@@ -161,7 +159,7 @@ export class Link {
 
   // tear down the session (socket, reader, all timers but the watchdog's)
   _end(st: string): void {
-    const s = this._so, on = this._st == "online";
+    const s = this._so, on = this._st == ON;
     this._g++; this._so = null; this._st = st;
     for (const k in this._h) this._t(k);
     if (s) try { s.end(); } catch (x) { /* already closed */ }
@@ -172,7 +170,7 @@ export class Link {
     this._end("backoff");
     this.error(err);
     this._rc++;
-    this._t("b", () => this._go(), (long ? this._bl : this._bn).next(this._e.random()));
+    this._t("b", () => this._wf == "up" ? this._mqtt() : this._wifi(), (long ? this._bl : this._bn).next(this._e.random()));
   }
 
   _w(b: string): void {
@@ -185,9 +183,12 @@ export class Link {
     }
   }
 
+  // one PINGREQ outstanding at most (send- and receive-silence may fall due together)
   _ping(): void {
-    this._w(encodePingreq());
-    if (this._so && this._h.p == null) this._t("p", () => this._drop("ping timeout"), this._c.pingTimeoutSeconds * 1000);
+    if (this._h.p == null) {
+      this._w(encodePingreq());
+      if (this._so) this._t("p", () => this._drop("ping timeout"), this._c.pingTimeoutSeconds * 1000);
+    }
   }
 
   _in(d: string, g: number): void {
@@ -201,19 +202,19 @@ export class Link {
   }
 
   _pkt(p: any): void {
-    const t = p.type, s = this._s!, rc = p.rc;
+    const t = p.type, rc = p.rc, s = this._s!.topics;
     if (t == 2 && this._st == "connecting") {
       if (rc) {
         const auth = rc == 4 || rc == 5;
-        return this._drop("connack " + rc + (CONNACK[rc] ? ": " + CONNACK[rc] : "") + (auth ? ", check deviceSecret" : ""), auth);
+        return this._drop("connack " + rc + ": " + (CONNACK[rc] || "refused") + (auth ? ", check deviceSecret" : ""), auth);
       }
       this._t("c");
-      this._st = "online"; this._cn++;
+      this._st = ON; this._cn++;
       this._t("y", () => { this._tw = 0; }, 10000);
-      this._t("z", () => { this._bn.reset(); this._bl.reset(); }, 180000); // stable: reset backoff
-      if (s.topics.length) this._w(encodeSubscribe(this._nid(), s.topics, 1));
+      this._t("z", () => this._br(), 180000); // stable for 3 min: reset backoff
+      if (s.length) this._w(encodeSubscribe(this._nid(), s, 1));
       for (const q of this._q) this._pub(q);
-      if (this._st == "online") this._u(this.onOnline);
+      if (this._st == ON) this._u(this.onOnline);
     }
     if (t == 3) {
       if (p.qos == 1) this._w(encodePuback(p.id));
@@ -225,7 +226,7 @@ export class Link {
 
   _pub(q: Item): void {
     this._w(q.d ? String.fromCharCode(q.b.charCodeAt(0) | 8) + q.b.slice(1) : q.b);
-    q.d = true;
+    q.d = 1;
   }
 
   // next packet id: 1..65535, never one still queued

@@ -1,6 +1,6 @@
 // MQTT 3.1.1 client codec on byte strings: the packets this firmware sends,
 // and an incremental reader for the packets a broker sends to a client.
-import { utf8 } from "./bytes";
+import { chr, utf8 } from "./bytes";
 
 export type Packet =
   | { type: 2; sp: boolean; rc: number }
@@ -9,7 +9,6 @@ export type Packet =
   | { type: 9; id: number; granted: number[] }
   | { type: 13 };
 
-const chr = String.fromCharCode;
 const u16 = (n: number) => chr(n >> 8 & 255, n & 255);
 const get16 = (s: string, i: number) => s.charCodeAt(i) << 8 | s.charCodeAt(i + 1);
 

@@ -1,4 +1,12 @@
 import { describe, it, expect } from "vitest";
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import ts from "typescript";
+import { minify } from "terser";
+// @ts-ignore plain .mjs tool module
+import { findEspruino, ENABLE_HINT } from "../tools/espruino-run.mjs";
 // @ts-ignore mqtt-packet ships no types for this import style
 import mqttPacket from "mqtt-packet";
 import { Alink, json, subscriptions } from "../lib/alink";
@@ -35,6 +43,12 @@ function setup(maxPacket = 4096) {
     },
   };
 }
+
+// Node's JSON.stringify with its short escapes (\b \t \n \f \r) spelled \u00XX, as json() does.
+const stringify = (v: any) => JSON.stringify(v).replace(/\\([\s\S])/g, (m, c) => {
+  const i = "btnfr".indexOf(c);
+  return i < 0 ? m : "\\u00" + ["08", "09", "0a", "0c", "0d"][i];
+});
 
 // Decode a byte-string payload the way the platform does: bytes → UTF-8 text → JSON.
 const decode = (p: string) => JSON.parse(Buffer.from(p, "latin1").toString("utf8"));
@@ -74,14 +88,18 @@ describe("json", () => {
   it("matches Node's JSON.stringify + UTF-8 on random values", () => {
     for (let i = 0; i < 2000; i++) {
       const v = rval(0);
-      expect(bytes(json(v))).toEqual(Buffer.from(JSON.stringify(v), "utf8"));
+      expect(bytes(json(v))).toEqual(Buffer.from(stringify(v), "utf8"));
+      expect(decode(json(v))).toEqual(JSON.parse(JSON.stringify(v)));
     }
   });
 
-  it("escapes exactly like JSON.stringify for every char below 0x80", () => {
+  it("escapes every char below 0x80 like JSON.stringify", () => {
     let s = "";
     for (let c = 0; c < 128; c++) s += String.fromCharCode(c);
-    expect(json(s)).toBe(JSON.stringify(s));
+    expect(json(s)).toBe(stringify(s));
+    expect(json(s)).toBe('"\\u0000\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\u0008\\u0009\\u000a\\u000b\\u000c\\u000d\\u000e\\u000f' +
+      '\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019\\u001a\\u001b\\u001c\\u001d\\u001e\\u001f' +
+      ' !\\"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\\\]^_`abcdefghijklmnopqrstuvwxyz{|}~\x7f"');
   });
 
   it("passes UTF-8 byte strings (ESP32 source strings) through unchanged", () => {
@@ -98,7 +116,7 @@ describe("json", () => {
     }
     let deep: any = 1; for (let i = 0; i < 10; i++) deep = [deep];
     expect(json(deep)).toBe(JSON.stringify(deep));
-    expect(() => json([deep])).toThrow(/deeper than 10/);
+    expect(() => json([deep])).toThrow(/over 10 deep/);
   });
 });
 
@@ -142,7 +160,7 @@ describe("post / event", () => {
     expect(t.pubs[0].qos).toBe(1);
     expect(decode(t.pubs[0].payload)).toEqual(postMsg("1", { level: 3 }, "Alarm_1"));
     expect(t.pubs[1].topic).toBe(SYS + `event/${id50}/post`);
-    for (const bad of ["", "a-b", "a/b", "+", "温度", id50 + "x", "a b"]) {
+    for (const bad of ["", "a-b", "a/b", "+", "温度", id50 + "x", "a b", undefined, null, 5] as any[]) {
       expect(() => t.a.event(bad, {})).toThrow(/identifier/);
     }
     expect(t.pubs.length).toBe(2);
@@ -157,7 +175,7 @@ describe("post / event", () => {
       expect(() => t.a.post(bad)).toThrow(/json: /);
     }
     const cyc: any = {}; cyc.c = cyc;
-    expect(() => t.a.post(cyc)).toThrow(/deeper/);
+    expect(() => t.a.post(cyc)).toThrow(/over 10 deep/);
     expect(t.pubs.length).toBe(0);
     expect(t.a.post({ ok: 1 })).toBe("1");
   });
@@ -261,10 +279,8 @@ describe("cloud messages", () => {
     const replies: string[] = [];
     t.a.onReply = (id) => replies.push(id);
     for (let i = 0; i < 100; i++) t.a.post({ i });
-    expect((t.a as any)._p.length).toBeLessThanOrEqual(16);
-    t.a.message(SYS + "event/property/post_reply", JSON.stringify({ code: 200, id: "1" }));
-    t.a.message(SYS + "event/property/post_reply", JSON.stringify({ code: 200, id: "100" }));
-    expect(replies).toEqual(["100"]);
+    for (const id of ["1", "84", "85", "100"]) t.a.message(SYS + "event/property/post_reply", JSON.stringify({ code: 200, id }));
+    expect(replies).toEqual(["85", "100"]); // only the last 16 (85..100) are remembered
   });
 });
 
@@ -320,4 +336,67 @@ describe("NTP", () => {
     t.a.message(NTP + "response", JSON.stringify({ deviceSendTime: "1571810498000", serverRecvTime: "1", serverSendTime: "1" }));
     expect(t.times).toEqual([]);
   });
+});
+
+// lib/bytes.ts + lib/alink.ts, compiled and minified as for the bundle, run in the real
+// interpreter (a Unicode build: source strings are Unicode, E.toString() gives bytes).
+const found = findEspruino();
+describe.skipIf(!found.path)("alink in the real Espruino interpreter (" + ENABLE_HINT + ")", () => {
+  const values: any[] = [{ a: 1, b: [true, null, -2.5, 0.1, 1e-7], c: {} },
+    { "名称": "温度传感器", q: "\"\\/\n\t\u0001\u001f\u007f", e: "😀€é" }, [[], {}, ""], "x", 42];
+  const code = (f: string) => ts.transpileModule(readFileSync(new URL("../lib/" + f, import.meta.url), "utf8"),
+    { compilerOptions: { target: ts.ScriptTarget.ES2015, module: ts.ModuleKind.ES2015 } }).outputText
+    .replace(/^import .*$/gm, "").replace(/^export /gm, "");
+  const ascii = (s: string) => s.replace(/[^\x00-\x7f]/g, (c) => "\\u" + (c.charCodeAt(0) + 0x10000).toString(16).slice(1));
+  const harness = `
+var H=function(s){var r="";for(var i=0;i<s.length;i++)r+=(s.charCodeAt(i)+256).toString(16).slice(1);return r};
+var O=function(k,v){console.log("@@"+k+" "+JSON.stringify(v))};
+var V=${ascii(JSON.stringify(values))},pubs=[],errs=[],times=[],tm={},th=1,clock=1571724098000.5;
+V.forEach(function(v,i){O("json"+i,H(json(v)))});
+O("bytes",H(json({s:E.toString(new Uint8Array([0xe6,0xb8,0xa9,0x22,0x0a,0x42,0xc3,0xa9]))})));
+var a=new Alink({publish:function(t,p,q){pubs.push([t,H(p),q])},error:function(m){errs.push(m)}},
+ {set:function(f,ms){tm[th]=[f,ms];return th++},clear:function(h){if(!tm[h])throw new Error("dead "+h);delete tm[h]}},
+ "pk","dn",4096,function(){return clock},function(s){times.push(s)});
+a.post(V[1]);
+try{a.event("a-b",{})}catch(e){errs.push(e.message)}
+a.onSet=function(p){if(p.x==2)throw new Error("no");return p.x==3?404:undefined};
+[1,2,3].forEach(function(x){a.message("/sys/pk/dn/thing/service/property/set",'{"id":"'+(6+x)+'","params":{"x":'+x+'}}')});
+a.message("/sys/pk/dn/thing/event/property/post_reply",'{"code":6106,"id":"1","message":"m"}');
+a.message("/sys/pk/dn/thing/service/property/set","{bad");
+a.online();
+clock=1571724098099.9;
+a.message("/ext/ntp/pk/dn/response",'{"deviceSendTime":"1571724098000","serverRecvTime":"1571724098110","serverSendTime":"1571724098115"}');
+a.stop();
+O("pubs",pubs);O("errs",errs);O("times",times);O("timers",Object.keys(tm).length);
+`;
+  it("json(), post, set replies and NTP match the Node oracle", async () => {
+    const lib = (await minify(code("bytes.ts") + code("alink.ts"),
+      { ecma: 2015, compress: true, mangle: { properties: { regex: /^_/ } }, format: { ascii_only: true } })).code!;
+    const dir = mkdtempSync(join(tmpdir(), "alink-"));
+    try {
+      writeFileSync(join(dir, "t.js"), lib + harness);
+      const r = spawnSync(found.path, ["t.js"], { cwd: dir, input: "", timeout: 20000, encoding: "utf8" });
+      const out: any = {};
+      for (const l of r.stdout.split(/\r?\n/)) { const m = /^@@(\w+) (.*)$/.exec(l); if (m) out[m[1]] = JSON.parse(m[2]); }
+      const hex = (s: string) => Buffer.from(s).toString("hex");
+      expect(out.timers, "ran to the end; output:\n" + r.stdout + r.stderr).toBe(0);
+      values.forEach((v, i) => expect(out["json" + i], "value " + i).toBe(hex(stringify(v))));
+      // starts with a byte >= 0x80: the case where the Unicode build re-encodes concatenated chars
+      expect(out.bytes).toBe(hex(stringify({ s: "温\"\nBé" })));
+      expect(out.pubs).toEqual([
+        [`/sys/pk/dn/thing/event/property/post`, hex(stringify(postMsg("1", values[1]))), 1],
+        ["/sys/pk/dn/thing/service/property/set_reply", hex('{"id":"7","code":200,"data":{}}'), 0],
+        ["/sys/pk/dn/thing/event/property/post", hex(JSON.stringify(postMsg("2", { x: 1 }))), 1],
+        ["/sys/pk/dn/thing/service/property/set_reply", hex('{"id":"8","code":500,"data":{}}'), 0],
+        ["/sys/pk/dn/thing/service/property/set_reply", hex('{"id":"9","code":404,"data":{}}'), 0],
+        ["/ext/ntp/pk/dn/request", hex('{"deviceSendTime":"1571724098000"}'), 0],
+      ]);
+      expect(out.errs.length).toBe(3);
+      expect(out.errs[0]).toMatch(/identifier/);
+      expect(out.errs[1]).toBe("post 1: code 6106 m");
+      expect(out.errs[2]).toMatch(/^alink \/sys\/pk\/dn\/thing\/service\/property\/set: /);
+      expect(out.times).toEqual([1571724098.162]);
+      expect(out.timers).toBe(0);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  }, 30000);
 });

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqttPacket from 'mqtt-packet'
 import mqtt from 'mqtt'
+// @ts-ignore no types
+import iot from 'alibabacloud-iot-device-sdk'
 // @ts-ignore plain ESM JavaScript with JSDoc types
 import { startEmulator } from '../tools/emulator.mjs'
 
@@ -17,6 +19,7 @@ const secret = () => randomBytes(16).toString('hex')
 const A: Dev = { productKey: 'a1TestPk001', deviceName: 'dev-a', deviceSecret: secret() }
 const B: Dev = { productKey: 'a1TestPk001', deviceName: 'dev-b', deviceSecret: secret() }
 const C: Dev = { productKey: 'a1TestPk001', deviceName: 'dev-c', deviceSecret: secret() }
+const D: Dev = { productKey: 'a1TestPk002', deviceName: 'sdk-device', deviceSecret: secret() }
 const logs: string[] = []
 const ALG: Record<string, string> = { hmacmd5: 'md5', hmacsha1: 'sha1', hmacsha256: 'sha256' }
 
@@ -89,16 +92,21 @@ class Raw {
   end () { this.sock.destroy() }
 }
 
+/** First `ev` event whose data matches `pred` (other devices' leftovers are ignored). */
+function waitFor (em: any, ev: string, pred: (x: any) => boolean): Promise<any> {
+  return new Promise(resolve => em.on(ev, function f (x: any) { if (pred(x)) { em.off(ev, f); resolve(x) } }))
+}
+
 const sys = (d: Dev, rest: string) => `/sys/${d.productKey}/${d.deviceName}/${rest}`
 
 let emu: any
 beforeAll(async () => {
-  emu = await startEmulator({ port: 0, devices: [A, B, C], log: (l: string) => logs.push(l) })
+  emu = await startEmulator({ port: 0, devices: [A, B, C, D], log: (l: string) => logs.push(l) })
 })
 afterAll(async () => {
   await emu.close()
   // no secret may ever reach the log
-  for (const d of [A, B, C]) expect(logs.join('\n')).not.toContain(d.deviceSecret)
+  for (const d of [A, B, C, D]) expect(logs.join('\n')).not.toContain(d.deviceSecret)
 })
 
 async function online (d: Dev, o: any = {}): Promise<Raw> {
@@ -151,6 +159,17 @@ describe('CONNECT rules', () => {
     expect(await new Raw(emu.port).connect({ clientId, username: `${A.deviceName}&${A.productKey}`, password: 'x' })).toBe(2)
   })
 
+  it('reports why a device left: DISCONNECT packet or closed socket', async () => {
+    const r = await online(B, { id: 'bye' })
+    const gone = waitFor(emu, 'disconnect', x => x.clientId.startsWith('bye|'))
+    r.send({ cmd: 'disconnect' })
+    expect(await gone).toMatchObject({ deviceName: B.deviceName, reason: 'device sent DISCONNECT' })
+    const r2 = await online(B, { id: 'eof' })
+    const gone2 = waitFor(emu, 'disconnect', x => x.clientId.startsWith('eof|'))
+    r2.sock.end()
+    expect(await gone2).toMatchObject({ reason: 'device closed the connection' })
+  })
+
   it('accepts a 64-char id', async () => {
     const r = await online(A, { id: 'i'.repeat(64) })
     r.end()
@@ -167,6 +186,31 @@ describe('CONNECT rules', () => {
   })
 })
 
+describe('official Node SDK as an independent device', () => {
+  it('connects (hmacsha1 + timestamp + extra clientId params), subscribes its preset topics unkicked', async () => {
+    const kicks: any[] = []
+    const onKick = (k: any) => kicks.push(k)
+    emu.on('kick', onKick)
+    const seen = once(emu, 'connect')
+    const lastSub = new Promise<void>(resolve => emu.on('subscribe', function f (s: any) {
+      if (s.topics.some((t: any) => t.topic.endsWith('/rrpc/request/+'))) { emu.off('subscribe', f); resolve() }
+    }))
+    const d = iot.device({ ...D, brokerUrl: `mqtt://127.0.0.1:${emu.port}` })
+    try {
+      const [info] = await seen
+      expect(info).toMatchObject({ deviceName: D.deviceName, signMethod: 'hmacsha1', keepalive: 60 })
+      await lastSub
+      const reply: any = await new Promise(resolve => d.postProps({ Temp: 1 }, resolve))
+      expect(reply.method).toBe('thing.event.property.post')
+      expect(kicks).toEqual([])
+      expect(emu.clients().map((c: any) => c.deviceName)).toContain(D.deviceName)
+    } finally {
+      emu.off('kick', onKick)
+      d.end()
+    }
+  })
+})
+
 describe('device topics', () => {
   it('answers a property post with post_reply carrying the same id', async () => {
     const r = await online(A)
@@ -177,6 +221,18 @@ describe('device topics', () => {
     const m = await r.message(sys(A, 'thing/event/property/post_reply'))
     expect(m.json).toEqual({ code: 200, data: {}, id: '42', message: 'success', method: 'thing.event.property.post', version: '1.0' })
     expect((await post)[0]).toMatchObject({ productKey: A.productKey, deviceName: A.deviceName, id: '42', params: { Temp: 21.5 } })
+    r.end()
+  })
+
+  it('answers every post of a burst sent in one TCP chunk', async () => {
+    const r = await online(A)
+    await r.subscribe(sys(A, 'thing/event/property/post_reply'))
+    r.sock.write(Buffer.concat(['11', '12', '13'].map(id => mqttPacket.generate({
+      cmd: 'publish', topic: sys(A, 'thing/event/property/post'), payload: `{"id":"${id}","params":{}}`, qos: 0, retain: false, dup: false
+    } as any))))
+    const ids = []
+    for (let i = 0; i < 3; i++) ids.push((await r.message(sys(A, 'thing/event/property/post_reply'))).json.id)
+    expect(ids.sort()).toEqual(['11', '12', '13'])
     r.end()
   })
 
@@ -262,12 +318,12 @@ describe('device topics', () => {
 
   it('kicks the older of two logins of the same device', async () => {
     const old = await online(A, { id: 'first' })
-    const kick = once(emu, 'kick')
-    const gone = once(emu, 'disconnect')
+    const kick = waitFor(emu, 'kick', k => k.clientId.startsWith('first|'))
+    const gone = waitFor(emu, 'disconnect', k => k.clientId.startsWith('first|'))
     const neu = await online(A, { id: 'second' })
     await old.closed
-    expect((await kick)[0]).toMatchObject({ productKey: A.productKey, deviceName: A.deviceName, reason: expect.stringMatching(/newer login/) })
-    expect((await gone)[0]).toMatchObject({ deviceName: A.deviceName, clientId: 'first|securemode=3,signmethod=hmacsha256|' })
+    expect(await kick).toMatchObject({ productKey: A.productKey, deviceName: A.deviceName, reason: expect.stringMatching(/newer login/) })
+    expect(await gone).toMatchObject({ deviceName: A.deviceName, reason: expect.stringMatching(/newer login/) })
     expect(emu.clients().filter((c: any) => c.deviceName === A.deviceName).map((c: any) => c.clientId)).toEqual(['second|securemode=3,signmethod=hmacsha256|'])
     expect(neu.sock.destroyed).toBe(false)
     neu.end()
@@ -344,10 +400,10 @@ describe('faults and restarts', () => {
   it('stop() drops clients, start() listens again on the same port', async () => {
     const port = emu.port
     const r = await online(C)
-    const gone = once(emu, 'disconnect')
+    const gone = waitFor(emu, 'disconnect', x => x.deviceName === C.deviceName)
     await emu.stop()
     await r.closed
-    expect((await gone)[0]).toMatchObject({ deviceName: C.deviceName, reason: 'broker stopped' })
+    expect(await gone).toMatchObject({ deviceName: C.deviceName, reason: 'broker stopped' })
     const refused = netConnect(port, '127.0.0.1')
     expect((await once(refused, 'error'))[0].code).toBe('ECONNREFUSED')
     await emu.start()
@@ -369,7 +425,7 @@ describe('silence and devices file', () => {
       const t0 = Date.now()
       expect(await silent.connect(creds(A), { keepalive: 30 })).toBe(0)
       const pinger = setInterval(() => alive.send({ cmd: 'pingreq' }), 50)
-      const [ev] = await once(fast, 'disconnect')
+      const ev = await waitFor(fast, 'disconnect', () => true)
       clearInterval(pinger)
       expect(Date.now() - t0).toBeGreaterThanOrEqual(limit - 20)
       expect(ev).toMatchObject({ deviceName: A.deviceName, reason: expect.stringMatching(/keepalive timeout/) })

@@ -11,6 +11,11 @@
 //   QoS 2); every end of an authenticated link then emits 'disconnect' with the reason.
 // - the silence limit (1.5 x keepalive / timeScale) is ours alone: aedes' own keepalive timer is
 //   disabled by zeroing packet.keepalive in preConnect, so timeScale < 1 works too.
+// - 'connect' is emitted when a CONNECT arrives (before it is judged); 'connack' tells the verdict.
+// - besides the documented topics, /shadow/{get,update}/pk/dn and /ext/session/pk/dn/... are the
+//   device's own (the official Node SDK subscribes them); unknown clientId params (lan=, _v=) are ignored.
+// - replies go out at QoS 1 and reach the device at min(1, granted QoS); setProperty's qos option
+//   (default 1) likewise. A set towards an offline device rejects at once.
 import { createServer } from 'node:net'
 import { Duplex } from 'node:stream'
 import { EventEmitter } from 'node:events'
@@ -48,6 +53,7 @@ import { Aedes } from 'aedes'
  * @property {number} rxTime Date.now() of the last inbound bytes
  */
 
+/** @type {Record<string, string>} */
 const SIGN = { hmacmd5: 'md5', hmacsha1: 'sha1', hmacsha256: 'sha256' }
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -103,9 +109,10 @@ export function expectedPassword (method, secret, c) {
  * @param {boolean} sub wildcards allowed (only after the device's own prefix)
  */
 export function ownTopic (topic, pk, dn, sub) {
-  const ota = /^\/ota\/device\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(topic)
+  // /ota/device/{inform,upgrade,progress,request}/pk/dn and /shadow/{get,update}/pk/dn (official SDK)
+  const ota = /^\/(?:ota\/device|shadow)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(topic)
   if (ota) return ota[2] === pk && ota[3] === dn && !/[+#]/.test(ota[1])
-  for (const pre of ['/sys/' + pk + '/' + dn + '/', '/ext/ntp/' + pk + '/' + dn + '/', '/' + pk + '/' + dn + '/']) {
+  for (const pre of ['/sys/', '/ext/ntp/', '/ext/session/', '/'].map(p => p + pk + '/' + dn + '/')) {
     if (topic.startsWith(pre) && topic.length > pre.length) {
       const rest = topic.slice(pre.length)
       if (!sub) return !/[+#]/.test(rest)
@@ -290,7 +297,7 @@ export async function startEmulator (opts = {}) {
         packet.keepalive = 0 // the silence limit is ours (scaled); disable aedes' own timer
         cb(null, true)
       }
-      b.authenticate = (/** @type {any} */ client, /** @type {string} */ username, /** @type {Buffer} */ password, /** @type {Function} */ cb) => {
+      b.authenticate = (/** @type {any} */ client, /** @type {any} */ _username, /** @type {any} */ password, /** @type {Function} */ cb) => {
         const s = connOf(client)
         const dev = s.productKey && find(/** @type {string} */ (s.productKey), /** @type {string} */ (s.deviceName))
         let code = s.refuse || 0
@@ -306,7 +313,7 @@ export async function startEmulator (opts = {}) {
         }
         for (const o of conns) {
           if (o !== s && o.authed && o.productKey === s.productKey && o.deviceName === s.deviceName) {
-            0 && kill(o, 'kicked: newer login of the same device (clientId ' + s.clientId + ')', true)
+            kill(o, 'kicked: newer login of the same device (clientId ' + s.clientId + ')', true)
           }
         }
         s.authed = true
@@ -336,7 +343,7 @@ export async function startEmulator (opts = {}) {
         }
         packet.retain = false
         cb(null)
-        setImmediate(onDevicePublish, s, packet.topic, payload)
+        onDevicePublish(s, packet.topic, payload)
       }
       b.authorizeSubscribe = (/** @type {any} */ client, /** @type {any} */ sub, /** @type {Function} */ cb) => {
         const s = connOf(client)
@@ -374,9 +381,12 @@ export async function startEmulator (opts = {}) {
 
   /** Publish towards devices (delivered only to subscribers, at min(qos, granted)). @param {string} topic @param {any} obj @param {number} qos */
   function send (topic, obj, qos) {
-    if (!broker) return
+    const b = broker
+    if (!b) return
     log('send ' + topic + ' qos=' + qos + ': ' + JSON.stringify(obj))
-    broker.publish({ cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(obj)), qos, retain: false, dup: false }, () => {})
+    // Deferred: aedes 1.2 loses a QoS 1 delivery published while it is still dispatching a
+    // device's read chunk (seen with two PUBLISHes in one TCP chunk).
+    setImmediate(() => { if (!b.closed) b.publish({ cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(obj)), qos, retain: false, dup: false }, () => {}) })
   }
 
   /** @param {Buffer} payload @returns {any} parsed JSON object, or undefined */

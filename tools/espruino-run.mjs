@@ -13,7 +13,7 @@
 import { spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { existsSync, statSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -58,11 +58,11 @@ var __m0=__mem();
 const POSTLUDE = `
 (function(SETUP,PLAN){
 var ms=function(){return Math.round((__rt()-__t0)*10000)/10};
-var loadMem=__mem();
-var st=typeof iot=="object"&&iot.status?iot.status():null;
-__out("load",{ms:ms(),mem:loadMem,base:__m0,status:st});
-if(typeof iot!="object"){__out("fail",{why:"no global iot after the firmware ran"});return}
-var online=0,want=null,n=0,phase="wait",wd=null,mem={},tRate=0,codes={},rate={},left=0,sent=0;
+var loadMs=ms();
+if(typeof iot!="object"){__out("load",{ms:loadMs,mem:__mem()});__out("fail",{why:"no global iot after the firmware ran"});return}
+var online=0,want=null,n=0,phase="wait",wd=null,tRate=0,codes={},left=0,sent=0;
+// Samples go into slots that exist already, so that recording them allocates nothing.
+var mem={"10":0,"20":0,"30":0,"40":0,"50":0,"end":0},rate={w:0,seq:0,seqMs:0,win:0,winMs:0};
 function fail(why){__out("fail",{why:why,phase:phase,n:n});phase="failed"}
 function arm(){if(wd)clearTimeout(wd);wd=setTimeout(function(){wd=null;fail("no post_reply within 5 s")},5000)}
 function disarm(){if(wd){clearTimeout(wd);wd=null}}
@@ -72,29 +72,36 @@ iot.on("offline",function(){__out("offline",{ms:ms(),status:iot.status()})});
 iot.on("set",function(p){__out("set",{params:p});if(phase=="wait")setTimeout(startPosts,1)});
 iot.on("reply",function(id,code,msg){
 codes[code]=(codes[code]||0)+1;
-if(phase=="seq"){if(String(id)!==String(want))return;disarm();n++;setTimeout(seqNext,0)}
+if(phase=="seq"||phase=="utf8"){if(String(id)!==String(want))return;disarm();n++;setTimeout(phase=="seq"?seqNext:startSeq,0)}
 else if(phase=="rate"||phase=="win"){if(want&&want[id]){delete want[id];left--;disarm();setTimeout(rateNext,0)}}
 });
 function waitSet(){__out("ready",{ms:ms()});setTimeout(function(){if(phase=="wait"){__out("noset",{});startPosts()}},3000)}
-function startPosts(){if(phase!="wait")return;phase="seq";n=0;seqNext()}
-function post(i){try{return iot.post({Seq:i,Temp:20+i%10/2})}catch(e){fail("iot.post threw: "+e.message);return null}}
+// First one post with non-ASCII text (a Unicode string on this build), then the sequence.
+function startPosts(){if(phase!="wait")return;phase="utf8";want=post({Text:"\\u6e29\\u5ea6 caf\\xe9"});if(want!=null)arm()}
+function startSeq(){phase="seq";n=0;seqNext()}
+function post(p){try{return iot.post(p)}catch(e){fail("iot.post threw: "+e.message);return null}}
 function seqNext(){
 if(phase!="seq")return;
-if(n&&n%10==0)mem[n]=__mem().usage;
+if(n&&n%10==0&&n<=50)mem[n]=__mem().usage;
 if(n>=PLAN.posts){startRate(1,"rate");return}
-want=post(n);if(want!=null)arm()}
-function startRate(w,ph){phase=ph;want={};left=0;sent=0;tRate=__rt();rate.w=w;rateNext()}
+want=post({Seq:n,Temp:20+n%10/2});if(want!=null)arm()}
+function startRate(w,ph){__out("phase",{p:ph});phase=ph;want={};left=0;sent=0;tRate=__rt();rate.w=w;rateNext()}
 function rateNext(){
 if(phase!="rate"&&phase!="win")return;
-while(sent<PLAN.rate&&left<rate.w){var id=post(sent++);if(id==null)return;want[id]=1;left++;arm()}
+while(sent<PLAN.rate&&left<rate.w){var id=post({Seq:sent++});if(id==null)return;want[id]=1;left++;arm()}
 if(left)return;
 var t=__rt()-tRate;
 if(phase=="rate"){rate.seq=PLAN.rate/t;rate.seqMs=t*1000;if(PLAN.window>1){startRate(PLAN.window,"win");return}}
 else{rate.win=PLAN.rate/t;rate.winMs=t*1000}
-phase="done";
-__out("done",{ms:ms(),mem:mem,memEnd:__mem().usage,rate:rate,codes:codes,setTimes:__setTimes,offMs:__off,wifi:__wifi.connects,status:iot.status()});
+__out("phase",{p:"done"});phase="done";want=null;mem.end=__mem().usage;
+__out("done",{ms:ms(),mem:mem,rate:rate,codes:codes,setTimes:__setTimes,offMs:__off,wifi:__wifi.connects,status:iot.status()});
 if(PLAN.quit)setTimeout(function(){quit()},50)}
+// Memory is read once the script has finished: while it runs, its whole source text is in RAM.
+setTimeout(function(){
+var st=iot.status?iot.status():null;
+__out("load",{ms:loadMs,mem:__mem(),status:st});
 if(!st||st.state=="unconfigured"){if(SETUP){try{iot.setup(SETUP);__out("setup",{ms:ms()})}catch(e){__out("fail",{why:"iot.setup threw: "+e.message})}}else __out("fail",{why:"not configured"})}
+},1);
 })(%SETUP%,%PLAN%);
 `;
 
@@ -103,18 +110,20 @@ if(!st||st.state=="unconfigured"){if(SETUP){try{iot.setup(SETUP);__out("setup",{
  * not given). Returns a handle: `markers` emits ("marker", name, value) and ("line", text);
  * `wait(name, ms)` resolves with the value of the next marker `name`; `exited` resolves
  * with `{code, signal}`; `kill()`; `output()` is everything printed so far.
- * @param {{espruino: string, firmware?: string, setup?: object|null, plan?: object, dir?: string, timeoutMs?: number}} o
+ * `code` (script text) replaces the firmware file when given.
+ * @param {{espruino: string, firmware?: string, code?: string, setup?: object|null, plan?: object, dir?: string, timeoutMs?: number}} o
  */
 export function startDevice(o) {
   const dir = o.dir || mkdtempSync(join(tmpdir(), "espruino-run-"));
-  const fw = readFileSync(o.firmware || DEFAULT_FIRMWARE, "latin1");
+  const fw = o.code != null ? o.code : readFileSync(o.firmware || DEFAULT_FIRMWARE, "latin1");
   const plan = Object.assign({ posts: 0, rate: 0, window: 1, quit: false }, o.plan || {});
-  const post = POSTLUDE.replace("%SETUP%", JSON.stringify(o.setup || null)).replace("%PLAN%", JSON.stringify(plan));
+  const post = POSTLUDE.replace("%SETUP%", () => JSON.stringify(o.setup || null)).replace("%PLAN%", () => JSON.stringify(plan));
   // latin1 keeps the bundle's bytes as they are (it is ASCII when the build is right).
   writeFileSync(join(dir, "run.js"), PRELUDE + fw + "\n;" + post, "latin1");
   const proc = spawn(o.espruino, ["run.js"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   const markers = new EventEmitter();
   const seen = new Map();
+  const cpus = [];
   let out = "", buf = "";
   const onData = (d) => {
     const s = d.toString("latin1");
@@ -124,8 +133,14 @@ export function startDevice(o) {
       const line = buf.slice(0, i).replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replace(/\r/g, "");
       buf = buf.slice(i + 1);
       markers.emit("line", line);
+      // A failed interpreter assertion dumps all memory and exits: report it at once.
+      const as = /ASSERT\(.*FAILED.*/.exec(line);
+      if (as) markers.emit("@fail", { why: "interpreter " + as[0] });
       const m = /@@(\w+) (.*)$/.exec(line);
       if (m) {
+        // CPU time of the interpreter when the marker arrived (robust on a busy machine).
+        const cpu = cpuMs(proc.pid);
+        if (cpu != null) cpus.push({ name: m[1], cpu });
         let v;
         try { v = JSON.parse(m[2]) } catch (e) { v = { unparsed: m[2] } }
         if (!seen.has(m[1])) seen.set(m[1], []);
@@ -149,6 +164,8 @@ export function startDevice(o) {
   return {
     dir, proc, markers, exited, kill,
     output: () => out,
+    /** [{name, cpu}]: the interpreter's user+system CPU ms at each marker (Linux /proc). */
+    cpu: () => cpus,
     seen: (name) => seen.get(name) || [],
     /** Resolves with the next value of marker `name` (or an earlier unconsumed one when `past`). */
     wait(name, ms, past) {
@@ -166,6 +183,15 @@ export function startDevice(o) {
   };
 }
 
+/** user+system CPU ms of a process, from /proc (null where unavailable). */
+export function cpuMs(pid) {
+  try {
+    const f = readFileSync("/proc/" + pid + "/stat", "latin1");
+    const v = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return (Number(v[11]) + Number(v[12])) * 10; // USER_HZ is 100 on Linux
+  } catch (e) { return null }
+}
+
 function tail(s) {
   const l = s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split("\n").filter((x) => x.trim());
   return "--- interpreter output (last 15 lines) ---\n" + l.slice(-15).join("\n");
@@ -181,17 +207,25 @@ export function errorLines(out) {
 }
 
 /**
- * The full device scenario: load the bundle, configure it, come online against the
- * emulator, answer a property set, `posts` posts one at a time (JsVars sampled every 10),
- * then `rate` posts one at a time and `rate` posts with `window` in flight (QoS 1 rates),
- * then a second boot in the same Storage that must come online from the saved config.
- * Returns figures plus `checks: [{name, ok, detail}]` and `ok` (all checks passed).
- * @param {{espruino: string, firmware?: string, posts?: number, rate?: number, window?: number, reboot?: boolean, log?: (l: string) => void, timeoutMs?: number}} o
+ * The full device scenario: load the bundle, configure it with iot.setup(), come online
+ * against the emulator, answer a property set, one post with non-ASCII text, 50 posts one
+ * at a time (JsVars sampled every 10), `rate` posts one at a time and `rate` posts with
+ * `window` in flight (QoS 1 rates); a control run (harness alone); a second boot in the
+ * same Storage that must come online from the saved config.
+ * Returns `{ok, checks: [{name, ok, detail}], ...figures}`; figures (undefined when not reached):
+ *   jsvarsAfterLoad, jsvarsOnline, jsvarsAfter10, jsvarsAfter50, jsvarsEnd (process.memory().usage,
+ *   after GC; Linux build, so a lower bound for an ESP32), jsvarsHarness (control run),
+ *   jsvarsFirmwareIdle / jsvarsFirmwareOnline (minus the harness), loadMs, loadToOnlineMs,
+ *   rebootLoadToOnlineMs (interpreter clock, from the first line of the script),
+ *   qos1PerSec (1 in flight), qos1WindowPerSec (`window` in flight), qos0PerSec (null: iot
+ *   has no QoS 0 post), cpuMsPerQos1 / cpuMsPerQos1Window (interpreter CPU per post + reply,
+ *   10 ms ticks: robust when the machine is busy), loadAverage, clockOffsetMs, status.
+ * @param {{espruino: string, firmware?: string, rate?: number, window?: number, reboot?: boolean, log?: (l: string) => void, timeoutMs?: number}} o
  */
 export async function measureDevice(o) {
   const { startEmulator } = await import("./emulator.mjs");
   const log = o.log || (() => {});
-  const posts = o.posts || 50, rateN = o.rate || 100, windowN = o.window || 8;
+  const posts = 50, rateN = o.rate || 100, windowN = o.window || 8;
   const dev = { productKey: rnd(11), deviceName: "espruino-test", deviceSecret: rnd(32) };
   const emuEvents = [];
   const emu = await startEmulator({ port: 0, devices: [dev], log: (l) => log("emu: " + l) });
@@ -207,20 +241,24 @@ export async function measureDevice(o) {
   try {
     d = startDevice({ espruino: o.espruino, firmware: o.firmware, setup, plan: { posts, rate: rateN, window: windowN, quit: true }, timeoutMs: limit });
     d.markers.on("line", (l) => log("dev: " + l));
-    const load = await d.wait("load", 20000, true);
+    // An uncaught error while the script runs makes the Linux build exit at once.
+    let load = null, loadErr = "";
+    try { load = await d.wait("load", 20000, true) } catch (e) { loadErr = e.message }
     const loadErrors = errorLines(d.output());
-    check("bundle loads without error", loadErrors.length === 0, loadErrors.join(" | ") || "load " + load.ms + " ms");
-    r.jsvarsBase = load.base.usage;
+    check("bundle loads without error", load && loadErrors.length === 0, loadErrors.join(" | ") || loadErr || "load " + load.ms + " ms");
+    if (!load) throw new Error("the bundle did not load");
     r.jsvarsAfterLoad = load.mem.usage;
     r.loadMs = load.ms;
     const on = await d.wait("online", 20000, true);
     r.jsvarsOnline = on.mem.usage;
     r.loadToOnlineMs = on.ms;
     const connack = emuEvents.filter((e) => e.ev === "connack");
-    const subs = emuEvents.filter((e) => e.ev === "subscribe").flatMap((e) => e.d.topics.map((t) => t.topic));
     check("comes online: CONNECT + CONNACK 0", connack.length >= 1 && connack[0].d.returnCode === 0, "connacks " + connack.map((e) => e.d.returnCode).join(","));
-    check("subscribes to the platform topics", subs.some((t) => t.endsWith("/thing/service/property/set")), subs.join(" "));
     await d.wait("ready", 10000, true);
+    // "online" comes with CONNACK; a set published before the SUBSCRIBE is processed is lost.
+    await until(() => emuEvents.some((e) => e.ev === "subscribe" && e.d.topics.some((t) => t.topic.endsWith("/property/set"))), 5000).catch(() => {});
+    const subs = emuEvents.filter((e) => e.ev === "subscribe").flatMap((e) => e.d.topics.map((t) => t.topic));
+    check("subscribes to the platform topics", subs.some((t) => t.endsWith("/thing/service/property/set")), subs.join(" "));
     let reply = null, setErr = null;
     try { reply = await emu.setProperty(dev.productKey, dev.deviceName, { Switch: 1, Note: "x" }, { timeout: 5000 }) } catch (e) { setErr = e.message }
     const setSeen = d.seen("set")[0] || (await d.wait("set", 2000).catch(() => null));
@@ -228,20 +266,30 @@ export async function measureDevice(o) {
       setErr || JSON.stringify(reply));
     const done = await d.wait("done", limit, true);
     const postEv = emuEvents.filter((e) => e.ev === "post");
-    const total = posts + rateN * (windowN > 1 ? 2 : 1);
-    check("every post gets a post_reply 200 (" + total + " posts)", done.codes["200"] === total && postEv.length === total && postEv.every((e) => e.d.code === 200),
-      "replies " + JSON.stringify(done.codes) + ", emulator saw " + postEv.length);
+    const total = 1 + posts + rateN * (windowN > 1 ? 2 : 1);
+    // The firmware may post more on its own (e.g. set values reported back): at least ours.
+    check("every post gets a post_reply 200 (" + total + " posts)", done.codes["200"] >= total && postEv.length >= total &&
+      postEv.every((e) => e.d.code === 200) && Object.keys(done.codes).length === 1,
+      "replies " + JSON.stringify(done.codes) + ", emulator saw " + postEv.length + " posts");
+    const note = postEv.find((e) => e.d.params && "Text" in e.d.params);
+    check("non-ASCII text arrives as UTF-8", note && note.d.params.Text === "\u6e29\u5ea6 caf\xe9", note ? JSON.stringify(note.d.params) + " code " + note.d.code : "post not seen");
     r.jsvarsAfter10 = done.mem["10"];
-    r.jsvarsAfter50 = done.mem[String(posts)];
+    r.jsvarsAfter50 = done.mem["50"];
     r.jsvarsSamples = done.mem;
-    r.jsvarsEnd = done.memEnd;
-    // A leak of even one JsVar per message adds >= 40 between post 10 and post 50.
-    check("JsVars do not grow from message to message (after 10 vs after " + posts + ")", r.jsvarsAfter50 - r.jsvarsAfter10 < (posts - 10) / 4,
-      JSON.stringify(done.mem) + ", after all " + (posts + 2 * rateN) + " posts " + done.memEnd);
+    r.jsvarsEnd = done.mem.end;
+    // A leak of even one JsVar per message adds >= 40 between post 10 and post 50, and
+    // >= 200 over the rate runs that follow (whose end still has some transient state).
+    check("JsVars do not grow from message to message (after 10 vs after 50 vs after all " + total + ")",
+      r.jsvarsAfter50 - r.jsvarsAfter10 < 10 && r.jsvarsEnd - r.jsvarsAfter50 < 40, JSON.stringify(done.mem));
     r.qos1PerSec = round(done.rate.seq);
     r.qos1WindowPerSec = done.rate.win ? round(done.rate.win) : null;
     r.window = windowN;
     r.qos0PerSec = null; // iot has no QoS 0 post
+    // CPU of the interpreter per post + reply (10 ms clock ticks over `rate` posts).
+    const phases = d.cpu().filter((x) => x.name === "phase");
+    if (phases.length >= 2) r.cpuMsPerQos1 = round((phases[1].cpu - phases[0].cpu) / rateN);
+    if (phases.length >= 3) r.cpuMsPerQos1Window = round((phases[2].cpu - phases[1].cpu) / rateN);
+    r.loadAverage = round(loadavg()[0]);
     r.ntpSetTimeCalls = done.setTimes;
     r.clockOffsetMs = round(done.offMs);
     check("NTP sync sets the clock (|offset| < 1 s)", done.setTimes >= 1 && Math.abs(done.offMs) < 1000, "setTime calls " + done.setTimes + ", offset " + round(done.offMs) + " ms");
@@ -250,6 +298,16 @@ export async function measureDevice(o) {
     if (!ex) await d.kill();
     const errs = errorLines(d.output());
     check("no uncaught errors during the run", errs.length === 0, errs.join(" | "));
+
+    // Control run: the same prelude/postlude around a do-nothing `iot`, to tell the
+    // harness' own JsVars from the firmware's.
+    const c = startDevice({ espruino: o.espruino, code: CONTROL, setup: null, plan: { quit: true }, timeoutMs: 20000 });
+    try {
+      const cl = await c.wait("load", 10000, true);
+      r.jsvarsHarness = cl.mem.usage;
+      r.jsvarsFirmwareIdle = r.jsvarsAfterLoad - cl.mem.usage;
+      r.jsvarsFirmwareOnline = r.jsvarsOnline - cl.mem.usage;
+    } finally { await c.kill(); rmSync(c.dir, { recursive: true, force: true }) }
 
     if (o.reboot !== false) {
       // Second boot in the same Storage: the saved config alone must bring it online.
@@ -272,6 +330,18 @@ export async function measureDevice(o) {
   }
   r.ok = checks.every((c) => c.ok);
   return r;
+}
+
+// A stand-in `iot` for the control run: as small as possible, it never goes online.
+const CONTROL = 'var iot={status:function(){return{state:"control"}},on:function(){}};';
+
+function until(f, ms) {
+  return new Promise((res, rej) => {
+    const t0 = Date.now();
+    const iv = setInterval(() => {
+      if (f()) { clearInterval(iv); res(undefined) } else if (Date.now() - t0 > ms) { clearInterval(iv); rej(new Error("timed out after " + ms + " ms")) }
+    }, 10);
+  });
 }
 
 const round = (x) => (typeof x === "number" ? Math.round(x * 10) / 10 : x);

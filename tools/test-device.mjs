@@ -7,6 +7,8 @@ import { findEspruino, measureDevice, DEFAULT_FIRMWARE } from "./espruino-run.mj
 const verbose = process.argv.includes("--verbose") || process.argv.includes("-v");
 const found = findEspruino();
 if (!found.path) {
+  // Unset: skip. Set but wrong: that is a mistake worth failing on.
+  if (process.env.ESPRUINO) { console.error("test:device: " + found.reason); process.exit(1) }
   console.log("test:device skipped: " + found.reason);
   process.exit(0);
 }
@@ -23,9 +25,10 @@ const r = await measureDevice({
 });
 const row = (k, v, unit) => console.log("  " + k.padEnd(36) + (v == null ? "n/a" : v + (unit ? " " + unit : "")));
 console.log("figures (Linux build: JsVar counts are a lower bound for an ESP32):");
-row("JsVars used by the test prelude", r.jsvarsBase);
+row("JsVars of the test harness alone", r.jsvarsHarness);
 row("JsVars after load (unconfigured)", r.jsvarsAfterLoad);
 row("JsVars online", r.jsvarsOnline);
+row("  firmware share idle / online", r.jsvarsFirmwareIdle == null ? null : r.jsvarsFirmwareIdle + " / " + r.jsvarsFirmwareOnline);
 row("JsVars after 10 posts", r.jsvarsAfter10);
 row("JsVars after 50 posts", r.jsvarsAfter50);
 row("JsVars after all posts", r.jsvarsEnd);
@@ -34,6 +37,8 @@ row("load to online (setup run)", r.loadToOnlineMs, "ms");
 row("load to online (boot from Storage)", r.rebootLoadToOnlineMs, "ms");
 row("QoS 1 posts/s (1 in flight)", r.qos1PerSec);
 row("QoS 1 posts/s (" + r.window + " in flight)", r.qos1WindowPerSec);
+row("interpreter CPU per post + reply", r.cpuMsPerQos1 == null ? null : r.cpuMsPerQos1 + " / " + r.cpuMsPerQos1Window + " (" + r.window + " in flight)", "ms");
+row("machine load average (1 min)", r.loadAverage);
 const failed = r.checks.filter((c) => !c.ok);
 console.log(failed.length ? "test:device FAILED: " + failed.map((c) => c.name + (c.detail ? " (" + c.detail + ")" : "")).join("; ")
   : "test:device passed (" + r.checks.length + " checks)");

@@ -1,0 +1,40 @@
+// Espruino adapters for the link: timers, sockets, Wi-Fi, watchdog, hashes.
+// main.ts: `const link = new Link(makeEnv(), settings); watchWifi(link);` (makeEnv once:
+// it enables the hardware watchdog, which cannot be turned off again).
+import board from "../board.json";
+import type { Link, LinkEnv } from "../lib/link";
+import type { Hash } from "../lib/crypto";
+
+const C = require("crypto"), W = require("Wifi");
+
+// native SHA1/SHA256 return ArrayBuffer; the firmware works on byte strings
+const hash = (f: string): Hash => (s) => E.toString(new Uint8Array(C[f](s)));
+export const sha1 = hash("SHA1"), sha256 = hash("SHA256");
+
+export function makeEnv(): LinkEnv {
+  E.enableWatchdog(board.watchdogSeconds, false); // the link feeds it with kick()
+  return {
+    set: (f, ms) => setTimeout(f, ms),
+    clear: (h) => clearTimeout(h), // the link never passes undefined
+    random: Math.random,
+    connect(host, port, onOpen, onData, onClose) {
+      // DNS and connect block and throw on failure: the link catches
+      const s = require("net").connect({ host: host, port: port }, onOpen);
+      s.on("data", onData);
+      s.on("close", onClose);
+      s.on("error", onClose); // the link ignores a second close
+      return s;
+    },
+    wifiConnect(ssid, password, cb) {
+      try { W.connect(ssid, { password: password }, cb); } catch (x) { cb("" + x); }
+    },
+    kick: () => E.kickWatchdog(),
+    free: () => process.memory().free,
+    log: (l) => console.log(l),
+  };
+}
+
+// Wi-Fi does not reconnect by itself: report its loss to the link, which retries with backoff.
+export function watchWifi(link: Link): void {
+  W.on("disconnected", () => link.wifiLost());
+}

@@ -1,0 +1,5 @@
+// Espruino APIs that @types/espruino 1.95 lacks (firmware/espruino-env.d.ts has the rest).
+declare namespace E {
+  function enableWatchdog(timeout: number, isAuto: boolean): void;
+  function toString(...args: any[]): string;
+}

@@ -1,0 +1,221 @@
+// End-to-end: the unmodified dist/firmware.js in the simulator (tools/sim.mjs) against the
+// IoT Platform emulator (tools/emulator.mjs, independent of lib/). Every listener is on port 0;
+// time is compressed by SCALE on both sides (timers, keep-alive limits), never the rules.
+// This is the only E2E file, so its tests never run concurrently with each other.
+import { describe, it, expect, afterEach, onTestFailed } from "vitest";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawn } from "node:child_process";
+// @ts-ignore: plain ESM JS with JSDoc
+import { createDevice } from "../tools/sim.mjs";
+// @ts-ignore: plain ESM JS with JSDoc
+import { startEmulator } from "../tools/emulator.mjs";
+
+const SCALE = 20;
+const FIRMWARE = "dist/firmware.js";
+const DEV = { productKey: "a1X2bEnP82z", deviceName: "e2e-device", deviceSecret: "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw" };
+const AP = { ssid: "E2E-AP", password: "e2e-password" };
+const T = 60000; // per-test limit (real ms); a pass takes a few seconds
+
+if (!existsSync(FIRMWARE)) throw new Error(FIRMWARE + " missing: run `npm run build` (npm test does)");
+
+let cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f();
+  cleanup = [];
+});
+
+/** Events of an emitter, recorded with their real arrival time. */
+function record(emu: any, names: string[]) {
+  const got: { ev: string; t: number; data: any }[] = [];
+  for (const ev of names) emu.on(ev, (data: any) => got.push({ ev, t: Date.now(), data }));
+  return got;
+}
+
+async function until(what: string, f: () => any, ms = 20000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (f()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error("timed out waiting for " + what);
+}
+
+/** Emulator + simulated device configured through its console; logs shown when a test fails. */
+async function rig(o: { setup?: Record<string, any>; device?: any; rechunk?: boolean; fault?: any } = {}) {
+  const log: string[] = [];
+  onTestFailed(() => { console.log(log.slice(-80).join("\n")); });
+  const emu = await startEmulator({ port: 0, devices: [DEV], timeScale: SCALE, log: (l: string) => log.push("[cloud] " + l) });
+  if (o.fault) emu.setFault(o.fault);
+  const events = record(emu, ["connect", "connack", "subscribe", "pingreq", "post", "set_reply", "kick", "disconnect"]);
+  const dir = mkdtempSync(join(tmpdir(), "e2e-"));
+  const out: string[] = [];
+  const dev = createDevice({
+    firmware: FIRMWARE, storageDir: dir, timeScale: SCALE, wifi: AP, rechunk: o.rechunk,
+    out: (l: string) => { out.push(l); log.push("[device] " + l); },
+    log: (l: string) => log.push("[sim] " + l),
+  });
+  cleanup.push(async () => { dev.close(); await emu.close(); rmSync(dir, { recursive: true, force: true }); });
+  const cfg = { ...AP, ...(o.device || DEV), host: "127.0.0.1", port: emu.port, ...(o.setup || {}) };
+  dev.eval("iot.setup(" + JSON.stringify(cfg) + ")", { throws: true });
+  const status = () => dev.eval("iot.status()");
+  const online = () => status().state === "online";
+  const count = (ev: string) => events.filter((e) => e.ev === ev).length;
+  return { emu, dev, events, out, status, online, count, log };
+}
+
+describe("end to end: firmware in the simulator against the platform emulator", () => {
+  for (const m of ["hmacmd5", "hmacsha1", "hmacsha256"]) {
+    it(`first connect signed with ${m} is accepted (CONNACK 0) and subscribes`, async () => {
+      const r = await rig({ setup: { signMethod: m } });
+      await until("online", r.online);
+      const c = r.events.find((e) => e.ev === "connect")!.data;
+      expect(c.signMethod).toBe(m);
+      expect(r.events.find((e) => e.ev === "connack")!.data.returnCode).toBe(0);
+      await until("subscribe", () => r.count("subscribe") === 1);
+      expect(r.status().connects).toBe(1);
+    }, T);
+  }
+
+  it("property post gets a post_reply 200 that reaches iot.on('reply')", async () => {
+    const r = await rig();
+    await until("online", r.online);
+    r.dev.eval("replies = []; iot.on('reply', function (id, code) { replies.push(id + ':' + code) })");
+    const id = r.dev.eval("iot.post({Temp: 21.5})");
+    await until("reply", () => r.dev.eval("replies.length") === 1);
+    expect(r.dev.eval("replies[0]")).toBe(id + ":200");
+    const post = r.events.find((e) => e.ev === "post")!.data;
+    expect(post).toMatchObject({ id, code: 200, params: { Temp: 21.5 } });
+  }, T);
+
+  it("property set gets a set_reply 200 and the value is posted back", async () => {
+    const r = await rig();
+    await until("online", r.online);
+    await until("subscribe", () => r.count("subscribe") === 1);
+    r.dev.eval("iot.on('set', function (p) { iot.post(p) })");
+    const reply = await r.emu.setProperty(DEV.productKey, DEV.deviceName, { Target: 23 });
+    expect(reply.code).toBe(200);
+    await until("post back", () => r.events.some((e) => e.ev === "post" && e.data.params && e.data.params.Target === 23));
+  }, T);
+
+  it("keepAlive 30: pings keep the link up through 3 keep-alive periods", async () => {
+    const r = await rig({ setup: { keepAlive: 30 } });
+    await until("online", r.online);
+    expect(r.events.find((e) => e.ev === "connect")!.data.keepalive).toBe(30);
+    const from = r.count("pingreq");
+    const window = (90 * 1000) / SCALE; // 90 s of device time
+    await new Promise((res) => setTimeout(res, window));
+    const pings = r.count("pingreq") - from;
+    // at least one per keep-alive period (the platform drops a link silent for 45 s),
+    // at most one per 15 s (+ slack for the window edges)
+    expect(pings).toBeGreaterThanOrEqual(3);
+    expect(pings).toBeLessThanOrEqual(8);
+    expect(r.count("disconnect")).toBe(0);
+    expect(r.online()).toBe(true);
+    expect(r.status().connects).toBe(1);
+  }, T);
+
+  it("broker stop/start: back online and subscribed again", async () => {
+    const r = await rig({ setup: { keepAlive: 30 } });
+    await until("online", r.online);
+    await until("subscribe", () => r.count("subscribe") === 1);
+    await r.emu.stop();
+    await until("offline", () => !r.online());
+    await new Promise((res) => setTimeout(res, 20000 / SCALE)); // down for 20 s of device time
+    await r.emu.start();
+    await until("resubscribed", () => r.count("subscribe") === 2);
+    await until("online", r.online);
+    expect(r.status().connects).toBe(2);
+  }, T);
+
+  it("a broker that stops answering (mute): the device notices and reconnects", async () => {
+    const r = await rig({ setup: { keepAlive: 30 } });
+    await until("online", r.online);
+    await until("subscribe", () => r.count("subscribe") === 1);
+    r.emu.setFault({ mute: true });
+    await until("device gives up the muted link", () => !r.online(), 30000);
+    expect(r.status().lastError).toMatch(/timeout/);
+    r.emu.setFault({});
+    await until("online again", r.online, 30000);
+    expect(r.status().connects).toBeGreaterThanOrEqual(2);
+    await until("resubscribed", () => r.count("subscribe") >= 2);
+  }, T);
+
+  it("a bad deviceSecret: CONNACK 4, lastError says so, gaps between attempts grow", async () => {
+    const r = await rig({ device: { ...DEV, deviceSecret: "WRONGsecretWRONGsecretWRONGsecre" } });
+    await until("5 attempts", () => r.count("connack") >= 5, 40000);
+    const acks = r.events.filter((e) => e.ev === "connack");
+    expect(acks.every((e) => e.data.returnCode === 4)).toBe(true);
+    expect(r.online()).toBe(false);
+    expect(r.status().lastError).toMatch(/connack 4/);
+    expect(r.status().lastError).not.toMatch(/WRONG/);
+    const connects = r.events.filter((e) => e.ev === "connect").map((e) => e.t);
+    const gaps = connects.slice(1).map((t, i) => t - connects[i]);
+    // equal-jitter backoff doubles: the 4th gap is at least 4x the 1st whatever the jitter
+    expect(gaps[3]).toBeGreaterThan(2 * gaps[0]);
+    expect(r.out.join("\n")).not.toMatch(/WRONGsecret/);
+  }, T);
+
+  it("Wi-Fi loss: offline, then back online once the access point returns", async () => {
+    const r = await rig();
+    await until("online", r.online);
+    r.dev.wifiDown();
+    await until("offline", () => !r.online());
+    await new Promise((res) => setTimeout(res, 10000 / SCALE));
+    expect(r.online()).toBe(false);
+    r.dev.wifiUp();
+    await until("online again", r.online, 30000);
+    expect(r.status().connects).toBe(2);
+    expect(r.dev.wifiState).toBe("connected");
+  }, T);
+
+  it("broker writes split into 1-byte pieces (and device reads re-chunked): still works", async () => {
+    const r = await rig({ fault: { splitWrites: true }, rechunk: true });
+    await until("online", r.online);
+    r.dev.eval("replies = []; iot.on('reply', function (id, code) { replies.push(code) })");
+    r.dev.eval("iot.post({Temp: 1})");
+    await until("reply", () => r.dev.eval("replies.length") === 1);
+    expect(r.dev.eval("replies[0]")).toBe(200);
+    const reply = await r.emu.setProperty(DEV.productKey, DEV.deviceName, { Target: 5 });
+    expect(reply.code).toBe(200);
+  }, T);
+});
+
+describe("npm start", () => {
+  function run(args: string[], dir: string): Promise<{ code: number | null; out: string }> {
+    return new Promise((resolve) => {
+      const p = spawn(process.execPath, ["tools/start.mjs", ...args], {
+        env: { ...process.env, IOT_SIM_DIR: join(dir, ".sim"), IOT_EMULATOR_DIR: join(dir, ".emulator") },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      p.stdout.on("data", (b) => { out += b; });
+      p.stderr.on("data", (b) => { out += b; });
+      p.on("close", (code) => resolve({ code, out }));
+    });
+  }
+
+  it("--once exits 0 after the device came online and got a post_reply, also on a second start", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "start-"));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const first = await run(["--once", "--time-scale", "10", "--timeout", "30"], dir);
+    expect(first.code, first.out).toBe(0);
+    expect(first.out).toMatch(/answered with code 200/);
+    expect(existsSync(join(dir, ".emulator", "devices.json"))).toBe(true);
+    expect(existsSync(join(dir, ".sim", "storage", "app.js"))).toBe(true);
+    // the secret is typed into the console but never shown
+    expect(first.out).toMatch(/deviceSecret:"\*\*\*\*"/);
+    const second = await run(["--once", "--time-scale", "10", "--timeout", "30"], dir);
+    expect(second.code, second.out).toBe(0);
+    expect(second.out).toMatch(/iot\.setup\(\{host:"127\.0\.0\.1", port:\d+\}\)/);
+  }, T);
+
+  it("--once exits 1 with a message when no post_reply comes in time", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "start-"));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const r = await run(["--once", "--timeout", "0.3"], dir);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/no post_reply within 0.3 s/);
+  }, T);
+});

@@ -1,0 +1,638 @@
+// Link state machine with fake time, a fake socket and fake Wi-Fi. Broker bytes are built
+// with mqtt-packet's generate() and what the link writes is parsed with mqtt-packet's parser.
+import { describe, it, expect } from "vitest";
+// @ts-ignore CommonJS module without default export types
+import mqttPacket from "mqtt-packet";
+import { Link, LinkEnv, LinkSettings, Session } from "../lib/link";
+
+const gen = (p: any): string => mqttPacket.generate(p).toString("latin1");
+
+// Fake Espruino timers: clear(undefined/null) and clear() throw, as on the device.
+function fakeTimers() {
+  let now = 0, seq = 0;
+  const pending = new Map<number, { at: number; fn: () => void }>();
+  return {
+    get now() { return now; },
+    pending,
+    set(fn: () => void, ms: number) {
+      if (typeof fn != "function" || !(ms >= 0)) throw new Error("bad set(" + typeof fn + ", " + ms + ")");
+      pending.set(++seq, { at: now + ms, fn });
+      return seq;
+    },
+    clear(...a: any[]) {
+      if (a.length == 0) throw new Error("clearTimeout() without argument clears every timer");
+      if (a[0] == null) throw new Error("clearTimeout(undefined) is not allowed");
+      pending.delete(a[0]);
+    },
+    advance(ms: number) {
+      const end = now + ms;
+      for (;;) {
+        let id = 0, t: any = null;
+        for (const [k, v] of pending) if (v.at <= end && (!t || v.at < t.at)) { id = k; t = v; }
+        if (!t) break;
+        pending.delete(id);
+        now = t.at;
+        t.fn();
+      }
+      now = end;
+    },
+  };
+}
+
+class FakeSocket {
+  written: string[] = [];
+  packets: any[] = [];
+  ended = false;
+  pong: ((f: () => void) => void) | null = null;
+  parser = mqttPacket.parser({ protocolVersion: 4 });
+  constructor(public host: string, public port: number, public onOpen: () => void,
+              public onData: (s: string) => void, public onClose: () => void, public at: number) {
+    this.parser.on("packet", (p: any) => {
+      this.packets.push(p);
+      // a live broker answers PINGREQ a little later (never inside write())
+      if (this.pong && p.cmd == "pingreq") this.pong(() => { if (!this.ended) this.send({ cmd: "pingresp" }); });
+    });
+    this.parser.on("error", (e: any) => { throw e; });
+  }
+  write(b: string) {
+    if (this.ended) throw new Error("write after end");
+    expect(typeof b).toBe("string");
+    for (let i = 0; i < b.length; i++) expect(b.charCodeAt(i)).toBeLessThan(256);
+    this.written.push(b);
+    this.parser.parse(Buffer.from(b, "latin1"));
+  }
+  end() { this.ended = true; }
+  send(p: any) { this.onData(gen(p)); }
+  cmds() { return this.packets.map((p) => p.cmd); }
+  last() { return this.packets[this.packets.length - 1]; }
+}
+
+const SETTINGS: LinkSettings = {
+  keepAlive: 300, queueLength: 16, maxPacket: 4096, watchdogSeconds: 40,
+  offlineResetMinutes: 30, connackTimeoutSeconds: 10, pingTimeoutSeconds: 10,
+};
+const TOPICS = ["/sys/pk/dn/thing/service/property/set", "/sys/pk/dn/thing/event/+/post_reply", "/ext/ntp/pk/dn/response"];
+const SESSION: Session = {
+  ssid: "net", wifiPassword: "wifipass1", host: "pk.iot-as-mqtt.cn-shanghai.aliyuncs.com", port: 1883,
+  clientId: "pk.dn|securemode=3,signmethod=hmacsha256|", username: "dn&pk", password: "MQTTPASSWORD",
+  keepAlive: 60, topics: TOPICS,
+};
+
+function rig(over?: Partial<LinkSettings>, opts?: { wifi?: "auto" | "manual" }) {
+  const T = fakeTimers();
+  const r = {
+    T, sockets: [] as FakeSocket[], wifiCalls: [] as { at: number; cb: (e: string | null) => void }[],
+    logs: [] as string[], kicks: 0, pong: false, rand: 1, connectThrows: 0, online: 0, offline: 0,
+    messages: [] as [string, string][], link: null as any as Link,
+    sock() { return r.sockets[r.sockets.length - 1]; },
+  };
+  const env: LinkEnv = {
+    set: T.set, clear: T.clear,
+    random: () => r.rand,
+    connect(host, port, onOpen, onData, onClose) {
+      if (r.connectThrows) { r.connectThrows--; throw new Error("Unable to create socket"); }
+      const s = new FakeSocket(host, port, onOpen, onData, onClose, T.now);
+      if (r.pong) s.pong = (f) => T.set(f, 50);
+      r.sockets.push(s);
+      return s;
+    },
+    wifiConnect(ssid, password, cb) {
+      expect([ssid, password]).toEqual([SESSION.ssid, SESSION.wifiPassword]);
+      r.wifiCalls.push({ at: T.now, cb });
+      if (!opts || opts.wifi != "manual") cb(null);
+    },
+    kick() { r.kicks++; },
+    free: () => 1234,
+    log(l) { r.logs.push(l); },
+  };
+  r.link = new Link(env, Object.assign({}, SETTINGS, over));
+  r.link.onOnline = () => { r.online++; };
+  r.link.onOffline = () => { r.offline++; };
+  r.link.onMessage = (t, p) => { r.messages.push([t, p]); };
+  return r;
+}
+type Rig = ReturnType<typeof rig>;
+
+// open the current socket and answer CONNACK 0
+function accept(r: Rig) {
+  const s = r.sock();
+  s.onOpen();
+  s.send({ cmd: "connack", returnCode: 0, sessionPresent: false });
+  return s;
+}
+function goOnline(r: Rig, s = SESSION) {
+  r.link.start(s);
+  return accept(r);
+}
+const ka = SESSION.keepAlive * 1000;
+
+describe("Link: session", () => {
+  it("connects Wi-Fi, then TCP, sends CONNECT, subscribes once to exactly the topics at QoS 1", () => {
+    const r = rig(undefined, { wifi: "manual" });
+    expect(r.link.status().state).toBe("unconfigured");
+    r.link.start(SESSION);
+    expect(r.link.status()).toMatchObject({ state: "wifi", wifi: "connecting" });
+    expect(r.sockets.length).toBe(0);
+    r.wifiCalls[0].cb(null);
+    expect(r.link.status()).toMatchObject({ state: "connecting", wifi: "up" });
+    const s = r.sock();
+    expect([s.host, s.port]).toEqual([SESSION.host, 1883]);
+    s.onOpen();
+    const c = s.packets[0];
+    expect(c).toMatchObject({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true,
+      clientId: SESSION.clientId, username: SESSION.username, keepalive: 60 });
+    expect(c.password.toString()).toBe(SESSION.password);
+    expect(r.online).toBe(0);
+    s.send({ cmd: "connack", returnCode: 0, sessionPresent: false });
+    expect(r.link.status()).toMatchObject({ state: "online", connects: 1, reconnects: 0, lastError: "" });
+    expect(r.online).toBe(1);
+    expect(s.cmds()).toEqual(["connect", "subscribe"]);
+    expect(s.packets[1].subscriptions).toEqual(TOPICS.map((topic) => ({ topic, qos: 1 })));
+    expect(s.packets[1].messageId).toBeGreaterThan(0);
+    expect(r.logs.join("\n")).not.toMatch(/MQTTPASSWORD|wifipass1/);
+  });
+
+  it("status is a plain JSON-serialisable object", () => {
+    const r = rig();
+    goOnline(r);
+    const st = r.link.status();
+    expect(JSON.parse(JSON.stringify(st))).toEqual(st);
+    expect(Object.keys(st).sort()).toEqual(["connects", "dropped", "free", "lastError", "queue", "reconnects", "state", "uptime", "wifi"]);
+    expect(st.free).toBe(1234);
+    r.T.advance(3600e3);
+    const up = r.link.status().uptime;
+    expect(up).toBeGreaterThan(3600 - 15);
+    expect(up).toBeLessThanOrEqual(3600);
+  });
+
+  it("PUBACKs every incoming QoS 1 PUBLISH and delivers QoS 0 and 1 to onMessage", () => {
+    const r = rig();
+    const s = goOnline(r);
+    s.send({ cmd: "publish", topic: TOPICS[0], payload: Buffer.from('{"id":"7"}'), qos: 1, messageId: 4242 });
+    s.send({ cmd: "publish", topic: "/ext/ntp/pk/dn/response", payload: Buffer.from([0xe6, 0xb8, 0xa9]), qos: 0 });
+    expect(s.cmds().slice(2)).toEqual(["puback"]);
+    expect(s.last().messageId).toBe(4242);
+    expect(r.messages).toEqual([[TOPICS[0], '{"id":"7"}'], ["/ext/ntp/pk/dn/response", "\xe6\xb8\xa9"]]);
+  });
+
+  it("handles socket data in 1-byte pieces and several packets in one chunk", () => {
+    const r = rig();
+    r.link.start(SESSION);
+    const s = r.sock();
+    s.onOpen();
+    const bytes = gen({ cmd: "connack", returnCode: 0 }) + gen({ cmd: "suback", messageId: 1, granted: [1, 1, 1] }) +
+      gen({ cmd: "publish", topic: "a/b", payload: Buffer.from("x".repeat(200)), qos: 1, messageId: 77 });
+    for (const ch of bytes) s.onData(ch);
+    expect(r.link.status().state).toBe("online");
+    expect(r.messages).toEqual([["a/b", "x".repeat(200)]]);
+    expect(s.last()).toMatchObject({ cmd: "puback", messageId: 77 });
+    s.onData(gen({ cmd: "pingresp" }) + gen({ cmd: "publish", topic: "c", payload: Buffer.from("y"), qos: 0 }));
+    expect(r.messages.length).toBe(2);
+  });
+
+  it("a throwing user callback is contained and named in lastError", () => {
+    const r = rig();
+    const s = goOnline(r);
+    r.link.onMessage = () => { throw new Error("boom"); };
+    expect(() => s.send({ cmd: "publish", topic: "t", payload: Buffer.from("p"), qos: 1, messageId: 5 })).not.toThrow();
+    expect(r.link.status()).toMatchObject({ state: "online", lastError: expect.stringContaining("boom") });
+    expect(s.last()).toMatchObject({ cmd: "puback", messageId: 5 });
+  });
+
+  it("requires CONNACK within connackTimeoutSeconds of the connect call", () => {
+    const r = rig();
+    r.link.start(SESSION);
+    const s = r.sock();
+    r.T.advance(5000);
+    s.onOpen();
+    r.T.advance(4999);
+    expect(r.link.status().state).toBe("connecting");
+    r.T.advance(1);
+    expect(r.link.status()).toMatchObject({ state: "backoff", lastError: "connack timeout" });
+    expect(s.ended).toBe(true);
+  });
+});
+
+describe("Link: keep-alive", () => {
+  it("sends PINGREQ after keepAlive/2 of send-silence, not before", () => {
+    const r = rig();
+    const s = goOnline(r);
+    r.T.advance(10000);
+    r.link.publish("/sys/pk/dn/thing/event/property/post", "{}", 0); // last send at 10 s
+    r.T.advance(10000);
+    s.send({ cmd: "publish", topic: "t", payload: Buffer.from("1"), qos: 0 }); // last receive at 20 s
+    r.T.advance(ka / 2 - 10000 - 1);
+    expect(s.cmds()).not.toContain("pingreq");
+    r.T.advance(1);
+    expect(s.last().cmd).toBe("pingreq");
+    expect(r.T.now).toBe(10000 + ka / 2);
+  });
+
+  it("one PINGREQ when send- and receive-silence fall due at the same moment", () => {
+    const r = rig();
+    const s = goOnline(r);
+    r.T.advance(1000);
+    r.link.publish("t", "x", 0); // send-silence timer armed first…
+    s.send({ cmd: "publish", topic: "t", payload: Buffer.from("1"), qos: 0 }); // …receive-silence due at the same ms
+    r.T.advance(ka / 2 + 5000);
+    expect(s.cmds().filter((c: string) => c == "pingreq").length).toBe(1);
+  });
+
+  it("also pings after keepAlive/2 of receive-silence even while publishing QoS 0 often", () => {
+    const r = rig();
+    const s = goOnline(r);
+    s.send({ cmd: "suback", messageId: s.packets[1].messageId, granted: [1, 1, 1] }); // last receive at 0
+    for (let t = 0; t < ka / 2 - 5000; t += 5000) {
+      r.T.advance(5000);
+      r.link.publish("t/x", "v", 0);
+    }
+    expect(s.cmds()).not.toContain("pingreq");
+    r.T.advance(ka / 2 - r.T.now - 1);
+    expect(s.cmds()).not.toContain("pingreq");
+    r.T.advance(1);
+    expect(s.last().cmd).toBe("pingreq");
+    s.send({ cmd: "pingresp" });
+    r.T.advance(20000);
+    expect(r.link.status().state).toBe("online");
+  });
+
+  it("a dead link (no PINGRESP) is closed and reconnected within keepAlive + 30 s", () => {
+    for (const k of [60, 300, 1200]) {
+      const r = rig();
+      const s = goOnline(r, Object.assign({}, SESSION, { keepAlive: k }));
+      let down = -1, pings = 0;
+      r.link.onOffline = () => { down = r.T.now; };
+      while (r.sockets.length == 1 && r.T.now < 2 * k * 1000) {
+        r.T.advance(1000);
+        r.link.publish("t", "x", 0); // busy QoS 0 sender never hears back
+      }
+      pings = s.cmds().filter((c: string) => c == "pingreq").length;
+      expect(pings).toBe(1);
+      expect(down).toBeGreaterThan(0);
+      expect(down).toBeLessThanOrEqual(k * 1000 + 30000);
+      expect(s.ended).toBe(true);
+      expect(r.link.status().lastError).toBe("ping timeout");
+      expect(r.sockets.length).toBe(2); // reconnected
+      expect(r.sockets[1].at).toBeLessThanOrEqual(k * 1000 + 30000);
+    }
+  });
+
+  it("any packet after PINGREQ counts as alive", () => {
+    const r = rig();
+    const s = goOnline(r);
+    r.T.advance(ka / 2);
+    expect(s.last().cmd).toBe("pingreq");
+    r.T.advance(9000);
+    s.send({ cmd: "publish", topic: "t", payload: Buffer.from("1"), qos: 0 });
+    r.T.advance(5000);
+    expect(r.link.status().state).toBe("online");
+  });
+});
+
+describe("Link: reconnect and backoff", () => {
+  it("connect that throws → backoff 1, 2, 4 … 60 s (random 1), never throws out", () => {
+    const r = rig();
+    r.connectThrows = 1e9;
+    expect(() => r.link.start(SESSION)).not.toThrow();
+    expect(r.link.status()).toMatchObject({ state: "backoff", lastError: "connect: Unable to create socket" });
+    const attempts: number[] = [];
+    let last = 0;
+    for (let i = 0; i < 9; i++) {
+      const before = r.link.status().reconnects;
+      // find when the next attempt happens
+      while (r.link.status().reconnects == before) r.T.advance(100);
+      attempts.push(r.T.now - last);
+      last = r.T.now;
+    }
+    expect(attempts).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]);
+    expect(r.link.status().wifi).toBe("up");
+    expect(r.wifiCalls.length).toBe(1); // Wi-Fi stays up: only TCP is retried
+  });
+
+  it("random 0 gives the lower jitter bound d/2 (at least 1 s)", () => {
+    const r = rig();
+    r.rand = 0;
+    r.connectThrows = 1e9;
+    r.link.start(SESSION);
+    const gaps: number[] = [];
+    let last = 0;
+    for (let i = 0; i < 8; i++) {
+      const before = r.link.status().reconnects;
+      while (r.link.status().reconnects == before) r.T.advance(100);
+      gaps.push(r.T.now - last);
+      last = r.T.now;
+    }
+    expect(gaps).toEqual([1000, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+  });
+
+  it("resubscribes after every reconnect; backoff resets after 3 min online", () => {
+    const r = rig();
+    r.pong = true;
+    let s = goOnline(r);
+    for (let i = 0; i < 3; i++) { // quick drops: backoff grows
+      s.onClose();
+      expect(r.link.status().state).toBe("backoff");
+      r.T.advance(1000 * 2 ** i - 1);
+      expect(r.sockets.length).toBe(i + 1);
+      r.T.advance(1);
+      expect(r.sockets.length).toBe(i + 2);
+      s = accept(r);
+      expect(s.cmds()).toEqual(["connect", "subscribe"]);
+      expect(s.packets[1].subscriptions.map((x: any) => x.topic)).toEqual(TOPICS);
+      r.T.advance(20000);
+    }
+    r.T.advance(180000); // stable
+    s.onClose();
+    r.T.advance(1000);
+    expect(r.sockets.length).toBe(5);
+    expect(r.link.status()).toMatchObject({ connects: 4, reconnects: 4, lastError: "socket closed" });
+    expect([r.online, r.offline]).toEqual([4, 4]);
+  });
+
+  it("ignores stale callbacks of a replaced socket", () => {
+    const r = rig();
+    const s1 = goOnline(r);
+    s1.onClose();
+    r.T.advance(1000);
+    const s2 = accept(r);
+    s1.onClose();
+    s1.onData(gen({ cmd: "connack", returnCode: 5 }));
+    s1.onData("\xff\xff\xff");
+    expect(r.link.status()).toMatchObject({ state: "online", reconnects: 1 });
+    expect(s2.ended).toBe(false);
+    s1.onData("\x30\x7f"); // a partial packet from the old socket must not reach the new reader
+    s2.send({ cmd: "publish", topic: "t/new", payload: Buffer.from("ok"), qos: 1, messageId: 9 });
+    expect(r.messages).toEqual([["t/new", "ok"]]);
+    expect(r.link.status()).toMatchObject({ state: "online", reconnects: 1 });
+  });
+
+  it("malformed bytes from the broker → drop naming the error and reconnect, never throw", () => {
+    const r = rig();
+    const s = goOnline(r);
+    expect(() => s.onData("\x30\x04\x00\x09ab")).not.toThrow(); // topic length beyond the packet
+    expect(r.link.status().state).toBe("backoff");
+    expect(r.link.status().lastError).toMatch(/^mqtt: /);
+    expect(s.ended).toBe(true);
+    expect(r.offline).toBe(1);
+    r.T.advance(1000);
+    expect(r.sockets.length).toBe(2);
+    const s2 = r.sockets[1];
+    expect(() => { s2.onOpen(); s2.onData("\xf0\x00"); }).not.toThrow(); // reserved packet type
+    expect(r.link.status().lastError).toMatch(/^mqtt: /);
+  });
+
+  it("socket write that throws (after end) drops the link instead of throwing", () => {
+    const r = rig();
+    const s = goOnline(r);
+    s.ended = true; // the peer closed; close event not delivered yet
+    expect(() => r.link.publish("t", "x", 1)).not.toThrow();
+    expect(r.link.status()).toMatchObject({ state: "backoff", queue: 1 });
+    expect(r.link.status().lastError).toMatch(/^write: /);
+  });
+});
+
+describe("Link: CONNACK refusals and twin logins", () => {
+  it("CONNACK 4 → named in lastError with 'check deviceSecret', long backoff 2 s, 4 s, 8 s …", () => {
+    const r = rig();
+    r.link.start(SESSION);
+    let last = 0;
+    const gaps: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const s = r.sock();
+      s.onOpen();
+      s.send({ cmd: "connack", returnCode: 4 });
+      expect(s.ended).toBe(true);
+      const st = r.link.status();
+      expect(st.state).toBe("backoff");
+      expect(st.lastError).toContain("connack 4: bad username or password");
+      expect(st.lastError).toContain("check deviceSecret");
+      const n = r.sockets.length;
+      while (r.sockets.length == n) r.T.advance(100);
+      gaps.push(r.T.now - last);
+      last = r.T.now;
+    }
+    expect(gaps).toEqual([2000, 4000, 8000, 16000, 32000]);
+    expect(r.online).toBe(0);
+    expect(r.link.status().connects).toBe(0);
+  });
+
+  it("CONNACK 5 and 3 are named; 3 uses the network schedule", () => {
+    const r = rig();
+    r.link.start(SESSION);
+    let s = r.sock();
+    s.onOpen();
+    s.send({ cmd: "connack", returnCode: 5 });
+    expect(r.link.status().lastError).toBe("connack 5: not authorized, check deviceSecret");
+    r.T.advance(2000);
+    s = r.sock();
+    s.onOpen();
+    s.send({ cmd: "connack", returnCode: 3 });
+    expect(r.link.status().lastError).toBe("connack 3: server unavailable");
+    r.T.advance(999);
+    expect(r.sockets.length).toBe(2);
+    r.T.advance(1);
+    expect(r.sockets.length).toBe(3);
+  });
+
+  it("closing right after CONNACK 3 times in a row → 'another device' and the long schedule", () => {
+    const r = rig();
+    let s = goOnline(r);
+    const gaps: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      r.T.advance(3000);
+      s.onClose();
+      const t0 = r.T.now, n = r.sockets.length;
+      while (r.sockets.length == n) r.T.advance(100);
+      gaps.push(r.T.now - t0);
+      if (i < 2) expect(r.link.status().lastError).toBe("socket closed");
+      else expect(r.link.status().lastError).toMatch(/another device is probably using these credentials/);
+      s = accept(r);
+    }
+    expect(gaps).toEqual([1000, 2000, 2000, 4000]);
+    // a session that lasts beyond 10 s ends the streak
+    r.T.advance(11000);
+    s.onClose();
+    expect(r.link.status().lastError).toBe("socket closed");
+  });
+});
+
+describe("Link: Wi-Fi", () => {
+  it("Wi-Fi lost mid-connect: socket dropped, Wi-Fi reconnected after backoff, stale CONNACK ignored", () => {
+    const r = rig();
+    r.link.start(SESSION);
+    const s = r.sock();
+    s.onOpen();
+    r.link.wifiLost();
+    expect(r.link.status()).toMatchObject({ state: "backoff", wifi: "down", lastError: "wifi lost" });
+    expect(s.ended).toBe(true);
+    s.send({ cmd: "connack", returnCode: 0 });
+    expect(r.link.status().state).toBe("backoff");
+    r.T.advance(1000);
+    expect(r.wifiCalls.length).toBe(2);
+    expect(r.sockets.length).toBe(2);
+    accept(r);
+    expect(r.link.status()).toMatchObject({ state: "online", wifi: "up" });
+  });
+
+  it("Wi-Fi lost while online leaves online in the same tick and fires onOffline once", () => {
+    const r = rig();
+    goOnline(r);
+    r.link.wifiLost();
+    r.link.wifiLost(); // repeated event: no second drop
+    expect(r.link.status()).toMatchObject({ state: "backoff", wifi: "down", reconnects: 1 });
+    expect([r.online, r.offline]).toEqual([1, 1]);
+  });
+
+  it("Wi-Fi connect errors and a missing callback are retried with backoff", () => {
+    const r = rig(undefined, { wifi: "manual" });
+    r.link.start(SESSION);
+    r.wifiCalls[0].cb("no_ap_found");
+    expect(r.link.status()).toMatchObject({ state: "backoff", wifi: "down", lastError: "wifi: no_ap_found" });
+    r.T.advance(1000);
+    expect(r.wifiCalls.length).toBe(2);
+    r.T.advance(30000); // no answer at all
+    expect(r.link.status().lastError).toBe("wifi timeout");
+    r.wifiCalls[1].cb(null); // late answer: ignored
+    expect(r.sockets.length).toBe(0);
+    r.T.advance(2000);
+    r.wifiCalls[2].cb(null);
+    expect(r.link.status()).toMatchObject({ state: "connecting", wifi: "up" });
+  });
+});
+
+describe("Link: QoS 1 queue", () => {
+  it("resends unacknowledged publishes after reconnect with DUP, after SUBSCRIBE, oldest first", () => {
+    const r = rig();
+    let s = goOnline(r);
+    r.link.publish("/a", "one", 1);
+    r.link.publish("/a", "two", 1);
+    const p1 = s.packets[2], p2 = s.packets[3];
+    expect([p1.dup, p1.qos, p1.payload.toString()]).toEqual([false, 1, "one"]);
+    s.send({ cmd: "puback", messageId: p1.messageId });
+    expect(r.link.status().queue).toBe(1);
+    s.onClose();
+    r.link.publish("/b", "three", 1); // offline
+    r.link.publish("/b", "q0", 0);   // offline QoS 0: dropped, not counted
+    expect(r.link.status()).toMatchObject({ queue: 2, dropped: 0 });
+    r.T.advance(1000);
+    s = accept(r);
+    expect(s.cmds()).toEqual(["connect", "subscribe", "publish", "publish"]);
+    expect(s.packets[2]).toMatchObject({ topic: "/a", dup: true, qos: 1, messageId: p2.messageId });
+    expect(s.packets[2].payload.toString()).toBe("two");
+    expect(s.packets[3]).toMatchObject({ topic: "/b", dup: false, qos: 1 });
+    expect(s.packets[3].payload.toString()).toBe("three");
+    s.send({ cmd: "puback", messageId: p2.messageId });
+    s.send({ cmd: "puback", messageId: s.packets[3].messageId });
+    expect(r.link.status().queue).toBe(0);
+  });
+
+  it("overflow drops the oldest and counts it; never grows past queueLength", () => {
+    const r = rig({ queueLength: 3 });
+    for (let i = 1; i <= 5; i++) r.link.publish("/q", "m" + i, 1); // unconfigured: queued
+    expect(r.link.status()).toMatchObject({ queue: 3, dropped: 2 });
+    const s = goOnline(r);
+    expect(s.packets.slice(2).map((p: any) => p.payload.toString())).toEqual(["m3", "m4", "m5"]);
+    for (let i = 6; i <= 9; i++) r.link.publish("/q", "m" + i, 1); // online, never acked
+    expect(r.link.status()).toMatchObject({ queue: 3, dropped: 6 });
+  });
+
+  it("packet ids run 1..65535, wrap without 0 and skip ids still queued", () => {
+    const r = rig({ queueLength: 8 });
+    const s = goOnline(r);
+    const ids = () => s.packets.filter((p: any) => p.cmd == "publish").map((p: any) => p.messageId);
+    (r.link as any)._id = 65533; // white box: jump to the end of the range
+    r.link.publish("/i", "a", 1);
+    r.link.publish("/i", "b", 1);
+    r.link.publish("/i", "c", 1);
+    expect(ids()).toEqual([65534, 65535, 1]);
+    s.send({ cmd: "puback", messageId: 65535 });
+    (r.link as any)._id = 65533;
+    r.link.publish("/i", "d", 1); // 65534 still queued → 65535
+    r.link.publish("/i", "e", 1); // 1 still queued → 2
+    expect(ids().slice(3)).toEqual([65535, 2]);
+  });
+
+  it("rejects a publish over maxPacket with an Error, queue unchanged", () => {
+    const r = rig({ maxPacket: 100 });
+    expect(() => r.link.publish("/t", "x".repeat(200), 1)).toThrow(/100/);
+    expect(r.link.status().queue).toBe(0);
+  });
+});
+
+describe("Link: watchdog and stop", () => {
+  const P = 40000 / 3;
+  it("kicks while unconfigured and while stopped, for hours", () => {
+    const r = rig();
+    r.T.advance(5 * 3600e3);
+    expect(r.kicks).toBeGreaterThanOrEqual(Math.floor(5 * 3600e3 / P));
+    r.link.start(SESSION);
+    r.link.stop();
+    const k = r.kicks;
+    r.T.advance(5 * 3600e3);
+    expect(r.kicks - k).toBeGreaterThanOrEqual(Math.floor(5 * 3600e3 / P));
+  });
+
+  it("kicks while online for hours (with PINGRESPs)", () => {
+    const r = rig();
+    r.pong = true;
+    goOnline(r);
+    r.T.advance(3 * 3600e3);
+    expect(r.sockets.length).toBe(1);
+    expect(r.link.status().state).toBe("online");
+    expect(r.kicks).toBeGreaterThanOrEqual(Math.floor(3 * 3600e3 / P));
+  });
+
+  it("stops kicking when configured but offline for offlineResetMinutes", () => {
+    const r = rig();
+    r.connectThrows = 1e9;
+    r.link.start(SESSION);
+    let lastKick = 0, k = r.kicks;
+    for (let t = 0; t < 60 * 60e3; t += 1000) {
+      r.T.advance(1000);
+      if (r.kicks != k) { k = r.kicks; lastKick = r.T.now; }
+    }
+    expect(lastKick).toBeGreaterThan(30 * 60e3 - 2 * P);
+    expect(lastKick).toBeLessThanOrEqual(30 * 60e3);
+    // watchdog period 40 s: the board would have reset; back online it would kick again
+    r.connectThrows = 0;
+    while (r.sockets.length == 0) r.T.advance(1000);
+    accept(r);
+    r.T.advance(2 * P);
+    expect(r.kicks).toBeGreaterThan(k);
+  });
+
+  it("stop() sends DISCONNECT, clears every timer but the watchdog's, and stays stopped", () => {
+    const r = rig();
+    const s = goOnline(r);
+    r.link.publish("/t", "x", 1);
+    r.link.stop();
+    expect(s.last().cmd).toBe("disconnect");
+    expect(s.ended).toBe(true);
+    expect(r.T.pending.size).toBe(1);
+    expect(r.link.status()).toMatchObject({ state: "stopped", queue: 1 });
+    expect(r.offline).toBe(1);
+    s.onClose();
+    r.link.wifiLost();
+    r.T.advance(3600e3);
+    expect(r.sockets.length).toBe(1);
+    expect(r.link.status().state).toBe("stopped");
+    expect(r.T.pending.size).toBe(1);
+  });
+
+  it("stop() during backoff and during Wi-Fi connect clears all timers too", () => {
+    const r = rig(undefined, { wifi: "manual" });
+    r.link.start(SESSION);
+    r.link.stop();
+    expect(r.T.pending.size).toBe(1);
+    r.wifiCalls[0].cb(null); // late Wi-Fi answer after stop: ignored
+    expect(r.sockets.length).toBe(0);
+    r.link.start(SESSION);
+    r.wifiCalls[1].cb(null);
+    r.sock().onClose();
+    expect(r.link.status().state).toBe("backoff");
+    r.link.stop();
+    expect(r.T.pending.size).toBe(1);
+    r.T.advance(3600e3);
+    expect(r.sockets.length).toBe(1);
+  });
+});

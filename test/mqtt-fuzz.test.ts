@@ -1,0 +1,177 @@
+// Bounded, seeded fuzzing of the MQTT reader: random and mutated streams.
+// It must only ever throw "mqtt: " errors, always terminate, never yield a
+// packet that mqtt-packet would read differently, and recover after an error.
+import { describe, expect, it } from "vitest";
+import mqttPacket from "mqtt-packet";
+import { MqttReader, Packet, encodeConnect, encodePublish, encodeSubscribe } from "../lib/mqtt";
+
+const toBuf = (s: string) => Buffer.from(s, "latin1");
+const toStr = (b: Buffer) => b.toString("latin1");
+const gen = (o: any) => toStr(mqttPacket.generate(o, { protocolVersion: 4 }));
+
+function seeded(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+type Rnd = () => number;
+const int = (r: Rnd, n: number) => Math.floor(r() * n);
+const bytes = (r: Rnd, n: number) => { let s = ""; for (let i = 0; i < n; i++) s += String.fromCharCode(int(r, 256)); return s; };
+
+// a random packet a broker could send (valid), as mqtt-packet input
+function randomPacket(r: Rnd): any {
+  switch (int(r, 6)) {
+    case 0: { const sp = r() < 0.5; return { cmd: "connack", sessionPresent: sp, returnCode: sp ? 0 : int(r, 6) }; }
+    case 1: {
+      const qos = int(r, 2);
+      return {
+        cmd: "publish", topic: r() < 0.8 ? "/sys/pk/dn/" + bytes(r, int(r, 5)).replace(/[^a-z]/g, "x") : "温度/" + int(r, 99),
+        payload: toBuf(bytes(r, r() < 0.9 ? int(r, 40) : int(r, 3000))), qos, dup: qos ? r() < 0.3 : false, retain: r() < 0.2,
+        ...(qos ? { messageId: 1 + int(r, 65535) } : {}),
+      };
+    }
+    case 2: return { cmd: "puback", messageId: 1 + int(r, 65535) };
+    case 3: return { cmd: "suback", messageId: 1 + int(r, 65535), granted: Array.from({ length: 1 + int(r, 4) }, () => [0, 1, 2, 128][int(r, 4)]) };
+    case 4: return { cmd: "unsuback", messageId: 1 + int(r, 65535) };
+    default: return { cmd: "pingresp" };
+  }
+}
+
+// our packet in mqtt-packet's vocabulary
+function asMp(p: any): any {
+  switch (p.type) {
+    case 2: return { cmd: "connack", sessionPresent: p.sp, returnCode: p.rc };
+    case 3: return { cmd: "publish", topic: toBuf(p.topic).toString("utf8"), payload: p.payload, qos: p.qos, dup: p.dup, retain: p.retain, ...(p.qos ? { messageId: p.id } : {}) };
+    case 4: return { cmd: "puback", messageId: p.id };
+    case 9: return { cmd: "suback", messageId: p.id, granted: p.granted };
+    case 11: return { cmd: "unsuback", messageId: p.id };
+    case 13: return { cmd: "pingresp" };
+  }
+  throw new Error("reader yielded unknown type " + p.type);
+}
+function mpFields(x: any): any {
+  switch (x.cmd) {
+    case "connack": return { cmd: x.cmd, sessionPresent: x.sessionPresent, returnCode: x.returnCode };
+    case "publish": return { cmd: x.cmd, topic: x.topic, payload: toStr(Buffer.from(x.payload)), qos: x.qos, dup: x.dup, retain: x.retain, ...(x.qos ? { messageId: x.messageId } : {}) };
+    case "puback": case "unsuback": return { cmd: x.cmd, messageId: x.messageId };
+    case "suback": return { cmd: x.cmd, messageId: x.messageId, granted: x.granted };
+    case "pingresp": return { cmd: x.cmd };
+  }
+  return { cmd: x.cmd }; // a type the client rejects; never equal to one of ours
+}
+
+// mqtt-packet's packets for a stream, up to its first error
+function mpParse(s: string): any[] {
+  const p = mqttPacket.parser({ protocolVersion: 4 });
+  const out: any[] = [];
+  let failed = false;
+  p.on("packet", (x: any) => { if (!failed) out.push(mpFields(x)); });
+  p.on("error", () => { failed = true; });
+  p.parse(toBuf(s));
+  return out;
+}
+
+// feed s in random chunks; returns the packets and the error (if any)
+function run(reader: MqttReader, s: string, r: Rnd): { got: Packet[]; err?: Error } {
+  const got: Packet[] = [];
+  const maxChunk = [1, 3, 16, 500][int(r, 4)];
+  try {
+    for (let i = 0; i < s.length;) {
+      const n = 1 + int(r, maxChunk);
+      reader.push(s.slice(i, i + n), (p) => got.push(p));
+      i += n;
+    }
+  } catch (e) {
+    expect(e).toBeInstanceOf(Error);
+    expect((e as Error).message).toMatch(/^mqtt: /);
+    return { got, err: e as Error };
+  }
+  return { got };
+}
+
+function mutate(s: string, r: Rnd): string {
+  const k = 1 + int(r, 4);
+  for (let j = 0; j < k; j++) {
+    const i = int(r, s.length + 1);
+    switch (int(r, 5)) {
+      case 0: s = s.slice(0, i) + String.fromCharCode(int(r, 256)) + s.slice(i + 1); break; // replace
+      case 1: s = s.slice(0, i) + String.fromCharCode(s.charCodeAt(i) ^ (1 << int(r, 8))) + s.slice(i + 1); break; // bit flip
+      case 2: s = s.slice(0, i) + s.slice(i + 1 + int(r, 4)); break; // delete
+      case 3: s = s.slice(0, i) + bytes(r, 1 + int(r, 4)) + s.slice(i); break; // insert
+      default: s = s.slice(0, i); // truncate
+    }
+  }
+  return s;
+}
+
+const PING = "\xd0\x00";
+
+describe("MqttReader fuzz", () => {
+  it("valid random streams in random chunkings read exactly as mqtt-packet generated them", () => {
+    const r = seeded(101);
+    for (let k = 0; k < 1500; k++) {
+      const ps = Array.from({ length: 1 + int(r, 6) }, () => randomPacket(r));
+      const s = ps.map(gen).join("");
+      const { got, err } = run(new MqttReader(4096), s, r);
+      expect(err).toBeUndefined();
+      expect(got.map(asMp)).toEqual(ps.map(mpFields));
+    }
+  });
+
+  it("mutated streams: only mqtt: errors, packets agree with mqtt-packet, reader recovers", () => {
+    const r = seeded(202);
+    let errors = 0, packets = 0;
+    for (let k = 0; k < 3000; k++) {
+      const s = mutate(Array.from({ length: 1 + int(r, 5) }, () => gen(randomPacket(r))).join(""), r);
+      const reader = new MqttReader(r() < 0.5 ? 4096 : 64);
+      const { got, err } = run(reader, s, r);
+      if (err) errors++;
+      packets += got.length;
+      expect(got.length).toBeLessThanOrEqual(s.length / 2); // every packet takes >= 2 bytes
+      // each packet we yield is one mqtt-packet yields at the same position
+      const theirs = mpParse(s);
+      const n = Math.min(got.length, theirs.length);
+      expect(got.slice(0, n).map(asMp)).toEqual(theirs.slice(0, n));
+      // after an error the reader is reset and reads a fresh stream
+      if (err) {
+        const after: Packet[] = [];
+        reader.push(PING, (p) => after.push(p));
+        expect(after).toEqual([{ type: 13 }]);
+      }
+    }
+    expect(errors).toBeGreaterThan(300);
+    expect(packets).toBeGreaterThan(3000);
+  });
+
+  it("random byte streams: only mqtt: errors, always terminate, bounded buffering", () => {
+    const r = seeded(303);
+    for (let k = 0; k < 3000; k++) {
+      const s = bytes(r, int(r, 300));
+      const reader = new MqttReader(int(r, 2) ? 100 : 1 << 20);
+      const { got } = run(reader, s, r);
+      for (const p of got) asMp(p); // only known types
+      // whatever is buffered is a partial packet no bigger than max + header
+      expect((reader as any)._b.length).toBeLessThanOrEqual(Math.max(5, (reader as any)._m));
+    }
+  });
+
+  it("our own encoder's output round-trips through the reader in random chunkings", () => {
+    const r = seeded(404);
+    for (let k = 0; k < 500; k++) {
+      const topic = "/a/" + bytes(r, int(r, 20)).replace(/[^\x20-\x7e]/g, "");
+      const payload = bytes(r, int(r, 2000));
+      const qos = int(r, 2), id = 1 + int(r, 65535), dup = r() < 0.5;
+      const s = encodePublish(topic, payload, qos, id, dup, 4096);
+      const { got, err } = run(new MqttReader(4096), s + PING, r);
+      expect(err).toBeUndefined();
+      expect(got).toEqual([{ type: 3, topic, payload, qos, id: qos ? id : 0, dup: qos ? dup : false, retain: false }, { type: 13 }]);
+    }
+    // client-only packets are rejected by the reader
+    for (const s of [encodeConnect("c", "u", "p", 60), encodeSubscribe(1, ["t"], 1)]) {
+      expect(run(new MqttReader(4096), s, r).err?.message).toMatch(/^mqtt: bad header/);
+    }
+  });
+});
