@@ -190,6 +190,15 @@ describe("Link: session", () => {
     expect(r.messages.length).toBe(2);
   });
 
+  it("a SUBACK refusing a topic (0x80) is reported in lastError", () => {
+    const r = rig();
+    const s = goOnline(r);
+    s.send({ cmd: "suback", messageId: s.packets[1].messageId, granted: [1, 1, 1] });
+    expect(r.link.status().lastError).toBe("");
+    s.send({ cmd: "suback", messageId: s.packets[1].messageId, granted: [1, 128, 1] });
+    expect(r.link.status().lastError).toBe("subscribe refused");
+  });
+
   it("a throwing user callback is contained and named in lastError", () => {
     const r = rig();
     const s = goOnline(r);
