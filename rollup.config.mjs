@@ -22,7 +22,9 @@ export default {
     typescript({ tsconfig: "./tsconfig.json", outDir: undefined, noEmitOnError: true, include: ["lib/**/*.ts", "firmware/**/*.ts"] }),
     terser({
       ecma: 2015,
-      compress: { passes: 3, unsafe_arrows: false, pure_getters: true },
+      // inline: 1 and reduce_vars: false keep terser from emitting a `var` after its first use
+      // (Espruino does not hoist var; tools/check-bundle.mjs checks it).
+      compress: { passes: 3, pure_getters: true, inline: 1, reduce_vars: false },
       mangle: { properties: { regex: /^_/ } },
       format: { ascii_only: true, comments: false },
     }),

@@ -1,7 +1,7 @@
 // Espruino adapters for the link: timers, sockets, Wi-Fi, watchdog, hashes.
 // main.ts: `const link = new Link(makeEnv(), settings); watchWifi(link);` (makeEnv once:
 // it enables the hardware watchdog, which cannot be turned off again).
-import board from "../board.json";
+import { watchdogSeconds } from "../board.json";
 import type { Link, LinkEnv } from "../lib/link";
 import type { Hash } from "../lib/crypto";
 
@@ -12,7 +12,7 @@ const hash = (f: string): Hash => (s) => E.toString(new Uint8Array(C[f](s)));
 export const sha1 = hash("SHA1"), sha256 = hash("SHA256");
 
 export function makeEnv(): LinkEnv {
-  E.enableWatchdog(board.watchdogSeconds, false); // the link feeds it with kick()
+  E.enableWatchdog(watchdogSeconds, false); // the link feeds it with kick()
   return {
     set: (f, ms) => setTimeout(f, ms),
     clear: (h) => clearTimeout(h), // the link never passes undefined

@@ -136,9 +136,10 @@ export class Link {
   }
 
   _mqtt(): void {
-    const s = this._s!, c = this._c, g = ++this._g,
-      // socket callbacks: ignored once this socket is replaced or ended
-      cb = (f: (d?: any) => void) => (d?: any) => { if (g == this._g) f(d); };
+    const me = this, s = this._s!, c = this._c, g = ++this._g,
+      // socket callbacks: ignored once this socket is replaced or ended. `me`, not
+      // `this`: Espruino mishandles `this` in an arrow nested in an expression-bodied one.
+      cb = (f: (d?: any) => void) => (d?: any) => { if (g == me._g) f(d); };
     this._st = "connecting";
     this._r = new MqttReader(c.maxPacket);
     this._t("c", () => this._drop("connack timeout"), c.connackTimeoutSeconds * 1000);

@@ -12,7 +12,7 @@ import { createDevice } from "../tools/sim.mjs";
 // @ts-ignore: plain ESM JS with JSDoc
 import { startEmulator } from "../tools/emulator.mjs";
 
-const SCALE = 20;
+const SCALE = 10;
 const FIRMWARE = "dist/firmware.js";
 const DEV = { productKey: "a1X2bEnP82z", deviceName: "e2e-device", deviceSecret: "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw" };
 const AP = { ssid: "E2E-AP", password: "e2e-password" };
@@ -43,16 +43,17 @@ async function until(what: string, f: () => any, ms = 20000): Promise<void> {
 }
 
 /** Emulator + simulated device configured through its console; logs shown when a test fails. */
-async function rig(o: { setup?: Record<string, any>; device?: any; rechunk?: boolean; fault?: any } = {}) {
+async function rig(o: { setup?: Record<string, any>; device?: any; rechunk?: boolean; fault?: any; scale?: number } = {}) {
+  const scale = o.scale || SCALE;
   const log: string[] = [];
   onTestFailed(() => { console.log(log.slice(-80).join("\n")); });
-  const emu = await startEmulator({ port: 0, devices: [DEV], timeScale: SCALE, log: (l: string) => log.push("[cloud] " + l) });
+  const emu = await startEmulator({ port: 0, devices: [DEV], timeScale: scale, log: (l: string) => log.push("[cloud] " + l) });
   if (o.fault) emu.setFault(o.fault);
   const events = record(emu, ["connect", "connack", "subscribe", "pingreq", "post", "set_reply", "kick", "disconnect"]);
   const dir = mkdtempSync(join(tmpdir(), "e2e-"));
   const out: string[] = [];
   const dev = createDevice({
-    firmware: FIRMWARE, storageDir: dir, timeScale: SCALE, wifi: AP, rechunk: o.rechunk,
+    firmware: FIRMWARE, storageDir: dir, timeScale: scale, wifi: AP, rechunk: o.rechunk,
     out: (l: string) => { out.push(l); log.push("[device] " + l); },
     log: (l: string) => log.push("[sim] " + l),
   });
@@ -168,6 +169,23 @@ describe("end to end: firmware in the simulator against the platform emulator", 
     await until("online again", r.online, 30000);
     expect(r.status().connects).toBe(2);
     expect(r.dev.wifiState).toBe("connected");
+  }, T);
+
+  it("offline for offlineResetMinutes: the firmware stops kicking, the watchdog reboots it, it comes back", async () => {
+    // 30 min of device time, compressed 100x (the watchdog's 40 s become 0.4 s)
+    const scale = 100;
+    const r = await rig({ scale });
+    await until("online", r.online);
+    expect(r.dev.boots).toBe(1);
+    const t0 = Date.now();
+    r.dev.wifiDown();
+    await until("watchdog reboot", () => r.dev.boots === 2, 60000);
+    // not before offlineResetMinutes (30) of device time
+    expect(Date.now() - t0).toBeGreaterThan(0.9 * 30 * 60000 / scale);
+    expect(r.out.some((l) => /watchdog reset/.test(l))).toBe(true);
+    r.dev.wifiUp();
+    await until("online after the reboot, from the stored config", r.online, 20000);
+    expect(r.status().connects).toBe(1);
   }, T);
 
   it("broker writes split into 1-byte pieces (and device reads re-chunked): still works", async () => {

@@ -105,7 +105,62 @@ export function checkBundle(code) {
       if (found || isFunction(loop.body)) report(loop, `closure over for (${n.kind} …)`);
     },
   });
+  hoistingAndThis(ast, report);
   return problems;
+}
+
+// Two traps of Espruino's parser (2v29, src/jsparse.c) that terser's output can hit:
+// - `var` is not hoisted: a name used before its `var` statement runs refers to the
+//   outer scope (terser may put `var a,b` at the end of a function).
+// - an expression-bodied arrow loses `this` once a function is parsed in its body after
+//   a `this` token; and a nested arrow using `this` inside one trips debug builds.
+function hoistingAndThis(ast, report) {
+  const children = (n, fn) => {
+    for (const k in n) {
+      const v = n[k];
+      if (Array.isArray(v)) v.forEach((x) => x && typeof x.type === "string" && fn(x));
+      else if (v && typeof v.type === "string" && k !== "loc") fn(v);
+    }
+  };
+  const scanScope = (scope) => {
+    const decl = new Map(), uses = [];
+    const walk = (n, top) => {
+      if (!top && isFunction(n)) return scanScope(n);
+      if (n.type === "VariableDeclaration" && n.kind === "var")
+        for (const d of n.declarations) if (d.id.type === "Identifier" && !decl.has(d.id.name)) decl.set(d.id.name, n.start);
+      if (n.type === "Identifier") uses.push(n);
+      children(n, (c) => walk(c, false));
+    };
+    if (scope.type === "Program") walk(scope, true);
+    else { scope.params.forEach((p) => walk(p, false)); walk(scope.body, true); }
+    for (const u of uses) {
+      const at = decl.get(u.name);
+      if (at !== undefined && u.start < at) report(u, `'${u.name}' used before its var statement (Espruino does not hoist var)`);
+    }
+  };
+  scanScope(ast);
+  const visit = (n) => {
+    if (n.type === "ArrowFunctionExpression" && n.expression) {
+      let firstThis = Infinity, late = false, nestedThis = false;
+      const w = (x, inRegular, inArrow) => {
+        if (x.type === "ThisExpression" && !inRegular) {
+          firstThis = Math.min(firstThis, x.start);
+          if (inArrow) nestedThis = true;
+        }
+        if (isFunction(x)) {
+          if (x.start > firstThis) late = true;
+          if (x.type === "ArrowFunctionExpression") inArrow = true; else inRegular = true;
+        }
+        children(x, (c) => w(c, inRegular, inArrow));
+      };
+      w(n.body, false, false);
+      // a function that starts before the first `this` is fine; re-check after the walk
+      if (late) report(n, "expression-bodied arrow with a function after `this` (Espruino loses `this`): use a block body");
+      if (nestedThis) report(n, "arrow using `this` nested in an expression-bodied arrow (Espruino debug builds abort): use a block body or a local");
+    }
+    children(n, visit);
+  };
+  visit(ast);
 }
 
 /** Sizes of a bundle text in bytes. */

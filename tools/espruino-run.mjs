@@ -63,6 +63,7 @@ if(typeof iot!="object"){__out("load",{ms:loadMs,mem:__mem()});__out("fail",{why
 var online=0,want=null,n=0,phase="wait",wd=null,tRate=0,codes={},left=0,sent=0;
 // Samples go into slots that exist already, so that recording them allocates nothing.
 var mem={"10":0,"20":0,"30":0,"40":0,"50":0,"end":0},rate={w:0,seq:0,seqMs:0,win:0,winMs:0};
+var rtt=new Float32Array(PLAN.rate||1),tPost=0;
 function fail(why){__out("fail",{why:why,phase:phase,n:n});phase="failed"}
 function arm(){if(wd)clearTimeout(wd);wd=setTimeout(function(){wd=null;fail("no post_reply within 5 s")},5000)}
 function disarm(){if(wd){clearTimeout(wd);wd=null}}
@@ -73,7 +74,7 @@ iot.on("set",function(p){__out("set",{params:p});if(phase=="wait")setTimeout(sta
 iot.on("reply",function(id,code,msg){
 codes[code]=(codes[code]||0)+1;
 if(phase=="seq"||phase=="utf8"){if(String(id)!==String(want))return;disarm();n++;setTimeout(phase=="seq"?seqNext:startSeq,0)}
-else if(phase=="rate"||phase=="win"){if(want&&want[id]){delete want[id];left--;disarm();setTimeout(rateNext,0)}}
+else if(phase=="rate"||phase=="win"){if(want&&want[id]){if(phase=="rate")rtt[sent-1]=(__rt()-tPost)*1000;delete want[id];left--;disarm();setTimeout(rateNext,0)}}
 });
 function waitSet(){__out("ready",{ms:ms()});setTimeout(function(){if(phase=="wait"){__out("noset",{});startPosts()}},3000)}
 // First one post with non-ASCII text (a Unicode string on this build), then the sequence.
@@ -85,16 +86,17 @@ if(phase!="seq")return;
 if(n&&n%10==0&&n<=50)mem[n]=__mem().usage;
 if(n>=PLAN.posts){startRate(1,"rate");return}
 want=post({Seq:n,Temp:20+n%10/2});if(want!=null)arm()}
-function startRate(w,ph){__out("phase",{p:ph});phase=ph;want={};left=0;sent=0;tRate=__rt();rate.w=w;rateNext()}
+function startRate(w,ph){phase=ph;want={};left=0;sent=0;tRate=__rt();rate.w=w;rateNext()}
 function rateNext(){
 if(phase!="rate"&&phase!="win")return;
-while(sent<PLAN.rate&&left<rate.w){var id=post({Seq:sent++});if(id==null)return;want[id]=1;left++;arm()}
+while(sent<PLAN.rate&&left<rate.w){tPost=__rt();var id=post({Seq:sent++});if(id==null)return;want[id]=1;left++;arm()}
 if(left)return;
 var t=__rt()-tRate;
 if(phase=="rate"){rate.seq=PLAN.rate/t;rate.seqMs=t*1000;if(PLAN.window>1){startRate(PLAN.window,"win");return}}
 else{rate.win=PLAN.rate/t;rate.winMs=t*1000}
-__out("phase",{p:"done"});phase="done";want=null;mem.end=__mem().usage;
-__out("done",{ms:ms(),mem:mem,rate:rate,codes:codes,setTimes:__setTimes,offMs:__off,wifi:__wifi.connects,status:iot.status()});
+phase="done";want=null;mem.end=__mem().usage;
+var rt=[];for(var k=0;k<rtt.length;k++)rt.push(Math.round(rtt[k]*10)/10);
+__out("done",{ms:ms(),mem:mem,rate:rate,rtt:rt,codes:codes,setTimes:__setTimes,offMs:__off,wifi:__wifi.connects,status:iot.status()});
 if(PLAN.quit)setTimeout(function(){quit()},50)}
 // Memory is read once the script has finished: while it runs, its whole source text is in RAM.
 setTimeout(function(){
@@ -123,7 +125,6 @@ export function startDevice(o) {
   const proc = spawn(o.espruino, ["run.js"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   const markers = new EventEmitter();
   const seen = new Map();
-  const cpus = [];
   let out = "", buf = "";
   const onData = (d) => {
     const s = d.toString("latin1");
@@ -138,9 +139,6 @@ export function startDevice(o) {
       if (as) markers.emit("@fail", { why: "interpreter " + as[0] });
       const m = /@@(\w+) (.*)$/.exec(line);
       if (m) {
-        // CPU time of the interpreter when the marker arrived (robust on a busy machine).
-        const cpu = cpuMs(proc.pid);
-        if (cpu != null) cpus.push({ name: m[1], cpu });
         let v;
         try { v = JSON.parse(m[2]) } catch (e) { v = { unparsed: m[2] } }
         if (!seen.has(m[1])) seen.set(m[1], []);
@@ -164,8 +162,6 @@ export function startDevice(o) {
   return {
     dir, proc, markers, exited, kill,
     output: () => out,
-    /** [{name, cpu}]: the interpreter's user+system CPU ms at each marker (Linux /proc). */
-    cpu: () => cpus,
     seen: (name) => seen.get(name) || [],
     /** Resolves with the next value of marker `name` (or an earlier unconsumed one when `past`). */
     wait(name, ms, past) {
@@ -181,15 +177,6 @@ export function startDevice(o) {
       });
     },
   };
-}
-
-/** user+system CPU ms of a process, from /proc (null where unavailable). */
-export function cpuMs(pid) {
-  try {
-    const f = readFileSync("/proc/" + pid + "/stat", "latin1");
-    const v = f.slice(f.lastIndexOf(")") + 2).split(" ");
-    return (Number(v[11]) + Number(v[12])) * 10; // USER_HZ is 100 on Linux
-  } catch (e) { return null }
 }
 
 function tail(s) {
@@ -218,8 +205,9 @@ export function errorLines(out) {
  *   jsvarsFirmwareIdle / jsvarsFirmwareOnline (minus the harness), loadMs, loadToOnlineMs,
  *   rebootLoadToOnlineMs (interpreter clock, from the first line of the script),
  *   qos1PerSec (1 in flight), qos1WindowPerSec (`window` in flight), qos0PerSec (null: iot
- *   has no QoS 0 post), cpuMsPerQos1 / cpuMsPerQos1Window (interpreter CPU per post + reply,
- *   10 ms ticks: robust when the machine is busy), loadAverage, clockOffsetMs, status.
+ *   has no QoS 0 post), qos1RttMedianMs / qos1RttP90Ms (post -> post_reply, one at a time),
+ *   loadAverage (the Linux build busy-polls while a socket is open: timings depend on the
+ *   machine's load), clockOffsetMs, status.
  * @param {{espruino: string, firmware?: string, rate?: number, window?: number, reboot?: boolean, log?: (l: string) => void, timeoutMs?: number}} o
  */
 export async function measureDevice(o) {
@@ -285,10 +273,10 @@ export async function measureDevice(o) {
     r.qos1WindowPerSec = done.rate.win ? round(done.rate.win) : null;
     r.window = windowN;
     r.qos0PerSec = null; // iot has no QoS 0 post
-    // CPU of the interpreter per post + reply (10 ms clock ticks over `rate` posts).
-    const phases = d.cpu().filter((x) => x.name === "phase");
-    if (phases.length >= 2) r.cpuMsPerQos1 = round((phases[1].cpu - phases[0].cpu) / rateN);
-    if (phases.length >= 3) r.cpuMsPerQos1Window = round((phases[2].cpu - phases[1].cpu) / rateN);
+    // Round trips one at a time: the median resists a busy machine better than the mean.
+    const rtt = done.rtt.slice().sort((a, b) => a - b);
+    r.qos1RttMedianMs = round(rtt[rtt.length >> 1]);
+    r.qos1RttP90Ms = round(rtt[Math.floor(rtt.length * 0.9)]);
     r.loadAverage = round(loadavg()[0]);
     r.ntpSetTimeCalls = done.setTimes;
     r.clockOffsetMs = round(done.offMs);
@@ -332,8 +320,9 @@ export async function measureDevice(o) {
   return r;
 }
 
-// A stand-in `iot` for the control run: as small as possible, it never goes online.
-const CONTROL = 'var iot={status:function(){return{state:"control"}},on:function(){}};';
+// A stand-in `iot` for the control run: as small as possible, it never goes online; it
+// keeps the listeners, as the firmware does, so the harness' closures count on both sides.
+const CONTROL = 'var iot={l:[],status:function(){return{state:"control"}},on:function(e,f){this.l.push(f)}};';
 
 function until(f, ms) {
   return new Promise((res, rej) => {

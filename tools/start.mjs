@@ -200,20 +200,26 @@ async function main () {
     return
   }
 
-  rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: '> ' })
+  rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: '> ', terminal: tty })
   rl.on('line', line => {
     const l = line.trim()
     if (l === '.exit' || l === 'quit()') return finish(0, '')
     if (l) {
-      const r = device.eval(l)
-      print('=' + format(r, true))
+      // Like the Espruino REPL: "=result", or the "Uncaught ..." line from the device.
+      let r; let ok = true
+      try { r = device.eval(l, { throws: true }) } catch (e) {
+        ok = false
+        const x = /** @type {any} */ (e)
+        print('[device] Uncaught ' + (x && x.message !== undefined ? (x.name || 'Error') + ': ' + x.message : format(x, true)))
+      }
+      if (ok) print('=' + format(r, true))
     }
-    rl && rl.prompt()
+    if (rl && tty) rl.prompt()
   })
   rl.on('close', () => finish(0, ''))
   rl.on('SIGINT', () => finish(0, ''))
   process.on('SIGTERM', () => finish(0, ''))
-  rl.prompt()
+  if (tty) rl.prompt()
 }
 
 main().catch(e => {

@@ -37,7 +37,7 @@ row("load to online (setup run)", r.loadToOnlineMs, "ms");
 row("load to online (boot from Storage)", r.rebootLoadToOnlineMs, "ms");
 row("QoS 1 posts/s (1 in flight)", r.qos1PerSec);
 row("QoS 1 posts/s (" + r.window + " in flight)", r.qos1WindowPerSec);
-row("interpreter CPU per post + reply", r.cpuMsPerQos1 == null ? null : r.cpuMsPerQos1 + " / " + r.cpuMsPerQos1Window + " (" + r.window + " in flight)", "ms");
+row("QoS 1 round trip median / p90", r.qos1RttMedianMs == null ? null : r.qos1RttMedianMs + " / " + r.qos1RttP90Ms, "ms");
 row("machine load average (1 min)", r.loadAverage);
 const failed = r.checks.filter((c) => !c.ok);
 console.log(failed.length ? "test:device FAILED: " + failed.map((c) => c.name + (c.detail ? " (" + c.detail + ")" : "")).join("; ")
