@@ -52,6 +52,10 @@ const banned: [string, string, RegExp][] = [
   ["require of a non-built-in", "require('mqtt');", /require of "mqtt"/],
   ["computed require", "require(n);", /require of a computed name/],
   ["non-ASCII text", "var s='\u00e9';", /non-ASCII/],
+  // Espruino's parser traps that terser output has hit (seen in the 2v29 interpreter)
+  ["var used before its statement", "function f(t){e=t.a;return e;var e}", /'e' used before its var statement/],
+  ["arrow losing this", "class A{m(){return ()=>this.w(function(){}())}}", /loses `this`/],
+  ["nested arrow using this", "class A{m(){const s=t=>e=>{this.x&&t(e)};return s}}", /nested in an expression-bodied arrow/],
 ];
 
 describe("Espruino subset check", () => {
@@ -76,6 +80,13 @@ describe("Espruino subset check", () => {
       Object.assign({}, {}); JSON.stringify({a:1});
     `;
     expect(checkBundle(ok)).toEqual([]);
+  });
+
+  it("accepts var declared before use, block-bodied arrows and a function before this", () => {
+    expect(checkBundle("function f(t){var e;e=t.a;return e}")).toEqual([]);
+    expect(checkBundle("function f(){g(e);function g(){}}var e=1;")).toEqual([]);
+    expect(checkBundle("class A{m(){return ()=>{this.w(function(){}())}}}")).toEqual([]);
+    expect(checkBundle("class A{m(){return ()=>g(function(){},this.x)}}")).toEqual([]);
   });
 
   it("does not confuse a local variable with a banned global", () => {

@@ -129,6 +129,9 @@ function hoistingAndThis(ast, report) {
       if (n.type === "VariableDeclaration" && n.kind === "var")
         for (const d of n.declarations) if (d.id.type === "Identifier" && !decl.has(d.id.name)) decl.set(d.id.name, n.start);
       if (n.type === "Identifier") uses.push(n);
+      // property names are not variable uses
+      if (n.type === "MemberExpression" && !n.computed) return walk(n.object, false);
+      if ((n.type === "Property" || n.type === "MethodDefinition") && !n.computed) return walk(n.value, false);
       children(n, (c) => walk(c, false));
     };
     if (scope.type === "Program") walk(scope, true);

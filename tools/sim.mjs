@@ -745,8 +745,10 @@ export function createDevice (opts) {
   boot()
 
   return {
+    /** 'out' (console line), 'log' (simulator event line), 'reboot' ({reason}), 'boot' (count; boot #1 happens inside createDevice) */
     events,
     storageDir,
+    storage: storageDir,
     /**
      * Runs a console line in the device, like typing it on the serial console.
      * Errors print "Uncaught ..." to out (and are rethrown with {throws: true}).
