@@ -1,5 +1,6 @@
 // Alink thing model: property post/set, events, reply matching, NTP time sync.
 import { utf8 } from "./bytes";
+import { hex } from "./crypto";
 import type { Timers } from "./link";
 
 export interface AlinkHost { publish(topic: string, payload: string, qos: 0 | 1): void; error(msg: string): void }
@@ -7,32 +8,26 @@ export interface AlinkHost { publish(topic: string, payload: string, qos: 0 | 1)
 // JSON text whose strings keep their chars (only `"`, `\` and < 0x20 escaped), so
 // UTF-8 bytes survive; Espruino's JSON.stringify turns each byte >= 0x7F into \u00XX.
 function enc(v: any, d: number): string {
-  let s = "", k: any, c: number, a: any = 0;
-  if (typeof v == "string") {
-    // copy runs with slice(): on the Unicode (Linux) build, concatenating single
-    // chars of a byte string re-encodes bytes >= 0x80
-    for (k = 0; k < v.length; k++) {
-      c = v.charCodeAt(k);
-      if (c == 34 || c == 92 || c < 32) {
-        s += v.slice(a, k) + (c < 32 ? "\\u00" + (c + 256).toString(16).slice(1) : "\\" + v[k]);
-        a = k + 1;
-      }
-    }
-    return '"' + s + v.slice(a) + '"';
-  }
+  let s = "", k: any, a: any;
+  if (typeof v == "string")
+    // printable ASCII: native JSON.stringify gives the same text, fastest. Otherwise
+    // each string is made UTF-8 bytes on its own (a byte string next to a Unicode one in
+    // the Linux build stays as it is), then replace() escapes (native; keeps bytes)
+    return /[^ -~]/.test(v) ? '"' + utf8(v).replace(/["\\\x00-\x1f]/g, c => "\\" + (c < " " ? "u00" + hex(c) : c)) + '"' : JSON.stringify(v);
   if (v && typeof v == "object") {
     // the depth limit also stops cycles
-    if (d > 9) throw new Error("json: over 10 deep");
+    if (d > 9) throw Error("json: over 10 deep");
     a = Array.isArray(v);
     for (k in v) s += (s ? "," : "") + (a ? "" : enc("" + k, d) + ":") + enc(v[k], d + 1);
     return a ? "[" + s + "]" : "{" + s + "}";
   }
   // numbers, booleans, null (isFinite takes true/null as numbers)
-  if (isFinite(v)) return String(v);
-  throw new Error("json: cannot encode " + typeof v);
+  if (isFinite(v)) return "" + v;
+  throw Error("json: cannot encode " + typeof v);
 }
 
-export function json(v: any): string { return utf8(enc(v, 0)) }
+/** JSON text as UTF-8 bytes; throws "json: …" for what JSON cannot carry. */
+export const json = (v: any): string => enc(v, 0);
 
 export function subscriptions(pk: string, dn: string): string[] {
   const s = "/sys/" + pk + "/" + dn + "/thing/";
@@ -59,13 +54,13 @@ export class Alink {
     let ids: string[] = [], timer: any, sent: any;
 
     const post = (e: string, params: any): string => {
-      if (!params || typeof params != "object" || Array.isArray(params)) throw new Error("alink: params must be an object");
+      if (!params || typeof params != "object" || Array.isArray(params)) throw Error("alink: params must be an object");
       const id = "" + (me._i % 4294967295 + 1), t = ev + e + "/post",
         p = json({ id: id, version: "1.0", params: params, method: "thing.event." + e + ".post" }),
         r = 4 + t.length + p.length,
         // whole PUBLISH: type byte, remaining length (1-3 bytes below 2 MB), topic length, topic, packet id, payload
         n = r + (r < 128 ? 2 : r < 16384 ? 3 : 4);
-      if (n > maxPacket) throw new Error("alink: packet of " + n + " bytes > maxPacket " + maxPacket);
+      if (n > maxPacket) throw Error("alink: packet of " + n + " bytes > maxPacket " + maxPacket);
       me._i = +id;
       if (ids.push(id) > 16) ids.shift();
       host.publish(t, p, 1);
@@ -88,7 +83,7 @@ export class Alink {
     me.online = online;
     me.post = (params) => post("property", params);
     me.event = (id, params) => {
-      if (typeof id != "string" || !/^\w+$/.test(id) || id.length > 50) throw new Error("alink: bad event identifier " + id);
+      if (typeof id != "string" || !/^\w+$/.test(id) || id.length > 50) throw Error("alink: bad event identifier " + id);
       return post(id, params);
     };
     me.message = (topic, payload) => {

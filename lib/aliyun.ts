@@ -12,18 +12,19 @@ export interface Device {
 
 export const SIGN_METHODS = ["hmacmd5", "hmacsha1", "hmacsha256"];
 
-function bad(field: string, rule: string): never { throw new Error(field + ": " + rule) }
+// Shared with lib/config.ts: errors name the field and the rule, never the value.
+export function bad(field: string, rule: string): never { throw Error(field + ": " + rule) }
 
 // o[f] must be set (unless opt) and match re: trivial regexes only (Espruino has
 // no {m,n}; lengths are checked apart). Never echoes the value.
-function str(o: any, f: string, re: RegExp, rule: string, opt?: any, min?: any, max?: any) {
+export function str(o: any, f: string, re: RegExp, rule: string, opt?: any, min?: any, max?: any) {
   const s = o[f];
   if (!opt && !s) bad(f, "required");
   if (s != null && (typeof s != "string" || s.length < min || s.length > max || !re.test(s))) bad(f, rule);
 }
 
 // o[f], when set, must be an integer lo..hi.
-function int(o: any, f: string, lo: number, hi: number, rule: string) {
+export function int(o: any, f: string, lo: number, hi: number, rule: string) {
   const v = o[f];
   if (v != null && !(typeof v == "number" && v % 1 == 0 && v >= lo && v <= hi)) bad(f, rule);
 }

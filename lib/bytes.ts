@@ -7,6 +7,8 @@ export const chr = String.fromCharCode;
  * "Valid" is checked by lead/continuation structure only (overlong forms pass). */
 export function utf8(s: string): string {
   let i = 0, c: number, n: number, o = "";
+  // native test: ASCII (topics, most payloads) skips the JS loop
+  if (!/[^\x00-\x7f]/.test(s)) return s;
   while (i < s.length) {
     c = s.charCodeAt(i++);
     // n = continuation bytes the lead byte asks for; 9 = not a lead byte

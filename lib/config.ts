@@ -1,5 +1,5 @@
 // Console config: field rules, group merge, masking. Messages name fields, never values.
-import { checkDevice } from "./aliyun";
+import { checkDevice, bad, str, int } from "./aliyun";
 
 // Fields come in groups that are set together so identities never mix.
 const W = ["ssid", "password"];
@@ -7,24 +7,23 @@ const D = ["productKey", "deviceName", "deviceSecret"];
 // Every known field, in the fixed order iot.show() prints them.
 export const FIELDS = W.concat(D, ["region", "instanceId", "host", "port", "signMethod", "keepAlive", "telnet"]);
 
-function err(m: string): never { throw new Error(m) }
-
 // c must be an object without unknown field names (all of them are named).
 function known(c: any) {
-  if (!c || typeof c != "object") err("config must be an object");
+  if (!c || typeof c != "object") bad("config", "not an object");
   const u = Object.keys(c).filter(k => FIELDS.indexOf(k) < 0);
-  if (u.length) err("unknown field " + u.join(", "));
+  if (u.length) bad("unknown field", u.join(", "));
 }
 
 // Throws an Error naming the field and the rule when c is not a complete, valid config.
 export function validateConfig(c: any): void {
   known(c);
-  W.concat(D).forEach(k => { if (c[k] == null) err(k + ": required") });
-  const s = c.ssid, p = c.password, k = c.keepAlive;
-  if (typeof s != "string" || !s || s.length > 32) err("ssid: 1-32 chars");
-  if (typeof p != "string" || p && (p.length < 8 || p.length > 63)) err("password: empty or 8-63 chars");
-  if (k != null && (typeof k != "number" || !(k % 1 == 0 && k >= 30 && k <= 1200))) err("keepAlive: integer 30-1200");
-  if (c.telnet != null && typeof c.telnet != "boolean") err("telnet: true or false");
+  const p = c.password;
+  str(c, "ssid", /^/, "1-32 chars", 0, 0, 32);
+  // "" is an open network
+  if (typeof p != "string" || p && (p.length < 8 || p.length > 63)) bad("password", "empty or 8-63 chars");
+  int(c, "keepAlive", 30, 1200, "integer 30-1200");
+  if (c.telnet != null && typeof c.telnet != "boolean") bad("telnet", "true or false");
+  // the device group's fields (required ones included)
   checkDevice(c);
 }
 
@@ -34,7 +33,7 @@ export function mergeConfig(stored: any, patch: any): any {
   known(patch);
   const c = Object.assign({}, stored);
   [W, D].forEach(g => g.forEach(k => {
-    if (k in patch) g.forEach(m => { if (!(m in patch)) err(m + ": required with " + k) });
+    if (k in patch) g.forEach(m => { if (!(m in patch)) bad(m, "required with " + k) });
   }));
   for (const k in patch) {
     if (patch[k] == null) delete c[k]; else c[k] = patch[k];

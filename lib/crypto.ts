@@ -1,16 +1,13 @@
 // HMAC over an injected hash (native SHA1/SHA256 on the device) and a JS MD5,
 // the one digest Espruino lacks. All values are byte strings.
+import { chr } from "./bytes";
 
 /** Byte string in, raw digest byte string out. */
 export type Hash = (bytes: string) => string;
 
-const chr = String.fromCharCode;
-
 /** RFC 1321 MD5. 32-bit math with |0 and shifts only (no Math.imul on Espruino). */
 export const md5: Hash = s => {
   const n = s.length, w: number[] = [],
-    // per-round rotations
-    r = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21],
     // index of the bit-length word in the padded message
     L = (n + 8 >> 6 << 4) + 14;
   let a = 1732584193, b = -271733879, c = -1732584194, d = 271733878,
@@ -27,7 +24,8 @@ export const md5: Hash = s => {
       f = a + (j < 16 ? b & c | ~b & d : j < 32 ? d & b | ~d & c : j < 48 ? b ^ c ^ d : c ^ (b | ~d)) +
         (Math.abs(Math.sin(j + 1)) * 4294967296 | 0) +
         (w[i + (j < 16 ? j : j < 32 ? 5 * j + 1 : j < 48 ? 3 * j + 5 : 7 * j) % 16] | 0);
-      k = r[j >> 4 << 2 | j & 3];
+      // per-round rotations 7,12,17,22, 5,9,14,20, 4,11,16,23, 6,10,15,21 as chars + 48
+      k = "7<AF59>D4;@G6:?E".charCodeAt(j >> 4 << 2 | j & 3) - 48;
       a = d; d = c; c = b;
       b = b + (f << k | f >>> 32 - k) | 0;
     }
@@ -47,8 +45,4 @@ export function hmac(hash: Hash, key: string, msg: string): string {
 }
 
 /** Lower-case hex of a byte string. */
-export function hex(s: string): string {
-  let o = "", i = 0;
-  for (; i < s.length; i++) o += (256 + s.charCodeAt(i)).toString(16).slice(1);
-  return o;
-}
+export const hex = (s: string): string => s.replace(/[\s\S]/g, c => (256 + c.charCodeAt(0)).toString(16).slice(1));

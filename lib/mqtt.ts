@@ -13,7 +13,7 @@ const u16 = (n: number) => chr(n >> 8 & 255, n & 255);
 const get16 = (s: string, i: number) => s.charCodeAt(i) << 8 | s.charCodeAt(i + 1);
 
 function fail(m: string): never {
-  throw new Error("mqtt: " + m);
+  throw Error("mqtt: " + m);
 }
 
 // length-prefixed UTF-8 string field

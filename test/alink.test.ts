@@ -93,6 +93,33 @@ describe("json", () => {
     }
   });
 
+  // Printable ASCII strings take the native JSON.stringify path, others the own encoder:
+  // both, and their mix in one value, must give Node's text.
+  const printable = () => { let s = ""; const n = Math.floor(rnd() * 12); for (let i = 0; i < n; i++) s += String.fromCharCode(32 + Math.floor(rnd() * 95)); return s; };
+  const mapStrings = (v: any, f: (s: string) => string): any => typeof v == "string" ? f(v) : Array.isArray(v) ? v.map((x) => mapStrings(x, f)) :
+    v && typeof v == "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [f(k), mapStrings(x, f)])) : v;
+
+  it("printable ASCII (native fast path) and mixed values match Node's JSON.stringify", () => {
+    for (let i = 0; i < 2000; i++) {
+      const v = mapStrings(rval(0), (s) => rnd() < 0.8 ? printable() + (rnd() < 0.3 ? '"\\' : "") : s);
+      expect(json(v)).toBe(Buffer.from(stringify(v), "utf8").toString("latin1"));
+    }
+    expect(json('a"b\\c ~')).toBe(JSON.stringify('a"b\\c ~'));
+  });
+
+  it("each string is made UTF-8 on its own: byte strings next to Unicode ones are not encoded twice", () => {
+    const b = (x: string) => Buffer.from(x, "utf8").toString("latin1");
+    expect(bytes(json({ u: "温度", b: b("温度\n"), l: "café", k: [b("é"), "😀"] })))
+      .toEqual(Buffer.from(stringify({ u: "温度", b: "温度\n", l: "café", k: ["é", "😀"] }), "utf8"));
+  });
+
+  it("random values with ESP32-style byte strings (UTF-8 bytes) give the same bytes", () => {
+    for (let i = 0; i < 2000; i++) {
+      const v = rval(0), asBytes = mapStrings(v, (s) => Buffer.from(s, "utf8").toString("latin1"));
+      expect(bytes(json(asBytes))).toEqual(Buffer.from(stringify(v), "utf8"));
+    }
+  });
+
   it("escapes every char below 0x80 like JSON.stringify", () => {
     let s = "";
     for (let c = 0; c < 128; c++) s += String.fromCharCode(c);
@@ -338,12 +365,13 @@ describe("NTP", () => {
   });
 });
 
-// lib/bytes.ts + lib/alink.ts, compiled and minified as for the bundle, run in the real
+// lib/bytes.ts + lib/crypto.ts + lib/alink.ts, compiled and minified as for the bundle, run in the real
 // interpreter (a Unicode build: source strings are Unicode, E.toString() gives bytes).
 const found = findEspruino();
 describe.skipIf(!found.path)("alink in the real Espruino interpreter (" + ENABLE_HINT + ")", () => {
   const values: any[] = [{ a: 1, b: [true, null, -2.5, 0.1, 1e-7], c: {} },
-    { "名称": "温度传感器", q: "\"\\/\n\t\u0001\u001f\u007f", e: "😀€é" }, [[], {}, ""], "x", 42];
+    { "名称": "温度传感器", q: "\"\\/\n\t\u0001\u001f\u007f", e: "😀€é" }, [[], {}, ""], "x", 42,
+    { 'k"\\': 'a"b\\c ~/', n: [21.5, -0.001, 1e-7, 123456789012, 4294967295], t: "ok" }];
   const code = (f: string) => ts.transpileModule(readFileSync(new URL("../lib/" + f, import.meta.url), "utf8"),
     { compilerOptions: { target: ts.ScriptTarget.ES2015, module: ts.ModuleKind.ES2015 } }).outputText
     .replace(/^import .*$/gm, "").replace(/^export /gm, "");
@@ -354,6 +382,7 @@ var O=function(k,v){console.log("@@"+k+" "+JSON.stringify(v))};
 var V=${ascii(JSON.stringify(values))},pubs=[],errs=[],times=[],tm={},th=1,clock=1571724098000.5;
 V.forEach(function(v,i){O("json"+i,H(json(v)))});
 O("bytes",H(json({s:E.toString(new Uint8Array([0xe6,0xb8,0xa9,0x22,0x0a,0x42,0xc3,0xa9]))})));
+O("mix",H(json({u:"\\u6e29\\u5ea6",n:"caf\\xe9\\n",a:"ok",s:E.toString(new Uint8Array([0xe6,0xb8,0xa9,0x22,0x0a,0x42,0xc3,0xa9]))})));
 var a=new Alink({publish:function(t,p,q){pubs.push([t,H(p),q])},error:function(m){errs.push(m)}},
  {set:function(f,ms){tm[th]=[f,ms];return th++},clear:function(h){if(!tm[h])throw new Error("dead "+h);delete tm[h]}},
  "pk","dn",4096,function(){return clock},function(s){times.push(s)});
@@ -370,7 +399,7 @@ a.stop();
 O("pubs",pubs);O("errs",errs);O("times",times);O("timers",Object.keys(tm).length);
 `;
   it("json(), post, set replies and NTP match the Node oracle", async () => {
-    const lib = (await minify(code("bytes.ts") + code("alink.ts"),
+    const lib = (await minify(code("bytes.ts") + code("crypto.ts") + code("alink.ts"),
       { ecma: 2015, compress: true, mangle: { properties: { regex: /^_/ } }, format: { ascii_only: true } })).code!;
     const dir = mkdtempSync(join(tmpdir(), "alink-"));
     try {
@@ -383,6 +412,8 @@ O("pubs",pubs);O("errs",errs);O("times",times);O("timers",Object.keys(tm).length
       values.forEach((v, i) => expect(out["json" + i], "value " + i).toBe(hex(stringify(v))));
       // starts with a byte >= 0x80: the case where the Unicode build re-encodes concatenated chars
       expect(out.bytes).toBe(hex(stringify({ s: "温\"\nBé" })));
+      // Unicode and Latin-1 strings next to a byte string in one value: all UTF-8, none twice
+      expect(out.mix).toBe(hex(stringify({ u: "温度", n: "café\n", a: "ok", s: "温\"\nBé" })));
       expect(out.pubs).toEqual([
         [`/sys/pk/dn/thing/event/property/post`, hex(stringify(postMsg("1", values[1]))), 1],
         ["/sys/pk/dn/thing/service/property/set_reply", hex('{"id":"7","code":200,"data":{}}'), 0],

@@ -1,4 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import ts from "typescript";
+import { minify } from "terser";
+// @ts-ignore plain .mjs tool module
+import { findEspruino, ENABLE_HINT } from "../tools/espruino-run.mjs";
 import { utf8 } from "../lib/bytes";
 
 // Node oracle: UTF-8 bytes of a Unicode string, as a byte string
@@ -104,5 +112,71 @@ describe("utf8", () => {
     }
     expect(kept).toBeGreaterThan(500);
     expect(changed).toBeGreaterThan(500);
+  });
+  it("the ASCII fast path and the first non-ASCII char after an ASCII prefix", () => {
+    const rnd = prng(3);
+    for (let k = 0; k < 2000; k++) {
+      let a = "";
+      const n = Math.floor(rnd() * 40);
+      for (let j = 0; j < n; j++) a += String.fromCharCode(Math.floor(rnd() * 128));
+      expect(utf8(a)).toBe(a); // every ASCII string, controls and 0x7F included
+      // one non-ASCII tail: a wide char, a valid UTF-8 byte run, or a broken one
+      const w = 0x80 + Math.floor(rnd() * 0xff00); // no lone surrogates (Node writes U+FFFD)
+      const t = [String.fromCharCode(w >= 0xd800 && w < 0xe000 ? w - 0x800 : w), nodeUtf8("é温😀"),
+        bytes(0xe6, 0xb8), bytes(0x80 + Math.floor(rnd() * 128))][k % 4];
+      const s = rnd() < 0.5 ? a + t : a + t + a;
+      let valid = true;
+      try { new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(s, "latin1")); } catch { valid = false; }
+      expect(utf8(s)).toBe(valid && !/[^\x00-\xff]/.test(s) ? s : nodeUtf8(s));
+    }
+  });
+});
+
+// The regexes of utf8() in the real interpreter (a Unicode build): true byte strings
+// (E.toString of bytes, as on an ESP32) and Unicode strings, against Node's answers.
+const found = findEspruino();
+describe.skipIf(!found.path)("utf8 in the real Espruino interpreter (" + ENABLE_HINT + ")", () => {
+  it("keeps valid UTF-8 bytes, encodes everything else like Node", async () => {
+    const rnd = prng(4), dec = new TextDecoder("utf-8", { fatal: true });
+    const cases: number[][] = [];
+    for (let k = 0; k < 400; k++) {
+      const b: number[] = [];
+      const n = Math.floor(rnd() * 10);
+      for (let j = 0; j < n; j++) {
+        const r = rnd();
+        b.push(r < 0.3 ? Math.floor(rnd() * 128) : r < 0.6 ? 0x80 + Math.floor(rnd() * 64) : 0xc0 + Math.floor(rnd() * 64));
+      }
+      cases.push(b);
+    }
+    cases.push([...Buffer.from("温度 café 😀")], [0xe6, 0xc3, 0xa9, 0xb8, 0xa9], [0x41]);
+    const uni = ["温度", "café", "a😀b", "é温", "plain"];
+    const src = ts.transpileModule(readFileSync(new URL("../lib/bytes.ts", import.meta.url), "utf8"),
+      { compilerOptions: { target: ts.ScriptTarget.ES2015, module: ts.ModuleKind.ES2015 } }).outputText.replace(/^export /gm, "");
+    const lib = (await minify(src, { ecma: 2015, compress: true, format: { ascii_only: true } })).code!;
+    const ascii = (x: string) => x.replace(/[^\x00-\x7f]/g, (c) => "\\u" + (c.charCodeAt(0) + 0x10000).toString(16).slice(1));
+    const harness = `
+var H=function(s){var r="";for(var i=0;i<s.length;i++)r+=(s.charCodeAt(i)+256).toString(16).slice(1);return r};
+var out=${JSON.stringify(cases)}.map(function(b){return H(utf8(E.toString(new Uint8Array(b))))})
+ .concat(${ascii(JSON.stringify(uni))}.map(function(s){return H(utf8(s))}));
+console.log("@@"+JSON.stringify(out));quit();
+`;
+    const dir = mkdtempSync(join(tmpdir(), "bytes-"));
+    try {
+      writeFileSync(join(dir, "t.js"), lib + harness);
+      const r = spawnSync(found.path, ["t.js"], { cwd: dir, input: "", timeout: 20000, encoding: "utf8" });
+      const line = r.stdout.split(/\r?\n/).find((l) => l.startsWith("@@"));
+      expect(line, r.stdout + r.stderr).toBeDefined();
+      const out: string[] = JSON.parse(line!.slice(2));
+      let kept = 0;
+      cases.forEach((b, i) => {
+        const s = String.fromCharCode(...b);
+        let valid = true;
+        try { dec.decode(Buffer.from(b)); } catch { valid = false; }
+        if (valid) kept++;
+        expect(out[i], "bytes " + Buffer.from(b).toString("hex")).toBe(Buffer.from(valid ? s : nodeUtf8(s), "latin1").toString("hex"));
+      });
+      expect(kept).toBeGreaterThan(50);
+      uni.forEach((s, i) => expect(out[cases.length + i]).toBe(Buffer.from(s, "utf8").toString("hex")));
+    } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 });
