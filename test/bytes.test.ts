@@ -8,20 +8,12 @@ import { minify } from "terser";
 // @ts-ignore plain .mjs tool module
 import { findEspruino, ENABLE_HINT } from "../tools/espruino-run.mjs";
 import { utf8 } from "../lib/bytes";
+import { seeded as prng } from "./support/mqtt-oracle";
 
 // Node oracle: UTF-8 bytes of a Unicode string, as a byte string
 const nodeUtf8 = (s: string) => Buffer.from(s, "utf8").toString("latin1");
 const bytes = (...b: number[]) => String.fromCharCode(...b);
 
-// seeded PRNG (mulberry32) so failures reproduce
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("utf8", () => {
   it("leaves ASCII unchanged", () => {

@@ -5,18 +5,8 @@ import { describe, expect, it } from "vitest";
 import mqttPacket from "mqtt-packet";
 import { MqttReader, Packet, encodeConnect, encodePublish, encodeSubscribe } from "../lib/mqtt";
 
-const toBuf = (s: string) => Buffer.from(s, "latin1");
-const toStr = (b: Buffer) => b.toString("latin1");
-const gen = (o: any) => toStr(mqttPacket.generate(o, { protocolVersion: 4 }));
+import { toBuf, toStr, gen, seeded, asMp, mpFields } from "./support/mqtt-oracle";
 
-function seeded(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 type Rnd = () => number;
 const int = (r: Rnd, n: number) => Math.floor(r() * n);
 const bytes = (r: Rnd, n: number) => { let s = ""; for (let i = 0; i < n; i++) s += String.fromCharCode(int(r, 256)); return s; };
@@ -40,28 +30,6 @@ function randomPacket(r: Rnd): any {
   }
 }
 
-// our packet in mqtt-packet's vocabulary
-function asMp(p: any): any {
-  switch (p.type) {
-    case 2: return { cmd: "connack", sessionPresent: p.sp, returnCode: p.rc };
-    case 3: return { cmd: "publish", topic: toBuf(p.topic).toString("utf8"), payload: p.payload, qos: p.qos, dup: p.dup, retain: p.retain, ...(p.qos ? { messageId: p.id } : {}) };
-    case 4: return { cmd: "puback", messageId: p.id };
-    case 9: return { cmd: "suback", messageId: p.id, granted: p.granted };
-    case 11: return { cmd: "unsuback", messageId: p.id };
-    case 13: return { cmd: "pingresp" };
-  }
-  throw new Error("reader yielded unknown type " + p.type);
-}
-function mpFields(x: any): any {
-  switch (x.cmd) {
-    case "connack": return { cmd: x.cmd, sessionPresent: x.sessionPresent, returnCode: x.returnCode };
-    case "publish": return { cmd: x.cmd, topic: x.topic, payload: toStr(Buffer.from(x.payload)), qos: x.qos, dup: x.dup, retain: x.retain, ...(x.qos ? { messageId: x.messageId } : {}) };
-    case "puback": case "unsuback": return { cmd: x.cmd, messageId: x.messageId };
-    case "suback": return { cmd: x.cmd, messageId: x.messageId, granted: x.granted };
-    case "pingresp": return { cmd: x.cmd };
-  }
-  return { cmd: x.cmd }; // a type the client rejects; never equal to one of ours
-}
 
 // mqtt-packet's packets for a stream, up to its first error
 function mpParse(s: string): any[] {

@@ -5,8 +5,7 @@ import {
   MqttReader, Packet, encodeConnect, encodeDisconnect, encodePingreq, encodePuback, encodePublish, encodeSubscribe,
 } from "../lib/mqtt";
 
-const toBuf = (s: string) => Buffer.from(s, "latin1");
-const toStr = (b: Buffer) => b.toString("latin1");
+import { toBuf, toStr, gen, seeded, asMp, mpFields } from "./support/mqtt-oracle";
 
 // mqtt-packet's parser on our bytes: all packets, or its error
 function mpParse(bytes: string): any[] {
@@ -24,16 +23,7 @@ const mpOne = (bytes: string) => {
   expect(a.length).toBe(1);
   return a[0];
 };
-const gen = (o: any) => toStr(mqttPacket.generate(o, { protocolVersion: 4 }));
 
-function seeded(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // feed a stream into a reader in the given chunk sizes (cycled), collect packets
 function feed(r: MqttReader, s: string, sizes: number[] | ((i: number) => number)): Packet[] {
@@ -47,36 +37,6 @@ function feed(r: MqttReader, s: string, sizes: number[] | ((i: number) => number
 }
 const readAll = (s: string, max = 1 << 28) => feed(new MqttReader(max), s, [s.length || 1]);
 
-// our Packet in mqtt-packet's vocabulary, for comparison with its parser / generator input
-function asMp(p: any): any {
-  switch (p.type) {
-    case 2: return { cmd: "connack", sessionPresent: p.sp, returnCode: p.rc };
-    case 3: return {
-      cmd: "publish", topic: Buffer.from(p.topic, "latin1").toString("utf8"), payload: p.payload,
-      qos: p.qos, dup: p.dup, retain: p.retain, ...(p.qos ? { messageId: p.id } : {}),
-    };
-    case 4: return { cmd: "puback", messageId: p.id };
-    case 9: return { cmd: "suback", messageId: p.id, granted: p.granted };
-    case 11: return { cmd: "unsuback", messageId: p.id };
-    case 13: return { cmd: "pingresp" };
-  }
-  throw new Error("unknown type " + p.type);
-}
-// mqtt-packet's parsed packet reduced to the fields the client reader reports
-// (payloads compared as byte strings: deep-equal on big Buffers is very slow)
-function mpFields(x: any): any {
-  switch (x.cmd) {
-    case "connack": return { cmd: x.cmd, sessionPresent: x.sessionPresent, returnCode: x.returnCode };
-    case "publish": return {
-      cmd: x.cmd, topic: x.topic, payload: toStr(Buffer.from(x.payload)), qos: x.qos, dup: x.dup, retain: x.retain,
-      ...(x.qos ? { messageId: x.messageId } : {}),
-    };
-    case "puback": case "unsuback": return { cmd: x.cmd, messageId: x.messageId };
-    case "suback": return { cmd: x.cmd, messageId: x.messageId, granted: x.granted };
-    case "pingresp": return { cmd: x.cmd };
-  }
-  throw new Error("unexpected " + x.cmd);
-}
 
 const binary = (n: number, seed = 7) => {
   const r = seeded(seed);
