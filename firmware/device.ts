@@ -7,8 +7,13 @@ import type { Hash } from "../lib/crypto";
 
 const C = require("crypto"), W = require("Wifi");
 
-// native SHA1/SHA256 return ArrayBuffer; the firmware works on byte strings
-const hash = (f: string): Hash => (s) => E.toString(new Uint8Array(C[f](s)));
+// native SHA1/SHA256 return ArrayBuffer; the firmware works on byte strings. With no
+// contiguous block left for the result they print an error and return undefined.
+const hash = (f: string): Hash => (s) => {
+  const r = C[f](s);
+  if (!r) throw new Error("crypto: out of memory");
+  return E.toString(new Uint8Array(r));
+};
 export const sha1 = hash("SHA1"), sha256 = hash("SHA256");
 
 export function makeEnv(): LinkEnv {

@@ -65,16 +65,18 @@ export class Link {
   }
 
   start(s: Session): void {
-    this._end("wifi");
-    this._s = s; this._tw = 0;
+    const on = this._end("wifi");
+    this._s = s;
     this._br();
     this._wifi();
+    this._o(on);
   }
 
   stop(): void {
     if (this._st == ON) this._w(encodeDisconnect());
-    this._end("stopped");
+    const on = this._end("stopped");
     this._s = null;
+    this._o(on);
   }
 
   wifiLost(): void {
@@ -83,8 +85,9 @@ export class Link {
   }
 
   publish(topic: string, payload: string, qos: 0 | 1): void {
+    // b last: Espruino 2v29 lets a throw in a non-last object literal value escape try/catch
     const id = qos ? this._nid() : 0, on = this._st == ON,
-      q = { i: id, b: encodePublish(topic, payload, qos, id, false, this._c.maxPacket), d: 0 };
+      q = { i: id, d: 0, b: encodePublish(topic, payload, qos, id, false, this._c.maxPacket) };
     if (!qos) { if (on) this._w(q.b); return; } // QoS 0 offline: dropped, not counted
     if (this._q.length >= this._c.queueLength) { this._q.shift(); this._dr++; }
     this._q.push(q);
@@ -116,7 +119,7 @@ export class Link {
   }
 
   _br(): void {
-    this._bn.reset(); this._bl.reset();
+    this._bn.reset(); this._bl.reset(); this._tw = 0;
   }
 
   _wifi(): void {
@@ -148,9 +151,10 @@ export class Link {
         cb(() => this._w(encodeConnect(s.clientId, s.username, s.password, s.keepAlive))),
         cb((d) => this._in(d, g)),
         cb(() => {
-          // the platform closes the older of two logins with the same credentials
-          if (this._st == ON && this._h.y != null && ++this._tw > 2)
-            this._drop("3 closes right after login: another device is probably using these credentials", true);
+          // the platform closes the older of two logins with the same credentials. A twin's
+          // login comes after its own backoff, which grows: count closes until 3 min stable.
+          if (this._st == ON && ++this._tw > 2)
+            this._drop("3 closes soon after login: another device is probably using these credentials", true);
           else this._drop("socket closed");
         }));
     } catch (x) {
@@ -158,20 +162,26 @@ export class Link {
     }
   }
 
-  // tear down the session (socket, reader, all timers but the watchdog's)
-  _end(st: string): void {
+  // tear down the session (socket, reader, all timers but the watchdog's); true if it was online
+  _end(st: string): boolean {
     const s = this._so, on = this._st == ON;
     this._g++; this._so = null; this._st = st;
     for (const k in this._h) this._t(k);
     if (s) try { s.end(); } catch (x) { /* already closed */ }
+    return on;
+  }
+
+  // onOffline runs last, once the link is consistent: it may call stop() or start()
+  _o(on: boolean): void {
     if (on) this._u(this.onOffline);
   }
 
   _drop(err: string, long?: boolean): void {
-    this._end("backoff");
+    const on = this._end("backoff");
     this.error(err);
     this._rc++;
     this._t("b", () => this._wf == "up" ? this._mqtt() : this._wifi(), (long ? this._bl : this._bn).next(this._e.random()));
+    this._o(on);
   }
 
   _w(b: string): void {
@@ -184,11 +194,13 @@ export class Link {
     }
   }
 
-  // one PINGREQ outstanding at most (send- and receive-silence may fall due together)
+  // one PINGREQ outstanding at most (send- and receive-silence may fall due together).
+  // `me`: an arrow using `this` in a skipped branch (`a && f(() => this…)`) aborts debug builds.
   _ping(): void {
-    if (this._h.p == null) {
-      this._w(encodePingreq());
-      if (this._so) this._t("p", () => this._drop("ping timeout"), this._c.pingTimeoutSeconds * 1000);
+    const me = this;
+    if (me._h.p == null) {
+      me._w(encodePingreq());
+      if (me._so) me._t("p", () => me._drop("ping timeout"), me._c.pingTimeoutSeconds * 1000);
     }
   }
 
@@ -211,8 +223,7 @@ export class Link {
       }
       this._t("c");
       this._st = ON; this._cn++;
-      this._t("y", () => { this._tw = 0; }, 10000);
-      this._t("z", () => this._br(), 180000); // stable for 3 min: reset backoff
+      this._t("z", () => this._br(), 180000); // stable for 3 min: reset backoff and twin count
       if (s.length) this._w(encodeSubscribe(this._nid(), s, 1));
       for (const q of this._q) this._pub(q);
       if (this._st == ON) this._u(this.onOnline);

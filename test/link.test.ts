@@ -338,7 +338,7 @@ describe("Link: reconnect and backoff", () => {
     const r = rig();
     r.pong = true;
     let s = goOnline(r);
-    for (let i = 0; i < 3; i++) { // quick drops: backoff grows
+    for (let i = 0; i < 2; i++) { // quick drops: backoff grows (a third would look like a twin)
       s.onClose();
       expect(r.link.status().state).toBe("backoff");
       r.T.advance(1000 * 2 ** i - 1);
@@ -353,9 +353,9 @@ describe("Link: reconnect and backoff", () => {
     r.T.advance(180000); // stable
     s.onClose();
     r.T.advance(1000);
-    expect(r.sockets.length).toBe(5);
-    expect(r.link.status()).toMatchObject({ connects: 4, reconnects: 4, lastError: "socket closed" });
-    expect([r.online, r.offline]).toEqual([4, 4]);
+    expect(r.sockets.length).toBe(4);
+    expect(r.link.status()).toMatchObject({ connects: 3, reconnects: 3, lastError: "socket closed" });
+    expect([r.online, r.offline]).toEqual([3, 3]);
   });
 
   it("ignores stale callbacks of a replaced socket", () => {
@@ -397,6 +397,18 @@ describe("Link: reconnect and backoff", () => {
     expect(() => r.link.publish("t", "x", 1)).not.toThrow();
     expect(r.link.status()).toMatchObject({ state: "backoff", queue: 1 });
     expect(r.link.status().lastError).toMatch(/^write: /);
+  });
+
+  it("a PINGREQ whose write throws drops the link once, with no ping timer left to fire in backoff", () => {
+    // (this path, `if (socket) arm the ping timer` not taken, aborted Espruino debug builds)
+    const r = rig();
+    const s = goOnline(r);
+    s.ended = true;
+    r.T.advance(ka / 2); // silence: PINGREQ due, its write throws
+    expect(r.link.status()).toMatchObject({ state: "backoff", reconnects: 1 });
+    expect(r.link.status().lastError).toMatch(/^write: /);
+    r.T.advance(999); // the reconnect is due at 1 s: nothing else in between
+    expect(r.link.status()).toMatchObject({ reconnects: 1, lastError: expect.stringMatching(/^write: /) });
   });
 });
 
@@ -443,12 +455,15 @@ describe("Link: CONNACK refusals and twin logins", () => {
     expect(r.sockets.length).toBe(3);
   });
 
-  it("closing right after CONNACK 3 times in a row → 'another device' and the long schedule", () => {
+  it("closing soon after CONNACK 3 times in a row → 'another device' and the long schedule", () => {
     const r = rig();
+    r.pong = true;
     let s = goOnline(r);
     const gaps: number[] = [];
     for (let i = 0; i < 4; i++) {
-      r.T.advance(3000);
+      // the twin logs in (kicking us) after its own backoff, which grows beyond 10 s:
+      // sessions of 3 s and of 40 s both count
+      r.T.advance(i % 2 ? 40000 : 3000);
       s.onClose();
       const t0 = r.T.now, n = r.sockets.length;
       while (r.sockets.length == n) r.T.advance(100);
@@ -458,10 +473,62 @@ describe("Link: CONNACK refusals and twin logins", () => {
       s = accept(r);
     }
     expect(gaps).toEqual([1000, 2000, 2000, 4000]);
-    // a session that lasts beyond 10 s ends the streak
-    r.T.advance(11000);
+    // a session stable for 3 min ends the streak and resets both schedules
+    r.T.advance(180000);
     s.onClose();
     expect(r.link.status().lastError).toBe("socket closed");
+    const n = r.sockets.length;
+    r.T.advance(1000);
+    expect(r.sockets.length).toBe(n + 1);
+  });
+
+  it("onOffline may call stop(): it stays stopped (the old backoff timer tried to reconnect a null session)", () => {
+    const r = rig();
+    const s = goOnline(r);
+    r.link.onOffline = () => { r.offline++; r.link.stop(); };
+    s.onClose();
+    expect(r.link.status().state).toBe("stopped");
+    const st = r.link.status();
+    r.T.advance(600000);
+    expect(r.link.status()).toMatchObject({ state: "stopped", reconnects: st.reconnects, lastError: "socket closed" });
+    expect(r.sockets.length).toBe(1);
+  });
+
+  it("onOffline may call start(): one fresh session, no second connect from the old backoff", () => {
+    const r = rig();
+    const s = goOnline(r);
+    r.pong = true;
+    r.link.onOffline = () => { r.offline++; r.link.start(SESSION); };
+    s.onClose();
+    expect(r.sockets.length).toBe(2);
+    accept(r);
+    r.T.advance(60000);
+    expect(r.sockets.length).toBe(2);
+    expect(r.sock().ended).toBe(false);
+    expect(r.link.status()).toMatchObject({ state: "online", connects: 2 });
+  });
+
+  it("publish of a packet over maxPacket throws (catchably: the encoder runs last in the queue item) and queues nothing", () => {
+    const r = rig({ maxPacket: 100 });
+    const s = goOnline(r);
+    const n = s.written.length;
+    let err: any = null;
+    try { r.link.publish("/t", "x".repeat(200), 1); } catch (e) { err = e; }
+    expect(String(err && err.message)).toMatch(/packet over 100 bytes/);
+    expect(r.link.status().queue).toBe(0);
+    expect(s.written.length).toBe(n);
+    r.link.publish("/t", "ok", 1); // the link still works
+    expect(r.link.status().queue).toBe(1);
+    expect(s.last()).toMatchObject({ cmd: "publish", topic: "/t", qos: 1 });
+  });
+
+  it("onOffline sees the new state, lastError and reconnects", () => {
+    const r = rig();
+    const s = goOnline(r);
+    let seen: any = null;
+    r.link.onOffline = () => { seen = r.link.status(); };
+    s.onClose();
+    expect(seen).toMatchObject({ state: "backoff", lastError: "socket closed", reconnects: 1 });
   });
 });
 

@@ -39,9 +39,11 @@ const PRELUDE = `var __rt=getTime,__dn=Date.now,__off=0,__t0=__rt(),__setTimes=0
 Date.now=function(){return __dn.call(Date)+__off};
 global.getTime=function(){return __rt()+__off/1000};
 global.setTime=function(s){__setTimes++;__off=s*1000-__dn.call(Date)};
-var __wifi={connects:0};
+// __wifi.fail: how many of the next connects fail; __wifi.drop() reports a lost link as the
+// ESP32 does (a "disconnected" event; Espruino objects have on/emit built in).
+var __wifi={connects:0,fail:0,drop:function(){require("Wifi").emit("disconnected",{reason:"test"})}};
 Modules.addCached("Wifi",function(){module.exports={
-connect:function(ssid,o,cb){__wifi.connects++;if(cb)setTimeout(function(){cb(null)},10)},
+connect:function(ssid,o,cb){__wifi.connects++;var f=__wifi.fail>0;if(f)__wifi.fail--;if(cb)setTimeout(function(){cb(f?"auth fail":null)},10)},
 disconnect:function(cb){if(cb)setTimeout(cb,1)},
 getIP:function(cb){var r={ip:"127.0.0.1",netmask:"255.0.0.0",gw:"127.0.0.1",mac:"02:00:00:00:00:01"};if(cb)setTimeout(function(){cb(null,r)},1);return r},
 getStatus:function(cb){var r={station:"connected",ap:"disabled",mode:"sta"};if(cb)setTimeout(function(){cb(r)},1);return r},
@@ -49,6 +51,10 @@ getDetails:function(cb){var r={status:"connected",ssid:"emulator"};if(cb)setTime
 setHostname:function(){},setConfig:function(){},stopAP:function(cb){if(cb)setTimeout(cb,1)},save:function(){},
 scan:function(cb){if(cb)setTimeout(function(){cb([])},1)}
 }});
+// The Linux build's watchdog calls are no-ops: record them (period, kicks, longest gap in s).
+var __wd={s:0,auto:null,kicks:0,last:0,gap:0},__ee=E.enableWatchdog,__ek=E.kickWatchdog;
+E.enableWatchdog=function(s,a){__wd.s=s;__wd.auto=a;__wd.last=__rt();__ee.call(E,s,a)};
+E.kickWatchdog=function(){var t=__rt();if(__wd.last&&t-__wd.last>__wd.gap)__wd.gap=Math.round((t-__wd.last)*10)/10;__wd.last=t;__wd.kicks++;__ek.call(E)};
 function __mem(){var m=process.memory();return{usage:m.usage,free:m.free,total:m.total}}
 function __out(k,v){console.log("@@"+k+" "+JSON.stringify(v))}
 var __m0=__mem();
@@ -112,14 +118,15 @@ if(!st||st.state=="unconfigured"){if(SETUP){try{iot.setup(SETUP);__out("setup",{
  * not given). Returns a handle: `markers` emits ("marker", name, value) and ("line", text);
  * `wait(name, ms)` resolves with the value of the next marker `name`; `exited` resolves
  * with `{code, signal}`; `kill()`; `output()` is everything printed so far.
- * `code` (script text) replaces the firmware file when given.
- * @param {{espruino: string, firmware?: string, code?: string, setup?: object|null, plan?: object, dir?: string, timeoutMs?: number}} o
+ * `code` (script text) replaces the firmware file when given; `postlude` (script text with
+ * %SETUP% and %PLAN% placeholders) replaces the default postlude.
+ * @param {{espruino: string, firmware?: string, code?: string, postlude?: string, setup?: object|null, plan?: object, dir?: string, timeoutMs?: number}} o
  */
 export function startDevice(o) {
   const dir = o.dir || mkdtempSync(join(tmpdir(), "espruino-run-"));
   const fw = o.code != null ? o.code : readFileSync(o.firmware || DEFAULT_FIRMWARE, "latin1");
   const plan = Object.assign({ posts: 0, rate: 0, window: 1, quit: false }, o.plan || {});
-  const post = POSTLUDE.replace("%SETUP%", () => JSON.stringify(o.setup || null)).replace("%PLAN%", () => JSON.stringify(plan));
+  const post = (o.postlude || POSTLUDE).replace("%SETUP%", () => JSON.stringify(o.setup || null)).replace("%PLAN%", () => JSON.stringify(plan));
   // latin1 keeps the bundle's bytes as they are (it is ASCII when the build is right).
   writeFileSync(join(dir, "run.js"), PRELUDE + fw + "\n;" + post, "latin1");
   const proc = spawn(o.espruino, ["run.js"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
@@ -240,6 +247,9 @@ export async function measureDevice(o) {
     const on = await d.wait("online", 20000, true);
     r.jsvarsOnline = on.mem.usage;
     r.loadToOnlineMs = on.ms;
+    // the emulator reports CONNACK once its write completes: on a busy machine the device's
+    // "online" line can reach us first
+    await until(() => emuEvents.some((e) => e.ev === "connack"), 2000).catch(() => {});
     const connack = emuEvents.filter((e) => e.ev === "connack");
     check("comes online: CONNECT + CONNACK 0", connack.length >= 1 && connack[0].d.returnCode === 0, "connacks " + connack.map((e) => e.d.returnCode).join(","));
     await d.wait("ready", 10000, true);

@@ -1,0 +1,448 @@
+// Fault scenarios for the firmware bundle in the REAL Espruino interpreter ($ESPRUINO):
+// broker restart, dead link, hostile broker bytes, a twin device, Wi-Fi loss, reboots and
+// a soak. Each runs the interpreter (real time) against the emulator or a raw TCP server and
+// returns {name, ok, checks:[{name, ok, detail}], figures}.
+// CLI: `ESPRUINO=... [SOAK_MS=180000] node tools/espruino-scenarios.mjs [-v] [name ...]` (default: all).
+import { createServer, Socket } from "node:net";
+import { rmSync, readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { startDevice, findEspruino, DEFAULT_FIRMWARE } from "./espruino-run.mjs";
+import { startEmulator } from "./emulator.mjs";
+import mqttPacket from "mqtt-packet";
+import * as acorn from "acorn";
+import * as walk from "acorn-walk";
+
+const KEEPALIVE = 30;
+const WATCHDOG = JSON.parse(readFileSync(new URL("../board.json", import.meta.url), "utf8")).watchdogSeconds; // the platform minimum: dead-link detection in real time stays short
+
+// Postlude for the scenarios (plain ES5, runs on the interpreter). Markers:
+// @@st on every change of state/wifi/lastError/reconnects, @@online/@@offline, @@p (a post
+// and its id), @@reply, @@set, @@wdisc (Wi-Fi "disconnected", with the state right after the
+// firmware's own listener ran), @@mem every PLAN.memEvery ms.
+export const POSTLUDE = `
+(function(SETUP,PLAN){
+var T0=__rt(),W=require("Wifi"),last="",on=0,did=0,n=0,pi=null;
+function ms(){return Math.round((__rt()-T0)*1000)}
+function st(){return iot.status()}
+function post(p){try{var id=iot.post(p);__out("p",{id:id,p:p,ms:ms(),state:st().state});return id}catch(e){__out("perr",{m:e.message,ms:ms()})}}
+function offPosts(){if(PLAN.offPosts&&!did){did=1;for(var k=0;k<PLAN.offPosts;k++)post({Off:k})}}
+iot.on("online",function(){on++;__out("online",{ms:ms(),n:on,s:st(),mem:__mem().usage});
+if(on==1&&PLAN.every){pi=setInterval(function(){post({Seq:n++})},PLAN.every);
+if(PLAN.postFor)setTimeout(function(){clearInterval(pi);pi=null;__out("postsdone",{ms:ms(),n:n})},PLAN.postFor)}
+if(on==1&&PLAN.wifiDropAt)setTimeout(function(){__wifi.fail=PLAN.wifiFails||0;__wifi.drop()},PLAN.wifiDropAt);
+if(on==1&&PLAN.setupEvery){var k=0;setInterval(function(){try{iot.setup({keepAlive:30+(k++%2)});__out("setup",{k:k,ms:ms()})}catch(e){__out("perr",{m:e.message})}},PLAN.setupEvery)}
+});
+iot.on("offline",function(){__out("offline",{ms:ms(),s:st()});if(!PLAN.offOnWifi)offPosts()});
+iot.on("reply",function(id,code){__out("reply",{id:id,code:code,ms:ms()})});
+iot.on("set",function(p){__out("set",{p:p,ms:ms()})});
+W.on("disconnected",function(){__out("wdisc",{ms:ms(),state:st().state,wifi:st().wifi,s:JSON.stringify(st())});if(PLAN.offOnWifi)offPosts()});
+setInterval(function(){var s=st(),k=s.state+"|"+s.wifi+"|"+s.lastError+"|"+s.reconnects;if(k!=last){last=k;__out("st",{ms:ms(),s:s,mem:__mem().usage,wd:__wd})}},PLAN.poll||100);
+if(PLAN.memEvery)setInterval(function(){__out("mem",{ms:ms(),mem:__mem().usage,s:st(),wd:__wd})},PLAN.memEvery);
+setTimeout(function(){var s=st();__out("load",{ms:ms(),mem:__mem(),status:s});
+if(s.state=="unconfigured"){if(SETUP){try{iot.setup(SETUP);__out("setup",{ms:ms()})}catch(e){__out("fail",{why:"iot.setup threw: "+e.message})}}else __out("fail",{why:"not configured"})}
+},1);
+})(%SETUP%,%PLAN%);
+`;
+
+const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const rnd = (n) => Array.from(randomBytes(n), (b) => ALNUM[b % ALNUM.length]).join("");
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const newDevice = () => ({ productKey: rnd(11), deviceName: "scenario-" + rnd(4), deviceSecret: rnd(32) });
+
+/** Lines that report an uncaught error or an interpreter failure (a refused connect's own
+ * "ERROR: Connect failed" line is the Linux build's normal report, caught by the firmware). */
+export function badLines(out) {
+  return out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split(/\r?\n/)
+    .filter((l) => /Uncaught|ASSERT\(|FAILED|InternalError|ERROR:/.test(l) && !/ERROR: Connect failed \(err \d+\)\s*$/.test(l));
+}
+
+function until(f, ms, what) {
+  return new Promise((res, rej) => {
+    const t0 = Date.now();
+    const iv = setInterval(() => {
+      let v; try { v = f() } catch (e) { v = null }
+      if (v) { clearInterval(iv); res(v) } else if (Date.now() - t0 > ms) { clearInterval(iv); rej(new Error("timed out after " + ms + " ms waiting for " + what)) }
+    }, 20);
+  });
+}
+
+class Ctx {
+  constructor(name, o) {
+    this.name = name; this.o = o; this.checks = []; this.figures = {}; this.devs = []; this.emus = []; this.servers = [];
+    this.log = o.log || (() => {});
+  }
+  check(name, ok, detail) {
+    this.checks.push({ name, ok: !!ok, detail: detail === undefined ? "" : String(detail) });
+    this.log((ok ? "ok   " : "FAIL ") + this.name + ": " + name + (detail !== undefined ? " (" + detail + ")" : ""));
+  }
+  async emu(devices) {
+    const emu = await startEmulator({ port: 0, devices, log: (l) => this.log("emu: " + l) });
+    emu.events = [];
+    for (const ev of ["connect", "connack", "subscribe", "post", "set_reply", "ntp", "disconnect", "kick", "pingreq"]) {
+      emu.on(ev, (d) => emu.events.push({ ev, d, t: Date.now() }));
+    }
+    emu.count = (ev, f) => emu.events.filter((e) => e.ev === ev && (!f || f(e.d))).length;
+    this.emus.push(emu);
+    return emu;
+  }
+  /** An interpreter on the scenario postlude; `dev.m(name)` lists the values of a marker. */
+  device(setup, plan, dir, tag) {
+    const d = startDevice({ espruino: this.o.espruino, firmware: this.o.firmware, postlude: POSTLUDE, setup, plan: Object.assign({}, plan), dir, timeoutMs: 600000 });
+    d.tag = tag || "dev";
+    d.markers.on("line", (l) => this.log(d.tag + ": " + l));
+    d.m = (name) => d.seen(name);
+    d.lastSt = () => { const a = d.m("st"); return a.length ? a[a.length - 1] : null };
+    this.devs.push(d);
+    return d;
+  }
+  async cleanup() {
+    for (const d of this.devs) await d.kill();
+    for (const e of this.emus) await e.close().catch(() => {});
+    for (const s of this.servers) await new Promise((r) => s.close(r));
+    if (!this.o.keep) for (const d of this.devs) rmSync(d.dir, { recursive: true, force: true });
+  }
+  /** The watchdog is enabled in manual mode and kicked at least every watchdogSeconds / 3 (+1 s). */
+  watchdog(d, runMs) {
+    const all = d.m("st").concat(d.m("mem")).filter((x) => x.wd).sort((a, b) => a.ms - b.ms);
+    const wd = all.length ? all[all.length - 1].wd : null;
+    // the kick gap is only known once a run is longer than one period
+    this.check("watchdog enabled manually and kicked every period/3 in every state (" + d.tag + ")",
+      wd && wd.s === WATCHDOG && wd.auto === false && wd.gap <= WATCHDOG / 3 + 1 && (runMs < WATCHDOG * 1000 / 3 + 2000 || wd.kicks >= 2),
+      JSON.stringify(wd));
+  }
+  noErrors(devs) {
+    for (const d of devs || this.devs) {
+      const bad = badLines(d.output());
+      this.check("no uncaught errors / interpreter failures (" + d.tag + ")", bad.length === 0, bad.slice(0, 3).join(" | ") || "none");
+    }
+  }
+}
+
+const setupFor = (dev, port, host) => Object.assign({ ssid: "emulator", password: "password123", host: host || "127.0.0.1", port, keepAlive: KEEPALIVE }, dev);
+
+// 1. Broker restart: back online, resubscribed, posts made offline delivered in order.
+async function brokerRestart(c) {
+  const dev = newDevice(), emu = await c.emu([dev]);
+  const d = c.device(setupFor(dev, emu.port), { offPosts: 3 });
+  const on1 = await d.wait("online", 30000, true);
+  await until(() => emu.count("subscribe") >= 1, 5000, "subscribe");
+  const rc0 = on1.s.reconnects;
+  await emu.stop();
+  const t0 = Date.now();
+  const off = await d.wait("offline", 10000, true);
+  c.check("leaves online when the broker goes away", off.s.state !== "online", JSON.stringify(off.s));
+  await sleep(3000);
+  await emu.start();
+  const on2 = await d.wait("online", 60000);
+  c.figures.restartToOnlineMs = Date.now() - t0;
+  await until(() => emu.count("subscribe") >= 2, 5000, "second subscribe").catch(() => {});
+  const ids = d.m("p").filter((p) => p.p && "Off" in p.p).map((p) => p.id);
+  await until(() => ids.every((id) => d.m("reply").some((r) => r.id === id)), 15000, "replies to offline posts").catch(() => {});
+  const got = d.m("reply").filter((r) => ids.includes(r.id));
+  const emuOrder = emu.events.filter((e) => e.ev === "post" && e.d.params && "Off" in e.d.params).map((e) => e.d.params.Off);
+  c.check("back online: second CONNACK 0 and subscribe again", emu.count("connack", (x) => x.returnCode === 0) >= 2 && emu.count("subscribe") >= 2,
+    "connack0 " + emu.count("connack", (x) => x.returnCode === 0) + ", subscribes " + emu.count("subscribe") + ", online after " + c.figures.restartToOnlineMs + " ms");
+  c.check("3 posts made offline each get post_reply 200, in order", ids.length === 3 && got.length === 3 && got.every((r) => r.code === 200) &&
+    got.map((r) => r.id).join() === ids.join() && emuOrder.join() === "0,1,2", "posted " + ids.join() + ", replies " + got.map((r) => r.id + ":" + r.code).join() + ", emulator order " + emuOrder.join());
+  c.check("status.reconnects grew", on2.s.reconnects > rc0, rc0 + " -> " + on2.s.reconnects);
+  c.noErrors();
+}
+
+// 2. Dead link: the broker stops answering (TCP open). Noticed within keepAlive + 30 s.
+async function deadLink(c) {
+  const dev = newDevice(), emu = await c.emu([dev]);
+  const d = c.device(setupFor(dev, emu.port), {});
+  await d.wait("online", 30000, true);
+  await sleep(1000);
+  emu.setFault({ mute: true });
+  const t0 = Date.now();
+  const st = await until(() => d.m("st").find((s) => s.s.state !== "online" && Date.now() >= t0 && s.ms > 0 && d.m("online").length >= 1 && s.s.reconnects > 0), (KEEPALIVE + 40) * 1000, "leaving online");
+  c.figures.detectMs = Date.now() - t0;
+  c.check("dead link noticed within keepAlive + 30 s, lastError ping timeout", c.figures.detectMs <= (KEEPALIVE + 30) * 1000 && st.s.lastError === "ping timeout",
+    c.figures.detectMs + " ms, " + JSON.stringify(st.s));
+  emu.setFault({});
+  const on2 = await d.wait("online", 60000, true).then(() => until(() => d.m("online").length >= 2, 60000, "second online"));
+  c.check("reconnects once the link works again", on2, "onlines " + d.m("online").length + ", connack0 " + emu.count("connack", (x) => x.returnCode === 0));
+  await sleep(500);
+  c.watchdog(d, 30000);
+  c.noErrors();
+}
+
+// A raw TCP "broker": CONNACK 0 on CONNECT, then the bytes of cases[i] for connection i.
+async function rawBroker(c, cases) {
+  const conns = [];
+  const srv = createServer((s) => {
+    const rec = { i: conns.length, t: Date.now(), closedAt: 0, got: 0 };
+    conns.push(rec);
+    const cs = cases[Math.min(rec.i, cases.length - 1)];
+    s.on("data", (b) => {
+      rec.got += b.length;
+      if (b[0] >> 4 === 1 && !rec.connack && cs.connack !== false) {
+        rec.connack = true;
+        s.write(Buffer.from([0x20, 2, 0, 0]));
+        setTimeout(() => { if (!s.destroyed) s.write(cs.bytes()) }, 300);
+      }
+    });
+    s.on("error", () => {});
+    s.on("close", () => { rec.closedAt = Date.now() });
+  });
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  c.servers.push(srv);
+  return { port: srv.address().port, conns };
+}
+
+const HOSTILE = {
+  random: () => randomBytes(64),
+  lengthOf5Bytes: () => Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]),
+  topicBeyondPacket: () => Buffer.from([0x30, 0x04, 0x00, 0x10, 0x61, 0x62]),
+  remaining10MB: () => Buffer.concat([Buffer.from([0x30, 0x80, 0x80, 0x80, 0x05]), randomBytes(200)]),
+  type0: () => Buffer.from([0x00, 0x00]),
+  type15: () => Buffer.from([0xf0, 0x00]),
+  subackWrongLength: () => Buffer.from([0x90, 0x02, 0x00, 0x01]),
+};
+
+// Well-formed PUBLISHes with hostile payloads on the device's own topics.
+function hostilePublishes(pk, dn) {
+  const sys = "/sys/" + pk + "/" + dn + "/", T = [sys + "thing/service/property/set", sys + "thing/event/property/post_reply", "/ext/ntp/" + pk + "/" + dn + "/response", sys + "unknown/topic"];
+  const P = ["", "{", "null", "[]", "1e400", '"str"', '{"id":1}', '{"id":"1","params":null}', '{"id":"1","params":"x"}', '{"id":"2","params":[1,2]}',
+    '{"id":"3","version":"1.0","params":{"a":{"b":[1,2,{"c":null}]}}}', '{"deviceSendTime":"abc","serverRecvTime":"x","serverSendTime":null}',
+    '{"deviceSendTime":1e400,"serverRecvTime":-1,"serverSendTime":9e99}', '{"code":"200","id":{}}', '{"code":null,"id":null,"message":[]}',
+    "[".repeat(100) + "]".repeat(100), '{"id":"' + "9".repeat(300) + '","params":{}}', randomBytes(300).toString("latin1")];
+  const out = [];
+  let id = 1;
+  for (const t of T) for (const p of P) out.push(mqttPacket.generate({ cmd: "publish", topic: t, payload: Buffer.from(p, "latin1"), qos: id % 2, messageId: id++, retain: false, dup: false }));
+  return Buffer.concat(out);
+}
+
+// 3. Hostile bytes, a silent server, a closed port.
+async function hostile(c) {
+  const dev = newDevice();
+  const groups = [["random", "lengthOf5Bytes", "topicBeyondPacket"], ["remaining10MB", "type0", "type15"], ["subackWrongLength", "random", "random", "random", "random"]];
+  await Promise.all(groups.map(async (g, gi) => {
+    const cases = g.map((k) => ({ k, bytes: HOSTILE[k] }));
+    const srv = await rawBroker(c, cases.concat([{ k: "silent", connack: false, bytes: () => Buffer.alloc(0) }]));
+    const d = c.device(setupFor(dev, srv.port), {}, undefined, "dev" + gi);
+    // every case: connection closed by the device; then one more connection
+    await until(() => srv.conns.length > g.length, 120000, "reconnect after " + g.join(",")).catch((e) => c.check("group " + g.join(","), false, e.message));
+    for (let i = 0; i < g.length; i++) {
+      const r = srv.conns[i];
+      const life = r && r.closedAt ? r.closedAt - r.t : null;
+      c.check("drops the link on " + g[i] + " and reconnects", r && r.closedAt && srv.conns.length > i + 1, "link lived " + life + " ms");
+    }
+    const errs = d.m("st").map((s) => s.s.lastError).filter((e, i, a) => e && a.indexOf(e) === i);
+    c.figures["errors" + gi] = errs;
+    const back = d.m("st").filter((s) => s.s.state === "backoff").map((s) => s.mem);
+    c.figures["memBackoff" + gi] = back;
+    if (gi === 2) c.check("JsVars bounded over hostile rounds (backoff 2 vs the lower of the last two)", back.length >= 4 && Math.min(...back.slice(-2)) - back[1] < 40, back.join(","));
+    c.check("alive and not crashed after " + g.join(","), !d.proc.exitCode && d.proc.exitCode === null, "exit " + d.proc.exitCode);
+  }));
+  c.log("hostile: errors " + JSON.stringify(c.figures));
+  await hostilePayloads(c, dev, false); // while the devices above still run (and load the machine)
+  // A server that accepts but never answers CONNECT; a closed port.
+  const silent = await rawBroker(c, [{ k: "silent", connack: false, bytes: () => Buffer.alloc(0) }]);
+  const ds = c.device(setupFor(dev, silent.port), {}, undefined, "silent");
+  const probe = createServer(); await new Promise((r) => probe.listen(0, "127.0.0.1", r));
+  const closedPort = probe.address().port; await new Promise((r) => probe.close(r));
+  const dc = c.device(setupFor(dev, closedPort), {}, undefined, "closed");
+  await sleep(32000);
+  const sErr = ds.m("st").map((s) => s.s.lastError);
+  c.check("never-answered CONNECT: connack timeout, then backoff and retry", sErr.includes("connack timeout") && silent.conns.length >= 2,
+    "connections " + silent.conns.length + ", errors " + [...new Set(sErr)].join("; "));
+  const rcs = dc.m("st").filter((s) => s.s.state === "backoff");
+  const times = []; let lastRc = -1;
+  for (const s of rcs) if (s.s.reconnects !== lastRc) { lastRc = s.s.reconnects; times.push(s.ms) }
+  const gaps = times.slice(1).map((t, i) => t - times[i]);
+  c.figures.closedPortGapsMs = gaps;
+  c.check("closed port: retries with growing gaps, no crash", times.length >= 3 && gaps.every((g, i) => i === 0 || g >= gaps[i - 1] - 150) && dc.proc.exitCode === null,
+    "attempts " + times.length + ", gaps " + gaps.join(",") + ", lastError " + (rcs.length ? rcs[rcs.length - 1].s.lastError : ""));
+  c.noErrors();
+}
+
+// 3b. Valid framing, hostile payloads on the device's own topics.
+async function hostilePayloads(c, dev, errs) {
+  dev = dev || newDevice();
+  const pubs = await rawBroker(c, [{ k: "publishes", bytes: () => hostilePublishes(dev.productKey, dev.deviceName) }]);
+  const dp = c.device(setupFor(dev, pubs.port), {}, undefined, "payloads");
+  await sleep(4000);
+  const pErr = dp.m("st").map((s) => s.s.lastError).filter((e, i, a) => e && a.indexOf(e) === i);
+  c.check("hostile payloads on its own topics: no crash, stays online", dp.proc.exitCode === null && pubs.conns.length === 1 && !pubs.conns[0].closedAt && dp.lastSt().s.state === "online",
+    "connections " + pubs.conns.length + ", state " + (dp.lastSt() && dp.lastSt().s.state) + ", errors " + pErr.join("; ") + ", got " + pubs.conns[0].got + " bytes back");
+  if (errs !== false) c.noErrors();
+}
+
+// 4. Twin: two devices with the same credentials; the emulator kicks the older login.
+async function twin(c) {
+  const dev = newDevice(), emu = await c.emu([dev]);
+  const a = c.device(setupFor(dev, emu.port), {}, undefined, "A");
+  await a.wait("online", 30000, true);
+  const b = c.device(setupFor(dev, emu.port), {}, undefined, "B");
+  const t0 = Date.now();
+  await sleep(90000);
+  const n60 = emu.events.filter((e) => e.ev === "connack" && e.d.returnCode === 0 && e.t >= t0 + 30000).length;
+  const nAll = emu.events.filter((e) => e.ev === "connack" && e.t >= t0).length;
+  c.figures.twinConnacksTotal90s = nAll; c.figures.twinConnacksLast60s = n60; c.figures.kicks = emu.count("kick");
+  c.check("no tight reconnect loop (logins in the last 60 s of 90 s <= 10)", n60 <= 10, "logins: " + nAll + " in 90 s, " + n60 + " in the last 60 s, kicks " + emu.count("kick"));
+  for (const d of [a, b]) {
+    const errs = d.m("st").map((s) => s.s.lastError);
+    const online = d.m("online").map((o) => o.ms);
+    const back = d.m("st").filter((s) => s.s.state === "backoff");
+    c.check(d.tag + " reports that another device probably uses the credentials (and still does at the end)", errs.some((e) => /another device/.test(e)) &&
+      /another device/.test(errs[errs.length - 1]), [...new Set(errs)].join("; ") + "; last: " + errs[errs.length - 1]);
+    const gaps = online.slice(1).map((t, i) => t - online[i]);
+    c.check(d.tag + " logins spread out (the last gap is longer than the first)", gaps.length >= 2 && gaps[gaps.length - 1] > gaps[0], gaps.join(","));
+    c.watchdog(d, 90000);
+    c.figures["online" + d.tag] = online;
+    c.figures["backoff" + d.tag] = back.map((s) => s.ms);
+  }
+  c.noErrors();
+}
+
+// 5. Wi-Fi loss: the 'disconnected' event, two failed reconnects, then success.
+async function wifiLoss(c) {
+  const dev = newDevice(), emu = await c.emu([dev]);
+  const d = c.device(setupFor(dev, emu.port), { wifiDropAt: 1500, wifiFails: 2, offPosts: 3, offOnWifi: 1 });
+  await d.wait("online", 30000, true);
+  const w = await d.wait("wdisc", 10000, true);
+  c.check("leaves online in the same tick as Wi-Fi 'disconnected'", w.state !== "online" && w.wifi !== "up", JSON.stringify(w));
+  const on2 = await until(() => d.m("online")[1], 60000, "second online");
+  const wErr = d.m("st").map((s) => s.s.lastError).filter((e, i, a) => a.indexOf(e) === i);
+  c.check("reconnects Wi-Fi with backoff after 2 failures, back online", on2 && wErr.some((e) => /wifi/.test(e)), "online after " + (on2.ms - w.ms) + " ms; errors " + wErr.join("; "));
+  const ids = d.m("p").filter((p) => p.p && "Off" in p.p).map((p) => p.id);
+  await until(() => ids.length && ids.every((id) => d.m("reply").some((r) => r.id === id)), 15000, "replies").catch(() => {});
+  const got = d.m("reply").filter((r) => ids.includes(r.id));
+  c.check("posts queued while Wi-Fi was down delivered (post_reply 200, in order)", ids.length === 3 && got.map((r) => r.id).join() === ids.join() && got.every((r) => r.code === 200),
+    "posted " + ids.join() + ", replies " + got.map((r) => r.id + ":" + r.code).join());
+  c.noErrors();
+}
+
+// 6. Reboot: kill mid-session and restart on the same Storage; kill during config writes.
+async function reboot(c) {
+  const dev = newDevice(), emu = await c.emu([dev]);
+  const d = c.device(setupFor(dev, emu.port), {}, undefined, "boot1");
+  await d.wait("online", 30000, true);
+  await sleep(500);
+  await d.kill();
+  const d2 = c.device(null, {}, d.dir, "boot2");
+  const on = await d2.wait("online", 30000, true).catch((e) => null);
+  c.check("after a kill, boots online from the stored config", on, on ? "online after " + on.ms + " ms" : "never online");
+  // config writes every 30 ms; kill at random moments; every boot must come up configured
+  let okBoots = 0, runs = 8, setups = 0;
+  for (let i = 0; i < runs; i++) {
+    const w = c.device(i ? null : setupFor(dev, emu.port), { setupEvery: 20 }, d.dir, "write" + i);
+    await w.wait("online", 30000, true).catch(() => {});
+    await until(() => w.m("setup").length >= 2, 10000, "setups").catch(() => {});
+    await sleep(50 + Math.floor(Math.random() * 400));
+    await w.kill();
+    const b = c.device(null, {}, d.dir, "check" + i);
+    const ok = await b.wait("online", 30000, true).then(() => true, () => false);
+    setups += w.m("setup").length;
+    if (ok) okBoots++;
+    else c.log("boot after interrupted write " + i + " failed: " + JSON.stringify(b.m("load")));
+    await b.kill();
+  }
+  c.check("kills during config writes never leave it unbootable", okBoots === runs, okBoots + "/" + runs + " boots online after " + setups + " config writes");
+  c.noErrors();
+}
+
+// 7. Soak: posts every 200 ms, sets every 3 s, a broker restart in the middle.
+async function soak(c) {
+  const dev = newDevice(), emu = await c.emu([dev]);
+  const dur = c.o.soakMs || 180000;
+  const d = c.device(setupFor(dev, emu.port), { every: 200, postFor: dur, memEvery: 5000 });
+  await d.wait("online", 30000, true);
+  const t0 = Date.now();
+  let sets = 0, setOk = 0, restarted = false;
+  while (Date.now() - t0 < dur) {
+    await sleep(3000);
+    if (!restarted && Date.now() - t0 > dur / 2) {
+      restarted = true; await emu.stop(); await sleep(3000); await emu.start(); continue;
+    }
+    sets++;
+    await emu.setProperty(dev.productKey, dev.deviceName, { Switch: sets % 2, N: sets }, { timeout: 5000 }).then((r) => { if (r.code === 200) setOk++ }, () => {});
+  }
+  await d.wait("postsdone", 20000, true);
+  await sleep(8000);
+  const posts = d.m("p"), replies = new Set(d.m("reply").filter((r) => r.code === 200).map((r) => r.id));
+  const mems = d.m("mem");
+  const last = mems[mems.length - 1];
+  const lost = posts.filter((p) => !replies.has(p.id)).length;
+  const dropped = last.s.dropped;
+  c.figures.soak = { posts: posts.length, replied: replies.size, lost, dropped, sets, setOk, mem: mems.map((m) => m.mem) };
+  c.check("every post answered except those dropped from a full queue", lost <= dropped, posts.length + " posts, " + replies.size + " answered, " + lost + " unanswered, status.dropped " + dropped);
+  c.check("property sets answered 200 (all but those during the restart)", setOk >= sets - 2, setOk + "/" + sets);
+  // JsVars while online and idle-ish: sample 2 (10 s in) vs the last sample (posting stopped)
+  const m0 = mems.find((m) => m.ms > 10000 && m.s.state === "online");
+  c.watchdog(d, dur);
+  c.check("JsVars after the soak within 60 of the early sample", m0 && last.mem - m0.mem < 60, "early " + (m0 && m0.mem) + ", end " + last.mem + ", all " + mems.map((m) => m.mem).join(","));
+  c.noErrors();
+}
+
+// Status shape: JSON-serialisable, the documented keys, state from the documented set.
+async function statusShape(c) {
+  const dev = newDevice(), emu = await c.emu([dev]);
+  const d = c.device(setupFor(dev, emu.port), {});
+  await d.wait("online", 30000, true);
+  await sleep(500);
+  const states = new Set(d.m("st").map((s) => s.s.state).concat(d.m("load").map((l) => l.status.state)));
+  const keys = "state,wifi,connects,reconnects,lastError,uptime,queue,dropped,free".split(",");
+  const s = d.lastSt().s;
+  c.check("status has exactly the documented keys with plain values", keys.every((k) => k in s) && Object.keys(s).every((k) => keys.includes(k)) &&
+    Object.values(s).every((v) => typeof v === "string" || typeof v === "number"), JSON.stringify(s));
+  c.check("states seen are documented", [...states].every((x) => ["unconfigured", "wifi", "connecting", "online", "backoff", "stopped"].includes(x)), [...states].join(","));
+  c.noErrors();
+}
+
+/**
+ * Arrow functions using `this` that Espruino 2v29 parses in a skipped expression: the
+ * not-taken side of && || ?:, a brace-less if/loop body, an expression-bodied arrow. Their
+ * definition then sets `this` on no function: debug builds abort (ASSERT jsvHasChildren,
+ * jsvar.c:3296), release builds ignore it. Returns "why: code" strings; empty when clean.
+ * @param {string} code bundle text
+ */
+export function skippedThisArrows(code) {
+  const ast = acorn.parse(code, { ecmaVersion: 2020 }), out = [];
+  const usesThis = (fn) => { let u = false; walk.recursive(fn.body, null, { ThisExpression() { u = true }, FunctionExpression() {}, FunctionDeclaration() {} }, walk.base); return u };
+  walk.fullAncestor(ast, (n, _st, anc) => {
+    if (n.type !== "ArrowFunctionExpression" || !usesThis(n)) return;
+    let block = false;
+    for (let i = anc.length - 2; i >= 0; i--) {
+      const p = anc[i], c = anc[i + 1];
+      if (p.type === "FunctionExpression" || p.type === "FunctionDeclaration" || (p.type === "ArrowFunctionExpression" && p.body.type === "BlockStatement")) break;
+      if (p.type === "BlockStatement") block = true;
+      let why = null;
+      if (p.type === "LogicalExpression" && c === p.right) why = "right of " + p.operator;
+      if (p.type === "ConditionalExpression" && c !== p.test) why = "branch of ?:";
+      if (!block && p.type === "IfStatement" && c !== p.test) why = "brace-less if branch";
+      if (!block && /^(For|ForOf|ForIn|While)Statement$/.test(p.type) && c === p.body) why = "brace-less loop body";
+      if (p.type === "ArrowFunctionExpression" && p.body.type !== "BlockStatement") why = "expression-bodied arrow";
+      if (why) { out.push(why + ": " + code.slice(Math.max(0, n.start - 40), n.end + 10)); break }
+    }
+  });
+  return out;
+}
+
+export const SCENARIOS = { brokerRestart, deadLink, hostile, hostilePayloads, twin, wifiLoss, reboot, soak, statusShape };
+
+/** Run one scenario. @param {string} name @param {{espruino: string, firmware?: string, log?: (l: string) => void, keep?: boolean, soakMs?: number}} o */
+export async function runScenario(name, o) {
+  const c = new Ctx(name, o);
+  try { await SCENARIOS[name](c) } catch (e) { c.check("scenario ran to the end", false, e.message) } finally { await c.cleanup() }
+  return { name, ok: c.checks.length > 0 && c.checks.every((x) => x.ok), checks: c.checks, figures: c.figures };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const verbose = process.argv.includes("-v");
+  const names = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+  const found = findEspruino();
+  if (!found.path) { console.log("scenarios skipped: " + found.reason); process.exit(0) }
+  const firmware = process.env.FIRMWARE || DEFAULT_FIRMWARE;
+  let failed = 0;
+  for (const n of names.length ? names : Object.keys(SCENARIOS)) {
+    const t = Date.now();
+    const r = await runScenario(n, { espruino: found.path, firmware, soakMs: Number(process.env.SOAK_MS) || undefined, log: (l) => { if (verbose || /^(ok|FAIL) /.test(l)) console.log("  " + l) } });
+    console.log((r.ok ? "PASS " : "FAIL ") + n + " (" + Math.round((Date.now() - t) / 1000) + " s) " + JSON.stringify(r.figures));
+    if (!r.ok) failed++;
+  }
+  process.exit(failed ? 1 : 0);
+}
