@@ -79,8 +79,9 @@ export function makeIot(d: IotDeps): any {
   }
 
   link.onMessage = (t: string, p: string) => { if (al) al.message(t, p) };
-  link.onOnline = () => { if (al) al.online(); emit("online") };
-  link.onOffline = () => { emit("offline") };
+  // one console line per transition, so a user watching the serial port sees the link
+  link.onOnline = () => { d.log("iot: online"); if (al) al.online(); emit("online") };
+  link.onOffline = () => { d.log("iot: offline (" + link.status().lastError + ")"); emit("offline") };
 
   // Boot: never throws. Parse errors are not echoed (they can quote the file's text).
   [0, 1].forEach(i => {

@@ -90,9 +90,13 @@ export class Alink {
       let m: any, c: any, r: any, i: any;
       try {
         m = JSON.parse(payload);
+        // before any m.x: Espruino lets a throw inside an object literal escape try/catch
+        if (!m || typeof m != "object") throw Error("not a JSON object");
         if (topic == sub[0]) {
-          c = 200;
-          if (me.onSet) try { r = me.onSet(m.params); if (typeof r == "number") c = r } catch (e) { c = 500 }
+          r = m.params;
+          // 460: the platform's "request parameter error"
+          c = !r || typeof r != "object" || Array.isArray(r) ? 460 : 200;
+          if (c == 200 && me.onSet) try { r = me.onSet(r); if (typeof r == "number") c = r } catch (e) { c = 500 }
           host.publish(topic + "_reply", json({ id: m.id, code: c, data: {} }), 0);
           // the thing model expects accepted values to be reported back
           if (c == 200) me.post(m.params);

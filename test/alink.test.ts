@@ -273,6 +273,18 @@ describe("cloud messages", () => {
     expect(t.errors).toEqual([]);
   });
 
+  it("answers a set whose params are not an object with 460, without calling the handler", () => {
+    const t = setup();
+    let calls = 0;
+    t.a.onSet = () => { calls++; };
+    for (const [id, params] of [["20", null], ["21", "x"], ["22", [1, 2]], ["23", 5]] as [string, any][])
+      t.a.message(setTopic, setMsg(id, params));
+    t.a.message(setTopic, '{"id":"24","version":"1.0"}');
+    expect(calls).toBe(0);
+    expect(t.pubs.map((p) => decode(p.payload))).toEqual(
+      ["20", "21", "22", "23", "24"].map((id) => ({ id, code: 460, data: {} })));
+  });
+
   it("never throws on bad input from the cloud", () => {
     const t = setup();
     for (const topic of [setTopic, SYS + "event/property/post_reply", NTP + "response", "/other"]) {

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { parse } from "acorn";
-import { ancestor } from "acorn-walk";
+import { ancestor, fullAncestor, recursive, base } from "acorn-walk";
 
 // Built-in modules an Espruino ESP32 firmware may require.
 export const BUILTIN_MODULES = ["net", "crypto", "Storage", "Wifi", "TelnetServer", "tls"];
@@ -113,7 +113,9 @@ export function checkBundle(code) {
 // - `var` is not hoisted: a name used before its `var` statement runs refers to the
 //   outer scope (terser may put `var a,b` at the end of a function).
 // - an expression-bodied arrow loses `this` once a function is parsed in its body after
-//   a `this` token; and a nested arrow using `this` inside one trips debug builds.
+//   a `this` token.
+// - an arrow using `this` in code the parser skips (right of &&/||, a ?: branch, a
+//   brace-less if/loop body, an expression-bodied arrow) aborts debug builds when skipped.
 function hoistingAndThis(ast, report) {
   const children = (n, fn) => {
     for (const k in n) {
@@ -144,26 +146,55 @@ function hoistingAndThis(ast, report) {
   scanScope(ast);
   const visit = (n) => {
     if (n.type === "ArrowFunctionExpression" && n.expression) {
-      let firstThis = Infinity, late = false, nestedThis = false;
-      const w = (x, inRegular, inArrow) => {
-        if (x.type === "ThisExpression" && !inRegular) {
-          firstThis = Math.min(firstThis, x.start);
-          if (inArrow) nestedThis = true;
-        }
+      let firstThis = Infinity, late = false;
+      const w = (x, inRegular) => {
+        if (x.type === "ThisExpression" && !inRegular) firstThis = Math.min(firstThis, x.start);
         if (isFunction(x)) {
           if (x.start > firstThis) late = true;
-          if (x.type === "ArrowFunctionExpression") inArrow = true; else inRegular = true;
+          if (x.type !== "ArrowFunctionExpression") inRegular = true;
         }
-        children(x, (c) => w(c, inRegular, inArrow));
+        children(x, (c) => w(c, inRegular));
       };
-      w(n.body, false, false);
-      // a function that starts before the first `this` is fine; re-check after the walk
+      w(n.body, false);
       if (late) report(n, "expression-bodied arrow with a function after `this` (Espruino loses `this`): use a block body");
-      if (nestedThis) report(n, "arrow using `this` nested in an expression-bodied arrow (Espruino debug builds abort): use a block body or a local");
     }
     children(n, visit);
   };
   visit(ast);
+  for (const [node, why] of skippedThisArrowNodes(ast))
+    report(node, `arrow using \`this\` in skipped code (${why}; Espruino debug builds abort): use a local for this`);
+}
+
+function skippedThisArrowNodes(ast) {
+  const out = [];
+  const usesThis = (fn) => {
+    let u = false;
+    recursive(fn.body, null, { ThisExpression() { u = true }, FunctionExpression() {}, FunctionDeclaration() {} }, base);
+    return u;
+  };
+  fullAncestor(ast, (n, _st, anc) => {
+    if (n.type !== "ArrowFunctionExpression" || !usesThis(n)) return;
+    let block = false;
+    for (let i = anc.length - 2; i >= 0; i--) {
+      const p = anc[i], c = anc[i + 1];
+      if (p.type === "FunctionExpression" || p.type === "FunctionDeclaration" || (p.type === "ArrowFunctionExpression" && p.body.type === "BlockStatement")) break;
+      if (p.type === "BlockStatement") block = true;
+      let why = null;
+      if (p.type === "LogicalExpression" && c === p.right) why = "right of " + p.operator;
+      if (p.type === "ConditionalExpression" && c !== p.test) why = "branch of ?:";
+      if (!block && p.type === "IfStatement" && c !== p.test) why = "brace-less if branch";
+      if (!block && /^(For|ForOf|ForIn|While)Statement$/.test(p.type) && c === p.body) why = "brace-less loop body";
+      if (p.type === "ArrowFunctionExpression" && p.body.type !== "BlockStatement") why = "expression-bodied arrow";
+      if (why) { out.push([n, why]); break; }
+    }
+  });
+  return out;
+}
+
+/** Arrows using `this` where Espruino's parser may skip them, as "why: code" lines. */
+export function skippedThisArrows(code) {
+  const ast = parse(code, { ecmaVersion: 2015, sourceType: "script" });
+  return skippedThisArrowNodes(ast).map(([n, why]) => why + ": " + code.slice(Math.max(0, n.start - 40), n.end + 10));
 }
 
 /** Sizes of a bundle text in bytes. */

@@ -10,8 +10,6 @@ import { fileURLToPath } from "node:url";
 import { startDevice, findEspruino, DEFAULT_FIRMWARE } from "./espruino-run.mjs";
 import { startEmulator } from "./emulator.mjs";
 import mqttPacket from "mqtt-packet";
-import * as acorn from "acorn";
-import * as walk from "acorn-walk";
 
 const KEEPALIVE = 30;
 const WATCHDOG = JSON.parse(readFileSync(new URL("../board.json", import.meta.url), "utf8")).watchdogSeconds; // the platform minimum: dead-link detection in real time stays short
@@ -400,27 +398,8 @@ async function statusShape(c) {
  * jsvar.c:3296), release builds ignore it. Returns "why: code" strings; empty when clean.
  * @param {string} code bundle text
  */
-export function skippedThisArrows(code) {
-  const ast = acorn.parse(code, { ecmaVersion: 2020 }), out = [];
-  const usesThis = (fn) => { let u = false; walk.recursive(fn.body, null, { ThisExpression() { u = true }, FunctionExpression() {}, FunctionDeclaration() {} }, walk.base); return u };
-  walk.fullAncestor(ast, (n, _st, anc) => {
-    if (n.type !== "ArrowFunctionExpression" || !usesThis(n)) return;
-    let block = false;
-    for (let i = anc.length - 2; i >= 0; i--) {
-      const p = anc[i], c = anc[i + 1];
-      if (p.type === "FunctionExpression" || p.type === "FunctionDeclaration" || (p.type === "ArrowFunctionExpression" && p.body.type === "BlockStatement")) break;
-      if (p.type === "BlockStatement") block = true;
-      let why = null;
-      if (p.type === "LogicalExpression" && c === p.right) why = "right of " + p.operator;
-      if (p.type === "ConditionalExpression" && c !== p.test) why = "branch of ?:";
-      if (!block && p.type === "IfStatement" && c !== p.test) why = "brace-less if branch";
-      if (!block && /^(For|ForOf|ForIn|While)Statement$/.test(p.type) && c === p.body) why = "brace-less loop body";
-      if (p.type === "ArrowFunctionExpression" && p.body.type !== "BlockStatement") why = "expression-bodied arrow";
-      if (why) { out.push(why + ": " + code.slice(Math.max(0, n.start - 40), n.end + 10)); break }
-    }
-  });
-  return out;
-}
+// The static check lives with the other bundle checks; re-exported for the scenario tests.
+export { skippedThisArrows } from "./check-bundle.mjs";
 
 export const SCENARIOS = { brokerRestart, deadLink, hostile, hostilePayloads, twin, wifiLoss, reboot, soak, statusShape };
 
