@@ -2,9 +2,10 @@
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { rollup } from "rollup";
-import typescript from "@rollup/plugin-typescript";
-import terser from "@rollup/plugin-terser";
-import json from "@rollup/plugin-json";
+import { relative, resolve } from "node:path";
+import { decode } from "@jridgewell/sourcemap-codec";
+// @ts-ignore -- the firmware's own build config
+import config from "../rollup.config.mjs";
 import { encodePublish, MqttReader } from "../lib/mqtt";
 
 const board = JSON.parse(readFileSync("board.json", "utf8"));
@@ -16,46 +17,41 @@ const sizes = (code: string) => {
   return { raw: b.length, gzip: gzipSync(b, { level: 9 }).length };
 };
 
-// Each part is bundled alone with the firmware's terser settings; other lib/ and
-// firmware/ files are external, so each byte is counted in exactly one part.
+// Per-part sizes: the real firmware build (rollup.config.mjs, same plugins and terser
+// settings) with a source map; every byte of the minified bundle is attributed to the
+// source file its mapping segment comes from, so the parts add up to the bundle.
 const parts: [string, string[]][] = [
   ["codec", ["lib/mqtt.ts", "lib/bytes.ts"]],
   ["signer", ["lib/crypto.ts", "lib/aliyun.ts"]],
   ["link", ["lib/backoff.ts", "lib/link.ts", "firmware/device.ts"]],
-  ["console", ["lib/config.ts", "firmware/console.ts", "firmware/main.ts"]],
+  ["console", ["lib/config.ts", "firmware/console.ts", "firmware/main.ts", "board.json"]],
   ["alink", ["lib/alink.ts"]],
 ];
 
-async function partSize(files: string[]) {
-  const mine = files.map((f) => f.replace(/\.ts$/, ""));
-  const entry = "\0bench-entry";
-  const bundle = await rollup({
-    input: entry,
-    treeshake: { moduleSideEffects: true },
-    external: (id, importer) => {
-      if (id === entry || !importer) return false;
-      if (id.endsWith(".json")) return false;
-      const abs = id.startsWith(".") ? new URL(id, "file://" + process.cwd() + "/" + importer.replace(process.cwd() + "/", "")).pathname : id;
-      return !mine.some((m) => abs.endsWith(m) || abs.endsWith(m + ".ts"));
-    },
-    plugins: [
-      {
-        name: "entry",
-        resolveId: (id) => (id === entry ? id : null),
-        // Keep every export alive so nothing is tree-shaken away from the count.
-        load: (id) => (id === entry ? files.map((f, i) => `export * as m${i} from "./${f}";`).join("\n") : null),
-      },
-      json({ preferConst: true, compact: true }),
-      typescript({ tsconfig: "./tsconfig.json", outDir: undefined, noEmitOnError: false, include: ["lib/**/*.ts", "firmware/**/*.ts"] }),
-    ],
-    onwarn: () => {},
-  });
-  const { output } = await bundle.generate({
-    format: "es",
-    plugins: [terser({ ecma: 2015, compress: { passes: 3, pure_getters: true }, mangle: { properties: { regex: /^_/ } }, format: { ascii_only: true } })],
-  });
+async function partSizes() {
+  const bundle = await rollup({ ...config, onwarn: () => {} });
+  const { output } = await bundle.generate({ ...config.output, file: undefined, sourcemap: true });
   await bundle.close();
-  return sizes(output[0].code);
+  const { code, map } = output[0] as any;
+  const lines = code.split("\n"), decoded = decode(map.mappings), bytesBySource: Record<string, number> = {};
+  let unmapped = 0;
+  decoded.forEach((segs: number[][], li: number) => {
+    const line = lines[li] || "";
+    if (!segs.length) { unmapped += line.length; return; }
+    unmapped += segs[0][0];
+    segs.forEach((seg, k) => {
+      const end = k + 1 < segs.length ? segs[k + 1][0] : line.length, n = end - seg[0];
+      if (seg.length < 2) { unmapped += n; return; }
+      // sources are relative to the project root (no output file given)
+      const src = relative(process.cwd(), resolve(map.sources[seg[1]]));
+      bytesBySource[src] = (bytesBySource[src] || 0) + n;
+    });
+  });
+  const out: Record<string, number> = {};
+  for (const [name, files] of parts) out[name] = files.reduce((a, f) => a + (bytesBySource[f] || 0), 0);
+  const known = parts.flatMap((p) => p[1]);
+  out["other (wrapper, footer)"] = unmapped + Object.entries(bytesBySource).filter(([f]) => !known.includes(f)).reduce((a, [, n]) => a + n, 0);
+  return out;
 }
 
 function rate(fn: () => void, minMs = 300) {
@@ -75,20 +71,19 @@ async function main() {
   const code = readFileSync("dist/firmware.js", "latin1");
   const whole = sizes(code);
   results.bundle = { ...whole, limit: board.bundleLimit, target: board.bundleTarget, espruinoMqttModule: ESPRUINO_MQTT_MODULE, parts: {} as any };
-  for (const [name, files] of parts) {
-    if (files.every((f) => existsSync(f))) results.bundle.parts[name] = await partSize(files);
-  }
+  results.bundle.parts = await partSizes();
   console.log("\nBundle (dist/firmware.js, bytes)");
   console.table({
     firmware: { raw: whole.raw, gzip: whole.gzip, "% of limit": Math.round((whole.raw / board.bundleLimit) * 100), "% of target": Math.round((whole.raw / board.bundleTarget) * 100) },
-    ...Object.fromEntries(Object.entries(results.bundle.parts).map(([k, v]: any) => [`  ${k}`, { raw: v.raw, gzip: v.gzip }])),
+    ...Object.fromEntries(Object.entries(results.bundle.parts).map(([k, v]: any) => [`  ${k}`, { raw: v }])),
     "Espruino MQTT module alone": { raw: ESPRUINO_MQTT_MODULE },
   });
 
   // Signing
   try {
-    const { benchSign } = await import("./sign");
-    results.sign = await benchSign();
+    const { benchSign, printSign } = await import("./sign");
+    results.sign = benchSign();
+    printSign(results.sign);
   } catch (e: any) {
     results.sign = { error: String(e.message || e) };
     console.log("signing benchmark unavailable:", results.sign.error);

@@ -143,9 +143,10 @@ export function benchSign() {
   return { unit: "us per password (one credentials() call)", node: process.version, host: node, espruino: onEspruino(d, want) };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const r = benchSign(), e: any = r.espruino, row = (h: string, n: number, x?: number) => ({ hash: h, "Node µs": n, "Espruino µs": x });
-  console.log("µs per password (one credentials() call); Node " + r.node + (e ? ", Espruino (Linux build, $ESPRUINO)" : ", set $ESPRUINO for interpreter figures"));
+/** Prints benchSign()'s figures as a table. */
+export function printSign(r: ReturnType<typeof benchSign>) {
+  const e: any = r.espruino, row = (h: string, n: number, x?: number) => ({ hash: h, "Node µs": n, "Espruino µs": x });
+  console.log("\nSigning: µs per password (one credentials() call); Node " + r.node + (e ? ", Espruino (Linux build, $ESPRUINO)" : ", set $ESPRUINO for interpreter figures"));
   if (e && e.error) console.log("Espruino run failed: " + e.error);
   const en = e && e.native || {}, ej = e && e.js || {};
   console.table({
@@ -156,3 +157,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   });
   console.log("pure-JS / native SHA256: Node " + r.host.jsOverNative + "x" + (e && e.jsOverNative ? ", Espruino " + e.jsOverNative + "x" : ""));
 }
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) printSign(benchSign());

@@ -70,9 +70,13 @@ export class Alink {
       if (timer != null) timers.clear(timer);
       timer = sent = null;
     };
+    // (re)arm the NTP timer: a minute while a request is unanswered, a day after a sync
+    const arm = (ms: number) => {
+      if (timer != null) timers.clear(timer);
+      timer = timers.set(() => { timer = null; online() }, ms);
+    };
     const online = () => {
-      stop();
-      timer = timers.set(() => { timer = null; online() }, 864e5); // daily
+      arm(6e4);
       sent = "" + clock();
       host.publish(sub[2].slice(0, -8) + "request", json({ deviceSendTime: sent }), 0);
     };
@@ -111,6 +115,7 @@ export class Alink {
           r = +m.serverRecvTime; c = +m.serverSendTime; i = sent;
           if ("" + m.deviceSendTime != i || !(r > 0 && c > 0)) return;
           sent = null;
+          arm(864e5);
           setTime((r + c + clock() - i) / 2000);
         }
       } catch (e) {

@@ -35,7 +35,7 @@ export function checkDevice(d: Device): void {
   // <= 31 keeps the default client id `${productKey}.${deviceName}` within 64 chars
   str(o, "productKey", /^[a-zA-Z\d]+$/, "1-31 letters and digits", 0, 0, 31);
   str(o, "deviceName", /^[\w@.:-]+$/, "4-32 chars of letters, digits, -_@.:", 0, 4, 32);
-  str(o, "deviceSecret", /^[!-~]+$/, "visible ASCII, no spaces");
+  str(o, "deviceSecret", /^[!-~]+$/, "1-128 visible ASCII chars, no spaces", 0, 0, 128);
   // visible ASCII except | , = which would break `id|securemode=3,...|`
   str(o, "clientIdPrefix", /^[!-+\--<>-{}~]+$/, "1-64 visible ASCII chars, no | , =", 1, 0, 64);
   ["host", "region", "instanceId"].forEach(f => str(o, f, /^[\w.-]+$/, "letters, digits, -._", 1));

@@ -355,25 +355,33 @@ describe("NTP", () => {
     expect(t.times.length).toBe(1);
   });
 
-  it("repeats daily with timers, restarts on online() and stops on stop()", () => {
+  it("retries an unanswered request each minute, repeats daily after a sync, restarts on online() and stops on stop()", () => {
     const t = setup();
     const requests = () => t.pubs.filter((p) => p.topic == NTP + "request").length;
+    const armed = () => [...t.timers.values()].map((x) => x.ms);
     t.a.online();
-    expect([...t.timers.values()].map((x) => x.ms)).toEqual([86400000]);
+    expect(armed()).toEqual([60000]); // lost request or response (QoS 0): retried
     t.a.online(); // reconnect: old schedule cancelled, one new
     expect(t.timers.size).toBe(1);
     expect(requests()).toBe(2);
-    t.setClock(1571810498000);
     t.fire();
     expect(requests()).toBe(3);
-    expect(decode(t.pubs[2].payload)).toEqual({ deviceSendTime: "1571810498000" });
+    const sent = decode(t.pubs[2].payload).deviceSendTime;
+    t.a.message(NTP + "response", JSON.stringify({ deviceSendTime: sent, serverRecvTime: "1571724098110", serverSendTime: "1571724098115" }));
+    expect(t.times.length).toBe(1);
+    expect(armed()).toEqual([86400000]); // synced: next one a day later
+    t.setClock(1571810498000);
+    t.fire();
+    expect(requests()).toBe(4);
+    expect(decode(t.pubs[3].payload)).toEqual({ deviceSendTime: "1571810498000" });
+    expect(armed()).toEqual([60000]);
     expect(t.timers.size).toBe(1);
     t.a.stop();
     expect(t.timers.size).toBe(0);
     t.a.stop(); // twice: must not clear an undefined/stale handle
     // a response after stop() has no outstanding request
     t.a.message(NTP + "response", JSON.stringify({ deviceSendTime: "1571810498000", serverRecvTime: "1", serverSendTime: "1" }));
-    expect(t.times).toEqual([]);
+    expect(t.times.length).toBe(1);
   });
 });
 

@@ -1,5 +1,8 @@
 import { describe, it, expect } from "vitest";
-import { readFileSync, existsSync } from "node:fs";
+import { readFileSync, existsSync, writeFileSync, mkdtempSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 // @ts-ignore -- plain ESM tool without types
 import { checkBundle, bundleSizes } from "../tools/check-bundle.mjs";
 
@@ -103,5 +106,23 @@ describe("Espruino subset check", () => {
     expect(gzip).toBeLessThan(raw);
     // One script: no module loader, and Espruino built-ins only.
     expect(code).not.toMatch(/\bimport\b|\bexport\b|module\.exports/);
+  });
+
+  it("the build step fails (exit 1) on a banned feature or over the byte limit, naming it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "check-bundle-"));
+    const run = (code: string) => {
+      const f = join(dir, "b.js");
+      writeFileSync(f, code, "latin1");
+      return spawnSync(process.execPath, ["tools/check-bundle.mjs", f], { encoding: "utf8" });
+    };
+    const banned = run("var m=new Map();");
+    expect(banned.status).toBe(1);
+    expect(banned.stderr).toMatch(/subset check FAILED[\s\S]*global Map/);
+    const big = run("var s='" + "x".repeat(board.bundleLimit) + "';");
+    expect(big.status).toBe(1);
+    expect(big.stderr).toMatch(new RegExp(`over board.json bundleLimit ${board.bundleLimit}`));
+    const ok = run("var s='" + "x".repeat(100) + "';");
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/\d+ bytes raw, \d+ bytes gzip/);
   });
 });

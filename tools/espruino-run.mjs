@@ -306,6 +306,11 @@ export async function measureDevice(o) {
       r.jsvarsFirmwareIdle = r.jsvarsAfterLoad - cl.mem.usage;
       r.jsvarsFirmwareOnline = r.jsvarsOnline - cl.mem.usage;
     } finally { await c.kill(); rmSync(c.dir, { recursive: true, force: true }) }
+    // board.json's RAM budget for the firmware once online (the Linux build's count is a lower bound)
+    const budget = JSON.parse(readFileSync(join(ROOT, "board.json"), "utf8")).ramBudgetJsVars;
+    r.ramBudgetJsVars = budget;
+    check("firmware JsVars online within board.json ramBudgetJsVars", r.jsvarsFirmwareOnline > 0 && r.jsvarsFirmwareOnline <= budget,
+      r.jsvarsFirmwareOnline + " of " + budget);
 
     if (o.reboot !== false) {
       // Second boot in the same Storage: the saved config alone must bring it online.
