@@ -3,7 +3,7 @@
 // time is compressed by SCALE on both sides (timers, keep-alive limits), never the rules.
 // This is the only E2E file, so its tests never run concurrently with each other.
 import { describe, it, expect, afterEach, onTestFailed } from "vitest";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, readdirSync, statSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
@@ -78,6 +78,30 @@ describe("end to end: firmware in the simulator against the platform emulator", 
       expect(r.status().connects).toBe(1);
     }, T);
   }
+
+  it("turns the password-less Telnet console off on ESP32 unless the config says telnet: true", async () => {
+    const r = await rig();
+    await until("online", r.online);
+    expect(r.log.filter((l) => l.startsWith("[sim] telnet:")).pop()).toBe("[sim] telnet: off");
+    r.dev.eval("iot.setup({telnet: true})", { throws: true });
+    expect(r.log.filter((l) => l.startsWith("[sim] telnet:")).pop()).toBe("[sim] telnet: on");
+    r.dev.eval("iot.setup({telnet: false})", { throws: true });
+    expect(r.log.filter((l) => l.startsWith("[sim] telnet:")).pop()).toBe("[sim] telnet: off");
+  }, T);
+
+  it("writes nothing to flash per message: Storage is unchanged across posts, replies and sets", async () => {
+    const r = await rig();
+    await until("online", r.online);
+    await until("subscribe", () => r.count("subscribe") === 1);
+    const snap = () => readdirSync(r.dev.storageDir).sort().map((f: string) => f + ":" + statSync(join(r.dev.storageDir, f)).mtimeMs + ":" + readFileSync(join(r.dev.storageDir, f), "latin1"));
+    const before = snap();
+    expect(before.length).toBeGreaterThan(0); // the config is there
+    r.dev.eval("n = 0; iot.on('reply', function () { n++ })");
+    for (let i = 0; i < 10; i++) r.dev.eval("iot.post({Seq: " + i + "})");
+    await r.emu.setProperty(DEV.productKey, DEV.deviceName, { Target: 1 });
+    await until("10 replies", () => r.dev.eval("n") >= 10);
+    expect(snap()).toEqual(before);
+  }, T);
 
   it("property post gets a post_reply 200 that reaches iot.on('reply')", async () => {
     const r = await rig();
