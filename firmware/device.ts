@@ -1,5 +1,5 @@
 // Espruino adapters for the link: timers, sockets, Wi-Fi, watchdog, hashes.
-// main.ts: `const link = new Link(makeEnv(), settings); watchWifi(link);` (makeEnv once:
+// main.ts: `const link = Link(makeEnv(), settings); watchWifi(link);` (makeEnv once:
 // it enables the hardware watchdog, which cannot be turned off again).
 import { watchdogSeconds } from "../board.json";
 import type { Link, LinkEnv } from "../lib/link";
@@ -11,18 +11,19 @@ const C = require("crypto"), W = require("Wifi");
 // contiguous block left for the result they print an error and return undefined.
 const hash = (f: string): Hash => (s) => {
   const r = C[f](s);
-  if (!r) throw new Error("crypto: out of memory");
+  if (!r) throw Error("crypto: out of memory");
   return E.toString(new Uint8Array(r));
 };
 export const sha1 = hash("SHA1"), sha256 = hash("SHA256");
 
-export function makeEnv(): LinkEnv {
+export const makeEnv = (): LinkEnv => {
   E.enableWatchdog(watchdogSeconds, false); // the link feeds it with kick()
   return {
-    set: (f, ms) => setTimeout(f, ms),
-    clear: (h) => clearTimeout(h), // the link never passes undefined
-    random: Math.random,
-    connect(host, port, onOpen, onData, onClose) {
+    // natives as values: they ignore `this` (the link never passes clear undefined)
+    set: setTimeout,
+    clear: clearTimeout,
+    _random: Math.random,
+    _connect(host, port, onOpen, onData, onClose) {
       // DNS and connect block and throw on failure: the link catches
       const s = require("net").connect({ host: host, port: port }, onOpen);
       s.on("data", onData);
@@ -30,16 +31,16 @@ export function makeEnv(): LinkEnv {
       s.on("error", onClose); // the link ignores a second close
       return s;
     },
-    wifiConnect(ssid, password, cb) {
+    _wifiConnect(ssid, password, cb) {
       try { W.connect(ssid, { password: password }, cb); } catch (x) { cb("" + x); }
     },
-    kick: () => E.kickWatchdog(),
-    free: () => process.memory().free,
-    log: (l) => console.log(l),
+    _kick: E.kickWatchdog,
+    _free: () => process.memory().free,
+    _log: console.log,
   };
-}
+};
 
 // Wi-Fi does not reconnect by itself: report its loss to the link, which retries with backoff.
-export function watchWifi(link: Link): void {
+export const watchWifi = (link: Link): void => {
   W.on("disconnected", () => link.wifiLost());
-}
+};

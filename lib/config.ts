@@ -8,14 +8,14 @@ const D = ["productKey", "deviceName", "deviceSecret"];
 export const FIELDS = W.concat(D, ["region", "instanceId", "host", "port", "signMethod", "keepAlive", "telnet"]);
 
 // c must be an object without unknown field names (all of them are named).
-function known(c: any) {
+const known = (c: any) => {
   if (!c || typeof c != "object") bad("config", "not an object");
   const u = Object.keys(c).filter(k => FIELDS.indexOf(k) < 0);
   if (u.length) bad("unknown field", u.join(", "));
-}
+};
 
 // Throws an Error naming the field and the rule when c is not a complete, valid config.
-export function validateConfig(c: any): void {
+export const validateConfig = (c: any): void => {
   known(c);
   const p = c.password;
   str(c, "ssid", /^/, "1-32 chars", 0, 0, 32);
@@ -25,11 +25,11 @@ export function validateConfig(c: any): void {
   if (c.telnet != null && typeof c.telnet != "boolean") bad("telnet", "true or false");
   // the device group's fields (required ones included)
   checkDevice(c);
-}
+};
 
 // stored + patch -> new validated config (stored is not modified). Naming one field of a
 // group requires the whole group; null/undefined removes an optional field.
-export function mergeConfig(stored: any, patch: any): any {
+export const mergeConfig = (stored: any, patch: any): any => {
   known(patch);
   const c = Object.assign({}, stored);
   [W, D].forEach(g => g.forEach(k => {
@@ -40,18 +40,16 @@ export function mergeConfig(stored: any, patch: any): any {
   }
   validateConfig(c);
   return c;
-}
+};
 
 // Last 4 chars at most, fewer for short secrets (a quarter of the length).
-function mask(s: string): string {
-  return s && "****" + s.slice(s.length - (s.length >> 2)).slice(-4);
-}
+const mask = (s: string): string => s && "****" + s.slice(s.length - (s.length >> 2)).slice(-4);
 
 // A copy in FIELDS order with deviceSecret and the Wi-Fi password masked.
-export function maskConfig(c: any): any {
+export const maskConfig = (c: any): any => {
   const o: any = {};
   FIELDS.forEach(k => {
     if (c[k] != null) o[k] = k == "password" || k == "deviceSecret" ? mask(c[k]) : c[k];
   });
   return o;
-}
+};

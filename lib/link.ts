@@ -6,245 +6,223 @@ import { MqttReader, encodeConnect, encodePublish, encodePuback, encodeSubscribe
 export interface Timers { set(fn: () => void, ms: number): any; clear(h: any): void }
 export interface LinkSocket { write(bytes: string): void; end(): void }
 export interface LinkEnv extends Timers {
-  random(): number;
+  // `_` names: firmware-internal (device → link), minified to one letter
+  _random(): number;
   // throws synchronously on DNS/connect failure; onOpen runs later (asynchronously);
   // callbacks never fire for a socket after end()
-  connect(host: string, port: number, onOpen: () => void, onData: (s: string) => void, onClose: () => void): LinkSocket;
-  wifiConnect(ssid: string, password: string, cb: (err: string | null) => void): void;
-  kick(): void;            // watchdog
-  free(): number;          // free JsVars
-  log(line: string): void; // never given secrets
+  _connect(host: string, port: number, onOpen: () => void, onData: (s: string) => void, onClose: () => void): LinkSocket;
+  _wifiConnect(ssid: string, password: string, cb: (err: string | null) => void): void;
+  _kick(): void;            // watchdog
+  _free(): number;          // free JsVars
+  _log(line: string): void; // never given secrets
 }
 export interface LinkSettings {
   keepAlive: number; queueLength: number; maxPacket: number; watchdogSeconds: number;
   offlineResetMinutes: number; connackTimeoutSeconds: number; pingTimeoutSeconds: number;
 }
-// password is the MQTT password (as credentials() returns it); wifiPassword the Wi-Fi one
+// password is the MQTT password (as credentials() returns it); _wifiPassword the Wi-Fi one.
+// The `_` fields are the firmware's own (console → link): `_` names minify to one letter.
 export interface Session {
-  ssid: string; wifiPassword: string; host: string; port: number; clientId: string;
-  username: string; password: string; keepAlive: number; topics: string[];
+  _ssid: string; _wifiPassword: string; host: string; port: number; clientId: string;
+  username: string; password: string; _keepAlive: number; _topics: string[];
 }
 export interface Status {
   state: string; wifi: string; connects: number; reconnects: number; lastError: string;
   uptime: number; queue: number; dropped: number; free: number;
 }
 interface Item { i: number; b: string; d: number } // packet id, PUBLISH bytes, sent before
-
-const CONNACK = ["", "unacceptable protocol version", "identifier rejected", "server unavailable", "bad username or password", "not authorized"];
-const text = (x: any) => "" + (x && x.message || x), ON = "online";
-
-export class Link {
+export interface Link {
   onMessage: (topic: string, payload: string) => void;
   onOnline: () => void;
   onOffline: () => void;
-  _e: LinkEnv; _c: LinkSettings; _s!: Session | null; _st: string; _wf: string;
-  _cn: number; _rc: number; _le: string; _dr: number; _up: number; _off: number;
-  _h: { [k: string]: any }; _g: number; _so!: LinkSocket | null; _r!: MqttReader;
-  _q: Item[]; _id: number; _bn: Backoff; _bl: Backoff; _tw: number;
+  start(s: Session): void;
+  stop(): void;
+  wifiLost(): void;
+  publish(topic: string, payload: string, qos: 0 | 1): void;
+  status(): Status;
+  error(msg: string): void;
+  _id: number; // last packet id (white-box tests set it)
+}
 
-  constructor(env: LinkEnv, settings: LinkSettings) {
-    const f = () => {}, P = settings.watchdogSeconds * 1000 / 3;
-    this.onMessage = this.onOnline = this.onOffline = f;
-    this._e = env; this._c = settings;
-    this._st = "unconfigured"; this._wf = "off"; this._le = "";
-    this._cn = this._rc = this._dr = this._up = this._off = this._g = this._id = this._tw = 0;
-    this._h = {}; // timer handles by one-letter name; null when fired or cleared
-    this._q = [];
-    this._bn = new Backoff(1000, 60000);     // network errors
-    this._bl = new Backoff(2000, 900000);    // refused credentials, twin login
-    // Permanent watchdog feeder (never cleared). It stops feeding only when configured
-    // but offline for offlineResetMinutes (counted in ticks, immune to clock steps).
-    const tick = () => {
-      env.set(tick, P);
-      this._up += P / 1000;
-      this._off = this._s && this._st != ON ? this._off + 1 : 0;
-      if (this._off * P < settings.offlineResetMinutes * 60000) env.kick();
-    };
-    env.kick();
-    env.set(tick, P);
-  }
+const CONNACK = ["", "unacceptable protocol version", "identifier rejected", "server unavailable", "bad username or password", "not authorized"];
+const text = (x: any) => "" + (x && x.message || x), ON = "online", CN = "connecting";
 
-  start(s: Session): void {
-    const on = this._end("wifi");
-    this._s = s;
-    this._br();
-    this._wifi();
-    this._o(on);
-  }
+// A closure, not a class: state in locals minifies to one letter each, no `this.` anywhere
+// (and none of Espruino's `this`-in-arrow traps). `new Link(..)` works too.
+export function Link(env: LinkEnv, c: LinkSettings): Link {
+  const f = () => {}, P = c.watchdogSeconds * 1000 / 3,
+    h: { [k: string]: any } = {}, // timer handles by one-letter name; null when fired or cleared
+    bn = Backoff(1000, 60000),    // network errors
+    bl = Backoff(2000, 900000);   // refused credentials, twin login
+  // session, state, Wi-Fi state, lastError, socket, reader, QoS 1 queue, connects, reconnects,
+  // dropped, uptime (s), offline watchdog ticks, generation (stale callbacks), twin closes
+  let s: Session | null = null, st = "unconfigured", wf = "off", le = "", so: LinkSocket | null = null,
+    r: MqttReader, q: Item[] = [], cn = 0, rc = 0, dr = 0, up = 0, off = 0, g = 0, tw = 0;
 
-  stop(): void {
-    if (this._st == ON) this._w(encodeDisconnect());
-    const on = this._end("stopped");
-    this._s = null;
-    this._o(on);
-  }
-
-  wifiLost(): void {
-    // ignored while connecting: Wifi.connect itself may report the old link's loss
-    if (this._wf == "up") this._down("wifi lost");
-  }
-
-  publish(topic: string, payload: string, qos: 0 | 1): void {
-    // b last: Espruino 2v29 lets a throw in a non-last object literal value escape try/catch
-    const id = qos ? this._nid() : 0, on = this._st == ON,
-      q = { i: id, d: 0, b: encodePublish(topic, payload, qos, id, false, this._c.maxPacket) };
-    if (!qos) { if (on) this._w(q.b); return; } // QoS 0 offline: dropped, not counted
-    if (this._q.length >= this._c.queueLength) { this._q.shift(); this._dr++; }
-    this._q.push(q);
-    if (on) this._pub(q);
-  }
-
-  status(): Status {
-    return {
-      state: this._st, wifi: this._wf, connects: this._cn, reconnects: this._rc, lastError: this._le,
-      uptime: Math.floor(this._up), queue: this._q.length, dropped: this._dr, free: this._e.free(),
-    };
-  }
-
-  error(msg: string): void {
-    this._le = msg;
-    this._e.log("link: " + msg);
-  }
-
-  // (re)arm or clear (no f) the named timer
-  _t(k: string, f?: () => void, ms?: number): void {
-    const h = this._h, e = this._e;
-    if (h[k] != null) e.clear(h[k]);
-    h[k] = f ? e.set(() => { h[k] = null; f(); }, ms!) : null;
-  }
-
+  // (re)arm or clear (no fn) the named timer
+  const T = (k: string, fn?: () => void, ms?: number) => {
+    if (h[k] != null) env.clear(h[k]);
+    h[k] = fn ? env.set(() => { h[k] = null; fn(); }, ms!) : null;
+  };
+  const error = (m: string) => {
+    le = m;
+    env._log("link: " + m);
+  };
   // user callbacks must not throw into the socket callback
-  _u(f: Function, a?: string, b?: string): void {
-    try { f(a, b); } catch (x) { this.error("callback: " + text(x)); }
-  }
-
-  _br(): void {
-    this._bn.reset(); this._bl.reset(); this._tw = 0;
-  }
-
-  _wifi(): void {
-    const s = this._s!, g = ++this._g;
-    this._st = "wifi"; this._wf = "connecting";
-    this._t("c", () => this._down("wifi timeout"), 30000);
-    this._e.wifiConnect(s.ssid, s.wifiPassword, (err) => {
-      if (g != this._g) return;
-      if (err) this._down("wifi: " + err);
-      else { this._wf = "up"; this._mqtt(); }
+  const U = (fn: Function, a?: string, b?: string) => {
+    try { fn(a, b); } catch (x) { error("callback: " + text(x)); }
+  };
+  const br = () => { bn.reset(); bl.reset(); tw = 0; };
+  const wifi = () => {
+    const G = ++g;
+    st = "wifi"; wf = CN;
+    T("c", () => down("wifi timeout"), 30000);
+    env._wifiConnect(s!._ssid, s!._wifiPassword, (err) => {
+      if (G != g) return;
+      if (err) down("wifi: " + err);
+      else { wf = "up"; mqtt(); }
     });
-  }
-
-  _down(err: string): void {
-    this._wf = "down";
-    if (this._s) this._drop(err);
-  }
-
-  _mqtt(): void {
-    const me = this, s = this._s!, c = this._c, g = ++this._g,
-      // socket callbacks: ignored once this socket is replaced or ended. `me`, not
-      // `this`: Espruino mishandles `this` in an arrow nested in an expression-bodied one.
-      cb = (f: (d?: any) => void) => (d?: any) => { if (g == me._g) f(d); };
-    this._st = "connecting";
-    this._r = new MqttReader(c.maxPacket);
-    this._t("c", () => this._drop("connack timeout"), c.connackTimeoutSeconds * 1000);
+  };
+  const down = (err: string) => {
+    wf = "down";
+    if (s) drop(err);
+  };
+  const mqtt = () => {
+    // socket callbacks: ignored once this socket is replaced or ended
+    const S = s!, G = ++g, cb = (fn: (d?: any) => void) => (d?: any) => { if (G == g) fn(d); };
+    st = CN;
+    r = new MqttReader(c.maxPacket);
+    T("c", () => drop("connack timeout"), c.connackTimeoutSeconds * 1000);
     try {
-      this._so = this._e.connect(s.host, s.port,
-        cb(() => this._w(encodeConnect(s.clientId, s.username, s.password, s.keepAlive))),
-        cb((d) => this._in(d, g)),
+      so = env._connect(S.host, S.port,
+        cb(() => w(encodeConnect(S.clientId, S.username, S.password, S._keepAlive))),
+        cb((d) => inp(d, G)),
         cb(() => {
           // the platform closes the older of two logins with the same credentials. A twin's
           // login comes after its own backoff, which grows: count closes until 3 min stable.
-          if (this._st == ON && ++this._tw > 2)
-            this._drop("3 closes soon after login: another device is probably using these credentials", true);
-          else this._drop("socket closed");
+          const t = st == ON && ++tw > 2;
+          drop(t ? "3 closes soon after login: another device is probably using these credentials" : "socket closed", t);
         }));
     } catch (x) {
-      this._drop("connect: " + text(x));
+      drop("connect: " + text(x));
     }
-  }
-
+  };
   // tear down the session (socket, reader, all timers but the watchdog's); true if it was online
-  _end(st: string): boolean {
-    const s = this._so, on = this._st == ON;
-    this._g++; this._so = null; this._st = st;
-    for (const k in this._h) this._t(k);
-    if (s) try { s.end(); } catch (x) { /* already closed */ }
+  const end = (n: string) => {
+    const x = so, on = st == ON;
+    g++; so = null; st = n;
+    for (const k in h) T(k);
+    if (x) try { x.end(); } catch (e) { /* already closed */ }
     return on;
-  }
-
+  };
   // onOffline runs last, once the link is consistent: it may call stop() or start()
-  _o(on: boolean): void {
-    if (on) this._u(this.onOffline);
-  }
-
-  _drop(err: string, long?: boolean): void {
-    const on = this._end("backoff");
-    this.error(err);
-    this._rc++;
-    this._t("b", () => this._wf == "up" ? this._mqtt() : this._wifi(), (long ? this._bl : this._bn).next(this._e.random()));
-    this._o(on);
-  }
-
-  _w(b: string): void {
-    const s = this._so;
-    if (s) try {
-      s.write(b);
-      this._t("s", () => this._ping(), this._s!.keepAlive * 500); // send-silence
+  const O = (on: boolean) => { if (on) U(o.onOffline); };
+  const drop = (err: string, long?: boolean) => {
+    const on = end("backoff");
+    error(err);
+    rc++;
+    T("b", () => wf == "up" ? mqtt() : wifi(), (long ? bl : bn).next(env._random()));
+    O(on);
+  };
+  const w = (b: string) => {
+    if (so) try {
+      so.write(b);
+      T("s", ping, s!._keepAlive * 500); // send-silence
     } catch (x) {
-      this._drop("write: " + text(x));
+      drop("write: " + text(x));
     }
-  }
-
-  // one PINGREQ outstanding at most (send- and receive-silence may fall due together).
-  // `me`: an arrow using `this` in a skipped branch (`a && f(() => this…)`) aborts debug builds.
-  _ping(): void {
-    const me = this;
-    if (me._h.p == null) {
-      me._w(encodePingreq());
-      if (me._so) me._t("p", () => me._drop("ping timeout"), me._c.pingTimeoutSeconds * 1000);
+  };
+  // one PINGREQ outstanding at most (send- and receive-silence may fall due together)
+  const ping = () => {
+    if (h.p == null) {
+      w(encodePingreq());
+      if (so) T("p", () => drop("ping timeout"), c.pingTimeoutSeconds * 1000);
     }
-  }
-
-  _in(d: string, g: number): void {
-    this._t("p"); // any byte proves the link alive
-    this._t("r", () => this._ping(), this._s!.keepAlive * 500); // receive-silence
+  };
+  const inp = (d: string, G: number) => {
+    T("p"); // any byte proves the link alive
+    T("r", ping, s!._keepAlive * 500); // receive-silence
     try {
-      this._r.push(d, (p) => { if (g == this._g) this._pkt(p); });
+      r.push(d, (p) => { if (G == g) pkt(p); });
     } catch (x) {
-      if (g == this._g) this._drop(text(x));
+      if (G == g) drop(text(x));
     }
-  }
-
-  _pkt(p: any): void {
-    const t = p.type, rc = p.rc, s = this._s!.topics;
-    if (t == 2 && this._st == "connecting") {
-      if (rc) {
-        const auth = rc == 4 || rc == 5;
-        return this._drop("connack " + rc + ": " + (CONNACK[rc] || "refused") + (auth ? ", check deviceSecret" : ""), auth);
+  };
+  const pkt = (p: any) => {
+    const t = p.type, k = p.rc, tp = s!._topics;
+    if (t == 2 && st == CN) {
+      if (k) {
+        const auth = k == 4 || k == 5;
+        return drop("connack " + k + ": " + (CONNACK[k] || "refused") + (auth ? ", check deviceSecret" : ""), auth);
       }
-      this._t("c");
-      this._st = ON; this._cn++;
-      this._t("z", () => this._br(), 180000); // stable for 3 min: reset backoff and twin count
-      if (s.length) this._w(encodeSubscribe(this._nid(), s, 1));
-      for (const q of this._q) this._pub(q);
-      if (this._st == ON) this._u(this.onOnline);
+      T("c");
+      st = ON; cn++;
+      T("z", br, 180000); // stable for 3 min: reset backoff and twin count
+      if (tp.length) w(encodeSubscribe(nid(), tp, 1));
+      for (const x of q) pub(x);
+      if (st == ON) U(o.onOnline);
     }
     if (t == 3) {
-      if (p.qos == 1) this._w(encodePuback(p.id));
-      this._u(this.onMessage, p.topic, p.payload);
+      if (p.qos == 1) w(encodePuback(p.id));
+      U(o.onMessage, p.topic, p.payload);
     }
-    if (t == 4) this._q = this._q.filter((q) => q.i != p.id);
-    if (t == 9 && p.granted.indexOf(128) >= 0) this.error("subscribe refused");
-  }
-
-  _pub(q: Item): void {
-    this._w(q.d ? String.fromCharCode(q.b.charCodeAt(0) | 8) + q.b.slice(1) : q.b);
-    q.d = 1;
-  }
-
+    if (t == 4) q = q.filter((x) => x.i != p.id);
+    if (t == 9 && p.granted.indexOf(128) >= 0) error("subscribe refused");
+  };
+  const pub = (x: Item) => {
+    w(x.d ? String.fromCharCode(x.b.charCodeAt(0) | 8) + x.b.slice(1) : x.b);
+    x.d = 1;
+  };
   // next packet id: 1..65535, never one still queued
-  _nid(): number {
-    let i = this._id;
-    do i = i % 65535 + 1; while (this._q.some((q) => q.i == i));
-    return this._id = i;
-  }
+  const nid = () => {
+    let i = o._id;
+    do i = i % 65535 + 1; while (q.some((x) => x.i == i));
+    return o._id = i;
+  };
+
+  const o: Link = {
+    onMessage: f, onOnline: f, onOffline: f, _id: 0,
+    start(x) {
+      const on = end("wifi");
+      s = x;
+      br();
+      wifi();
+      O(on);
+    },
+    stop() {
+      if (st == ON) w(encodeDisconnect());
+      const on = end("stopped");
+      s = null;
+      O(on);
+    },
+    // ignored while connecting: Wifi.connect itself may report the old link's loss
+    wifiLost() { if (wf == "up") down("wifi lost"); },
+    publish(topic, payload, qos) {
+      // b last: Espruino 2v29 lets a throw in a non-last object literal value escape try/catch
+      const id = qos ? nid() : 0, on = st == ON,
+        x = { i: id, d: 0, b: encodePublish(topic, payload, qos, id, false, c.maxPacket) };
+      if (!qos) { if (on) w(x.b); return; } // QoS 0 offline: dropped, not counted
+      if (q.length >= c.queueLength) { q.shift(); dr++; }
+      q.push(x);
+      if (on) pub(x);
+    },
+    status() {
+      return {
+        state: st, wifi: wf, connects: cn, reconnects: rc, lastError: le,
+        uptime: Math.floor(up), queue: q.length, dropped: dr, free: env._free(),
+      };
+    },
+    error: error,
+  };
+  // Permanent watchdog feeder (never cleared). It stops feeding only when configured
+  // but offline for offlineResetMinutes (counted in ticks, immune to clock steps).
+  const tick = () => {
+    env.set(tick, P);
+    up += P / 1000;
+    off = s && st != ON ? off + 1 : 0;
+    if (off * P < c.offlineResetMinutes * 60000) env._kick();
+  };
+  env._kick();
+  env.set(tick, P);
+  return o;
 }

@@ -49,17 +49,17 @@ function fakeLink() {
 function setupIot(storage = new FakeStorage(), extra: any = {}) {
   const logs: string[] = [], alinks: any[] = [], telnet: boolean[] = [], link = fakeLink();
   const iot = makeIot(Object.assign({
-    storage, link, keepAlive: 300,
-    alink(pk: string, dn: string) {
+    _storage: storage, _link: link, _keepAlive: 300,
+    _alink(pk: string, dn: string) {
       const a: any = { pk, dn, stopped: 0, msgs: [] as any[], onlines: 0, posts: [] as any[], onSet: null, onReply: null,
         stop() { a.stopped++; }, message(t: string, p: string) { a.msgs.push([t, p]); }, online() { a.onlines++; },
         post(p: any) { a.posts.push(p); return "1"; }, event(i: string, p: any) { a.posts.push([i, p]); return "2"; } };
       alinks.push(a);
       return a;
     },
-    creds(c: any) { return { host: c.productKey + ".example", port: c.port || 1883, clientId: "cid|", username: c.deviceName + "&" + c.productKey, password: MQTTPW }; },
-    log(s: string) { logs.push(s); },
-    telnet(on: boolean) { telnet.push(on); },
+    _creds(c: any) { return { host: c.productKey + ".example", port: c.port || 1883, clientId: "cid|", username: c.deviceName + "&" + c.productKey, password: MQTTPW }; },
+    _log(s: string) { logs.push(s); },
+    _telnet(on: boolean) { telnet.push(on); },
   }, extra));
   return { iot, storage, logs, alinks, telnet, link };
 }
@@ -88,8 +88,8 @@ describe("boot", () => {
     expect(b.logs).toEqual([]);
     expect(b.link.sessions).toHaveLength(1);
     expect(b.link.sessions[0]).toEqual({
-      ssid: "home", wifiPassword: WIFIPW, host: "a1X2bEnP82z.example", port: 1883, clientId: "cid|",
-      username: "example1&a1X2bEnP82z", password: MQTTPW, keepAlive: 600, topics: subscriptions("a1X2bEnP82z", "example1"),
+      _ssid: "home", _wifiPassword: WIFIPW, host: "a1X2bEnP82z.example", port: 1883, clientId: "cid|",
+      username: "example1&a1X2bEnP82z", password: MQTTPW, _keepAlive: 600, _topics: subscriptions("a1X2bEnP82z", "example1"),
     });
     expect(b.telnet).toEqual([true]);
     expect(b.alinks.map(x => x.pk + "/" + x.dn)).toEqual(["a1X2bEnP82z/example1"]);
@@ -98,7 +98,7 @@ describe("boot", () => {
   it("keepAlive defaults to the board's value", () => {
     const a = setupIot();
     a.iot.setup(full());
-    expect(a.link.sessions[0].keepAlive).toBe(300);
+    expect(a.link.sessions[0]._keepAlive).toBe(300);
     expect(a.telnet).toEqual([false, false]);
   });
 
@@ -150,10 +150,10 @@ describe("corrupt Storage", () => {
       a.storage.files.set("iot.cfg1", bad);
       const b = setupIot(a.storage);
       expect(b.logs).toEqual([]);
-      expect(b.link.sessions[0].keepAlive).toBe(600);
+      expect(b.link.sessions[0]._keepAlive).toBe(600);
       // the next save goes to the corrupt slot, the good one stays until it is verified
       b.iot.setup({ keepAlive: 700 });
-      expect(setupIot(b.storage).link.sessions[0].keepAlive).toBe(700);
+      expect(setupIot(b.storage).link.sessions[0]._keepAlive).toBe(700);
     }
   });
 
@@ -161,14 +161,14 @@ describe("corrupt Storage", () => {
     const s = new FakeStorage();
     s.writeJSON("iot.cfg0", { n: 8, c: Object.assign(full(), { keepAlive: 800 }) });
     s.writeJSON("iot.cfg1", { n: 7, c: Object.assign(full(), { keepAlive: 700 }) });
-    expect(setupIot(s).link.sessions[0].keepAlive).toBe(800);
+    expect(setupIot(s).link.sessions[0]._keepAlive).toBe(800);
     s.writeJSON("iot.cfg1", { n: 9, c: Object.assign(full(), { keepAlive: 900 }) });
     const b = setupIot(s);
-    expect(b.link.sessions[0].keepAlive).toBe(900);
+    expect(b.link.sessions[0]._keepAlive).toBe(900);
     // a save after that never overwrites the current slot (cfg1) and erases the old one
     b.iot.setup({ keepAlive: 1000 });
     expect(s.list().sort()).toEqual(["iot.cfg0"]);
-    expect(setupIot(s).link.sessions[0].keepAlive).toBe(1000);
+    expect(setupIot(s).link.sessions[0]._keepAlive).toBe(1000);
   });
 });
 
@@ -203,13 +203,13 @@ describe("power loss during a save", () => {
       s.dead = false; s.cutAt = Infinity;
       const b = setupIot(s);
       expect(b.logs).toEqual([]);
-      expect([100, 200]).toContain(b.link.sessions[0].keepAlive);
+      expect([100, 200]).toContain(b.link.sessions[0]._keepAlive);
       // the save completed only if its write was verified and not cut
-      if (cut >= 2) expect(b.link.sessions[0].keepAlive).toBe(200);
-      if (cut == 1) expect(b.link.sessions[0].keepAlive).toBe(100);
+      if (cut >= 2) expect(b.link.sessions[0]._keepAlive).toBe(200);
+      if (cut == 1) expect(b.link.sessions[0]._keepAlive).toBe(100);
       // and the next save still works and survives
       b.iot.setup({ keepAlive: 300 });
-      expect(setupIot(s).link.sessions[0].keepAlive).toBe(300);
+      expect(setupIot(s).link.sessions[0]._keepAlive).toBe(300);
     });
   }
 
@@ -225,7 +225,7 @@ describe("power loss during a save", () => {
     expect(s.snapshot()).toBe(before);
     expect(a.link.calls).toEqual([]);
     s.writeJSON = FakeStorage.prototype.writeJSON;
-    expect(setupIot(s).link.sessions[0].keepAlive).toBe(300);
+    expect(setupIot(s).link.sessions[0]._keepAlive).toBe(300);
   });
 });
 
@@ -256,8 +256,8 @@ describe("iot.setup", () => {
     expect(a.alinks).toHaveLength(2);
     expect(a.alinks[0].stopped).toBeGreaterThan(0);
     expect(a.link.calls).toEqual(["stop", "start", "stop", "start"]);
-    expect(a.link.sessions[1].keepAlive).toBe(900);
-    expect(setupIot(a.storage).link.sessions[0].keepAlive).toBe(900);
+    expect(a.link.sessions[1]._keepAlive).toBe(900);
+    expect(setupIot(a.storage).link.sessions[0]._keepAlive).toBe(900);
   });
 });
 
@@ -411,9 +411,9 @@ describe("wired to the real Link, Alink and credentials", () => {
     const written: any[] = [], logs: string[] = [];
     let sock: any = null, wifiCb: any = null;
     const env = {
-      set: () => ({}), clear: () => {}, random: () => 0.5, kick: () => {}, free: () => 1000, log: (l: string) => logs.push(l),
-      wifiConnect(ss: string, pw: string, cb: any) { wifiCb = cb; },
-      connect(host: string, port: number, onOpen: any, onData: any) {
+      set: () => ({}), clear: () => {}, _random: () => 0.5, _kick: () => {}, _free: () => 1000, _log: (l: string) => logs.push(l),
+      _wifiConnect(ss: string, pw: string, cb: any) { wifiCb = cb; },
+      _connect(host: string, port: number, onOpen: any, onData: any) {
         const parser = mqttPacket.parser({ protocolVersion: 4 });
         parser.on("packet", (p: any) => written.push(p));
         sock = { host, port, onOpen, onData, write: (b: string) => parser.parse(bin(b)), end() {} };
@@ -423,9 +423,9 @@ describe("wired to the real Link, Alink and credentials", () => {
     const link = new Link(env as any, board);
     const storage = new FakeStorage();
     const iot = makeIot({
-      storage, link, keepAlive: board.keepAlive, log: (l: string) => logs.push(l), telnet() {},
-      alink: (pk: string, dn: string) => new Alink(link, env, pk, dn, board.maxPacket, () => 1700000000000, () => {}),
-      creds: (c: any) => credentials(c, h("sha1"), h("sha256")),
+      _storage: storage, _link: link, _keepAlive: board.keepAlive, _log: (l: string) => logs.push(l), _telnet() {},
+      _alink: (pk: string, dn: string) => new Alink(link, env, pk, dn, board.maxPacket, () => 1700000000000, () => {}),
+      _creds: (c: any) => credentials(c, h("sha1"), h("sha256")),
     });
     const send = (p: any) => sock.onData(str(mqttPacket.generate(p)));
     return { iot, link, written, logs, send, sock: () => sock, wifi: () => wifiCb };

@@ -73,9 +73,9 @@ const SETTINGS: LinkSettings = {
 };
 const TOPICS = ["/sys/pk/dn/thing/service/property/set", "/sys/pk/dn/thing/event/+/post_reply", "/ext/ntp/pk/dn/response"];
 const SESSION: Session = {
-  ssid: "net", wifiPassword: "wifipass1", host: "pk.iot-as-mqtt.cn-shanghai.aliyuncs.com", port: 1883,
+  _ssid: "net", _wifiPassword: "wifipass1", host: "pk.iot-as-mqtt.cn-shanghai.aliyuncs.com", port: 1883,
   clientId: "pk.dn|securemode=3,signmethod=hmacsha256|", username: "dn&pk", password: "MQTTPASSWORD",
-  keepAlive: 60, topics: TOPICS,
+  _keepAlive: 60, _topics: TOPICS,
 };
 
 function rig(over?: Partial<LinkSettings>, opts?: { wifi?: "auto" | "manual" }) {
@@ -88,22 +88,22 @@ function rig(over?: Partial<LinkSettings>, opts?: { wifi?: "auto" | "manual" }) 
   };
   const env: LinkEnv = {
     set: T.set, clear: T.clear,
-    random: () => r.rand,
-    connect(host, port, onOpen, onData, onClose) {
+    _random: () => r.rand,
+    _connect(host, port, onOpen, onData, onClose) {
       if (r.connectThrows) { r.connectThrows--; throw new Error("Unable to create socket"); }
       const s = new FakeSocket(host, port, onOpen, onData, onClose, T.now);
       if (r.pong) s.pong = (f) => T.set(f, 50);
       r.sockets.push(s);
       return s;
     },
-    wifiConnect(ssid, password, cb) {
-      expect([ssid, password]).toEqual([SESSION.ssid, SESSION.wifiPassword]);
+    _wifiConnect(ssid, password, cb) {
+      expect([ssid, password]).toEqual([SESSION._ssid, SESSION._wifiPassword]);
       r.wifiCalls.push({ at: T.now, cb });
       if (!opts || opts.wifi != "manual") cb(null);
     },
-    kick() { r.kicks++; },
-    free: () => 1234,
-    log(l) { r.logs.push(l); },
+    _kick() { r.kicks++; },
+    _free: () => 1234,
+    _log(l) { r.logs.push(l); },
   };
   r.link = new Link(env, Object.assign({}, SETTINGS, over));
   r.link.onOnline = () => { r.online++; };
@@ -124,7 +124,7 @@ function goOnline(r: Rig, s = SESSION) {
   r.link.start(s);
   return accept(r);
 }
-const ka = SESSION.keepAlive * 1000;
+const ka = SESSION._keepAlive * 1000;
 
 describe("Link: session", () => {
   it("connects Wi-Fi, then TCP, sends CONNECT, subscribes once to exactly the topics at QoS 1", () => {
@@ -268,7 +268,7 @@ describe("Link: keep-alive", () => {
   it("a dead link (no PINGRESP) is closed and reconnected within keepAlive + 30 s", () => {
     for (const k of [60, 300, 1200]) {
       const r = rig();
-      const s = goOnline(r, Object.assign({}, SESSION, { keepAlive: k }));
+      const s = goOnline(r, Object.assign({}, SESSION, { _keepAlive: k }));
       let down = -1, pings = 0;
       r.link.onOffline = () => { down = r.T.now; };
       while (r.sockets.length == 1 && r.T.now < 2 * k * 1000) {
