@@ -116,8 +116,18 @@ async function main() {
       // @ts-ignore -- plain ESM tool without types
       const { measureDevice } = await import("../tools/espruino-run.mjs");
       results.device = await measureDevice({ espruino, firmware: "dist/firmware.js" });
+      const d = results.device;
       console.log("\nIn the real Espruino interpreter (Linux build; JsVars are a lower bound for ESP32)");
-      console.table(results.device);
+      console.table({
+        "JsVars after load (firmware, unconfigured)": { value: d.jsvarsFirmwareIdle },
+        "JsVars online (firmware)": { value: d.jsvarsFirmwareOnline, budget: d.ramBudgetJsVars },
+        "JsVars after 10 / 50 / all posts": { value: [d.jsvarsAfter10, d.jsvarsAfter50, d.jsvarsEnd].join(" / ") },
+        "load to online, ms (setup / boot from Storage)": { value: d.loadToOnlineMs + " / " + d.rebootLoadToOnlineMs },
+        "QoS 1 publishes/s (1 in flight / 8 in flight)": { value: d.qos1PerSec + " / " + d.qos1WindowPerSec },
+        "QoS 0 publishes/s": { value: d.qos0PerSec == null ? "n/a: iot.post is always QoS 1" : d.qos0PerSec },
+        "QoS 1 round trip, ms (median / p90)": { value: d.qos1RttMedianMs + " / " + d.qos1RttP90Ms },
+        "device checks": { value: d.checks.filter((c: any) => c.ok).length + " of " + d.checks.length + " ok" },
+      });
     } catch (e: any) {
       results.device = { error: String(e.message || e) };
       console.log("device benchmark failed:", results.device.error);

@@ -87,7 +87,7 @@ function time(f: () => void): number {
 function onEspruino(d: Device, want: Record<string, string>) {
   const exe = process.env.ESPRUINO;
   if (!exe || !existsSync(exe)) return null;
-  const lib = ["lib/crypto.ts", "lib/aliyun.ts"].map(f => ts.transpileModule(readFileSync(f, "utf8"), {
+  const lib = ["lib/bytes.ts", "lib/crypto.ts", "lib/aliyun.ts"].map(f => ts.transpileModule(readFileSync(f, "utf8"), {
     compilerOptions: { target: ts.ScriptTarget.ES2015, module: ts.ModuleKind.ES2015 },
   }).outputText.replace(/^import .*$/gm, "").replace(/^export /gm, "")).join("\n");
   const dir = mkdtempSync(join(tmpdir(), "sign-")), file = join(dir, "sign.js");
