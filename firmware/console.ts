@@ -120,6 +120,7 @@ export const makeIot = (d: IotDeps): any => {
       stop();
       S.erase(F + 0); S.erase(F + 1);
       cfg = al = null;
+      d._telnet(false); // back to the safe default, as at boot without a config
     },
     post(p: any) { return A().post(p) },
     event(i: string, p: any) { return A().event(i, p) },

@@ -19,6 +19,7 @@ export interface LinkEnv extends Timers {
 export interface LinkSettings {
   keepAlive: number; queueLength: number; maxPacket: number; watchdogSeconds: number;
   offlineResetMinutes: number; connackTimeoutSeconds: number; pingTimeoutSeconds: number;
+  wifiTimeoutSeconds: number; stableSeconds: number;
 }
 // password is the MQTT password (as credentials() returns it); _wifiPassword the Wi-Fi one.
 // The `_` fields are the firmware's own (console → link): `_` names minify to one letter.
@@ -76,7 +77,7 @@ export function Link(env: LinkEnv, c: LinkSettings): Link {
   const wifi = () => {
     const G = ++g;
     st = "wifi"; wf = CN;
-    T("c", () => down("wifi timeout"), 30000);
+    T("c", () => down("wifi timeout"), c.wifiTimeoutSeconds * 1000);
     env._wifiConnect(s!._ssid, s!._wifiPassword, (err) => {
       if (G != g) return;
       if (err) down("wifi: " + err);
@@ -157,7 +158,7 @@ export function Link(env: LinkEnv, c: LinkSettings): Link {
       }
       T("c");
       st = ON; cn++;
-      T("z", br, 180000); // stable for 3 min: reset backoff and twin count
+      T("z", br, c.stableSeconds * 1000); // stable (3 min): reset backoff and twin count
       if (tp.length) w(encodeSubscribe(nid(), tp, 1));
       for (const x of q) pub(x);
       if (st == ON) U(o.onOnline);

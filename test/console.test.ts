@@ -234,7 +234,7 @@ describe("iot.setup", () => {
     const a = setupIot();
     a.iot.setup(full());
     const snap = a.storage.snapshot(), calls = a.link.calls.length, nal = a.alinks.length;
-    const bad = [{ devicesecret: SECRET }, { ssid: "x" }, { keepAlive: 5 }, { password: "short", ssid: "x" },
+    const bad = [{ devicesecret: SECRET }, { ssid: "x" }, { keepAlive: 5 }, { password: "x".repeat(65), ssid: "x" },
       { productKey: "pk", deviceName: "dev1", deviceSecret: "bad secret " + SECRET }, null, "x"];
     for (const p of bad) {
       const m = msgOf(() => a.iot.setup(p));
@@ -322,8 +322,10 @@ describe("iot.start / stop / clear / status", () => {
 
   it("clear erases the config and stops; start then says to run setup", () => {
     const a = setupIot();
-    a.iot.setup(full());
+    a.iot.setup(Object.assign(full(), { telnet: true }));
+    expect(a.telnet[a.telnet.length - 1]).toBe(true);
     a.iot.clear();
+    expect(a.telnet[a.telnet.length - 1]).toBe(false); // password-less Telnet off again
     expect(a.link.calls.pop()).toBe("stop");
     expect(a.storage.list()).toEqual([]);
     expect(a.iot.status().state).toBe("unconfigured");

@@ -70,6 +70,7 @@ class FakeSocket {
 const SETTINGS: LinkSettings = {
   keepAlive: 300, queueLength: 16, maxPacket: 4096, watchdogSeconds: 40,
   offlineResetMinutes: 30, connackTimeoutSeconds: 10, pingTimeoutSeconds: 10,
+  wifiTimeoutSeconds: 30, stableSeconds: 180,
 };
 const TOPICS = ["/sys/pk/dn/thing/service/property/set", "/sys/pk/dn/thing/event/+/post_reply", "/ext/ntp/pk/dn/response"];
 const SESSION: Session = {
