@@ -50,7 +50,7 @@ export class Alink {
     // sub: [property set, post replies, NTP response]; ev: "/sys/{pk}/{dn}/thing/event/"
     const me = this, sub = subscriptions(pk, dn), ev = sub[1].slice(0, -12), clock = () => Math.floor(now());
     // ids: the last 16 posted ids (bounded: replies may never come);
-    // timer: daily NTP timer; sent: deviceSendTime of the outstanding NTP request
+    // timer: NTP timer (retry or daily); sent: deviceSendTime of the outstanding NTP request
     let ids: string[] = [], timer: any, sent: any;
 
     const post = (e: string, params: any): string => {
@@ -72,7 +72,7 @@ export class Alink {
     };
     // (re)arm the NTP timer: a minute while a request is unanswered, a day after a sync
     const arm = (ms: number) => {
-      if (timer != null) timers.clear(timer);
+      stop();
       timer = timers.set(() => { timer = null; online() }, ms);
     };
     const online = () => {
