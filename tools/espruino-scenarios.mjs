@@ -119,11 +119,18 @@ class Ctx {
 
 const setupFor = (dev, port, host) => Object.assign({ ssid: "emulator", password: "password123", host: host || "127.0.0.1", port, keepAlive: KEEPALIVE }, dev);
 
+// Every scenario starts the same way: a fresh device identity on its own emulator, one
+// interpreter configured for it, waited for until online.
+async function onlineDevice(c, plan, tag) {
+  const dev = newDevice(), emu = await c.emu([dev]);
+  const d = c.device(setupFor(dev, emu.port), plan, undefined, tag);
+  const on = await d.wait("online", 30000, true);
+  return { dev, emu, d, on };
+}
+
 // 1. Broker restart: back online, resubscribed, posts made offline delivered in order.
 async function brokerRestart(c) {
-  const dev = newDevice(), emu = await c.emu([dev]);
-  const d = c.device(setupFor(dev, emu.port), { offPosts: 3 });
-  const on1 = await d.wait("online", 30000, true);
+  const { emu, d, on: on1 } = await onlineDevice(c, { offPosts: 3 });
   await until(() => emu.count("subscribe") >= 1, 5000, "subscribe");
   const rc0 = on1.s.reconnects;
   await emu.stop();
@@ -149,9 +156,7 @@ async function brokerRestart(c) {
 
 // 2. Dead link: the broker stops answering (TCP open). Noticed within keepAlive + 30 s.
 async function deadLink(c) {
-  const dev = newDevice(), emu = await c.emu([dev]);
-  const d = c.device(setupFor(dev, emu.port), {});
-  await d.wait("online", 30000, true);
+  const { emu, d } = await onlineDevice(c, {});
   await sleep(1000);
   emu.setFault({ mute: true });
   const t0 = Date.now();
@@ -271,9 +276,7 @@ async function hostilePayloads(c, dev, errs) {
 
 // 4. Twin: two devices with the same credentials; the emulator kicks the older login.
 async function twin(c) {
-  const dev = newDevice(), emu = await c.emu([dev]);
-  const a = c.device(setupFor(dev, emu.port), {}, undefined, "A");
-  await a.wait("online", 30000, true);
+  const { dev, emu, d: a } = await onlineDevice(c, {}, "A");
   const b = c.device(setupFor(dev, emu.port), {}, undefined, "B");
   const t0 = Date.now();
   await sleep(90000);
@@ -298,9 +301,7 @@ async function twin(c) {
 
 // 5. Wi-Fi loss: the 'disconnected' event, two failed reconnects, then success.
 async function wifiLoss(c) {
-  const dev = newDevice(), emu = await c.emu([dev]);
-  const d = c.device(setupFor(dev, emu.port), { wifiDropAt: 1500, wifiFails: 2, offPosts: 3, offOnWifi: 1 });
-  await d.wait("online", 30000, true);
+  const { emu, d } = await onlineDevice(c, { wifiDropAt: 1500, wifiFails: 2, offPosts: 3, offOnWifi: 1 });
   const w = await d.wait("wdisc", 10000, true);
   c.check("leaves online in the same tick as Wi-Fi 'disconnected'", w.state !== "online" && w.wifi !== "up", JSON.stringify(w));
   const on2 = await until(() => d.m("online")[1], 60000, "second online");
@@ -316,9 +317,7 @@ async function wifiLoss(c) {
 
 // 6. Reboot: kill mid-session and restart on the same Storage; kill during config writes.
 async function reboot(c) {
-  const dev = newDevice(), emu = await c.emu([dev]);
-  const d = c.device(setupFor(dev, emu.port), {}, undefined, "boot1");
-  await d.wait("online", 30000, true);
+  const { dev, emu, d } = await onlineDevice(c, {}, "boot1");
   await sleep(500);
   await d.kill();
   const d2 = c.device(null, {}, d.dir, "boot2");
@@ -345,10 +344,8 @@ async function reboot(c) {
 
 // 7. Soak: posts every 200 ms, sets every 3 s, a broker restart in the middle.
 async function soak(c) {
-  const dev = newDevice(), emu = await c.emu([dev]);
   const dur = c.o.soakMs || 180000;
-  const d = c.device(setupFor(dev, emu.port), { every: 200, postFor: dur, memEvery: 5000 });
-  await d.wait("online", 30000, true);
+  const { dev, emu, d } = await onlineDevice(c, { every: 200, postFor: dur, memEvery: 5000 });
   const t0 = Date.now();
   let sets = 0, setOk = 0, restarted = false;
   while (Date.now() - t0 < dur) {
@@ -378,9 +375,7 @@ async function soak(c) {
 
 // Status shape: JSON-serialisable, the documented keys, state from the documented set.
 async function statusShape(c) {
-  const dev = newDevice(), emu = await c.emu([dev]);
-  const d = c.device(setupFor(dev, emu.port), {});
-  await d.wait("online", 30000, true);
+  const { emu, d } = await onlineDevice(c, {});
   await sleep(500);
   const states = new Set(d.m("st").map((s) => s.s.state).concat(d.m("load").map((l) => l.status.state)));
   const keys = "state,wifi,connects,reconnects,lastError,uptime,queue,dropped,free".split(",");
