@@ -4,6 +4,17 @@ import typescript from "@rollup/plugin-typescript";
 import terser from "@rollup/plugin-terser";
 import json from "@rollup/plugin-json";
 
+// The shipped minifier settings: tests and benchmarks that minify code for the real
+// interpreter import these, so they run what the board runs.
+export const terserOptions = {
+  ecma: 2015,
+  // inline: 1 and reduce_vars: false keep terser from emitting a `var` after its first use
+  // (Espruino does not hoist var; tools/check-bundle.mjs checks it).
+  compress: { passes: 3, pure_getters: true, inline: 1, reduce_vars: false },
+  mangle: { properties: { regex: /^_/ } },
+  format: { ascii_only: true, comments: false },
+};
+
 const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 
 export default {
@@ -20,13 +31,6 @@ export default {
   plugins: [
     json({ preferConst: true, compact: true }),
     typescript({ tsconfig: "./tsconfig.json", outDir: undefined, noEmitOnError: true, include: ["lib/**/*.ts", "firmware/**/*.ts"] }),
-    terser({
-      ecma: 2015,
-      // inline: 1 and reduce_vars: false keep terser from emitting a `var` after its first use
-      // (Espruino does not hoist var; tools/check-bundle.mjs checks it).
-      compress: { passes: 3, pure_getters: true, inline: 1, reduce_vars: false },
-      mangle: { properties: { regex: /^_/ } },
-      format: { ascii_only: true, comments: false },
-    }),
+    terser(terserOptions),
   ],
 };
