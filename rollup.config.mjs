@@ -9,7 +9,7 @@ import json from "@rollup/plugin-json";
 export const terserOptions = {
   ecma: 2015,
   // inline: 1 and reduce_vars: false keep terser from emitting a `var` after its first use
-  // (Espruino does not hoist var; tools/check-bundle.mjs checks it).
+  // (Espruino does not hoist var; tools/build/check-bundle.ts checks it).
   compress: { passes: 3, pure_getters: true, inline: 1, reduce_vars: false },
   mangle: { properties: { regex: /^_/ } },
   format: { ascii_only: true, comments: false },

@@ -3,8 +3,7 @@ import { readFileSync, existsSync, writeFileSync, mkdtempSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-// @ts-ignore -- plain ESM tool without types
-import { checkBundle, bundleSizes } from "../tools/check-bundle.mjs";
+import { checkBundle, bundleSizes } from "../tools/build/check-bundle";
 
 const board = JSON.parse(readFileSync("board.json", "utf8"));
 
@@ -113,7 +112,7 @@ describe("Espruino subset check", () => {
     const run = (code: string) => {
       const f = join(dir, "b.js");
       writeFileSync(f, code, "latin1");
-      return spawnSync(process.execPath, ["tools/check-bundle.mjs", f], { encoding: "utf8" });
+      return spawnSync(process.execPath, ["--import", "tsx", "tools/build/check-bundle.ts", f], { encoding: "utf8" });
     };
     const banned = run("var m=new Map();");
     expect(banned.status).toBe(1);

@@ -1,7 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { readFileSync, existsSync } from "node:fs";
-// @ts-ignore -- plain ESM tool without types
-import { buildArgs } from "../tools/flash.mjs";
+import { buildArgs } from "../tools/flash/flash";
 
 const board = JSON.parse(readFileSync("board.json", "utf8"));
 const dir = process.cwd();
@@ -17,8 +16,8 @@ describe("flash/console arguments", () => {
     expect(value(args, "-p")).toBe("/dev/ttyUSB0");
     expect(value(args, "-b")).toBe(String(board.baud));
     expect(configs(args)).toEqual([
-      `BOARD_JSON_URL=${dir}/tools/espruino-board`,
-      `MODULE_URL=${dir}/tools/espruino-board`,
+      `BOARD_JSON_URL=${dir}/tools/flash/espruino-board`,
+      `MODULE_URL=${dir}/tools/flash/espruino-board`,
       "SAVE_ON_SEND=1",
     ]);
     expect(args[args.length - 1]).toBe(`${dir}/dist/firmware.js`);

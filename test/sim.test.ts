@@ -1,4 +1,4 @@
-// Unit tests of the simulator's Espruino stand-ins (tools/sim.mjs). Device code is given as
+// Unit tests of the simulator's Espruino stand-ins (tools/simulator/). Device code is given as
 // small Espruino-style scripts; timers are faked except where a real loopback socket is used.
 import { describe, it, expect, afterEach, vi } from "vitest";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -6,8 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer, type Server, type Socket } from "node:net";
 import { createHash } from "node:crypto";
-// @ts-ignore: plain ESM JS with JSDoc
-import { createDevice, parseLiberal, espruinoJSON } from "../tools/sim.mjs";
+import { createDevice, parseLiberal, espruinoJSON } from "../tools/simulator";
 
 const dirs: string[] = [];
 const devices: any[] = [];
@@ -206,7 +205,7 @@ describe("Storage", () => {
 
   it("liberal parser and writer agree with JSON on plain data", () => {
     const v = { a: 1, "b c": ["x\n\"y", -2.5e3, false, null], d: {} };
-    expect(parseLiberal(espruinoJSON(v))).toEqual(v);
+    expect(parseLiberal(espruinoJSON(v)!)).toEqual(v);
     expect(parseLiberal(JSON.stringify(v))).toEqual(v);
     expect(() => parseLiberal("{a:1} x")).toThrow(/expected EOF/);
   });

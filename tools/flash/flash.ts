@@ -1,17 +1,27 @@
-// `npm run flash -- --port P` uploads dist/firmware.js with the espruino CLI and
-// saves it to run at boot; `npm run console -- --port P` opens the board's REPL.
+// `npm run flash -- --port P` uploads dist/firmware.js with the espruino CLI and saves it to
+// run at boot; `npm run console -- --port P` opens the board's REPL.
 // Works offline: the CLI reads the board description and modules from
-// tools/espruino-board/ instead of downloading them.
+// tools/flash/espruino-board/ instead of downloading them.
 import { readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
+const root = fileURLToPath(new URL("../..", import.meta.url));
 const usage = "usage: npm run flash -- --port /dev/ttyUSB0 | tcp://host:port   (or: npm run console -- --port …) [--baud N]";
 
-/** Builds the espruino CLI arguments for `mode` ("flash" | "console") from the user's argv and board.json. */
-export function buildArgs(mode, argv, board, dir) {
-  let port, baud = board.baud;
+/** The part of board.json flashing needs. */
+export interface Board {
+  baud: number;
+  /** name of the board description in tools/flash/espruino-board/ */
+  espruinoBoard: string;
+}
+
+/**
+ * Builds the espruino CLI arguments for `mode` ("flash" | "console") from the user's argv and
+ * board.json; `dir` is the repository root.
+ */
+export function buildArgs(mode: string, argv: string[], board: Board, dir: string): string[] {
+  let port: string | undefined, baud = board.baud;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--port" || a === "-p") port = argv[++i];
@@ -22,7 +32,7 @@ export function buildArgs(mode, argv, board, dir) {
   if (!port) throw new Error(`--port is required\n${usage}`);
   if (mode !== "flash" && mode !== "console") throw new Error(`unknown mode ${mode}`);
   if (!(baud > 0)) throw new Error(`--baud must be a positive number`);
-  const boardDir = `${dir}/tools/espruino-board`;
+  const boardDir = `${dir}/tools/flash/espruino-board`;
   const args = [
     `${dir}/node_modules/espruino/bin/espruino-cli.js`,
     "--no-ble", // the CLI crashes probing Bluetooth on machines without D-Bus
@@ -38,11 +48,11 @@ export function buildArgs(mode, argv, board, dir) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const board = JSON.parse(readFileSync(`${root}/board.json`, "utf8"));
-  let args;
+  let args: string[] = [];
   try {
     args = buildArgs(process.argv[2], process.argv.slice(3), board, root);
   } catch (e) {
-    console.error(e.message);
+    console.error((e as Error).message);
     process.exit(2);
   }
   const r = spawnSync(process.execPath, args, { stdio: "inherit" });

@@ -1,0 +1,130 @@
+// The `net` module: TCP sockets over real Node sockets, with Espruino's behaviour where Node's
+// differs:
+// - DNS is resolved synchronously (a blocking child process, like the device's blocking
+//   lookup); a failed lookup THROWS InternalError "Unable to locate host", and with Wi-Fi down
+//   connect throws "Unable to create socket".
+// - A TCP connect cannot be synchronous in Node, so a refused connect is reported the way
+//   Espruino reports async socket failures: 'error' {code, message}, then 'end', then 'close'
+//   (hadError = true).
+// - Wi-Fi loss and reboots abandon open sockets on the device side ('end' + 'close' fire in the
+//   device) without closing the TCP link: like a real board, the broker only notices through
+//   its keep-alive limit or a second login. Only close() of the whole device destroys them.
+// - With `rechunk`, received data is split at random, as TCP may deliver it on the board.
+import net from 'node:net'
+import { execFileSync } from 'node:child_process'
+import type { Core } from './core'
+
+interface Entry { ns: net.Socket, kill: () => void }
+
+/** @param wifiConnected whether the station is associated (sockets need it) */
+export function createNet (core: Core, wifiConnected: () => boolean) {
+  const dns = new Map([['localhost', '127.0.0.1']])
+  const sockets = new Set<Entry>()
+  /** Host sockets the device abandoned, still open until the peer or close() ends them. */
+  const orphans = new Set<net.Socket>()
+
+  function resolve (host: string): string {
+    if (net.isIP(host)) return host
+    const known = dns.get(host)
+    if (known !== undefined) return known
+    let ip = ''
+    try {
+      ip = execFileSync(process.execPath, ['-e', 'require("dns").lookup(process.argv[1],{family:4},(e,a)=>{process.stdout.write(e?"":a)})', host], { timeout: 10000, encoding: 'utf8' }).trim()
+    } catch { ip = '' }
+    if (!ip) return ''
+    dns.set(host, ip)
+    return ip
+  }
+
+  function connect (o: any, cb: any) {
+    if (!o || typeof o !== 'object') throw core.err('simulator: net.connect needs {host, port}')
+    const host = o.host === undefined ? '127.0.0.1' : String(o.host)
+    const port = Number(o.port)
+    if (!wifiConnected()) throw core.err('Unable to create socket', 'InternalError')
+    const ip = resolve(host)
+    if (!ip) throw core.err('Unable to locate host', 'InternalError')
+    const g = core.gen
+    const sock = new core.C.Object()
+    const st = { ended: false, closed: false, error: null as any }
+    const ns = net.connect({ host: ip, port })
+    ns.setNoDelay(true)
+    const entry = { ns, kill }
+    sockets.add(entry)
+    core.log('net: connect ' + host + ':' + port)
+    function finish (hadError: boolean) {
+      if (st.closed) return
+      st.closed = true
+      sockets.delete(entry)
+      if (g !== core.gen) return
+      if (hadError && st.error) core.fire(sock, 'error', [core.toCtx(st.error)])
+      core.fire(sock, 'end', [])
+      core.fire(sock, 'close', [hadError])
+    }
+    function kill () {
+      // The device's side is gone; the TCP link is left for the broker to time out.
+      sockets.delete(entry)
+      ns.removeAllListeners('data')
+      ns.on('data', () => {})
+      orphans.add(ns)
+      ns.on('close', () => orphans.delete(ns))
+      setImmediate(() => finish(false))
+    }
+    ns.on('connect', () => {
+      if (st.closed || g !== core.gen) return
+      core.log('net: open ' + host + ':' + port)
+      core.fire(sock, 'connect', [proxy])
+    })
+    ns.on('data', (b: Buffer) => {
+      if (st.closed || g !== core.gen) return
+      const s = b.toString('latin1')
+      const rechunk = core.opts.rechunk
+      if (!rechunk) return core.fire(sock, 'data', [s])
+      const max = rechunk === true ? 64 : rechunk
+      for (let i = 0; i < s.length && !st.closed;) {
+        const n = 1 + Math.floor(Math.random() * max)
+        core.fire(sock, 'data', [s.slice(i, i + n)])
+        i += n
+      }
+    })
+    ns.on('error', (e: any) => {
+      st.error = { code: e.code === 'ECONNRESET' ? -9 : e.code === 'ECONNREFUSED' ? -11 : -10, message: e.code === 'ECONNRESET' ? 'connection reset' : e.code === 'ECONNREFUSED' ? 'connection refused' : 'unknown' }
+      core.log('net: error ' + host + ':' + port + ' ' + e.code)
+    })
+    ns.on('close', () => { core.log('net: closed ' + host + ':' + port); finish(!!st.error) })
+    Object.assign(sock, {
+      write (d: any) {
+        if (st.ended || st.closed) throw core.err('This socket is closed')
+        // Espruino converts a non-string with jsvAsString: arrays and typed arrays become "1,2,3".
+        let s
+        if (typeof d === 'string') s = d
+        else if (ArrayBuffer.isView(d) || Object.prototype.toString.call(d) === '[object ArrayBuffer]') s = Array.prototype.join.call(ArrayBuffer.isView(d) ? d : new Uint8Array(d), ',')
+        else if (Array.isArray(d)) s = d.join(',')
+        else s = String(d)
+        ns.write(core.bytesOf(s, 'socket.write'))
+      },
+      end (d: any) {
+        if (st.ended || st.closed) return
+        if (d !== undefined) sock.write(d)
+        st.ended = true
+        ns.end()
+      }
+    })
+    const proxy = core.stand('socket', sock)
+    if (typeof cb === 'function') sock.on('connect', cb)
+    return proxy
+  }
+
+  /** The device loses every socket (Wi-Fi drop, reboot); the TCP links stay open. */
+  function abandonAll () {
+    for (const s of [...sockets]) s.kill()
+  }
+
+  /** Really closes every host socket (device close()). */
+  function destroyAll () {
+    for (const s of sockets) s.ns.destroy()
+    for (const s of orphans) s.destroy()
+    orphans.clear()
+  }
+
+  return { connect, abandonAll, destroyAll }
+}
