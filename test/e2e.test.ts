@@ -1,5 +1,5 @@
 // End-to-end: the unmodified dist/firmware.js in the simulator (tools/sim.mjs) against the
-// IoT Platform emulator (tools/emulator.mjs, independent of lib/). Every listener is on port 0;
+// IoT Platform emulator (tools/emulator/, independent of lib/). Every listener is on port 0;
 // time is compressed by SCALE on both sides (timers, keep-alive limits), never the rules.
 // This is the only E2E file, so its tests never run concurrently with each other.
 import { describe, it, expect, afterEach, onTestFailed } from "vitest";
@@ -9,8 +9,7 @@ import { join } from "node:path";
 import { spawn } from "node:child_process";
 // @ts-ignore: plain ESM JS with JSDoc
 import { createDevice } from "../tools/sim.mjs";
-// @ts-ignore: plain ESM JS with JSDoc
-import { startEmulator } from "../tools/emulator.mjs";
+import { startEmulator } from "../tools/emulator/index";
 
 const SCALE = 10;
 const FIRMWARE = "dist/firmware.js";
