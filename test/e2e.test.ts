@@ -7,7 +7,6 @@ import { existsSync, mkdtempSync, rmSync, readdirSync, statSync, readFileSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
-// @ts-ignore: plain ESM JS with JSDoc
 import { createDevice } from "../tools/sim.mjs";
 import { startEmulator } from "../tools/emulator/index";
 
