@@ -1,10 +1,10 @@
 // `npm run bench`: figures, not pass/fail. Prints tables and writes bench/results.json.
+// bench/device-post.ts (run by hand: `ESPRUINO=... npx tsx bench/device-post.ts`) times one post in the interpreter.
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { rollup } from "rollup";
 import { relative, resolve } from "node:path";
 import { decode } from "@jridgewell/sourcemap-codec";
-// @ts-ignore -- the firmware's own build config
 import config from "../rollup.config.mjs";
 import { encodePublish, MqttReader } from "../lib/mqtt";
 
@@ -113,8 +113,7 @@ async function main() {
   const espruino = process.env.ESPRUINO;
   if (espruino && existsSync(espruino)) {
     try {
-      // @ts-ignore -- plain ESM tool without types
-      const { measureDevice } = await import("../tools/espruino-run.mjs");
+      const { measureDevice } = await import("../tools/real-interpreter/measure");
       results.device = await measureDevice({ espruino, firmware: "dist/firmware.js" });
       const d = results.device;
       console.log("\nIn the real Espruino interpreter (Linux build; JsVars are a lower bound for ESP32)");

@@ -5,8 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ts from "typescript";
 import { minify } from "terser";
-// @ts-ignore plain .mjs tool module
-import { findEspruino, ENABLE_HINT } from "../tools/espruino-run.mjs";
+import { findEspruino, ENABLE_HINT } from "../tools/real-interpreter/run";
 // @ts-ignore mqtt-packet ships no types for this import style
 import mqttPacket from "mqtt-packet";
 import { Alink, json, subscriptions } from "../lib/alink";
@@ -424,7 +423,7 @@ O("pubs",pubs);O("errs",errs);O("times",times);O("timers",Object.keys(tm).length
     const dir = mkdtempSync(join(tmpdir(), "alink-"));
     try {
       writeFileSync(join(dir, "t.js"), lib + harness);
-      const r = spawnSync(found.path, ["t.js"], { cwd: dir, input: "", timeout: 20000, encoding: "utf8" });
+      const r = spawnSync(found.path!, ["t.js"], { cwd: dir, input: "", timeout: 20000, encoding: "utf8" });
       const out: any = {};
       for (const l of r.stdout.split(/\r?\n/)) { const m = /^@@(\w+) (.*)$/.exec(l); if (m) out[m[1]] = JSON.parse(m[2]); }
       const hex = (s: string) => Buffer.from(s).toString("hex");

@@ -5,8 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ts from "typescript";
 import { minify } from "terser";
-// @ts-ignore plain .mjs tool module
-import { findEspruino, ENABLE_HINT } from "../tools/espruino-run.mjs";
+import { findEspruino, ENABLE_HINT } from "../tools/real-interpreter/run";
 import { utf8 } from "../lib/bytes";
 import { seeded as prng } from "./support/mqtt-oracle";
 
@@ -155,7 +154,7 @@ console.log("@@"+JSON.stringify(out));quit();
     const dir = mkdtempSync(join(tmpdir(), "bytes-"));
     try {
       writeFileSync(join(dir, "t.js"), lib + harness);
-      const r = spawnSync(found.path, ["t.js"], { cwd: dir, input: "", timeout: 20000, encoding: "utf8" });
+      const r = spawnSync(found.path!, ["t.js"], { cwd: dir, input: "", timeout: 20000, encoding: "utf8" });
       const line = r.stdout.split(/\r?\n/).find((l) => l.startsWith("@@"));
       expect(line, r.stdout + r.stderr).toBeDefined();
       const out: string[] = JSON.parse(line!.slice(2));

@@ -1,12 +1,11 @@
-// Fault scenarios for the bundle in the REAL Espruino interpreter (tools/espruino-scenarios.mjs):
+// Fault scenarios for the bundle in the REAL Espruino interpreter (tools/real-interpreter/scenarios.ts):
 // broker restart, dead link, hostile bytes, twin device, Wi-Fi loss, reboots, soak. Real time
 // (keepAlive 30): several minutes in all. Skipped unless ESPRUINO points at a Linux build.
 import { describe, it, expect } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
-// @ts-ignore plain .mjs tool module
-import { findEspruino, DEFAULT_FIRMWARE, ENABLE_HINT } from "../tools/espruino-run.mjs";
-// @ts-ignore plain .mjs tool module
-import { runScenario, skippedThisArrows } from "../tools/espruino-scenarios.mjs";
+import { findEspruino, DEFAULT_FIRMWARE, ENABLE_HINT } from "../tools/real-interpreter/run";
+import { runScenario } from "../tools/real-interpreter/scenarios";
+import { skippedThisArrows } from "../tools/build/parser-traps";
 
 const found = findEspruino();
 const firmware = process.env.FIRMWARE || DEFAULT_FIRMWARE;

@@ -3,8 +3,8 @@
 // ESPRUINO points at a Linux build of the interpreter.
 import { describe, it, expect, beforeAll } from "vitest";
 import { existsSync } from "node:fs";
-// @ts-ignore plain .mjs tool module
-import { findEspruino, measureDevice, DEFAULT_FIRMWARE, ENABLE_HINT } from "../tools/espruino-run.mjs";
+import { findEspruino, DEFAULT_FIRMWARE, ENABLE_HINT } from "../tools/real-interpreter/run";
+import { measureDevice } from "../tools/real-interpreter/measure";
 
 const found = findEspruino();
 const firmware = process.env.FIRMWARE || DEFAULT_FIRMWARE;
@@ -19,7 +19,7 @@ describe.skipIf(skip)("firmware in the real Espruino interpreter (" + ENABLE_HIN
     expect(c, aborted ? aborted.detail : "check " + name + " missing").toBeTruthy();
     expect(c.ok, c.name + ": " + c.detail).toBe(true);
   };
-  beforeAll(async () => { r = await measureDevice({ espruino: found.path, firmware }) }, 180000);
+  beforeAll(async () => { r = await measureDevice({ espruino: found.path!, firmware }) }, 180000);
 
   it("loads without error", () => check("bundle loads without error"));
   it("comes online against the emulator (CONNACK 0)", () => check("comes online"));

@@ -1,5 +1,5 @@
-// End-to-end: the unmodified dist/firmware.js in the simulator (tools/sim.mjs) against the
-// IoT Platform emulator (tools/emulator.mjs, independent of lib/). Every listener is on port 0;
+// End-to-end: the unmodified dist/firmware.js in the simulator (tools/simulator/) against the
+// IoT Platform emulator (tools/emulator/, independent of lib/). Every listener is on port 0;
 // time is compressed by SCALE on both sides (timers, keep-alive limits), never the rules.
 // This is the only E2E file, so its tests never run concurrently with each other.
 import { describe, it, expect, afterEach, onTestFailed } from "vitest";
@@ -7,10 +7,8 @@ import { existsSync, mkdtempSync, rmSync, readdirSync, statSync, readFileSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
-// @ts-ignore: plain ESM JS with JSDoc
-import { createDevice } from "../tools/sim.mjs";
-// @ts-ignore: plain ESM JS with JSDoc
-import { startEmulator } from "../tools/emulator.mjs";
+import { createDevice } from "../tools/simulator/index.ts";
+import { startEmulator } from "../tools/emulator/index";
 
 const SCALE = 10;
 const FIRMWARE = "dist/firmware.js";
@@ -227,7 +225,7 @@ describe("end to end: firmware in the simulator against the platform emulator", 
 describe("npm start", () => {
   function run(args: string[], dir: string): Promise<{ code: number | null; out: string }> {
     return new Promise((resolve) => {
-      const p = spawn(process.execPath, ["tools/start.mjs", ...args], {
+      const p = spawn(process.execPath, ["--import", "tsx", "tools/start/start.ts", ...args], {
         env: { ...process.env, IOT_SIM_DIR: join(dir, ".sim"), IOT_EMULATOR_DIR: join(dir, ".emulator") },
         stdio: ["ignore", "pipe", "pipe"],
       });

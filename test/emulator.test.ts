@@ -11,8 +11,7 @@ import mqttPacket from 'mqtt-packet'
 import mqtt from 'mqtt'
 // @ts-ignore no types
 import iot from 'alibabacloud-iot-device-sdk'
-// @ts-ignore plain ESM JavaScript with JSDoc types
-import { startEmulator } from '../tools/emulator.mjs'
+import { startEmulator } from '../tools/emulator/index'
 
 type Dev = { productKey: string, deviceName: string, deviceSecret: string }
 const secret = () => randomBytes(16).toString('hex')
@@ -230,7 +229,7 @@ describe('device topics', () => {
     r.sock.write(Buffer.concat(['11', '12', '13'].map(id => mqttPacket.generate({
       cmd: 'publish', topic: sys(A, 'thing/event/property/post'), payload: `{"id":"${id}","params":{}}`, qos: 0, retain: false, dup: false
     } as any))))
-    const ids = []
+    const ids: string[] = []
     for (let i = 0; i < 3; i++) ids.push((await r.message(sys(A, 'thing/event/property/post_reply'))).json.id)
     expect(ids.sort()).toEqual(['11', '12', '13'])
     r.end()
@@ -386,7 +385,7 @@ describe('faults and restarts', () => {
       // and a real client still parses it all
       const c = await mqtt.connectAsync({ host: '127.0.0.1', port: emu.port, protocolVersion: 4, keepalive: 60, reconnectPeriod: 0, ...creds(B) })
       await c.subscribeAsync(sys(B, 'thing/event/property/post_reply'), { qos: 1 })
-      const got = once(c, 'message')
+      const got = new Promise<[string, Buffer]>(resolve => c.once('message', (topic, payload) => resolve([topic, payload])))
       await c.publishAsync(sys(B, 'thing/event/property/post'), '{"id":"9","params":{"x":"ü"}}', { qos: 1 })
       const [topic, payload] = await got
       expect(topic).toBe(sys(B, 'thing/event/property/post_reply'))
@@ -446,14 +445,14 @@ describe('silence and devices file', () => {
       expect(e1.demo).toMatchObject({ productKey: expect.stringMatching(/^[A-Za-z0-9]{11}$/), deviceName: 'demo-device' })
       expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual([e1.demo])
       const r = new Raw(e1.port)
-      expect(await r.connect(creds(e1.demo))).toBe(0)
+      expect(await r.connect(creds(e1.demo!))).toBe(0)
       r.end()
       await e1.close()
       const e2 = await startEmulator({ port: 0, devicesFile: file })
       expect(e2.demo).toBeNull()
       expect(e2.devices).toEqual([e1.demo])
       await e2.close()
-      await expect(startEmulator({ port: 0, devices: [{ productKey: 'p' }] })).rejects.toThrow(/device #0 .* deviceName/)
+      await expect(startEmulator({ port: 0, devices: [{ productKey: 'p' } as Dev] })).rejects.toThrow(/device #0 .* deviceName/)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

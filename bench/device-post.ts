@@ -1,5 +1,7 @@
-// `node bench/device-post.mjs`: ms per post (Alink json + MQTT PUBLISH encoding) in the
+// `npx tsx bench/device-post.ts`: ms per post (Alink json + MQTT PUBLISH encoding) in the
 // real Espruino interpreter (ESPRUINO=/path/to/espruino, Linux build). Figures, not a test.
+// The lib/ code is bundled and minified with the shipped terser settings (rollup.config.mjs),
+// so the interpreter runs the same shapes of code as on the device.
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
@@ -7,10 +9,11 @@ import { join, resolve } from "node:path";
 import { rollup } from "rollup";
 import typescript from "@rollup/plugin-typescript";
 import terser from "@rollup/plugin-terser";
+import { terserOptions } from "../rollup.config.mjs";
 
 const espruino = process.env.ESPRUINO;
 if (!espruino) { console.log("set ESPRUINO=/path/to/espruino"); process.exit(0) }
-const lib = (f) => JSON.stringify(resolve("lib", f));
+const lib = (f: string) => JSON.stringify(resolve("lib", f));
 const ENTRY = `
 import { json, Alink } from ${lib("alink")};
 import { utf8 } from ${lib("bytes")};
@@ -55,7 +58,7 @@ const b = await rollup({
     typescript({ tsconfig: "./tsconfig.json", outDir: undefined, noEmitOnError: false, include: ["lib/**/*.ts"] })],
   onwarn: () => {},
 });
-const { output } = await b.generate({ format: "iife", plugins: [terser({ ecma: 2015, compress: { passes: 3, pure_getters: true, inline: 1, reduce_vars: false }, mangle: { properties: { regex: /^_/ } }, format: { ascii_only: true } })] });
+const { output } = await b.generate({ format: "iife", plugins: [terser(terserOptions)] });
 const dir = mkdtempSync(join(tmpdir(), "devpost-"));
 writeFileSync(join(dir, "bench.js"), output[0].code, "latin1");
 const res = execFileSync(espruino, ["bench.js"], { cwd: dir, input: "", encoding: "latin1", timeout: 120000 });

@@ -1,135 +1,18 @@
 // Fault scenarios for the firmware bundle in the REAL Espruino interpreter ($ESPRUINO):
 // broker restart, dead link, hostile broker bytes, a twin device, Wi-Fi loss, reboots and
 // a soak. Each runs the interpreter (real time) against the emulator or a raw TCP server and
-// returns {name, ok, checks:[{name, ok, detail}], figures}.
-// CLI: `ESPRUINO=... [SOAK_MS=180000] node tools/espruino-scenarios.mjs [-v] [name ...]` (default: all).
-import { createServer, Socket } from "node:net";
-import { rmSync, readFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+// returns {name, ok, checks:[{name, ok, detail}], figures}. Their building blocks are in
+// scenario-kit.ts and hostile-broker.ts; test/device-scenarios.test.ts runs them under vitest.
+// CLI: `ESPRUINO=... [SOAK_MS=180000] npx tsx tools/real-interpreter/scenarios.ts [-v] [name ...]` (default: all).
+import { createServer, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { startDevice, findEspruino, DEFAULT_FIRMWARE } from "./espruino-run.mjs";
-import { startEmulator } from "./emulator.mjs";
-import mqttPacket from "mqtt-packet";
-
-const KEEPALIVE = 30;
-const WATCHDOG = JSON.parse(readFileSync(new URL("../board.json", import.meta.url), "utf8")).watchdogSeconds; // the platform minimum: dead-link detection in real time stays short
-
-// Postlude for the scenarios (plain ES5, runs on the interpreter). Markers:
-// @@st on every change of state/wifi/lastError/reconnects, @@online/@@offline, @@p (a post
-// and its id), @@reply, @@set, @@wdisc (Wi-Fi "disconnected", with the state right after the
-// firmware's own listener ran), @@mem every PLAN.memEvery ms.
-export const POSTLUDE = `
-(function(SETUP,PLAN){
-var T0=__rt(),W=require("Wifi"),last="",on=0,did=0,n=0,pi=null;
-function ms(){return Math.round((__rt()-T0)*1000)}
-function st(){return iot.status()}
-function post(p){try{var id=iot.post(p);__out("p",{id:id,p:p,ms:ms(),state:st().state});return id}catch(e){__out("perr",{m:e.message,ms:ms()})}}
-function offPosts(){if(PLAN.offPosts&&!did){did=1;for(var k=0;k<PLAN.offPosts;k++)post({Off:k})}}
-iot.on("online",function(){on++;__out("online",{ms:ms(),n:on,s:st(),mem:__mem().usage});
-if(on==1&&PLAN.every){pi=setInterval(function(){post({Seq:n++})},PLAN.every);
-if(PLAN.postFor)setTimeout(function(){clearInterval(pi);pi=null;__out("postsdone",{ms:ms(),n:n})},PLAN.postFor)}
-if(on==1&&PLAN.wifiDropAt)setTimeout(function(){__wifi.fail=PLAN.wifiFails||0;__wifi.drop()},PLAN.wifiDropAt);
-if(on==1&&PLAN.setupEvery){var k=0;setInterval(function(){try{iot.setup({keepAlive:30+(k++%2)});__out("setup",{k:k,ms:ms()})}catch(e){__out("perr",{m:e.message})}},PLAN.setupEvery)}
-});
-iot.on("offline",function(){__out("offline",{ms:ms(),s:st()});if(!PLAN.offOnWifi)offPosts()});
-iot.on("reply",function(id,code){__out("reply",{id:id,code:code,ms:ms()})});
-iot.on("set",function(p){__out("set",{p:p,ms:ms()})});
-W.on("disconnected",function(){__out("wdisc",{ms:ms(),state:st().state,wifi:st().wifi,s:JSON.stringify(st())});if(PLAN.offOnWifi)offPosts()});
-setInterval(function(){var s=st(),k=s.state+"|"+s.wifi+"|"+s.lastError+"|"+s.reconnects;if(k!=last){last=k;__out("st",{ms:ms(),s:s,mem:__mem().usage,wd:__wd})}},PLAN.poll||100);
-if(PLAN.memEvery)setInterval(function(){__out("mem",{ms:ms(),mem:__mem().usage,s:st(),wd:__wd})},PLAN.memEvery);
-setTimeout(function(){var s=st();__out("load",{ms:ms(),mem:__mem(),status:s});
-if(s.state=="unconfigured"){if(SETUP){try{iot.setup(SETUP);__out("setup",{ms:ms()})}catch(e){__out("fail",{why:"iot.setup threw: "+e.message})}}else __out("fail",{why:"not configured"})}
-},1);
-})(%SETUP%,%PLAN%);
-`;
-
-const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-const rnd = (n) => Array.from(randomBytes(n), (b) => ALNUM[b % ALNUM.length]).join("");
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const newDevice = () => ({ productKey: rnd(11), deviceName: "scenario-" + rnd(4), deviceSecret: rnd(32) });
-
-/** Lines that report an uncaught error or an interpreter failure (a refused connect's own
- * "ERROR: Connect failed" line is the Linux build's normal report, caught by the firmware). */
-export function badLines(out) {
-  return out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split(/\r?\n/)
-    .filter((l) => /Uncaught|ASSERT\(|FAILED|InternalError|ERROR:/.test(l) && !/ERROR: Connect failed \(err \d+\)\s*$/.test(l));
-}
-
-function until(f, ms, what) {
-  return new Promise((res, rej) => {
-    const t0 = Date.now();
-    const iv = setInterval(() => {
-      let v; try { v = f() } catch (e) { v = null }
-      if (v) { clearInterval(iv); res(v) } else if (Date.now() - t0 > ms) { clearInterval(iv); rej(new Error("timed out after " + ms + " ms waiting for " + what)) }
-    }, 20);
-  });
-}
-
-class Ctx {
-  constructor(name, o) {
-    this.name = name; this.o = o; this.checks = []; this.figures = {}; this.devs = []; this.emus = []; this.servers = [];
-    this.log = o.log || (() => {});
-  }
-  check(name, ok, detail) {
-    this.checks.push({ name, ok: !!ok, detail: detail === undefined ? "" : String(detail) });
-    this.log((ok ? "ok   " : "FAIL ") + this.name + ": " + name + (detail !== undefined ? " (" + detail + ")" : ""));
-  }
-  async emu(devices) {
-    const emu = await startEmulator({ port: 0, devices, log: (l) => this.log("emu: " + l) });
-    emu.events = [];
-    for (const ev of ["connect", "connack", "subscribe", "post", "set_reply", "ntp", "disconnect", "kick", "pingreq"]) {
-      emu.on(ev, (d) => emu.events.push({ ev, d, t: Date.now() }));
-    }
-    emu.count = (ev, f) => emu.events.filter((e) => e.ev === ev && (!f || f(e.d))).length;
-    this.emus.push(emu);
-    return emu;
-  }
-  /** An interpreter on the scenario postlude; `dev.m(name)` lists the values of a marker. */
-  device(setup, plan, dir, tag) {
-    const d = startDevice({ espruino: this.o.espruino, firmware: this.o.firmware, postlude: POSTLUDE, setup, plan: Object.assign({}, plan), dir, timeoutMs: 600000 });
-    d.tag = tag || "dev";
-    d.markers.on("line", (l) => this.log(d.tag + ": " + l));
-    d.m = (name) => d.seen(name);
-    d.lastSt = () => { const a = d.m("st"); return a.length ? a[a.length - 1] : null };
-    this.devs.push(d);
-    return d;
-  }
-  async cleanup() {
-    for (const d of this.devs) await d.kill();
-    for (const e of this.emus) await e.close().catch(() => {});
-    for (const s of this.servers) await new Promise((r) => s.close(r));
-    if (!this.o.keep) for (const d of this.devs) rmSync(d.dir, { recursive: true, force: true });
-  }
-  /** The watchdog is enabled in manual mode and kicked at least every watchdogSeconds / 3 (+1 s). */
-  watchdog(d, runMs) {
-    const all = d.m("st").concat(d.m("mem")).filter((x) => x.wd).sort((a, b) => a.ms - b.ms);
-    const wd = all.length ? all[all.length - 1].wd : null;
-    // the kick gap is only known once a run is longer than one period
-    this.check("watchdog enabled manually and kicked every period/3 in every state (" + d.tag + ")",
-      wd && wd.s === WATCHDOG && wd.auto === false && wd.gap <= WATCHDOG / 3 + 1 && (runMs < WATCHDOG * 1000 / 3 + 2000 || wd.kicks >= 2),
-      JSON.stringify(wd));
-  }
-  noErrors(devs) {
-    for (const d of devs || this.devs) {
-      const bad = badLines(d.output());
-      this.check("no uncaught errors / interpreter failures (" + d.tag + ")", bad.length === 0, bad.slice(0, 3).join(" | ") || "none");
-    }
-  }
-}
-
-const setupFor = (dev, port, host) => Object.assign({ ssid: "emulator", password: "password123", host: host || "127.0.0.1", port, keepAlive: KEEPALIVE }, dev);
-
-// Every scenario starts the same way: a fresh device identity on its own emulator, one
-// interpreter configured for it, waited for until online.
-async function onlineDevice(c, plan, tag) {
-  const dev = newDevice(), emu = await c.emu([dev]);
-  const d = c.device(setupFor(dev, emu.port), plan, undefined, tag);
-  const on = await d.wait("online", 30000, true);
-  return { dev, emu, d, on };
-}
+import { findEspruino, until, DEFAULT_FIRMWARE } from "./run";
+import { Ctx, KEEPALIVE, sleep, newDevice, setupFor, onlineDevice, type ScenarioOptions, type Check } from "./scenario-kit";
+import { rawBroker, HOSTILE, hostilePublishes, type RawCase } from "./hostile-broker";
+import type { Device } from "../emulator/index";
 
 // 1. Broker restart: back online, resubscribed, posts made offline delivered in order.
-async function brokerRestart(c) {
+async function brokerRestart(c: Ctx): Promise<void> {
   const { emu, d, on: on1 } = await onlineDevice(c, { offPosts: 3 });
   await until(() => emu.count("subscribe") >= 1, 5000, "subscribe");
   const rc0 = on1.s.reconnects;
@@ -155,7 +38,7 @@ async function brokerRestart(c) {
 }
 
 // 2. Dead link: the broker stops answering (TCP open). Noticed within keepAlive + 30 s.
-async function deadLink(c) {
+async function deadLink(c: Ctx): Promise<void> {
   const { emu, d } = await onlineDevice(c, {});
   await sleep(1000);
   emu.setFault({ mute: true });
@@ -172,58 +55,12 @@ async function deadLink(c) {
   c.noErrors();
 }
 
-// A raw TCP "broker": CONNACK 0 on CONNECT, then the bytes of cases[i] for connection i.
-async function rawBroker(c, cases) {
-  const conns = [];
-  const srv = createServer((s) => {
-    const rec = { i: conns.length, t: Date.now(), closedAt: 0, got: 0 };
-    conns.push(rec);
-    const cs = cases[Math.min(rec.i, cases.length - 1)];
-    s.on("data", (b) => {
-      rec.got += b.length;
-      if (b[0] >> 4 === 1 && !rec.connack && cs.connack !== false) {
-        rec.connack = true;
-        s.write(Buffer.from([0x20, 2, 0, 0]));
-        setTimeout(() => { if (!s.destroyed) s.write(cs.bytes()) }, 300);
-      }
-    });
-    s.on("error", () => {});
-    s.on("close", () => { rec.closedAt = Date.now() });
-  });
-  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
-  c.servers.push(srv);
-  return { port: srv.address().port, conns };
-}
-
-const HOSTILE = {
-  random: () => randomBytes(64),
-  lengthOf5Bytes: () => Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]),
-  topicBeyondPacket: () => Buffer.from([0x30, 0x04, 0x00, 0x10, 0x61, 0x62]),
-  remaining10MB: () => Buffer.concat([Buffer.from([0x30, 0x80, 0x80, 0x80, 0x05]), randomBytes(200)]),
-  type0: () => Buffer.from([0x00, 0x00]),
-  type15: () => Buffer.from([0xf0, 0x00]),
-  subackWrongLength: () => Buffer.from([0x90, 0x02, 0x00, 0x01]),
-};
-
-// Well-formed PUBLISHes with hostile payloads on the device's own topics.
-function hostilePublishes(pk, dn) {
-  const sys = "/sys/" + pk + "/" + dn + "/", T = [sys + "thing/service/property/set", sys + "thing/event/property/post_reply", "/ext/ntp/" + pk + "/" + dn + "/response", sys + "unknown/topic"];
-  const P = ["", "{", "null", "[]", "1e400", '"str"', '{"id":1}', '{"id":"1","params":null}', '{"id":"1","params":"x"}', '{"id":"2","params":[1,2]}',
-    '{"id":"3","version":"1.0","params":{"a":{"b":[1,2,{"c":null}]}}}', '{"deviceSendTime":"abc","serverRecvTime":"x","serverSendTime":null}',
-    '{"deviceSendTime":1e400,"serverRecvTime":-1,"serverSendTime":9e99}', '{"code":"200","id":{}}', '{"code":null,"id":null,"message":[]}',
-    "[".repeat(100) + "]".repeat(100), '{"id":"' + "9".repeat(300) + '","params":{}}', randomBytes(300).toString("latin1")];
-  const out = [];
-  let id = 1;
-  for (const t of T) for (const p of P) out.push(mqttPacket.generate({ cmd: "publish", topic: t, payload: Buffer.from(p, "latin1"), qos: id % 2, messageId: id++, retain: false, dup: false }));
-  return Buffer.concat(out);
-}
-
 // 3. Hostile bytes, a silent server, a closed port.
-async function hostile(c) {
+async function hostile(c: Ctx): Promise<void> {
   const dev = newDevice();
   const groups = [["random", "lengthOf5Bytes", "topicBeyondPacket"], ["remaining10MB", "type0", "type15"], ["subackWrongLength", "random", "random", "random", "random"]];
   await Promise.all(groups.map(async (g, gi) => {
-    const cases = g.map((k) => ({ k, bytes: HOSTILE[k] }));
+    const cases: RawCase[] = g.map((k) => ({ k, bytes: HOSTILE[k] }));
     const srv = await rawBroker(c, cases.concat([{ k: "silent", connack: false, bytes: () => Buffer.alloc(0) }]));
     const d = c.device(setupFor(dev, srv.port), {}, undefined, "dev" + gi);
     // every case: connection closed by the device; then one more connection
@@ -245,15 +82,15 @@ async function hostile(c) {
   // A server that accepts but never answers CONNECT; a closed port.
   const silent = await rawBroker(c, [{ k: "silent", connack: false, bytes: () => Buffer.alloc(0) }]);
   const ds = c.device(setupFor(dev, silent.port), {}, undefined, "silent");
-  const probe = createServer(); await new Promise((r) => probe.listen(0, "127.0.0.1", r));
-  const closedPort = probe.address().port; await new Promise((r) => probe.close(r));
+  const probe = createServer(); await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+  const closedPort = (probe.address() as AddressInfo).port; await new Promise((r) => probe.close(r));
   const dc = c.device(setupFor(dev, closedPort), {}, undefined, "closed");
   await sleep(32000);
   const sErr = ds.m("st").map((s) => s.s.lastError);
   c.check("never-answered CONNECT: connack timeout, then backoff and retry", sErr.includes("connack timeout") && silent.conns.length >= 2,
     "connections " + silent.conns.length + ", errors " + [...new Set(sErr)].join("; "));
   const rcs = dc.m("st").filter((s) => s.s.state === "backoff");
-  const times = []; let lastRc = -1;
+  const times: number[] = []; let lastRc = -1;
   for (const s of rcs) if (s.s.reconnects !== lastRc) { lastRc = s.s.reconnects; times.push(s.ms) }
   const gaps = times.slice(1).map((t, i) => t - times[i]);
   c.figures.closedPortGapsMs = gaps;
@@ -263,7 +100,7 @@ async function hostile(c) {
 }
 
 // 3b. Valid framing, hostile payloads on the device's own topics.
-async function hostilePayloads(c, dev, errs) {
+async function hostilePayloads(c: Ctx, dev?: Device | null, errs?: boolean): Promise<void> {
   dev = dev || newDevice();
   const pubs = await rawBroker(c, [{ k: "publishes", bytes: () => hostilePublishes(dev.productKey, dev.deviceName) }]);
   const dp = c.device(setupFor(dev, pubs.port), {}, undefined, "payloads");
@@ -275,7 +112,7 @@ async function hostilePayloads(c, dev, errs) {
 }
 
 // 4. Twin: two devices with the same credentials; the emulator kicks the older login.
-async function twin(c) {
+async function twin(c: Ctx): Promise<void> {
   const { dev, emu, d: a } = await onlineDevice(c, {}, "A");
   const b = c.device(setupFor(dev, emu.port), {}, undefined, "B");
   const t0 = Date.now();
@@ -300,7 +137,7 @@ async function twin(c) {
 }
 
 // 5. Wi-Fi loss: the 'disconnected' event, two failed reconnects, then success.
-async function wifiLoss(c) {
+async function wifiLoss(c: Ctx): Promise<void> {
   const { emu, d } = await onlineDevice(c, { wifiDropAt: 1500, wifiFails: 2, offPosts: 3, offOnWifi: 1 });
   const w = await d.wait("wdisc", 10000, true);
   c.check("leaves online in the same tick as Wi-Fi 'disconnected'", w.state !== "online" && w.wifi !== "up", JSON.stringify(w));
@@ -316,7 +153,7 @@ async function wifiLoss(c) {
 }
 
 // 6. Reboot: kill mid-session and restart on the same Storage; kill during config writes.
-async function reboot(c) {
+async function reboot(c: Ctx): Promise<void> {
   const { dev, emu, d } = await onlineDevice(c, {}, "boot1");
   await sleep(500);
   await d.kill();
@@ -343,7 +180,7 @@ async function reboot(c) {
 }
 
 // 7. Soak: posts every 200 ms, sets every 3 s, a broker restart in the middle.
-async function soak(c) {
+async function soak(c: Ctx): Promise<void> {
   const dur = c.o.soakMs || 180000;
   const { dev, emu, d } = await onlineDevice(c, { every: 200, postFor: dur, memEvery: 5000 });
   const t0 = Date.now();
@@ -374,7 +211,7 @@ async function soak(c) {
 }
 
 // Status shape: JSON-serialisable, the documented keys, state from the documented set.
-async function statusShape(c) {
+async function statusShape(c: Ctx): Promise<void> {
   const { emu, d } = await onlineDevice(c, {});
   await sleep(500);
   const states = new Set(d.m("st").map((s) => s.s.state).concat(d.m("load").map((l) => l.status.state)));
@@ -386,22 +223,17 @@ async function statusShape(c) {
   c.noErrors();
 }
 
-/**
- * Arrow functions using `this` that Espruino 2v29 parses in a skipped expression: the
- * not-taken side of && || ?:, a brace-less if/loop body, an expression-bodied arrow. Their
- * definition then sets `this` on no function: debug builds abort (ASSERT jsvHasChildren,
- * jsvar.c:3296), release builds ignore it. Returns "why: code" strings; empty when clean.
- * @param {string} code bundle text
- */
-// The static check lives with the other bundle checks; re-exported for the scenario tests.
-export { skippedThisArrows } from "./check-bundle.mjs";
+// The static check for arrows using `this` in a skipped expression (an Espruino debug-build
+// abort) lives with the other bundle checks; re-exported for the scenario tests.
 
-export const SCENARIOS = { brokerRestart, deadLink, hostile, hostilePayloads, twin, wifiLoss, reboot, soak, statusShape };
+export const SCENARIOS: Record<string, (c: Ctx) => Promise<void>> = { brokerRestart, deadLink, hostile, hostilePayloads, twin, wifiLoss, reboot, soak, statusShape };
 
-/** Run one scenario. @param {string} name @param {{espruino: string, firmware?: string, log?: (l: string) => void, keep?: boolean, soakMs?: number}} o */
-export async function runScenario(name, o) {
+export interface ScenarioResult { name: string, ok: boolean, checks: Check[], figures: Record<string, any> }
+
+/** Run one scenario by its name in SCENARIOS. */
+export async function runScenario(name: string, o: ScenarioOptions): Promise<ScenarioResult> {
   const c = new Ctx(name, o);
-  try { await SCENARIOS[name](c) } catch (e) { c.check("scenario ran to the end", false, e.message) } finally { await c.cleanup() }
+  try { await SCENARIOS[name](c) } catch (e: any) { c.check("scenario ran to the end", false, e.message) } finally { await c.cleanup() }
   return { name, ok: c.checks.length > 0 && c.checks.every((x) => x.ok), checks: c.checks, figures: c.figures };
 }
 

@@ -1,18 +1,17 @@
-#!/usr/bin/env node
-// Run the local Alibaba Cloud IoT Platform emulator and log its events.
-// Usage: node tools/emulator-cli.mjs [--port 1883] [--devices .emulator/devices.json] [--time-scale N]
-import { startEmulator } from './emulator.mjs'
+// `npm run emulator -- [--port 1883] [--devices .emulator/devices.json] [--time-scale N]`:
+// the local IoT Platform emulator alone, logging its events, for your own clients and SDKs.
+// A missing devices file is created with one demo device; its secret stays in the file.
+import { startEmulator } from './index'
 
 const args = process.argv.slice(2)
-/** @type {{port: number, devicesFile: string, timeScale: number}} */
 const o = { port: 1883, devicesFile: '.emulator/devices.json', timeScale: 1 }
 for (let i = 0; i < args.length; i++) {
   const a = args[i]; const v = args[i + 1]
   if (a === '-h' || a === '--help') {
-    console.log('usage: node tools/emulator-cli.mjs [--port 1883] [--devices file] [--time-scale N]')
+    console.log('usage: npm run emulator -- [--port 1883] [--devices file] [--time-scale N]')
     process.exit(0)
   } else if (a === '--port' && /^\d+$/.test(v || '')) { o.port = +v; i++ } else if (a === '--devices' && v) { o.devicesFile = v; i++ } else if (a === '--time-scale' && +v > 0) { o.timeScale = +v; i++ } else {
-    console.error('emulator-cli: bad argument ' + a + (v !== undefined ? ' ' + v : '') + ' (see --help)')
+    console.error('emulator: bad argument ' + a + (v !== undefined ? ' ' + v : '') + ' (see --help)')
     process.exit(2)
   }
 }

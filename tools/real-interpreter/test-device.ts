@@ -1,8 +1,10 @@
-// `npm run test:device`: the bundle (dist/firmware.js) in the real Espruino interpreter
-// against the local emulator. Needs ESPRUINO=/path/to/espruino (Linux build of Espruino);
-// without it this prints how to enable it and exits 0.
+// `npm run test:device`: the bundle (dist/firmware.js, or $FIRMWARE) in the real Espruino
+// interpreter against the local emulator: measureDevice()'s checks, then its figures. Needs
+// ESPRUINO=/path/to/espruino (Linux build of Espruino); without it this prints how to enable
+// it and exits 0, so the script is safe on any machine. `-v` shows the device's output.
 import { existsSync } from "node:fs";
-import { findEspruino, measureDevice, DEFAULT_FIRMWARE } from "./espruino-run.mjs";
+import { findEspruino, DEFAULT_FIRMWARE } from "./run";
+import { measureDevice } from "./measure";
 
 const verbose = process.argv.includes("--verbose") || process.argv.includes("-v");
 const found = findEspruino();
@@ -23,7 +25,7 @@ const r = await measureDevice({
   firmware,
   log: (l) => { if (verbose || /^(ok|FAIL) /.test(l)) console.log(l.startsWith("ok") || l.startsWith("FAIL") ? "  " + l : "    " + l) },
 });
-const row = (k, v, unit) => console.log("  " + k.padEnd(36) + (v == null ? "n/a" : v + (unit ? " " + unit : "")));
+const row = (k: string, v: unknown, unit?: string) => console.log("  " + k.padEnd(36) + (v == null ? "n/a" : v + (unit ? " " + unit : "")));
 console.log("figures (Linux build: JsVar counts are a lower bound for an ESP32):");
 row("JsVars of the test harness alone", r.jsvarsHarness);
 row("JsVars after load (unconfigured)", r.jsvarsAfterLoad);

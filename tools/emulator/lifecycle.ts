@@ -1,0 +1,108 @@
+// Lifecycle: startEmulator() assembles the parts (registry, connection layer, broker hooks,
+// platform replies) and returns the emulator object: an EventEmitter with start/stop (a stop
+// then start is a broker restart on the same port; sessions and pending sets are dropped),
+// close, fault injection, the list of logged-in clients and setProperty.
+import { createServer, type Server, type AddressInfo } from 'node:net'
+import { EventEmitter } from 'node:events'
+import type { Context } from './context'
+import { Connections, type Fault, type ClientInfo } from './connection'
+import { createBroker } from './broker'
+import { Platform, type SetReply, type SetPropertyOptions } from './platform'
+import { loadDevices, checkDevices, type Device, type Registry } from './registry'
+
+export interface EmulatorOptions {
+  /** TCP port on 127.0.0.1; 0 = ephemeral (default 1883) */
+  port?: number
+  /** JSON file [{productKey, deviceName, deviceSecret}] (default .emulator/devices.json) */
+  devicesFile?: string
+  /** inline devices instead of devicesFile */
+  devices?: Device[]
+  /** >1 compresses the keepalive silence limit (default 1) */
+  timeScale?: number
+  /** event lines; never contain secrets */
+  log?: (line: string) => void
+  /** default setProperty timeout in real ms (default 5000) */
+  setTimeout?: number
+}
+
+export interface Emulator extends EventEmitter {
+  /** the listening port (known once started) */
+  readonly port: number
+  devices: Device[]
+  /** the demo device created with a new devices file, else null */
+  demo: Device | null
+  start: () => Promise<void>
+  stop: () => Promise<void>
+  /** stop and remove every listener */
+  close: () => Promise<void>
+  setFault: (f: Fault) => void
+  clients: () => ClientInfo[]
+  setProperty: (pk: string, dn: string, params: Record<string, any>, o?: SetPropertyOptions) => Promise<SetReply>
+}
+
+/** Start the emulator. See index.ts for the rules and events. */
+export async function startEmulator (opts: EmulatorOptions = {}): Promise<Emulator> {
+  const timeScale = opts.timeScale || 1
+  if (!(timeScale > 0)) throw new Error('emulator: timeScale must be > 0')
+  const log = opts.log || (() => {})
+  const loaded: Registry = opts.devices
+    ? { devices: checkDevices(opts.devices, 'options.devices'), demo: null }
+    : loadDevices(opts.devicesFile || '.emulator/devices.json')
+
+  const emu = new EventEmitter()
+  const ctx: Context = {
+    timeScale,
+    log,
+    emit (ev, data) {
+      try { emu.emit(ev, data) } catch (e) { log('listener of ' + ev + ' threw: ' + (e as Error).message) }
+    },
+    devices: loaded.devices,
+    broker: null
+  }
+  const conns = new Connections(ctx)
+  const platform = new Platform(ctx, conns, opts.setTimeout || 5000)
+  let server: Server | null = null
+  let port = opts.port === undefined ? 1883 : opts.port
+
+  async function start (): Promise<void> {
+    if (server) return
+    ctx.broker = await createBroker(ctx, conns, (s, topic, payload) => platform.onDevicePublish(s, topic, payload))
+    const srv = createServer(sock => conns.accept(sock))
+    await new Promise((resolve, reject) => {
+      srv.once('error', reject)
+      srv.listen(port, '127.0.0.1', () => { srv.off('error', reject); resolve(undefined) })
+    })
+    server = srv
+    port = (srv.address() as AddressInfo).port
+    Object.defineProperty(emu, 'port', { value: port, configurable: true, enumerable: true })
+    log('listening on 127.0.0.1:' + port + ' (' + loaded.devices.length + ' devices, timeScale ' + timeScale + ')')
+  }
+
+  async function stop (): Promise<void> {
+    if (!server) return
+    const srv = server; const b = ctx.broker as NonNullable<Context['broker']>
+    server = null
+    for (const s of conns.all) conns.kill(s, 'broker stopped', false)
+    platform.rejectPending()
+    await new Promise(resolve => b.close(() => resolve(undefined)))
+    await new Promise(resolve => srv.close(() => resolve(undefined)))
+    ctx.broker = null
+    log('stopped')
+  }
+
+  Object.assign(emu, {
+    devices: loaded.devices,
+    demo: loaded.demo,
+    start,
+    stop,
+    close: async () => { await stop(); emu.removeAllListeners() },
+    setFault (f: Fault) {
+      conns.fault = { ...(f || {}) }
+      log('fault ' + JSON.stringify(conns.fault))
+    },
+    clients: () => conns.list(),
+    setProperty: (pk: string, dn: string, params: Record<string, any>, o?: SetPropertyOptions) => platform.setProperty(pk, dn, params, o)
+  })
+  await start()
+  return emu as Emulator
+}
