@@ -223,9 +223,6 @@ async function statusShape(c: Ctx): Promise<void> {
   c.noErrors();
 }
 
-// The static check for arrows using `this` in a skipped expression (an Espruino debug-build
-// abort) lives with the other bundle checks; re-exported for the scenario tests.
-
 export const SCENARIOS: Record<string, (c: Ctx) => Promise<void>> = { brokerRestart, deadLink, hostile, hostilePayloads, twin, wifiLoss, reboot, soak, statusShape };
 
 export interface ScenarioResult { name: string, ok: boolean, checks: Check[], figures: Record<string, any> }
