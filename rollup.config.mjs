@@ -22,7 +22,8 @@ export default {
   output: {
     file: process.env.FIRMWARE_OUTPUT || "dist/firmware.js",
     format: "iife",
-    // VERSION is a declared constant in the source; terser inlines it.
+    // VERSION is a declared constant in the source. terser does not inline it (reduce_vars
+    // is off): it stays a one-letter const, read once by iot.version.
     intro: `const VERSION=${JSON.stringify(pkg.version)};`,
     // The user's application (Storage file app.js) runs after the firmware has
     // started, outside the IIFE so that its eval cannot pin the firmware's names.

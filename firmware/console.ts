@@ -6,12 +6,12 @@ export interface Store {
   read(name: string): any; readJSON(name: string, noExceptions: boolean): any;
   writeJSON(name: string, v: any): any; erase(name: string): void;
 }
-// `_` names: firmware-internal (main → console), minified to one letter
+// `_` names: firmware-internal (main → console), mangled to one or two letters
 export interface IotDeps {
   _storage: Store;                          // require("Storage")
   _link: any;                               // a Link
-  _alink(pk: string, dn: string): any;      // a new Alink on that link
-  _creds(cfg: any): any;                    // {host, port, clientId, username, password}
+  _alink(productKey: string, deviceName: string): any; // a new Alink on the link
+  _creds(config: any): any;                 // {host, port, clientId, username, password}
   _keepAlive: number;                       // default from board.json
   _log(line: string): void;
   _telnet(on: boolean): void;
@@ -21,116 +21,119 @@ export interface IotDeps {
 // A save writes n+1 into the slot NOT holding the current config, reads it back and
 // compares, and only then erases the old slot. Power lost at any step leaves the old or
 // the new file whole; boot takes the valid slot with the highest n.
-const F = "iot.cfg";
+const SLOT = "iot.cfg";
 // run iot.setup({ssid:"..",password:"..",productKey:"..",deviceName:"..",deviceSecret:".."})
-const HINT = 'run iot.setup({' + FIELDS.slice(0, 5).join(':"..",') + ':".."})', NC = "iot: not configured";
+const HINT = 'run iot.setup({' + FIELDS.slice(0, 5).join(':"..",') + ':".."})', NOT_CONFIGURED = "iot: not configured";
 
-export const makeIot = (d: IotDeps): any => {
-  // L: listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver async)
-  const S = d._storage, link = d._link, L: any = { online: [], offline: [], set: [], reply: [] };
-  let cfg: any = null, seq = 0, cur = 0, al: any = null, why = "";
+export const makeIot = (deps: IotDeps): any => {
+  // listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver async)
+  const storage = deps._storage, link = deps._link, listeners: any = { online: [], offline: [], set: [], reply: [] };
+  // config: the valid stored one (null: none); sequence: its n; slot: the file holding it;
+  // whyBad: why a stored file was rejected at boot
+  let config: any = null, sequence = 0, slot = 0, alink: any = null, whyBad = "";
 
   // Calls every listener in order; the first number returned is the set reply code.
   // (A throw propagates: Link and Alink catch it, Alink answers 500.)
-  const emit = (e: string, a?: any, b?: any, c?: any): any => {
-    let r: any;
-    L[e].forEach((f: any) => {
-      const v = f(a, b, c);
-      if (r == null && typeof v == "number") r = v;
+  const emit = (event: string, first?: any, second?: any, third?: any): any => {
+    let code: any;
+    listeners[event].forEach((listener: any) => {
+      const result = listener(first, second, third);
+      if (code == null && typeof result == "number") code = result;
     });
-    return r == null ? 200 : r;
+    return code == null ? 200 : code;
   };
-  const A = (): any => {
-    if (!cfg) throw Error(NC + "; " + HINT);
-    return al;
+  // the current Alink; throws with the setup hint when not configured
+  const configuredAlink = (): any => {
+    if (!config) throw Error(NOT_CONFIGURED + "; " + HINT);
+    return alink;
   };
   const stop = () => {
     link.stop();
-    if (al) al.stop();
+    if (alink) alink.stop();
   };
   const start = () => {
-    A();
-    const c = cfg, k = d._creds(c);
+    configuredAlink();
+    const current = config, session = deps._creds(current);
     stop();
-    al = d._alink(c.productKey, c.deviceName);
-    al.onSet = (p: any) => emit("set", p);
-    al.onReply = (i: any, n: any, m: any) => { emit("reply", i, n, m) };
-    // k is {host, port, clientId, username, password (MQTT)}: completed into a Session
-    link.start(Object.assign(k, {
-      _ssid: c.ssid, _wifiPassword: c.password, _keepAlive: c.keepAlive || d._keepAlive,
-      _topics: subscriptions(c.productKey, c.deviceName)
+    alink = deps._alink(current.productKey, current.deviceName);
+    alink.onSet = (params: any) => emit("set", params);
+    alink.onReply = (id: any, code: any, message: any) => { emit("reply", id, code, message) };
+    // credentials give {host, port, clientId, username, password (MQTT)}: completed into a Session
+    link.start(Object.assign(session, {
+      _ssid: current.ssid, _wifiPassword: current.password, _keepAlive: current.keepAlive || deps._keepAlive,
+      _topics: subscriptions(current.productKey, current.deviceName)
     }));
   };
   const run = () => {
-    d._telnet(!!(cfg && cfg.telnet));
-    if (cfg) start();
+    deps._telnet(!!(config && config.telnet));
+    if (config) start();
   };
-  const save = (c: any) => {
-    const t = cur ^ 1, f = F + t, o = { n: seq + 1, c: c };
-    let ok = false;
+  const save = (newConfig: any) => {
+    const newSlot = slot ^ 1, file = SLOT + newSlot, record = { n: sequence + 1, c: newConfig };
+    let verified = false;
     try {
-      S.writeJSON(f, o);
-      ok = JSON.stringify(S.readJSON(f, true)) == JSON.stringify(o);
-    } catch (e) { }
-    if (!ok) {
-      S.erase(f);
+      storage.writeJSON(file, record);
+      verified = JSON.stringify(storage.readJSON(file, true)) == JSON.stringify(record);
+    } catch (ignored) { }
+    if (!verified) {
+      storage.erase(file);
       throw Error("iot: Storage write failed");
     }
-    S.erase(F + cur);
-    cur = t; seq++;
+    storage.erase(SLOT + slot);
+    slot = newSlot; sequence++;
   };
 
-  link.onMessage = (t: string, p: string) => { if (al) al.message(t, p) };
+  link.onMessage = (topic: string, payload: string) => { if (alink) alink.message(topic, payload) };
   // one console line per transition, so a user watching the serial port sees the link
-  link.onOnline = () => { d._log("iot: online"); if (al) al.online(); emit("online") };
-  link.onOffline = () => { d._log("iot: offline (" + link.status().lastError + ")"); emit("offline") };
+  link.onOnline = () => { deps._log("iot: online"); if (alink) alink.online(); emit("online") };
+  link.onOffline = () => { deps._log("iot: offline (" + link.status().lastError + ")"); emit("offline") };
 
   // Boot: never throws. Parse errors are not echoed (they can quote the file's text).
-  [0, 1].forEach(i => {
-    if (S.read(F + i) === undefined) return;
-    let o: any;
-    try { o = S.readJSON(F + i, true) } catch (e) { }
+  [0, 1].forEach(fileSlot => {
+    if (storage.read(SLOT + fileSlot) === undefined) return;
+    let record: any;
+    try { record = storage.readJSON(SLOT + fileSlot, true) } catch (ignored) { }
     try {
-      if (!o || typeof o.n != "number") throw Error("unreadable");
-      validateConfig(o.c);
-      if (!cfg || o.n > seq) { cfg = o.c; seq = o.n; cur = i }
-    } catch (e) { why = (e as Error).message }
+      if (!record || typeof record.n != "number") throw Error("unreadable");
+      validateConfig(record.c);
+      if (!config || record.n > sequence) { config = record.c; sequence = record.n; slot = fileSlot }
+    } catch (thrown) { whyBad = (thrown as Error).message }
   });
   // iot must exist even if the start fails, so the user can fix the config
-  try { run() } catch (e) { d._log("iot: start failed: " + e) }
-  if (!cfg) d._log((why ? "iot: stored config bad (" + why + ")" : NC) + "; " + HINT);
+  try { run() } catch (thrown) { deps._log("iot: start failed: " + thrown) }
+  if (!config) deps._log((whyBad ? "iot: stored config bad (" + whyBad + ")" : NOT_CONFIGURED) + "; " + HINT);
 
   return {
     version: VERSION,
-    setup(p: any) {
-      const c = mergeConfig(cfg, p);
-      save(c);
-      cfg = c;
+    setup(patch: any) {
+      const merged = mergeConfig(config, patch);
+      save(merged);
+      config = merged;
       run();
     },
-    show() { d._log(cfg ? JSON.stringify(maskConfig(cfg)) : NC) },
+    show() { deps._log(config ? JSON.stringify(maskConfig(config)) : NOT_CONFIGURED) },
     status() {
-      const s = link.status();
-      if (!cfg) s.state = "unconfigured";
-      return s;
+      const status = link.status();
+      if (!config) status.state = "unconfigured";
+      return status;
     },
     start: start,
     stop: stop,
     clear() {
       stop();
-      S.erase(F + 0); S.erase(F + 1);
-      cfg = al = null;
-      d._telnet(false); // back to the safe default, as at boot without a config
+      storage.erase(SLOT + 0); storage.erase(SLOT + 1);
+      config = alink = null;
+      deps._telnet(false); // back to the safe default, as at boot without a config
     },
-    post(p: any) { return A().post(p) },
-    event(i: string, p: any) { return A().event(i, p) },
-    on(e: string, f: any) {
-      if (!L[e] || typeof f != "function") throw Error("iot.on(" + Object.keys(L).join("|") + ", function)");
-      L[e].push(f);
+    post(params: any) { return configuredAlink().post(params) },
+    event(identifier: string, params: any) { return configuredAlink().event(identifier, params) },
+    on(event: string, listener: any) {
+      if (!listeners[event] || typeof listener != "function") throw Error("iot.on(" + Object.keys(listeners).join("|") + ", function)");
+      listeners[event].push(listener);
     },
     help() {
-      d._log(("setup({" + FIELDS.join() + "}) show() status() start() stop() clear() post(params) event(id,params) on(" +
-        Object.keys(L).join("|") + ",fn)").split(" ").map(c => "iot." + c).join("\n"));
+      deps._log(("setup({" + FIELDS.join() + "}) show() status() start() stop() clear() post(params) event(id,params) on(" +
+        Object.keys(listeners).join("|") + ",fn)").split(" ").map(command => "iot." + command).join("\n"));
     }
   };
 };

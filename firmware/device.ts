@@ -5,16 +5,16 @@ import { watchdogSeconds } from "../board.json";
 import type { Link, LinkEnv } from "../lib/link";
 import type { Hash } from "../lib/crypto";
 
-const C = require("crypto"), W = require("Wifi");
+const crypto = require("crypto"), wifi = require("Wifi");
 
 // native SHA1/SHA256 return ArrayBuffer; the firmware works on byte strings. With no
 // contiguous block left for the result they print an error and return undefined.
-const hash = (f: string): Hash => (s) => {
-  const r = C[f](s);
-  if (!r) throw Error("crypto: out of memory");
-  return E.toString(new Uint8Array(r));
+const nativeHash = (name: string): Hash => (bytes) => {
+  const digest = crypto[name](bytes);
+  if (!digest) throw Error("crypto: out of memory");
+  return E.toString(new Uint8Array(digest));
 };
-export const sha1 = hash("SHA1"), sha256 = hash("SHA256");
+export const sha1 = nativeHash("SHA1"), sha256 = nativeHash("SHA256");
 
 export const makeEnv = (): LinkEnv => {
   E.enableWatchdog(watchdogSeconds, false); // the link feeds it with kick()
@@ -25,14 +25,14 @@ export const makeEnv = (): LinkEnv => {
     _random: Math.random,
     _connect(host, port, onOpen, onData, onClose) {
       // DNS and connect block and throw on failure: the link catches
-      const s = require("net").connect({ host: host, port: port }, onOpen);
-      s.on("data", onData);
-      s.on("close", onClose);
-      s.on("error", onClose); // the link ignores a second close
-      return s;
+      const socket = require("net").connect({ host: host, port: port }, onOpen);
+      socket.on("data", onData);
+      socket.on("close", onClose);
+      socket.on("error", onClose); // the link ignores a second close
+      return socket;
     },
-    _wifiConnect(ssid, password, cb) {
-      try { W.connect(ssid, { password: password }, cb); } catch (x) { cb("" + x); }
+    _wifiConnect(ssid, password, callback) {
+      try { wifi.connect(ssid, { password: password }, callback); } catch (thrown) { callback("" + thrown); }
     },
     _kick: E.kickWatchdog,
     _free: () => process.memory().free,
@@ -42,5 +42,5 @@ export const makeEnv = (): LinkEnv => {
 
 // Wi-Fi does not reconnect by itself: report its loss to the link, which retries with backoff.
 export const watchWifi = (link: Link): void => {
-  W.on("disconnected", () => link.wifiLost());
+  wifi.on("disconnected", () => link.wifiLost());
 };

@@ -3,35 +3,38 @@ import { utf8 } from "./bytes";
 import { hex } from "./crypto";
 import type { Timers } from "./link";
 
-export interface AlinkHost { publish(topic: string, payload: string, qos: 0 | 1): void; error(msg: string): void }
+// Link fits. publish() throws for what it cannot send (Link: a PUBLISH over maxPacket):
+// post() then throws that error and records nothing.
+export interface AlinkHost { publish(topic: string, payload: string, qos: 0 | 1): void; error(message: string): void }
 
 // JSON text whose strings keep their chars (only `"`, `\` and < 0x20 escaped), so
 // UTF-8 bytes survive; Espruino's JSON.stringify turns each byte >= 0x7F into \u00XX.
-function enc(v: any, d: number): string {
-  let s = "", k: any, a: any;
-  if (typeof v == "string")
+function encodeJson(value: any, depth: number): string {
+  let text = "", key: any, isArray: any;
+  if (typeof value == "string")
     // printable ASCII: native JSON.stringify gives the same text, fastest. Otherwise
     // each string is made UTF-8 bytes on its own (a byte string next to a Unicode one in
     // the Linux build stays as it is), then replace() escapes (native; keeps bytes)
-    return /[^ -~]/.test(v) ? '"' + utf8(v).replace(/["\\\x00-\x1f]/g, c => "\\" + (c < " " ? "u00" + hex(c) : c)) + '"' : JSON.stringify(v);
-  if (v && typeof v == "object") {
+    return /[^ -~]/.test(value) ? '"' + utf8(value).replace(/["\\\x00-\x1f]/g, char => "\\" + (char < " " ? "u00" + hex(char) : char)) + '"' : JSON.stringify(value);
+  if (value && typeof value == "object") {
     // the depth limit also stops cycles
-    if (d > 9) throw Error("json: over 10 deep");
-    a = Array.isArray(v);
-    for (k in v) s += (s ? "," : "") + (a ? "" : enc("" + k, d) + ":") + enc(v[k], d + 1);
-    return a ? "[" + s + "]" : "{" + s + "}";
+    if (depth > 9) throw Error("json: over 10 deep");
+    isArray = Array.isArray(value);
+    for (key in value) text += (text ? "," : "") + (isArray ? "" : encodeJson("" + key, depth) + ":") + encodeJson(value[key], depth + 1);
+    return isArray ? "[" + text + "]" : "{" + text + "}";
   }
   // numbers, booleans, null (isFinite takes true/null as numbers)
-  if (isFinite(v)) return "" + v;
-  throw Error("json: cannot encode " + typeof v);
+  if (isFinite(value)) return "" + value;
+  throw Error("json: cannot encode " + typeof value);
 }
 
 /** JSON text as UTF-8 bytes; throws "json: …" for what JSON cannot carry. */
-export const json = (v: any): string => enc(v, 0);
+export const json = (value: any): string => encodeJson(value, 0);
 
-export function subscriptions(pk: string, dn: string): string[] {
-  const s = "/sys/" + pk + "/" + dn + "/thing/";
-  return [s + "service/property/set", s + "event/+/post_reply", "/ext/ntp/" + pk + "/" + dn + "/response"];
+/** The topics the link subscribes: [property set, post replies, NTP response]. */
+export function subscriptions(productKey: string, deviceName: string): string[] {
+  const thing = "/sys/" + productKey + "/" + deviceName + "/thing/";
+  return [thing + "service/property/set", thing + "event/+/post_reply", "/ext/ntp/" + productKey + "/" + deviceName + "/response"];
 }
 
 // Methods are closures over constructor locals: minified, `x` beats `this._x`.
@@ -43,83 +46,83 @@ export class Alink {
   declare stop: () => void;
   declare onSet: ((params: any) => any) | null;
   declare onReply: ((id: string, code: number, msg: any) => void) | null;
-  declare _i: number;
+  declare _lastId: number;
 
-  constructor(host: AlinkHost, timers: Timers, pk: string, dn: string, maxPacket: number,
+  constructor(host: AlinkHost, timers: Timers, productKey: string, deviceName: string,
               now: () => number, setTime: (seconds: number) => void) {
-    // sub: [property set, post replies, NTP response]; ev: "/sys/{pk}/{dn}/thing/event/"
-    const me = this, sub = subscriptions(pk, dn), ev = sub[1].slice(0, -12), clock = () => Math.floor(now());
-    // ids: the last 16 posted ids (bounded: replies may never come);
-    // timer: NTP timer (retry or daily); sent: deviceSendTime of the outstanding NTP request
-    let ids: string[] = [], timer: any, sent: any;
+    const alink = this, topics = subscriptions(productKey, deviceName),
+      eventTopic = topics[1].slice(0, -12), // "/sys/{productKey}/{deviceName}/thing/event/"
+      clock = () => Math.floor(now());
+    // pendingIds: the last 16 posted ids (bounded: replies may never come);
+    // ntpTimer: retry or daily; ntpSent: deviceSendTime of the outstanding NTP request
+    let pendingIds: string[] = [], ntpTimer: any, ntpSent: any;
 
-    const post = (e: string, params: any): string => {
+    const post = (eventName: string, params: any): string => {
       if (!params || typeof params != "object" || Array.isArray(params)) throw Error("alink: params must be an object");
-      const id = "" + (me._i % 4294967295 + 1), t = ev + e + "/post",
-        p = json({ id: id, version: "1.0", params: params, method: "thing.event." + e + ".post" }),
-        r = 4 + t.length + p.length,
-        // whole PUBLISH: type byte, remaining length (1-3 bytes below 2 MB), topic length, topic, packet id, payload
-        n = r + (r < 128 ? 2 : r < 16384 ? 3 : 4);
-      if (n > maxPacket) throw Error("alink: packet of " + n + " bytes > maxPacket " + maxPacket);
-      me._i = +id;
-      if (ids.push(id) > 16) ids.shift();
-      host.publish(t, p, 1);
+      const id = "" + (alink._lastId % 4294967295 + 1), topic = eventTopic + eventName + "/post",
+        payload = json({ id: id, version: "1.0", params: params, method: "thing.event." + eventName + ".post" });
+      // first: a post the host cannot send (too big) throws before the id is used
+      host.publish(topic, payload, 1);
+      alink._lastId = +id;
+      if (pendingIds.push(id) > 16) pendingIds.shift();
       return id;
     };
     const stop = () => {
-      if (timer != null) timers.clear(timer);
-      timer = sent = null;
+      if (ntpTimer != null) timers.clear(ntpTimer);
+      ntpTimer = ntpSent = null;
     };
     // (re)arm the NTP timer: a minute while a request is unanswered, a day after a sync
-    const arm = (ms: number) => {
+    const armNtp = (ms: number) => {
       stop();
-      timer = timers.set(() => { timer = null; online() }, ms);
+      ntpTimer = timers.set(() => { ntpTimer = null; online() }, ms);
     };
     const online = () => {
-      arm(6e4);
-      sent = "" + clock();
-      host.publish(sub[2].slice(0, -8) + "request", json({ deviceSendTime: sent }), 0);
+      armNtp(6e4);
+      ntpSent = "" + clock();
+      host.publish(topics[2].slice(0, -8) + "request", json({ deviceSendTime: ntpSent }), 0);
     };
 
-    me.onSet = me.onReply = null;
-    me._i = 0; // last post id
-    me.stop = stop;
-    me.online = online;
-    me.post = (params) => post("property", params);
-    me.event = (id, params) => {
-      if (typeof id != "string" || !/^\w+$/.test(id) || id.length > 50) throw Error("alink: bad event identifier " + id);
-      return post(id, params);
+    alink.onSet = alink.onReply = null;
+    alink._lastId = 0;
+    alink.stop = stop;
+    alink.online = online;
+    alink.post = (params) => post("property", params);
+    alink.event = (identifier, params) => {
+      if (typeof identifier != "string" || !/^\w+$/.test(identifier) || identifier.length > 50) throw Error("alink: bad event identifier " + identifier);
+      return post(identifier, params);
     };
-    me.message = (topic, payload) => {
-      let m: any, c: any, r: any, i: any;
+    alink.message = (topic, payload) => {
+      // per topic: code and params/id/times of the message (locals are free, these are reused)
+      let message: any, code: any, value: any, index: any;
       try {
-        m = JSON.parse(payload);
-        // before any m.x: Espruino lets a throw inside an object literal escape try/catch
-        if (!m || typeof m != "object") throw Error("not a JSON object");
-        if (topic == sub[0]) {
-          r = m.params;
+        message = JSON.parse(payload);
+        // before any message.x: Espruino lets a throw inside an object literal escape try/catch
+        if (!message || typeof message != "object") throw Error("not a JSON object");
+        if (topic == topics[0]) {
+          value = message.params;
           // 460: the platform's "request parameter error"
-          c = !r || typeof r != "object" || Array.isArray(r) ? 460 : 200;
-          if (c == 200 && me.onSet) try { r = me.onSet(r); if (typeof r == "number") c = r } catch (e) { c = 500 }
-          host.publish(topic + "_reply", json({ id: m.id, code: c, data: {} }), 0);
+          code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 200;
+          if (code == 200 && alink.onSet) try { value = alink.onSet(value); if (typeof value == "number") code = value } catch (thrown) { code = 500 }
+          host.publish(topic + "_reply", json({ id: message.id, code: code, data: {} }), 0);
           // the thing model expects accepted values to be reported back
-          if (c == 200) me.post(m.params);
+          if (code == 200) alink.post(message.params);
         } else if (topic.slice(-11) == "/post_reply") { // only ours arrive: we subscribe to no others
-          i = ids.indexOf(r = "" + m.id);
-          if (i < 0) return;
-          ids.splice(i, 1);
-          c = m.code;
-          if (c != 200) host.error("post " + r + ": code " + c + " " + m.message);
-          if (me.onReply) me.onReply(r, c, m);
-        } else if (topic == sub[2]) {
-          r = +m.serverRecvTime; c = +m.serverSendTime; i = sent;
-          if ("" + m.deviceSendTime != i || !(r > 0 && c > 0)) return;
-          sent = null;
-          arm(864e5);
-          setTime((r + c + clock() - i) / 2000);
+          index = pendingIds.indexOf(value = "" + message.id);
+          if (index < 0) return;
+          pendingIds.splice(index, 1);
+          code = message.code;
+          if (code != 200) host.error("post " + value + ": code " + code + " " + message.message);
+          if (alink.onReply) alink.onReply(value, code, message);
+        } else if (topic == topics[2]) {
+          const serverRecv = +message.serverRecvTime, serverSend = +message.serverSendTime, sent = ntpSent;
+          if ("" + message.deviceSendTime != sent || !(serverRecv > 0 && serverSend > 0)) return;
+          ntpSent = null;
+          armNtp(864e5);
+          // docs/ALIYUN.md: (serverRecvTime + serverSendTime + deviceRecvTime - deviceSendTime) / 2, in ms
+          setTime((serverRecv + serverSend + clock() - sent) / 2000);
         }
-      } catch (e) {
-        host.error("alink " + topic + ": " + (e as Error).message);
+      } catch (thrown) {
+        host.error("alink " + topic + ": " + (thrown as Error).message);
       }
     };
   }

@@ -7,13 +7,13 @@ export interface Backoff {
   reset(): void;
 }
 export function Backoff(baseMs: number, capMs: number): Backoff {
-  let n = 0;
+  let attempt = 0;
   return {
     next(rand) {
-      const d = Math.min(capMs, baseMs * Math.pow(2, n));
-      if (d < capMs) n++; // stop counting at the cap: no overflow after months
-      return Math.max(1000, d / 2 * (1 + rand));
+      const ceiling = Math.min(capMs, baseMs * Math.pow(2, attempt));
+      if (ceiling < capMs) attempt++; // stop counting at the cap: no overflow after months
+      return Math.max(1000, ceiling / 2 * (1 + rand));
     },
-    reset() { n = 0; },
+    reset() { attempt = 0; },
   };
 }

@@ -5,28 +5,29 @@ export const chr = String.fromCharCode;
 /** UTF-8 bytes of s. A string that already is valid UTF-8 bytes (ESP32 source
  * strings) is returned as is; otherwise each char (Unicode build) is encoded.
  * "Valid" is checked by lead/continuation structure only (overlong forms pass). */
-export function utf8(s: string): string {
-  let i = 0, c: number, n: number, o = "";
+export function utf8(text: string): string {
+  // code: a char's code, then a code point; count: continuation bytes (asked for, or to write)
+  let i = 0, code: number, count: number, next: number, bytes = "";
   // native test: ASCII (topics, most payloads) skips the JS loop
-  if (!/[^\x00-\x7f]/.test(s)) return s;
-  while (i < s.length) {
-    c = s.charCodeAt(i++);
-    // n = continuation bytes the lead byte asks for; 9 = not a lead byte
-    n = c < 128 ? 0 : c < 194 ? 9 : c < 224 ? 1 : c < 240 ? 2 : c < 245 ? 3 : 9;
+  if (!/[^\x00-\x7f]/.test(text)) return text;
+  while (i < text.length) {
+    code = text.charCodeAt(i++);
+    // continuation bytes the lead byte asks for; 9 = not a lead byte
+    count = code < 128 ? 0 : code < 194 ? 9 : code < 224 ? 1 : code < 240 ? 2 : code < 245 ? 3 : 9;
     // & 0xFFC0 also rejects chars over 0xFF
-    while (n && n < 9 && (s.charCodeAt(i) & 0xffc0) == 128) { n--; i++ }
-    if (n) {
-      for (i = 0; i < s.length; i++) {
-        c = s.charCodeAt(i);
-        n = s.charCodeAt(i + 1);
+    while (count && count < 9 && (text.charCodeAt(i) & 0xffc0) == 128) { count--; i++ }
+    if (count) {
+      for (i = 0; i < text.length; i++) {
+        code = text.charCodeAt(i);
+        next = text.charCodeAt(i + 1);
         // a surrogate pair is one code point
-        if (c >> 10 == 54 && n >> 10 == 55) { c = (c - 0xd7f7 << 10) + n; i++ }
-        n = c < 128 ? 0 : c < 2048 ? 1 : c < 65536 ? 2 : 3;
-        o += chr(n ? 256 - (128 >> n) | c >> 6 * n : c);
-        while (n--) o += chr(128 | c >> 6 * n & 63);
+        if (code >> 10 == 54 && next >> 10 == 55) { code = (code - 0xd7f7 << 10) + next; i++ }
+        count = code < 128 ? 0 : code < 2048 ? 1 : code < 65536 ? 2 : 3;
+        bytes += chr(count ? 256 - (128 >> count) | code >> 6 * count : code);
+        while (count--) bytes += chr(128 | code >> 6 * count & 63);
       }
-      return o;
+      return bytes;
     }
   }
-  return s;
+  return text;
 }

@@ -1,17 +1,20 @@
 // The device link: Wi-Fi → TCP → MQTT session, keep-alive, QoS 1 queue, reconnect
 // backoff and watchdog feeding. Pure state machine: clock, sockets and Wi-Fi are injected.
 import { Backoff } from "./backoff";
-import { MqttReader, encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect } from "./mqtt";
+import {
+  MqttReader, CONNACK, PUBLISH, PUBACK, SUBACK,
+  encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect,
+} from "./mqtt";
 
-export interface Timers { set(fn: () => void, ms: number): any; clear(h: any): void }
+export interface Timers { set(fn: () => void, ms: number): any; clear(handle: any): void }
 export interface LinkSocket { write(bytes: string): void; end(): void }
 export interface LinkEnv extends Timers {
-  // `_` names: firmware-internal (device → link), minified to one letter
+  // `_` names: firmware-internal (device → link), mangled to one or two letters
   _random(): number;
   // throws synchronously on DNS/connect failure; onOpen runs later (asynchronously);
   // callbacks never fire for a socket after end()
-  _connect(host: string, port: number, onOpen: () => void, onData: (s: string) => void, onClose: () => void): LinkSocket;
-  _wifiConnect(ssid: string, password: string, cb: (err: string | null) => void): void;
+  _connect(host: string, port: number, onOpen: () => void, onData: (data: string) => void, onClose: () => void): LinkSocket;
+  _wifiConnect(ssid: string, password: string, callback: (err: string | null) => void): void;
   _kick(): void;            // watchdog
   _free(): number;          // free JsVars
   _log(line: string): void; // never given secrets
@@ -22,7 +25,7 @@ export interface LinkSettings {
   wifiTimeoutSeconds: number; stableSeconds: number;
 }
 // password is the MQTT password (as credentials() returns it); _wifiPassword the Wi-Fi one.
-// The `_` fields are the firmware's own (console → link): `_` names minify to one letter.
+// The `_` fields are the firmware's own (console → link): `_` names are mangled to one or two letters.
 export interface Session {
   _ssid: string; _wifiPassword: string; host: string; port: number; clientId: string;
   username: string; password: string; _keepAlive: number; _topics: string[];
@@ -31,199 +34,212 @@ export interface Status {
   state: string; wifi: string; connects: number; reconnects: number; lastError: string;
   uptime: number; queue: number; dropped: number; free: number;
 }
-interface Item { i: number; b: string; d: number } // packet id, PUBLISH bytes, sent before
+// A queued QoS 1 PUBLISH: its packet id, its encoded bytes, and whether it was sent before
+// (a resend sets DUP).
+interface QueuedPublish { _id: number; _bytes: string; _sent: number }
 export interface Link {
   onMessage: (topic: string, payload: string) => void;
   onOnline: () => void;
   onOffline: () => void;
-  start(s: Session): void;
+  start(session: Session): void;
   stop(): void;
   wifiLost(): void;
   publish(topic: string, payload: string, qos: 0 | 1): void;
   status(): Status;
-  error(msg: string): void;
+  error(message: string): void;
   _id: number; // last packet id (white-box tests set it)
 }
 
-const CONNACK = ["", "unacceptable protocol version", "identifier rejected", "server unavailable", "bad username or password", "not authorized"];
-const text = (x: any) => "" + (x && x.message || x), ON = "online", CN = "connecting";
+// CONNACK return codes 1..5 (MQTT 3.1.1 §3.2.2.3)
+const CONNACK_REFUSALS = ["", "unacceptable protocol version", "identifier rejected", "server unavailable", "bad username or password", "not authorized"];
+const errorText = (thrown: any) => "" + (thrown && thrown.message || thrown);
+// states (status().state) and Wi-Fi states (status().wifi) the code compares against
+const ONLINE = "online", CONNECTING = "connecting";
+// Timer slots: indexes into the link's timer table, each holding at most one pending timer.
+// PHASE_TIMER: the deadline or wait of the current state: Wi-Fi connect timeout, then
+//   CONNACK timeout; the backoff wait; online, the stableSeconds mark.
+// SEND_TIMER: keep-alive, keepAlive/2 after the last send: PINGREQ.
+// RECEIVE_TIMER: keepAlive/2 after the last byte received: PINGREQ; once a PINGREQ is out,
+//   the PINGRESP deadline (pingTimeoutSeconds). Sending the PINGREQ re-arms SEND_TIMER for
+//   keepAlive/2 (at least 15 s, over pingTimeoutSeconds): one PINGREQ outstanding at most.
+const PHASE_TIMER = 0, SEND_TIMER = 1, RECEIVE_TIMER = 2;
 
-// A closure, not a class: state in locals minifies to one letter each, no `this.` anywhere
+// A closure, not a class: state in locals minifies to one or two letters, no `this.` anywhere
 // (and none of Espruino's `this`-in-arrow traps). `new Link(..)` works too.
-export function Link(env: LinkEnv, c: LinkSettings): Link {
-  const f = () => {}, P = c.watchdogSeconds * 1000 / 3,
-    h: { [k: string]: any } = {}, // timer handles by one-letter name; null when fired or cleared
-    bn = Backoff(1000, 60000),    // network errors
-    bl = Backoff(2000, 900000);   // refused credentials, twin login
-  // session, state, Wi-Fi state, lastError, socket, reader, QoS 1 queue, connects, reconnects,
-  // dropped, uptime (s), offline watchdog ticks, generation (stale callbacks), twin closes
-  let s: Session | null = null, st = "unconfigured", wf = "off", le = "", so: LinkSocket | null = null,
-    r: MqttReader, q: Item[] = [], cn = 0, rc = 0, dr = 0, up = 0, off = 0, g = 0, tw = 0;
+export function Link(env: LinkEnv, settings: LinkSettings): Link {
+  const noop = () => {}, watchdogPeriod = settings.watchdogSeconds * 1000 / 3,
+    timers: any[] = [], // pending timer handle per slot; null when fired or cleared
+    networkBackoff = Backoff(1000, 60000),
+    loginBackoff = Backoff(2000, 900000); // refused credentials, twin login
+  let session: Session | null = null, state = "unconfigured", wifiState = "off", lastError = "",
+    socket: LinkSocket | null = null, queue: QueuedPublish[] = [],
+    connects = 0, reconnects = 0, dropped = 0, uptimeSeconds = 0, offlineTicks = 0,
+    // bumped whenever a socket or Wi-Fi attempt is replaced: older callbacks see a stale value
+    generation = 0,
+    twinCloses = 0; // closes of an online session since the last stable one
 
-  // (re)arm or clear (no fn) the named timer
-  const T = (k: string, fn?: () => void, ms?: number) => {
-    if (h[k] != null) env.clear(h[k]);
-    h[k] = fn ? env.set(() => { h[k] = null; fn(); }, ms!) : null;
+  // (re)arm the timer in slot, or just clear it (no fn)
+  const armTimer = (slot: any, fn?: () => void, ms?: number) => {
+    if (timers[slot] != null) env.clear(timers[slot]);
+    timers[slot] = fn ? env.set(() => { timers[slot] = null; fn(); }, ms!) : null;
   };
-  const error = (m: string) => {
-    le = m;
-    env._log("link: " + m);
+  const error = (message: string) => {
+    lastError = message;
+    env._log("link: " + message);
   };
   // user callbacks must not throw into the socket callback
-  const U = (fn: Function, a?: string, b?: string) => {
-    try { fn(a, b); } catch (x) { error("callback: " + text(x)); }
+  const callUser = (fn: Function, topic?: string, payload?: string) => {
+    try { fn(topic, payload); } catch (thrown) { error("callback: " + errorText(thrown)); }
   };
-  const br = () => { bn.reset(); bl.reset(); tw = 0; };
-  const wifi = () => {
-    const G = ++g;
-    st = "wifi"; wf = CN;
-    T("c", () => down("wifi timeout"), c.wifiTimeoutSeconds * 1000);
-    env._wifiConnect(s!._ssid, s!._wifiPassword, (err) => {
-      if (G != g) return;
-      if (err) down("wifi: " + err);
-      else { wf = "up"; mqtt(); }
+  const resetBackoff = () => { networkBackoff.reset(); loginBackoff.reset(); twinCloses = 0; };
+  const connectWifi = () => {
+    const attempt = ++generation;
+    state = "wifi"; wifiState = CONNECTING;
+    armTimer(PHASE_TIMER, () => wifiDown("wifi timeout"), settings.wifiTimeoutSeconds * 1000);
+    env._wifiConnect(session!._ssid, session!._wifiPassword, (err) => {
+      if (attempt != generation) return;
+      if (err) wifiDown("wifi: " + err);
+      else { wifiState = "up"; connectMqtt(); }
     });
   };
-  const down = (err: string) => {
-    wf = "down";
-    if (s) drop(err);
+  const wifiDown = (reason: string) => {
+    wifiState = "down";
+    if (session) dropLink(reason);
   };
-  const mqtt = () => {
+  const connectMqtt = () => {
     // socket callbacks: ignored once this socket is replaced or ended
-    const S = s!, G = ++g, cb = (fn: (d?: any) => void) => (d?: any) => { if (G == g) fn(d); };
-    st = CN;
-    r = new MqttReader(c.maxPacket);
-    T("c", () => drop("connack timeout"), c.connackTimeoutSeconds * 1000);
+    const current = session!, attempt = ++generation, reader = new MqttReader(settings.maxPacket),
+      ifCurrent = (fn: (data?: any) => void) => (data?: any) => { if (attempt == generation) fn(data); };
+    state = CONNECTING;
+    armTimer(PHASE_TIMER, () => dropLink("connack timeout"), settings.connackTimeoutSeconds * 1000);
     try {
-      so = env._connect(S.host, S.port,
-        cb(() => w(encodeConnect(S.clientId, S.username, S.password, S._keepAlive))),
-        cb((d) => inp(d, G)),
-        cb(() => {
+      socket = env._connect(current.host, current.port,
+        ifCurrent(() => send(encodeConnect(current.clientId, current.username, current.password, current._keepAlive))),
+        ifCurrent((data) => {
+          // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
+          armTimer(RECEIVE_TIMER, ping, current._keepAlive * 500);
+          try {
+            reader.push(data, (packet) => { if (attempt == generation) onPacket(packet); });
+          } catch (thrown) {
+            if (attempt == generation) dropLink(errorText(thrown));
+          }
+        }),
+        ifCurrent(() => {
           // the platform closes the older of two logins with the same credentials. A twin's
           // login comes after its own backoff, which grows: count closes until 3 min stable.
-          const t = st == ON && ++tw > 2;
-          drop(t ? "3 closes soon after login: another device is probably using these credentials" : "socket closed", t);
+          const twin = state == ONLINE && ++twinCloses > 2;
+          dropLink(twin ? "3 closes soon after login: another device is probably using these credentials" : "socket closed", twin);
         }));
-    } catch (x) {
-      drop("connect: " + text(x));
+    } catch (thrown) {
+      dropLink("connect: " + errorText(thrown));
     }
   };
-  // tear down the session (socket, reader, all timers but the watchdog's); true if it was online
-  const end = (n: string) => {
-    const x = so, on = st == ON;
-    g++; so = null; st = n;
-    for (const k in h) T(k);
-    if (x) try { x.end(); } catch (e) { /* already closed */ }
-    return on;
+  // tear down the session (socket, all timers but the watchdog's); true if it was online
+  const endSession = (nextState: string) => {
+    const oldSocket = socket, wasOnline = state == ONLINE;
+    generation++; socket = null; state = nextState;
+    for (const slot in timers) armTimer(slot);
+    if (oldSocket) try { oldSocket.end(); } catch (ignored) { /* already closed */ }
+    return wasOnline;
   };
   // onOffline runs last, once the link is consistent: it may call stop() or start()
-  const O = (on: boolean) => { if (on) U(o.onOffline); };
-  const drop = (err: string, long?: boolean) => {
-    const on = end("backoff");
-    error(err);
-    rc++;
-    T("b", () => wf == "up" ? mqtt() : wifi(), (long ? bl : bn).next(env._random()));
-    O(on);
+  const reportOffline = (wasOnline: boolean) => { if (wasOnline) callUser(link.onOffline); };
+  const dropLink = (reason: string, useLoginBackoff?: boolean) => {
+    const wasOnline = endSession("backoff");
+    error(reason);
+    reconnects++;
+    armTimer(PHASE_TIMER, () => wifiState == "up" ? connectMqtt() : connectWifi(),
+      (useLoginBackoff ? loginBackoff : networkBackoff).next(env._random()));
+    reportOffline(wasOnline);
   };
-  const w = (b: string) => {
-    if (so) try {
-      so.write(b);
-      T("s", ping, s!._keepAlive * 500); // send-silence
-    } catch (x) {
-      drop("write: " + text(x));
+  const send = (bytes: string) => {
+    if (socket) try {
+      socket.write(bytes);
+      armTimer(SEND_TIMER, ping, session!._keepAlive * 500);
+    } catch (thrown) {
+      dropLink("write: " + errorText(thrown));
     }
   };
-  // one PINGREQ outstanding at most (send- and receive-silence may fall due together)
   const ping = () => {
-    if (h.p == null) {
-      w(encodePingreq());
-      if (so) T("p", () => drop("ping timeout"), c.pingTimeoutSeconds * 1000);
-    }
+    send(encodePingreq());
+    if (socket) armTimer(RECEIVE_TIMER, () => dropLink("ping timeout"), settings.pingTimeoutSeconds * 1000);
   };
-  const inp = (d: string, G: number) => {
-    T("p"); // any byte proves the link alive
-    T("r", ping, s!._keepAlive * 500); // receive-silence
-    try {
-      r.push(d, (p) => { if (G == g) pkt(p); });
-    } catch (x) {
-      if (G == g) drop(text(x));
-    }
-  };
-  const pkt = (p: any) => {
-    const t = p.type, k = p.rc, tp = s!._topics;
-    if (t == 2 && st == CN) {
-      if (k) {
-        const auth = k == 4 || k == 5;
-        return drop("connack " + k + ": " + (CONNACK[k] || "refused") + (auth ? ", check deviceSecret" : ""), auth);
+  // packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
+  const onPacket = (packet: any) => {
+    const type = packet.type, returnCode = packet.rc, topics = session!._topics;
+    if (type == CONNACK && state == CONNECTING) {
+      if (returnCode) {
+        const badCredentials = returnCode == 4 || returnCode == 5;
+        return dropLink("connack " + returnCode + ": " + (CONNACK_REFUSALS[returnCode] || "refused") +
+          (badCredentials ? ", check deviceSecret" : ""), badCredentials);
       }
-      T("c");
-      st = ON; cn++;
-      T("z", br, c.stableSeconds * 1000); // stable (3 min): reset backoff and twin count
-      if (tp.length) w(encodeSubscribe(nid(), tp, 1));
-      for (const x of q) pub(x);
-      if (st == ON) U(o.onOnline);
+      state = ONLINE; connects++;
+      armTimer(PHASE_TIMER, resetBackoff, settings.stableSeconds * 1000);
+      if (topics.length) send(encodeSubscribe(nextPacketId(), topics, 1));
+      for (const item of queue) sendQueued(item);
+      if (state == ONLINE) callUser(link.onOnline);
     }
-    if (t == 3) {
-      if (p.qos == 1) w(encodePuback(p.id));
-      U(o.onMessage, p.topic, p.payload);
+    if (type == PUBLISH) {
+      if (packet.qos == 1) send(encodePuback(packet.id));
+      callUser(link.onMessage, packet.topic, packet.payload);
     }
-    if (t == 4) q = q.filter((x) => x.i != p.id);
-    if (t == 9 && p.granted.indexOf(128) >= 0) error("subscribe refused");
+    if (type == PUBACK) queue = queue.filter((item) => item._id != packet.id);
+    if (type == SUBACK && packet.granted.indexOf(128) >= 0) error("subscribe refused");
   };
-  const pub = (x: Item) => {
-    w(x.d ? String.fromCharCode(x.b.charCodeAt(0) | 8) + x.b.slice(1) : x.b);
-    x.d = 1;
+  const sendQueued = (item: QueuedPublish) => {
+    send(item._sent ? String.fromCharCode(item._bytes.charCodeAt(0) | 8) + item._bytes.slice(1) : item._bytes);
+    item._sent = 1;
   };
   // next packet id: 1..65535, never one still queued
-  const nid = () => {
-    let i = o._id;
-    do i = i % 65535 + 1; while (q.some((x) => x.i == i));
-    return o._id = i;
+  const nextPacketId = () => {
+    let id = link._id;
+    do id = id % 65535 + 1; while (queue.some((item) => item._id == id));
+    return link._id = id;
   };
 
-  const o: Link = {
-    onMessage: f, onOnline: f, onOffline: f, _id: 0,
-    start(x) {
-      const on = end("wifi");
-      s = x;
-      br();
-      wifi();
-      O(on);
+  const link: Link = {
+    onMessage: noop, onOnline: noop, onOffline: noop, _id: 0,
+    start(newSession) {
+      const wasOnline = endSession("wifi");
+      session = newSession;
+      resetBackoff();
+      connectWifi();
+      reportOffline(wasOnline);
     },
     stop() {
-      if (st == ON) w(encodeDisconnect());
-      const on = end("stopped");
-      s = null;
-      O(on);
+      if (state == ONLINE) send(encodeDisconnect());
+      const wasOnline = endSession("stopped");
+      session = null;
+      reportOffline(wasOnline);
     },
     // ignored while connecting: Wifi.connect itself may report the old link's loss
-    wifiLost() { if (wf == "up") down("wifi lost"); },
+    wifiLost() { if (wifiState == "up") wifiDown("wifi lost"); },
     publish(topic, payload, qos) {
-      // b last: Espruino 2v29 lets a throw in a non-last object literal value escape try/catch
-      const id = qos ? nid() : 0, on = st == ON,
-        x = { i: id, d: 0, b: encodePublish(topic, payload, qos, id, false, c.maxPacket) };
-      if (!qos) { if (on) w(x.b); return; } // QoS 0 offline: dropped, not counted
-      if (q.length >= c.queueLength) { q.shift(); dr++; }
-      q.push(x);
-      if (on) pub(x);
+      // _bytes last: Espruino 2v29 lets a throw in a non-last object literal value escape try/catch
+      const id = qos ? nextPacketId() : 0, online = state == ONLINE,
+        item: QueuedPublish = { _id: id, _sent: 0, _bytes: encodePublish(topic, payload, qos, id, false, settings.maxPacket) };
+      if (!qos) { if (online) send(item._bytes); return; } // QoS 0 offline: dropped, not counted
+      if (queue.length >= settings.queueLength) { queue.shift(); dropped++; }
+      queue.push(item);
+      if (online) sendQueued(item);
     },
     status() {
       return {
-        state: st, wifi: wf, connects: cn, reconnects: rc, lastError: le,
-        uptime: Math.floor(up), queue: q.length, dropped: dr, free: env._free(),
+        state: state, wifi: wifiState, connects: connects, reconnects: reconnects, lastError: lastError,
+        uptime: Math.floor(uptimeSeconds), queue: queue.length, dropped: dropped, free: env._free(),
       };
     },
     error: error,
   };
   // Permanent watchdog feeder (never cleared). It stops feeding only when configured
   // but offline for offlineResetMinutes (counted in ticks, immune to clock steps).
-  const tick = () => {
-    env.set(tick, P);
-    up += P / 1000;
-    off = s && st != ON ? off + 1 : 0;
-    if (off * P < c.offlineResetMinutes * 60000) env._kick();
+  const feedWatchdog = () => {
+    env.set(feedWatchdog, watchdogPeriod);
+    uptimeSeconds += watchdogPeriod / 1000;
+    offlineTicks = session && state != ONLINE ? offlineTicks + 1 : 0;
+    if (offlineTicks * watchdogPeriod < settings.offlineResetMinutes * 60000) env._kick();
   };
   env._kick();
-  env.set(tick, P);
-  return o;
+  env.set(feedWatchdog, watchdogPeriod);
+  return link;
 }

@@ -1,114 +1,140 @@
 // MQTT 3.1.1 client codec on byte strings: the packets this firmware sends,
 // and an incremental reader for the packets a broker sends to a client.
+// maxPacket everywhere is the size of the whole packet: fixed header included.
 import { chr, utf8 } from "./bytes";
 
+// Control packet types (MQTT 3.1.1 §2.2.1) the reader yields
+export const CONNACK = 2, PUBLISH = 3, PUBACK = 4, SUBACK = 9, UNSUBACK = 11, PINGRESP = 13;
+
 export type Packet =
-  | { type: 2; sp: boolean; rc: number }
-  | { type: 3; topic: string; payload: string; qos: number; id: number; dup: boolean; retain: boolean }
-  | { type: 4 | 11; id: number }
-  | { type: 9; id: number; granted: number[] }
-  | { type: 13 };
+  | { type: typeof CONNACK; sp: boolean; rc: number }
+  | { type: typeof PUBLISH; topic: string; payload: string; qos: number; id: number; dup: boolean; retain: boolean }
+  | { type: typeof PUBACK | typeof UNSUBACK; id: number }
+  | { type: typeof SUBACK; id: number; granted: number[] }
+  | { type: typeof PINGRESP };
 
-const u16 = (n: number) => chr(n >> 8 & 255, n & 255);
-const get16 = (s: string, i: number) => s.charCodeAt(i) << 8 | s.charCodeAt(i + 1);
+const uint16 = (value: number) => chr(value >> 8 & 255, value & 255);
+const readUint16 = (bytes: string, at: number) => bytes.charCodeAt(at) << 8 | bytes.charCodeAt(at + 1);
 
-function fail(m: string): never {
-  throw Error("mqtt: " + m);
+function fail(message: string): never {
+  throw Error("mqtt: " + message);
 }
 
 // length-prefixed UTF-8 string field
-function str(s: string): string {
-  s = utf8(s);
-  if (s.length > 65535) fail("field over 65535 bytes");
-  return u16(s.length) + s;
+function stringField(text: string): string {
+  text = utf8(text);
+  if (text.length > 65535) fail("field over 65535 bytes");
+  return uint16(text.length) + text;
 }
 
-// throws if l bytes are over max
-function big(l: number, max: number) {
-  if (l > max) fail("packet over " + max + " bytes");
+// throws if a packet of size bytes is over maxPacket
+function checkSize(size: number, maxPacket: number) {
+  if (size > maxPacket) fail("packet over " + maxPacket + " bytes");
 }
 
-// fixed header + remaining length (1-4 bytes) + body; max (<= 268435455)
-// limits the remaining length, i.e. the bytes after the fixed header
-function pkt(h: number, b: string, max?: number): string {
-  let l = b.length, o = chr(h);
-  big(l, max!);
-  do { o += chr(l > 127 ? l & 127 | 128 : l); l >>= 7 } while (l);
-  return o + b;
+// fixed header + remaining length + body; a whole packet over maxPacket throws (no
+// maxPacket: no limit). The remaining length never reaches the 268435455 the 4 bytes hold:
+// no device has that much RAM.
+function packet(header: number, body: string, maxPacket?: number): string {
+  let remainingLength = body.length, fixedHeader = chr(header);
+  do { fixedHeader += chr(remainingLength > 127 ? remainingLength & 127 | 128 : remainingLength); remainingLength >>= 7 } while (remainingLength);
+  // checked before the concatenation: a packet too big is never copied
+  checkSize(fixedHeader.length + body.length, maxPacket!);
+  return fixedHeader + body;
 }
 /** CONNECT, clean session, no will; username and password always sent. */
 export function encodeConnect(clientId: string, username: string, password: string, keepAlive: number): string {
-  return pkt(16, "\0\x04MQTT\x04\xc2" + u16(keepAlive) + str(clientId) + str(username) + str(password));
+  return packet(16, "\0\x04MQTT\x04\xc2" + uint16(keepAlive) + stringField(clientId) + stringField(username) + stringField(password));
 }
 
-/** PUBLISH; payload is a byte string; id and dup are ignored for QoS 0. */
-export function encodePublish(topic: string, payload: string, qos: number, id: number, dup: boolean, max: number): string {
-  return pkt(qos ? dup ? 58 : 50 : 48, str(topic) + (qos ? u16(id) : "") + payload, max);
+/** PUBLISH; payload is a byte string; id and dup are ignored for QoS 0; throws if the
+ * whole packet is over maxPacket bytes. */
+export function encodePublish(topic: string, payload: string, qos: number, id: number, dup: boolean, maxPacket: number): string {
+  return packet(qos ? dup ? 58 : 50 : 48, stringField(topic) + (qos ? uint16(id) : "") + payload, maxPacket);
 }
 
-export const encodePuback = (id: number) => "\x40\x02" + u16(id);
+export const encodePuback = (id: number) => "\x40\x02" + uint16(id);
 
 export function encodeSubscribe(id: number, topics: string[], qos: number): string {
-  let b = u16(id);
-  for (const t of topics) b += str(t) + chr(qos);
-  return pkt(130, b);
+  let body = uint16(id);
+  for (const topic of topics) body += stringField(topic) + chr(qos);
+  return packet(130, body);
 }
 
 export const encodePingreq = () => "\xc0\0";
 export const encodeDisconnect = () => "\xe0\0";
 
 /** Incremental reader: push() arbitrary chunks of socket data, get whole packets.
- * max limits the remaining length; malformed input throws "mqtt: …" and resets. */
+ * A packet over maxPacket bytes (whole packet) or malformed input throws "mqtt: …" and
+ * resets the reader. */
 export class MqttReader {
-  // _b: unparsed bytes: a partial fixed header, or the body once _t is set;
-  // _t: first header byte once the fixed header is complete, else 0 (or unset);
-  // _n: remaining length once the fixed header is complete
-  _m: number; _b: string; _t!: number; _n!: number;
-  constructor(max: number) {
-    this._m = max;
-    this._b = "";
+  // _maxPacket; _buffer: unparsed bytes, a partial fixed header or, once _header is set,
+  // the body; _header: the first header byte once the fixed header is complete, else 0
+  // (or unset); _remainingLength: the body length once the fixed header is complete
+  _maxPacket: number; _buffer: string; _header!: number; _remainingLength!: number;
+  constructor(maxPacket: number) {
+    this._maxPacket = maxPacket;
+    this._buffer = "";
   }
 
-  push(chunk: string, onPacket: (p: Packet) => void): void {
-    const r = this;
-    let b = r._b + chunk, t = r._t, n = r._n, i: number, m: number, d: any, p: any, T: number;
+  push(chunk: string, onPacket: (packet: Packet) => void): void {
+    const reader = this;
+    let buffer = reader._buffer + chunk, header = reader._header, remainingLength = reader._remainingLength,
+      // decoding the remaining length (MQTT 3.1.1 §2.2.3)
+      position: number, multiplier: number, encodedByte: number,
+      type: number, topicEnd: number, qos: number, payloadStart: number, result: any, malformed: any;
     // the state stays reset (so a throw leaves it reset) until we store it back
-    r._b = ""; r._t = 0;
+    reader._buffer = ""; reader._header = 0;
     for (;;) {
-      if (!t) {
-        if (!b) return;
-        t = b.charCodeAt(0);
-        // accepted: PUBLISH QoS 0/1; CONNACK, PUBACK, SUBACK, UNSUBACK, PINGRESP with flags 0
-        if (t >> 4 == 3 ? t & 4 : t & 15 || !(10772 >> (t >> 4) & 1)) fail("bad header " + t);
-        n = 0; i = 1; m = 1;
+      if (!header) {
+        if (!buffer) return;
+        header = buffer.charCodeAt(0);
+        // accepted: PUBLISH QoS 0/1; CONNACK, PUBACK, SUBACK, UNSUBACK, PINGRESP with flags 0.
+        // 10772 has bits 2, 4, 9, 11, 13 set: the types a client accepts with flags 0.
+        if (header >> 4 == PUBLISH ? header & 4 : header & 15 || !(10772 >> (header >> 4) & 1)) fail("bad header " + header);
+        remainingLength = 0; position = 1; multiplier = 1;
         do {
-          if (i > 4) fail("bad remaining length");
-          if (i >= b.length) { r._b = b; return } // wait for the rest of the header
-          d = b.charCodeAt(i++);
-          n += (d & 127) * m;
-          m *= 128;
-        } while (d > 127);
-        big(n, r._m);
-        b = b.slice(i);
+          if (position > 4) fail("bad remaining length");
+          if (position >= buffer.length) { reader._buffer = buffer; return } // wait for the rest of the header
+          encodedByte = buffer.charCodeAt(position++);
+          remainingLength += (encodedByte & 127) * multiplier;
+          multiplier *= 128;
+        } while (encodedByte > 127);
+        // position is the fixed header's length now
+        checkSize(position + remainingLength, reader._maxPacket);
+        buffer = buffer.slice(position);
       }
-      if (b.length < n) { r._b = b; r._t = t; r._n = n; return }
-      T = t >> 4;
-      if (T == 3) {
-        i = get16(b, 0) + 2;   // end of topic
-        m = t >> 1 & 1;        // QoS
-        d = i + 2 * m;         // start of payload
-        p = { type: T, topic: b.slice(2, i), payload: b.slice(d, n), qos: m, id: m && get16(b, i), dup: (t & 8) > 0, retain: (t & 1) > 0 };
-        d = d > n;
+      if (buffer.length < remainingLength) {
+        reader._buffer = buffer; reader._header = header; reader._remainingLength = remainingLength;
+        return;
+      }
+      type = header >> 4;
+      if (type == PUBLISH) {
+        topicEnd = readUint16(buffer, 0) + 2;
+        qos = header >> 1 & 1;
+        payloadStart = topicEnd + 2 * qos; // after the packet id
+        result = {
+          type: type, topic: buffer.slice(2, topicEnd), payload: buffer.slice(payloadStart, remainingLength), qos: qos,
+          id: qos && readUint16(buffer, topicEnd), dup: (header & 8) > 0, retain: (header & 1) > 0,
+        };
+        malformed = payloadStart > remainingLength;
       } else {
-        d = (T == 9 ? n < 3 : n != (T == 13 ? 0 : 2));
-        p = T == 2 ? { type: T, sp: (b.charCodeAt(0) & 1) > 0, rc: b.charCodeAt(1) } : n ? { type: T, id: get16(b, 0) } : { type: T };
-        if (T == 9) for (p.granted = [], i = 2; i < n;) p.granted.push(b.charCodeAt(i++));
+        // CONNACK: acknowledge flags 0 or 1 (bits 7-1 reserved); SUBACK: return codes 0, 1, 2 or 128
+        malformed = type == SUBACK ? remainingLength < 3 : remainingLength != (type == PINGRESP ? 0 : 2) ||
+          type == CONNACK && buffer.charCodeAt(0) > 1;
+        result = type == CONNACK ? { type: type, sp: (buffer.charCodeAt(0) & 1) > 0, rc: buffer.charCodeAt(1) } :
+          remainingLength ? { type: type, id: readUint16(buffer, 0) } : { type: type };
+        if (type == SUBACK) for (result.granted = [], position = 2; position < remainingLength;) {
+          encodedByte = buffer.charCodeAt(position++);
+          if (encodedByte > 2 && encodedByte != 128) malformed = 1;
+          result.granted.push(encodedByte);
+        }
       }
-      if (d) fail("bad length, type " + T);
+      if (malformed) fail("malformed packet, type " + type);
       // store the state before the callback, so a throwing onPacket loses nothing
-      r._b = b = b.slice(n); t = 0;
-      onPacket(p);
-      r._b = "";
+      reader._buffer = buffer = buffer.slice(remainingLength); header = 0;
+      onPacket(result);
+      reader._buffer = "";
     }
   }
 }

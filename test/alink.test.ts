@@ -1,45 +1,31 @@
 import { describe, it, expect } from "vitest";
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
-import { spawnSync } from "node:child_process";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import ts from "typescript";
-import { minify } from "terser";
-import { findEspruino, ENABLE_HINT } from "../tools/real-interpreter/run";
 // @ts-ignore mqtt-packet ships no types for this import style
 import mqttPacket from "mqtt-packet";
 import { Alink, json, subscriptions } from "../lib/alink";
+import { Link, LinkEnv } from "../lib/link";
+import { fakeTimers } from "./support/fake-time";
+import { ESPRUINO, ESPRUINO_HINT, HARNESS_HELPERS, asciiSource, libScript, minifyAsShipped, runInEspruino } from "./support/espruino";
 
 const PK = "a1X2bEnP82z", DN = "example1";
 const SYS = `/sys/${PK}/${DN}/thing/`;
 const NTP = `/ext/ntp/${PK}/${DN}/`;
 
-// Host stand-ins: record publishes/errors. Clearing anything but a live
-// handle throws (Espruino throws on undefined; a stale id may be someone else's timer).
-function setup(maxPacket = 4096) {
+// Host stand-in recording publishes and errors; the shared fake timers.
+function setup() {
   const pubs: { topic: string; payload: string; qos: number }[] = [];
   const errors: string[] = [];
-  const timers = new Map<number, { fn: () => void; ms: number }>();
-  let nextHandle = 1, clock = 1571724098000;
+  const timers = fakeTimers();
+  let clock = 1571724098000;
   const times: number[] = [];
-  const tm = {
-    set(fn: () => void, ms: number) { const h = nextHandle++; timers.set(h, { fn, ms }); return h; },
-    clear(h: any) {
-      if (!timers.delete(h)) throw new Error("clear of a dead timer handle: " + h);
-    },
-  };
   const host = {
     publish(topic: string, payload: string, qos: 0 | 1) { pubs.push({ topic, payload, qos }); },
     error(msg: string) { errors.push(msg); },
   };
-  const a = new Alink(host, tm, PK, DN, maxPacket, () => clock, (s) => times.push(s));
+  const a = new Alink(host, timers, PK, DN, () => clock, (s) => times.push(s));
   return {
     a, pubs, errors, timers, times,
     setClock(ms: number) { clock = ms; },
-    fire() { // run every pending timer once
-      const due = [...timers.entries()];
-      for (const [h, t] of due) { timers.delete(h); t.fn(); }
-    },
+    armed: () => [...timers.pending.values()].map((t) => t.ms),
   };
 }
 
@@ -80,7 +66,7 @@ describe("json", () => {
     if (k == 1) return rnum();
     if (k == 2) return pick([true, false, null]);
     if (k == 3) return rstr() + "温";
-    if (k == 4) { const a = []; const n = Math.floor(rnd() * 4); for (let i = 0; i < n; i++) a.push(rval(d + 1)); return a; }
+    if (k == 4) { const a: any[] = []; const n = Math.floor(rnd() * 4); for (let i = 0; i < n; i++) a.push(rval(d + 1)); return a; }
     const o: any = {}; const n = Math.floor(rnd() * 4); for (let i = 0; i < n; i++) o[rstr()] = rval(d + 1); return o;
   };
 
@@ -159,7 +145,7 @@ describe("post / event", () => {
 
   it("wraps the id after 4294967295 back to 1", () => {
     const t = setup();
-    (t.a as any)._i = 4294967294;
+    (t.a as any)._lastId = 4294967294;
     expect(t.a.post({ a: 1 })).toBe("4294967295");
     expect(t.a.post({ a: 1 })).toBe("1");
     expect(t.a.post({ a: 1 })).toBe("2");
@@ -206,27 +192,28 @@ describe("post / event", () => {
     expect(t.a.post({ ok: 1 })).toBe("1");
   });
 
-  it("enforces maxPacket on the full PUBLISH size, exactly at the boundary (mqtt-packet)", () => {
+  it("a post over the link's maxPacket (whole PUBLISH, mqtt-packet's size) throws and uses no id; at the limit it is sent", () => {
     const topic = SYS + "event/property/post";
     const params = (k: number) => ({ s: "温" + "x".repeat(k) }); // grows one byte per k
-    const size = (k: number) => mqttPacket.generate({
+    const size = (k: number, id: string) => mqttPacket.generate({
       cmd: "publish", topic, qos: 1, messageId: 1, dup: false, retain: false,
-      payload: Buffer.from(JSON.stringify(postMsg("1", params(k)))),
+      payload: Buffer.from(JSON.stringify(postMsg(id, params(k)))),
     }).length;
     // limits around the 2/3-byte remaining-length step (16386 cannot occur: 16385 -> 16387)
     let exact = 0;
     for (const max of [150, 151, 200, 4096, 16386, 16387, 16388, 16389, 20000]) {
       let k = 0, hi = max; // largest k with size(k) <= max (size grows with k)
-      while (k < hi) { const m = (k + hi + 1) >> 1; if (size(m) <= max) k = m; else hi = m - 1; }
-      if (size(k) == max) exact++;
-      const ok = setup(max);
-      ok.a.post(params(k));
-      const p = ok.pubs[0];
-      expect(mqttPacket.generate({ cmd: "publish", topic: p.topic, qos: 1, messageId: 1, dup: false, retain: false,
-        payload: bytes(p.payload) }).length).toBe(size(k));
-      const big = setup(max);
-      expect(() => big.a.post(params(k + 1))).toThrow(new RegExp(`maxPacket ${max}$`));
-      expect(big.pubs.length).toBe(0);
+      while (k < hi) { const m = (k + hi + 1) >> 1; if (size(m, "1") <= max) k = m; else hi = m - 1; }
+      if (size(k, "1") == max) exact++;
+      // the real Link as the host: offline, so a post is queued, not written
+      const timers = fakeTimers(), env = { set: timers.set, clear: timers.clear, _kick() {}, _free: () => 0, _log() {} } as any as LinkEnv;
+      const link = Link(env, { keepAlive: 60, queueLength: 4, maxPacket: max, watchdogSeconds: 40, offlineResetMinutes: 30,
+        connackTimeoutSeconds: 10, pingTimeoutSeconds: 10, wifiTimeoutSeconds: 30, stableSeconds: 180 });
+      const a = new Alink(link, timers, PK, DN, () => 0, () => {});
+      expect(() => a.post(params(k + 1))).toThrow(new RegExp(`^mqtt: packet over ${max} bytes$`));
+      expect(link.status().queue).toBe(0);
+      expect(a.post(params(k))).toBe("1"); // the id of the rejected post was not used
+      expect(link.status().queue).toBe(1);
     }
     expect(exact).toBe(8);
   });
@@ -323,7 +310,7 @@ describe("cloud messages", () => {
 });
 
 describe("NTP", () => {
-  it("computes the time from the ALIYUN.md vector", () => {
+  it("computes the time from the docs/ALIYUN.md vector", () => {
     const t = setup();
     t.setClock(1571724098000.73); // Espruino's Date.now() is fractional
     t.a.online();
@@ -357,26 +344,24 @@ describe("NTP", () => {
   it("retries an unanswered request each minute, repeats daily after a sync, restarts on online() and stops on stop()", () => {
     const t = setup();
     const requests = () => t.pubs.filter((p) => p.topic == NTP + "request").length;
-    const armed = () => [...t.timers.values()].map((x) => x.ms);
     t.a.online();
-    expect(armed()).toEqual([60000]); // lost request or response (QoS 0): retried
+    expect(t.armed()).toEqual([60000]); // lost request or response (QoS 0): retried
     t.a.online(); // reconnect: old schedule cancelled, one new
-    expect(t.timers.size).toBe(1);
+    expect(t.armed()).toEqual([60000]);
     expect(requests()).toBe(2);
-    t.fire();
+    t.timers.runNext();
     expect(requests()).toBe(3);
     const sent = decode(t.pubs[2].payload).deviceSendTime;
     t.a.message(NTP + "response", JSON.stringify({ deviceSendTime: sent, serverRecvTime: "1571724098110", serverSendTime: "1571724098115" }));
     expect(t.times.length).toBe(1);
-    expect(armed()).toEqual([86400000]); // synced: next one a day later
+    expect(t.armed()).toEqual([86400000]); // synced: next one a day later
     t.setClock(1571810498000);
-    t.fire();
+    t.timers.runNext();
     expect(requests()).toBe(4);
     expect(decode(t.pubs[3].payload)).toEqual({ deviceSendTime: "1571810498000" });
-    expect(armed()).toEqual([60000]);
-    expect(t.timers.size).toBe(1);
+    expect(t.armed()).toEqual([60000]);
     t.a.stop();
-    expect(t.timers.size).toBe(0);
+    expect(t.armed()).toEqual([]);
     t.a.stop(); // twice: must not clear an undefined/stale handle
     // a response after stop() has no outstanding request
     t.a.message(NTP + "response", JSON.stringify({ deviceSendTime: "1571810498000", serverRecvTime: "1", serverSendTime: "1" }));
@@ -384,27 +369,21 @@ describe("NTP", () => {
   });
 });
 
-// lib/bytes.ts + lib/crypto.ts + lib/alink.ts, compiled and minified as for the bundle, run in the real
+// lib/bytes.ts + lib/crypto.ts + lib/alink.ts, minified as shipped, run in the real
 // interpreter (a Unicode build: source strings are Unicode, E.toString() gives bytes).
-const found = findEspruino();
-describe.skipIf(!found.path)("alink in the real Espruino interpreter (" + ENABLE_HINT + ")", () => {
+describe.skipIf(!ESPRUINO)("alink in the real Espruino interpreter (" + ESPRUINO_HINT + ")", () => {
   const values: any[] = [{ a: 1, b: [true, null, -2.5, 0.1, 1e-7], c: {} },
     { "名称": "温度传感器", q: "\"\\/\n\t\u0001\u001f\u007f", e: "😀€é" }, [[], {}, ""], "x", 42,
     { 'k"\\': 'a"b\\c ~/', n: [21.5, -0.001, 1e-7, 123456789012, 4294967295], t: "ok" }];
-  const code = (f: string) => ts.transpileModule(readFileSync(new URL("../lib/" + f, import.meta.url), "utf8"),
-    { compilerOptions: { target: ts.ScriptTarget.ES2015, module: ts.ModuleKind.ES2015 } }).outputText
-    .replace(/^import .*$/gm, "").replace(/^export /gm, "");
-  const ascii = (s: string) => s.replace(/[^\x00-\x7f]/g, (c) => "\\u" + (c.charCodeAt(0) + 0x10000).toString(16).slice(1));
-  const harness = `
-var H=function(s){var r="";for(var i=0;i<s.length;i++)r+=(s.charCodeAt(i)+256).toString(16).slice(1);return r};
-var O=function(k,v){console.log("@@"+k+" "+JSON.stringify(v))};
-var V=${ascii(JSON.stringify(values))},pubs=[],errs=[],times=[],tm={},th=1,clock=1571724098000.5;
+  const harness = HARNESS_HELPERS + `
+var O=OUT;
+var V=${asciiSource(JSON.stringify(values))},pubs=[],errs=[],times=[],tm={},th=1,clock=1571724098000.5;
 V.forEach(function(v,i){O("json"+i,H(json(v)))});
 O("bytes",H(json({s:E.toString(new Uint8Array([0xe6,0xb8,0xa9,0x22,0x0a,0x42,0xc3,0xa9]))})));
 O("mix",H(json({u:"\\u6e29\\u5ea6",n:"caf\\xe9\\n",a:"ok",s:E.toString(new Uint8Array([0xe6,0xb8,0xa9,0x22,0x0a,0x42,0xc3,0xa9]))})));
 var a=new Alink({publish:function(t,p,q){pubs.push([t,H(p),q])},error:function(m){errs.push(m)}},
  {set:function(f,ms){tm[th]=[f,ms];return th++},clear:function(h){if(!tm[h])throw new Error("dead "+h);delete tm[h]}},
- "pk","dn",4096,function(){return clock},function(s){times.push(s)});
+ "pk","dn",function(){return clock},function(s){times.push(s)});
 a.post(V[1]);
 try{a.event("a-b",{})}catch(e){errs.push(e.message)}
 a.onSet=function(p){if(p.x==2)throw new Error("no");return p.x==3?404:undefined};
@@ -416,18 +395,13 @@ clock=1571724098099.9;
 a.message("/ext/ntp/pk/dn/response",'{"deviceSendTime":"1571724098000","serverRecvTime":"1571724098110","serverSendTime":"1571724098115"}');
 a.stop();
 O("pubs",pubs);O("errs",errs);O("times",times);O("timers",Object.keys(tm).length);
+quit();
 `;
   it("json(), post, set replies and NTP match the Node oracle", async () => {
-    const lib = (await minify(code("bytes.ts") + code("crypto.ts") + code("alink.ts"),
-      { ecma: 2015, compress: true, mangle: { properties: { regex: /^_/ } }, format: { ascii_only: true } })).code!;
-    const dir = mkdtempSync(join(tmpdir(), "alink-"));
-    try {
-      writeFileSync(join(dir, "t.js"), lib + harness);
-      const r = spawnSync(found.path!, ["t.js"], { cwd: dir, input: "", timeout: 20000, encoding: "utf8" });
-      const out: any = {};
-      for (const l of r.stdout.split(/\r?\n/)) { const m = /^@@(\w+) (.*)$/.exec(l); if (m) out[m[1]] = JSON.parse(m[2]); }
+    const { markers: out, output } = runInEspruino(await minifyAsShipped(libScript("bytes.ts", "crypto.ts", "alink.ts")) + harness);
+    {
       const hex = (s: string) => Buffer.from(s).toString("hex");
-      expect(out.timers, "ran to the end; output:\n" + r.stdout + r.stderr).toBe(0);
+      expect(out.timers, "ran to the end; output:\n" + output).toBe(0);
       values.forEach((v, i) => expect(out["json" + i], "value " + i).toBe(hex(stringify(v))));
       // starts with a byte >= 0x80: the case where the Unicode build re-encodes concatenated chars
       expect(out.bytes).toBe(hex(stringify({ s: "温\"\nBé" })));
@@ -446,7 +420,6 @@ O("pubs",pubs);O("errs",errs);O("times",times);O("timers",Object.keys(tm).length
       expect(out.errs[1]).toBe("post 1: code 6106 m");
       expect(out.errs[2]).toMatch(/^alink \/sys\/pk\/dn\/thing\/service\/property\/set: /);
       expect(out.times).toEqual([1571724098.162]);
-      expect(out.timers).toBe(0);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    }
   }, 30000);
 });

@@ -1,4 +1,4 @@
-// lib/aliyun.ts: CONNECT fields against ALIYUN.md vectors, Node's createHmac and the
+// lib/aliyun.ts: CONNECT fields against docs/ALIYUN.md vectors, Node's createHmac and the
 // official Node SDK (alibabacloud-iot-device-sdk); validation rules and secrecy.
 import { describe, it, expect } from "vitest";
 import { createHash, createHmac } from "node:crypto";
@@ -13,7 +13,7 @@ const SECRET = "Zq9SecretValue0xDEADbeef";
 const base = (): any => ({ productKey: "a1X2bEnP82z", deviceName: "example1", deviceSecret: SECRET });
 const nodeHmac = (alg: string, key: string, msg: string) => createHmac(alg, key).update(msg).digest("hex");
 
-describe("credentials: ALIYUN.md vectors", () => {
+describe("credentials: docs/ALIYUN.md vectors", () => {
   const d = { productKey: "pk", deviceName: "device", deviceSecret: "secret", clientIdPrefix: "12345" };
   const vectors: [string, number | undefined, string][] = [
     ["hmacsha1", 789, "FAFD82A3D602B37FB0FA8B7892F24A477F851A14"],
@@ -121,7 +121,7 @@ describe("credentials vs the official Node SDK (alibabacloud-iot-device-sdk 1.2.
     }
   });
 
-  it("the SDK's default id is `${pk}&${dn}`; ours is `${pk}.${dn}` (ALIYUN.md)", () => {
+  it("the SDK's default id is `${pk}&${dn}`; ours is `${pk}.${dn}` (docs/ALIYUN.md)", () => {
     const m = new Model({ productKey: "a1X2bEnP82z", deviceName: "example1", deviceSecret: SECRET });
     expect(m.genConnectPrarms().clientId.startsWith("a1X2bEnP82z&example1|")).toBe(true);
     expect(cred(base()).clientId.startsWith("a1X2bEnP82z.example1|")).toBe(true);

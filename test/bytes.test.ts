@@ -1,13 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
-import { spawnSync } from "node:child_process";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import ts from "typescript";
-import { minify } from "terser";
-import { findEspruino, ENABLE_HINT } from "../tools/real-interpreter/run";
 import { utf8 } from "../lib/bytes";
 import { seeded as prng } from "./support/mqtt-oracle";
+import { ESPRUINO, ESPRUINO_HINT, HARNESS_HELPERS, asciiSource, libScript, minifyAsShipped, runInEspruino } from "./support/espruino";
 
 // Node oracle: UTF-8 bytes of a Unicode string, as a byte string
 const nodeUtf8 = (s: string) => Buffer.from(s, "utf8").toString("latin1");
@@ -125,8 +119,7 @@ describe("utf8", () => {
 
 // The regexes of utf8() in the real interpreter (a Unicode build): true byte strings
 // (E.toString of bytes, as on an ESP32) and Unicode strings, against Node's answers.
-const found = findEspruino();
-describe.skipIf(!found.path)("utf8 in the real Espruino interpreter (" + ENABLE_HINT + ")", () => {
+describe.skipIf(!ESPRUINO)("utf8 in the real Espruino interpreter (" + ESPRUINO_HINT + ")", () => {
   it("keeps valid UTF-8 bytes, encodes everything else like Node", async () => {
     const rnd = prng(4), dec = new TextDecoder("utf-8", { fatal: true });
     const cases: number[][] = [];
@@ -141,33 +134,22 @@ describe.skipIf(!found.path)("utf8 in the real Espruino interpreter (" + ENABLE_
     }
     cases.push([...Buffer.from("温度 café 😀")], [0xe6, 0xc3, 0xa9, 0xb8, 0xa9], [0x41]);
     const uni = ["温度", "café", "a😀b", "é温", "plain"];
-    const src = ts.transpileModule(readFileSync(new URL("../lib/bytes.ts", import.meta.url), "utf8"),
-      { compilerOptions: { target: ts.ScriptTarget.ES2015, module: ts.ModuleKind.ES2015 } }).outputText.replace(/^export /gm, "");
-    const lib = (await minify(src, { ecma: 2015, compress: true, format: { ascii_only: true } })).code!;
-    const ascii = (x: string) => x.replace(/[^\x00-\x7f]/g, (c) => "\\u" + (c.charCodeAt(0) + 0x10000).toString(16).slice(1));
-    const harness = `
-var H=function(s){var r="";for(var i=0;i<s.length;i++)r+=(s.charCodeAt(i)+256).toString(16).slice(1);return r};
-var out=${JSON.stringify(cases)}.map(function(b){return H(utf8(E.toString(new Uint8Array(b))))})
- .concat(${ascii(JSON.stringify(uni))}.map(function(s){return H(utf8(s))}));
-console.log("@@"+JSON.stringify(out));quit();
-`;
-    const dir = mkdtempSync(join(tmpdir(), "bytes-"));
-    try {
-      writeFileSync(join(dir, "t.js"), lib + harness);
-      const r = spawnSync(found.path!, ["t.js"], { cwd: dir, input: "", timeout: 20000, encoding: "utf8" });
-      const line = r.stdout.split(/\r?\n/).find((l) => l.startsWith("@@"));
-      expect(line, r.stdout + r.stderr).toBeDefined();
-      const out: string[] = JSON.parse(line!.slice(2));
-      let kept = 0;
-      cases.forEach((b, i) => {
-        const s = String.fromCharCode(...b);
-        let valid = true;
-        try { dec.decode(Buffer.from(b)); } catch { valid = false; }
-        if (valid) kept++;
-        expect(out[i], "bytes " + Buffer.from(b).toString("hex")).toBe(Buffer.from(valid ? s : nodeUtf8(s), "latin1").toString("hex"));
-      });
-      expect(kept).toBeGreaterThan(50);
-      uni.forEach((s, i) => expect(out[cases.length + i]).toBe(Buffer.from(s, "utf8").toString("hex")));
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    const { markers, output } = runInEspruino(await minifyAsShipped(libScript("bytes.ts")) + HARNESS_HELPERS + `
+OUT("utf8",${JSON.stringify(cases)}.map(function(b){return H(utf8(E.toString(new Uint8Array(b))))})
+ .concat(${asciiSource(JSON.stringify(uni))}.map(function(s){return H(utf8(s))})));
+quit();
+`);
+    const out: string[] = markers.utf8;
+    expect(out, output).toBeDefined();
+    let kept = 0;
+    cases.forEach((b, i) => {
+      const s = String.fromCharCode(...b);
+      let valid = true;
+      try { dec.decode(Buffer.from(b)); } catch { valid = false; }
+      if (valid) kept++;
+      expect(out[i], "bytes " + Buffer.from(b).toString("hex")).toBe(Buffer.from(valid ? s : nodeUtf8(s), "latin1").toString("hex"));
+    });
+    expect(kept).toBeGreaterThan(50);
+    uni.forEach((s, i) => expect(out[cases.length + i]).toBe(Buffer.from(s, "utf8").toString("hex")));
   });
 });

@@ -8,6 +8,8 @@ import { credentials } from "../lib/aliyun";
 import { createHash, createHmac } from "node:crypto";
 import mqttPacket from "mqtt-packet";
 import { readFileSync } from "node:fs";
+import { FakeStorage } from "./support/fake-storage";
+import { fakeTimers } from "./support/fake-time";
 
 const SECRET = "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw";
 const WIFIPW = "Wifi-Pass-7391";
@@ -15,26 +17,6 @@ const MQTTPW = "MQTT-PASSWORD-909EA16E2F80B550";
 const full = () => ({ ssid: "home", password: WIFIPW, productKey: "a1X2bEnP82z", deviceName: "example1", deviceSecret: SECRET });
 
 beforeAll(() => { (globalThis as any).VERSION = "9.8.7-test"; });
-
-// Behaves like Espruino's Storage: names longer than 28 chars are silently truncated,
-// writeJSON writes Espruino-flavoured JSON (unquoted keys, so JSON.parse fails on it),
-// read returns undefined for a missing file, readJSON(name, true) returns undefined on bad data.
-class FakeStorage {
-  files = new Map<string, string>();
-  names: string[] = [];
-  nm(n: string) { this.names.push(n); return n.slice(0, 28); }
-  read(n: string) { return this.files.get(this.nm(n)); }
-  write(n: string, s: string) { this.files.set(this.nm(n), s); return true; }
-  writeJSON(n: string, v: any) { return this.write(n, JSON.stringify(v).replace(/"(\w+)":/g, "$1:")); }
-  readJSON(n: string, noExceptions?: boolean) {
-    const t = this.read(n);
-    if (t === undefined) return undefined;
-    try { return Function("return (" + t + ")")(); } catch (e) { if (noExceptions) return undefined; throw e; }
-  }
-  erase(n: string) { this.files.delete(this.nm(n)); }
-  list() { return [...this.files.keys()]; }
-  snapshot() { return JSON.stringify([...this.files.entries()].sort()); }
-}
 
 function fakeLink() {
   const l: any = {
@@ -412,8 +394,9 @@ describe("wired to the real Link, Alink and credentials", () => {
   function rig() {
     const written: any[] = [], logs: string[] = [];
     let sock: any = null, wifiCb: any = null;
+    const timers = fakeTimers();
     const env = {
-      set: () => ({}), clear: () => {}, _random: () => 0.5, _kick: () => {}, _free: () => 1000, _log: (l: string) => logs.push(l),
+      set: timers.set, clear: timers.clear, _random: () => 0.5, _kick: () => {}, _free: () => 1000, _log: (l: string) => logs.push(l),
       _wifiConnect(ss: string, pw: string, cb: any) { wifiCb = cb; },
       _connect(host: string, port: number, onOpen: any, onData: any) {
         const parser = mqttPacket.parser({ protocolVersion: 4 });
@@ -422,11 +405,11 @@ describe("wired to the real Link, Alink and credentials", () => {
         return sock;
       },
     };
-    const link = new Link(env as any, board);
+    const link = Link(env as any, board);
     const storage = new FakeStorage();
     const iot = makeIot({
       _storage: storage, _link: link, _keepAlive: board.keepAlive, _log: (l: string) => logs.push(l), _telnet() {},
-      _alink: (pk: string, dn: string) => new Alink(link, env, pk, dn, board.maxPacket, () => 1700000000000, () => {}),
+      _alink: (pk: string, dn: string) => new Alink(link, env, pk, dn, () => 1700000000000, () => {}),
       _creds: (c: any) => credentials(c, h("sha1"), h("sha256")),
     });
     const send = (p: any) => sock.onData(str(mqttPacket.generate(p)));

@@ -1,8 +1,9 @@
 // lib/crypto.ts against independent oracles: RFC 1321 / RFC 2202 / RFC 4231 vectors,
-// the ALIYUN.md vectors and Node's crypto on random inputs.
+// the docs/ALIYUN.md vectors and Node's crypto on random inputs.
 import { describe, it, expect } from "vitest";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { md5, hmac, hex, Hash } from "../lib/crypto";
+import { ESPRUINO, ESPRUINO_HINT, libScript, minifyAsShipped, runInEspruino } from "./support/espruino";
 
 const B = (s: string) => Buffer.from(s, "latin1");
 const S = (b: Buffer) => b.toString("latin1");
@@ -84,7 +85,7 @@ describe("hmac", () => {
     }
   });
 
-  it("ALIYUN.md password vectors (key `secret`)", () => {
+  it("docs/ALIYUN.md password vectors (key `secret`)", () => {
     const ts = "clientId12345deviceNamedeviceproductKeypktimestamp789", no = "clientId12345deviceNamedeviceproductKeypk";
     const v: [string, Hash, string][] = [
       [ts, sha1, "FAFD82A3D602B37FB0FA8B7892F24A477F851A14"],
@@ -97,33 +98,26 @@ describe("hmac", () => {
     for (const [m, h, d] of v) expect(hex(hmac(h, "secret", m)).toUpperCase()).toBe(d);
   });
 
-  it("ALIYUN.md dynamic-registration vector", () => {
+  it("docs/ALIYUN.md dynamic-registration vector", () => {
     expect(hex(hmac(sha1, "secret", "deviceNamedevice1productKeyal123456789random123")).toUpperCase())
       .toBe("3DB45E2C7880D9EDB7921262D396CE454FAB25D7");
   });
 
-  it("ALIYUN.md SDK-style vector", () => {
+  it("docs/ALIYUN.md SDK-style vector", () => {
     const c = "clientIda1X2bEnP82z.example1deviceNameexample1productKeya1X2bEnP82ztimestamp2524608000000";
     expect(hex(hmac(sha256, "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw", c)).toUpperCase())
       .toBe("909EA16E2F80B550E9746E212CE5F511B66CAA75F2D1C417D55BE8DCDF05594A");
   });
 });
 
-// The same code in the real interpreter (ESP32 has no JIT, no Math.imul, its own
-// number and string handling): set $ESPRUINO to a Linux build of Espruino to run it.
-describe.skipIf(!process.env.ESPRUINO)("on the Espruino interpreter ($ESPRUINO)", () => {
+// The same code, minified as shipped, in the real interpreter (ESP32 has no JIT, no
+// Math.imul, its own number and string handling).
+describe.skipIf(!ESPRUINO)("on the Espruino interpreter (" + ESPRUINO_HINT + ")", () => {
   it("md5, hmac (native SHA1/SHA256 wrapped as on the device) and credentials match Node", async () => {
-    const ts = (await import("typescript")).default;
-    const { readFileSync, writeFileSync, mkdtempSync, rmSync } = await import("node:fs");
-    const { spawnSync } = await import("node:child_process");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
-    const lib = ["lib/bytes.ts", "lib/crypto.ts", "lib/aliyun.ts"].map(f => ts.transpileModule(readFileSync(f, "utf8"), {
-      compilerOptions: { target: ts.ScriptTarget.ES2015, module: ts.ModuleKind.ES2015 },
-    }).outputText.replace(/^import .*$/gm, "").replace(/^export /gm, "")).join("\n");
+    const lib = await minifyAsShipped(libScript("bytes.ts", "crypto.ts", "aliyun.ts"));
     // deterministic bytes both sides can make: byte i of a stream is (i * 167 + 13) & 255
     const bytes = (n: number, o: number) => { let s = ""; for (let i = 0; i < n; i++) s += String.fromCharCode((i + o) * 167 + 13 & 255); return s };
-    const script = lib + `
+    const { markers, output } = runInEspruino(lib + `
 var C = require("crypto");
 function nat(f) { return function (s) { return E.toString(new Uint8Array(C[f](s))) } }
 var H = { md5: md5, sha1: nat("SHA1"), sha256: nat("SHA256") };
@@ -134,16 +128,11 @@ for (k in H) for (n = 0; n <= 80; n += 5) r.hmac.push(hex(hmac(H[k], bytes(n, 1)
 SIGN_METHODS.forEach(function (m) {
   r.cred.push(credentials({ productKey: "a1X2bEnP82z", deviceName: "example1", deviceSecret: "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw", signMethod: m, timestamp: 2524608000000 }, H.sha1, H.sha256));
 });
-console.log("@@" + JSON.stringify(r));
+console.log("@@result " + JSON.stringify(r));
 quit();
-`;
-    const dir = mkdtempSync(join(tmpdir(), "crypto-")), file = join(dir, "t.js");
-    writeFileSync(file, script);
-    let out = "";
-    try { out = spawnSync(process.env.ESPRUINO!, [file], { cwd: dir, input: "", timeout: 60000, encoding: "latin1" }).stdout } finally { rmSync(dir, { recursive: true, force: true }) }
-    const line = out.split("\n").find(l => l.startsWith("@@"));
-    expect(line, out.slice(-2000)).toBeDefined();
-    const r = JSON.parse(line!.slice(2));
+`, 60000);
+    const r = markers.result;
+    expect(r, output.slice(-2000)).toBeDefined();
     const hx = (alg: string, k: string, m: string) => createHmac(alg, B(k)).update(B(m)).digest("hex");
     for (let n = 0; n <= 130; n++) expect(r.md5[n], "md5 length " + n).toBe(createHash("md5").update(B(bytes(n, n))).digest("hex"));
     let i = 0;

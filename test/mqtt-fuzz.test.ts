@@ -1,6 +1,8 @@
-// Bounded, seeded fuzzing of the MQTT reader: random and mutated streams.
-// It must only ever throw "mqtt: " errors, always terminate, never yield a
-// packet that mqtt-packet would read differently, and recover after an error.
+// Bounded, seeded fuzzing of the MQTT reader: random and mutated streams, against
+// mqtt-packet's parser. The reader must only ever throw "mqtt: " errors, always terminate,
+// recover after an error, and agree with mqtt-packet on every stream: the same packets, and
+// a rejection only where mqtt-packet rejects too or where the reader rejects by design
+// (a packet a client never receives, or one over maxPacket).
 import { describe, expect, it } from "vitest";
 import mqttPacket from "mqtt-packet";
 import { MqttReader, Packet, encodeConnect, encodePublish, encodeSubscribe } from "../lib/mqtt";
@@ -31,15 +33,56 @@ function randomPacket(r: Rnd): any {
 }
 
 
-// mqtt-packet's packets for a stream, up to its first error
-function mpParse(s: string): any[] {
+// mqtt-packet's packets for a stream, up to its first error, and whether it rejected the stream
+function mpParse(s: string): { packets: any[]; failed: boolean } {
   const p = mqttPacket.parser({ protocolVersion: 4 });
-  const out: any[] = [];
+  const packets: any[] = [];
   let failed = false;
-  p.on("packet", (x: any) => { if (!failed) out.push(mpFields(x)); });
+  p.on("packet", (x: any) => { if (!failed) packets.push(mpFields(x)); });
   p.on("error", () => { failed = true; });
   p.parse(toBuf(s));
-  return out;
+  return { packets, failed };
+}
+
+// The fixed header at offset: its first byte and the whole packet's size; null when the
+// remaining-length bytes are cut off or malformed (MQTT 3.1.1 §2.2.3, decoded independently).
+function headerAt(s: string, offset: number): { header: number; size: number; remainingLength: number } | null {
+  let length = 0, i = offset + 1, byte = 128;
+  for (let shift = 0; byte & 128; shift += 7) {
+    if (i >= s.length || i > offset + 4) return null;
+    byte = s.charCodeAt(i++);
+    length += (byte & 127) * 2 ** shift;
+  }
+  return { header: s.charCodeAt(offset), size: i - offset + length, remainingLength: length };
+}
+// First header bytes a client accepts: CONNACK, PUBACK, SUBACK, UNSUBACK, PINGRESP (flags 0)
+// and PUBLISH at QoS 0 or 1 (any DUP/RETAIN).
+const clientAccepts = (h: number) => [0x20, 0x40, 0x90, 0xb0, 0xd0].includes(h) || (h >> 4 == 3 && (h & 6) != 4 && (h & 6) != 6);
+// Remaining lengths MQTT 3.1.1 fixes: CONNACK, PUBACK, UNSUBACK 2, PINGRESP 0; a SUBACK
+// holds a packet id and at least one return code. The reader rejects other lengths;
+// mqtt-packet reads the fields it needs and skips the rest, or reads past a short one.
+const FIXED_LENGTH: { [header: number]: number } = { 0x20: 2, 0x40: 2, 0xb0: 2, 0xd0: 0 };
+
+// Our reader and mqtt-packet agree on stream s: read with our reader of maxPacket max.
+function expectAgreement(s: string, got: Packet[], err: Error | undefined, max: number) {
+  const theirs = mpParse(s);
+  // every packet we yield is theirs at the same position
+  expect(got.map(asMp)).toEqual(theirs.packets.slice(0, got.length));
+  if (!err) {
+    // we accept what they accept, and reject nothing they accept...
+    expect(got.length).toBe(theirs.packets.length);
+    return;
+  }
+  // ...and we reject only where they do, or by design
+  if (got.length == theirs.packets.length && theirs.failed) return;
+  let offset = 0;
+  for (let i = 0; i < got.length; i++) offset += headerAt(s, offset)!.size;
+  const next = headerAt(s, offset);
+  const why = "stream " + toBuf(s).toString("hex") + " offset " + offset + ": " + err.message;
+  expect(next === null || !clientAccepts(next.header) || next.size > max ||
+    next.header in FIXED_LENGTH && next.remainingLength != FIXED_LENGTH[next.header] ||
+    next.header == 0x90 && next.remainingLength < 3, why).toBe(true);
+  if (next === null) expect(err.message, why).toMatch(/bad header|bad remaining length/);
 }
 
 // feed s in random chunks; returns the packets and the error (if any)
@@ -89,7 +132,7 @@ describe("MqttReader fuzz", () => {
     }
   });
 
-  it("mutated streams: only mqtt: errors, packets agree with mqtt-packet, reader recovers", () => {
+  it("mutated streams: only mqtt: errors, the same packets and rejections as mqtt-packet, reader recovers", () => {
     const r = seeded(202);
     let errors = 0, packets = 0;
     for (let k = 0; k < 3000; k++) {
@@ -99,10 +142,7 @@ describe("MqttReader fuzz", () => {
       if (err) errors++;
       packets += got.length;
       expect(got.length).toBeLessThanOrEqual(s.length / 2); // every packet takes >= 2 bytes
-      // each packet we yield is one mqtt-packet yields at the same position
-      const theirs = mpParse(s);
-      const n = Math.min(got.length, theirs.length);
-      expect(got.slice(0, n).map(asMp)).toEqual(theirs.slice(0, n));
+      expectAgreement(s, got, err, reader._maxPacket);
       // after an error the reader is reset and reads a fresh stream
       if (err) {
         const after: Packet[] = [];
@@ -114,15 +154,16 @@ describe("MqttReader fuzz", () => {
     expect(packets).toBeGreaterThan(3000);
   });
 
-  it("random byte streams: only mqtt: errors, always terminate, bounded buffering", () => {
+  it("random byte streams: only mqtt: errors, always terminate, agree with mqtt-packet, bounded buffering", () => {
     const r = seeded(303);
     for (let k = 0; k < 3000; k++) {
-      const s = bytes(r, int(r, 300));
+      // half the streams start with a byte a broker may send, so that some packets parse
+      const s = (r() < 0.5 ? String.fromCharCode([0x20, 0x30, 0x32, 0x40, 0x90, 0xb0, 0xd0][int(r, 7)]) : "") + bytes(r, int(r, 300));
       const reader = new MqttReader(int(r, 2) ? 100 : 1 << 20);
-      const { got } = run(reader, s, r);
-      for (const p of got) asMp(p); // only known types
-      // whatever is buffered is a partial packet no bigger than max + header
-      expect((reader as any)._b.length).toBeLessThanOrEqual(Math.max(5, (reader as any)._m));
+      const { got, err } = run(reader, s, r);
+      expectAgreement(s, got, err, reader._maxPacket);
+      // whatever is buffered is a partial packet no bigger than maxPacket
+      expect(reader._buffer.length).toBeLessThanOrEqual(Math.max(5, reader._maxPacket));
     }
   });
 

@@ -122,26 +122,27 @@ describe("writer vs mqtt-packet", () => {
     }
   });
 
-  it("a packet whose remaining length is over max throws naming the limit", () => {
-    // remaining length = 2 + topic + payload (QoS 0)
-    expect(() => encodePublish("t", "x".repeat(4094 - 1 + 1), 0, 0, false, 4096)).toThrow(/^mqtt: packet over 4096 bytes$/);
-    const atMax = encodePublish("t", "x".repeat(4093), 0, 0, false, 4096);
-    expect(mpOne(atMax).payload.length).toBe(4093);
-    expect(atMax.length).toBe(1 + 2 + 4096);
-    expect(() => encodePublish("t", "x".repeat(4092), 1, 5, false, 4096)).toThrow(/4096/);
+  it("a whole packet over maxPacket throws naming the limit; one at maxPacket is built", () => {
+    // whole packet = 1 type byte + 2 remaining-length bytes + 2 + topic + payload (QoS 0)
+    expect(() => encodePublish("t", "x".repeat(4091), 0, 0, false, 4096)).toThrow(/^mqtt: packet over 4096 bytes$/);
+    const atMax = encodePublish("t", "x".repeat(4090), 0, 0, false, 4096);
+    expect(mpOne(atMax).payload.length).toBe(4090);
+    expect(atMax.length).toBe(4096);
+    // QoS 1 adds the 2-byte packet id
+    expect(() => encodePublish("t", "x".repeat(4089), 1, 5, false, 4096)).toThrow(/4096/);
+    expect(encodePublish("t", "x".repeat(4088), 1, 5, false, 4096).length).toBe(4096);
   });
 
-  it("remaining length at the 1-4 byte boundaries", () => {
-    for (const [rl, hdr] of [[0, 2], [127, 2], [128, 3], [16383, 3], [16384, 4], [2097151, 4], [2097152, 5]]) {
-      if (rl === 0) continue; // PUBLISH can't be empty; covered by PINGREQ
+  it("remaining length at the 1-4 byte boundaries; maxPacket counts the header bytes", () => {
+    for (const [rl, hdr] of [[127, 2], [128, 3], [16383, 3], [16384, 4], [2097151, 4], [2097152, 5]]) {
       const payload = "z".repeat(rl - 3); // topic "t": 2 + 1 bytes
-      const bytes = encodePublish("t", payload, 0, 0, false, rl);
+      const bytes = encodePublish("t", payload, 0, 0, false, hdr + rl);
       expect(bytes.length).toBe(hdr + rl);
       const p = mpOne(bytes);
       expect(p.length).toBe(rl);
       expect(p.payload.length).toBe(rl - 3);
       expect(bytes.slice(0, hdr)).toBe(gen({ cmd: "publish", topic: "t", payload: toBuf(payload), qos: 0, dup: false, retain: false }).slice(0, hdr));
-      expect(() => encodePublish("t", payload, 0, 0, false, rl - 1)).toThrow(/^mqtt: packet over/);
+      expect(() => encodePublish("t", payload, 0, 0, false, hdr + rl - 1)).toThrow(/^mqtt: packet over/);
     }
   });
 });
@@ -165,7 +166,7 @@ function brokerPackets(): any[] {
     ps.push({ cmd: "unsuback", messageId });
   }
   ps.push({ cmd: "suback", messageId: 9, granted: [0] });
-  ps.push({ cmd: "suback", messageId: 10, granted: [1, 0, 128, 1] });
+  ps.push({ cmd: "suback", messageId: 10, granted: [1, 0, 128, 2] });
   ps.push({ cmd: "suback", messageId: 11, granted: [128] });
   ps.push({ cmd: "suback", messageId: 12, granted: new Array(200).fill(1) });
   ps.push({ cmd: "pingresp" });
@@ -229,7 +230,7 @@ describe("reader vs mqtt-packet", () => {
   it("a 1 MB publish fed in 1-byte chunks (no quadratic buffering)", () => {
     const payload = "q".repeat(1048576 - 4);
     const bytes = gen({ cmd: "publish", topic: "bb", payload: toBuf(payload), qos: 0, dup: false, retain: false });
-    const got = feed(new MqttReader(1048576), bytes, [1]);
+    const got = feed(new MqttReader(bytes.length), bytes, [1]);
     expect((got[0] as any).payload.length).toBe(payload.length);
   });
 
@@ -241,12 +242,12 @@ describe("reader vs mqtt-packet", () => {
       expect(bytes.length).toBe(rl + (rl < 128 ? 2 : rl < 16384 ? 3 : rl < 2097152 ? 4 : 5));
       const r = seeded(rl);
       for (const sizes of [[bytes.length], [1, 1, 1, 1, 1, 1000], () => 1 + Math.floor(r() * 5000)]) {
-        const got = feed(new MqttReader(rl), bytes, sizes);
+        const got = feed(new MqttReader(bytes.length), bytes, sizes);
         expect(got.length).toBe(1);
         expect(asMp(got[0])).toEqual(mpFields(o));
       }
-      // one byte over max is rejected from the header alone
-      expect(() => new MqttReader(rl - 1).push(bytes.slice(0, 5), () => {})).toThrow(/^mqtt: packet over/);
+      // one byte over maxPacket (the whole packet) is rejected from the header alone
+      expect(() => new MqttReader(bytes.length - 1).push(bytes.slice(0, 5), () => {})).toThrow(/^mqtt: packet over/);
     }
   });
 
@@ -279,19 +280,22 @@ describe("reader rejects malformed input with 'mqtt: ' errors and resets", () =>
     ["QoS 3 PUBLISH", "\x36\x05\x00\x01a\x00\x01", /header 54/],
     ["PUBACK flags", "\x42\x02\x00\x01", /header/],
     ["CONNACK flags", "\x21\x02\x00\x00", /header/],
+    ["CONNACK acknowledge flags other than session present", "\x20\x02\x02\x00", /malformed packet, type 2/],
+    ["SUBACK return code 3", "\x90\x04\x00\x01\x01\x03", /malformed packet, type 9/],
+    ["SUBACK return code 0x81", "\x90\x03\x00\x01\x81", /malformed packet, type 9/],
     ["SUBACK flags", "\x92\x03\x00\x01\x00", /header/],
     ["PINGRESP flags", "\xd1\x00", /header/],
-    ["topic length beyond remaining length", "\x30\x04\x00\x05ab", /length, type 3/],
-    ["QoS 1 PUBLISH without room for the packet id", "\x32\x04\x00\x02ab", /length, type 3/],
-    ["QoS 1 PUBLISH with 1 byte of packet id", "\x32\x05\x00\x02ab\x01", /length, type 3/],
-    ["PUBLISH shorter than a topic length", "\x30\x01\x00", /length, type 3/],
-    ["empty PUBLISH", "\x30\x00", /length, type 3/],
-    ["CONNACK of length 3", "\x20\x03\x00\x00\x00", /length, type 2/],
-    ["CONNACK of length 1", "\x20\x01\x00", /length, type 2/],
-    ["PUBACK of length 3", "\x40\x03\x00\x01\x00", /length, type 4/],
-    ["UNSUBACK of length 0", "\xb0\x00", /length, type 11/],
-    ["SUBACK without return codes", "\x90\x02\x00\x01", /length, type 9/],
-    ["PINGRESP of length 1", "\xd0\x01\x00", /length, type 13/],
+    ["topic length beyond remaining length", "\x30\x04\x00\x05ab", /malformed packet, type 3/],
+    ["QoS 1 PUBLISH without room for the packet id", "\x32\x04\x00\x02ab", /malformed packet, type 3/],
+    ["QoS 1 PUBLISH with 1 byte of packet id", "\x32\x05\x00\x02ab\x01", /malformed packet, type 3/],
+    ["PUBLISH shorter than a topic length", "\x30\x01\x00", /malformed packet, type 3/],
+    ["empty PUBLISH", "\x30\x00", /malformed packet, type 3/],
+    ["CONNACK of length 3", "\x20\x03\x00\x00\x00", /malformed packet, type 2/],
+    ["CONNACK of length 1", "\x20\x01\x00", /malformed packet, type 2/],
+    ["PUBACK of length 3", "\x40\x03\x00\x01\x00", /malformed packet, type 4/],
+    ["UNSUBACK of length 0", "\xb0\x00", /malformed packet, type 11/],
+    ["SUBACK without return codes", "\x90\x02\x00\x01", /malformed packet, type 9/],
+    ["PINGRESP of length 1", "\xd0\x01\x00", /malformed packet, type 13/],
   ];
 
   for (const [name, bytes, re] of bad) {
@@ -327,14 +331,15 @@ describe("reader rejects malformed input with 'mqtt: ' errors and resets", () =>
     expect(() => r.push("\xff", () => {})).toThrow(/^mqtt: bad remaining length$/);
   });
 
-  it("a remaining length over max is rejected from the header, before any body is buffered", () => {
+  it("a packet over maxPacket is rejected from the header, before any body is buffered", () => {
     const r = new MqttReader(4096);
     // 10 MB declared; only the header is sent
     expect(() => r.push("\x30\x80\x80\x80\x05", () => {})).toThrow(/^mqtt: packet over 4096 bytes$/);
     const r2 = new MqttReader(4096);
-    const at = gen({ cmd: "publish", topic: "t", payload: Buffer.alloc(4093), qos: 0, dup: false, retain: false });
+    const at = gen({ cmd: "publish", topic: "t", payload: Buffer.alloc(4090), qos: 0, dup: false, retain: false });
+    expect(at.length).toBe(4096);
     expect(readAll(at, 4096).length).toBe(1);
-    const over = gen({ cmd: "publish", topic: "t", payload: Buffer.alloc(4094), qos: 0, dup: false, retain: false });
+    const over = gen({ cmd: "publish", topic: "t", payload: Buffer.alloc(4091), qos: 0, dup: false, retain: false });
     expect(() => r2.push(over.slice(0, 3), () => {})).toThrow(/4096/);
   });
 

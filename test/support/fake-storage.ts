@@ -1,0 +1,22 @@
+// Espruino's Storage as the firmware sees it (docs/ESPRUINO.md): names longer than 28 chars
+// are silently truncated, writeJSON writes Espruino-flavoured JSON (unquoted keys, so
+// JSON.parse fails on it), read returns undefined for a missing file, readJSON(name, true)
+// returns undefined on bad data.
+export class FakeStorage {
+  files = new Map<string, string>();
+  /** Every name the code under test passed, before truncation. */
+  names: string[] = [];
+  protected name(n: string) { this.names.push(n); return n.slice(0, 28); }
+  read(n: string) { return this.files.get(this.name(n)); }
+  write(n: string, s: string) { this.files.set(this.name(n), s); return true; }
+  writeJSON(n: string, v: any) { return this.write(n, JSON.stringify(v).replace(/"(\w+)":/g, "$1:")); }
+  readJSON(n: string, noExceptions?: boolean) {
+    const text = this.read(n);
+    if (text === undefined) return undefined;
+    try { return Function("return (" + text + ")")(); } catch (e) { if (noExceptions) return undefined; throw e; }
+  }
+  erase(n: string) { this.files.delete(this.name(n)); }
+  list() { return [...this.files.keys()]; }
+  /** The whole content, to compare before and after. */
+  snapshot() { return JSON.stringify([...this.files.entries()].sort()); }
+}
