@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, readdirSync, statSync, readFileSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
-import { createDevice } from "../tools/simulator/index.ts";
+import { createDevice } from "../tools/simulator";
 import { startEmulator } from "../tools/emulator/index";
 
 const SCALE = 10;
