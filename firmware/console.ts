@@ -30,7 +30,8 @@ export const makeIot = (deps: IotDeps): any => {
   const storage = deps._storage, link = deps._link, listeners: any = { online: [], offline: [], set: [], reply: [] };
   // config: the valid stored one (null: none); sequence: its n; slot: the file holding it;
   // whyBad: why a stored file was rejected at boot
-  let config: any = null, sequence = 0, slot = 0, alink: any = null, whyBad = "";
+  // lastPostId: carried from one Alink to the next, so ids never repeat after setup/start/clear
+  let config: any = null, sequence = 0, slot = 0, alink: any = null, whyBad = "", lastPostId = 0;
 
   // Calls every listener in order; the first number returned is the set reply code.
   // (A throw propagates: Link and Alink catch it, Alink answers 500.)
@@ -49,13 +50,17 @@ export const makeIot = (deps: IotDeps): any => {
   };
   const stop = () => {
     link.stop();
-    if (alink) alink.stop();
+    if (alink) {
+      alink.stop();
+      lastPostId = alink._lastId;
+    }
   };
   const start = () => {
     configuredAlink();
     const current = config, session = deps._creds(current);
     stop();
     alink = deps._alink(current.productKey, current.deviceName);
+    alink._lastId = lastPostId;
     alink.onSet = (params: any) => emit("set", params);
     alink.onReply = (id: any, code: any, message: any) => { emit("reply", id, code, message) };
     // credentials give {host, port, clientId, username, password (MQTT)}: completed into a Session

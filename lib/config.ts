@@ -43,8 +43,9 @@ export const mergeConfig = (stored: any, patch: any): any => {
   return merged;
 };
 
-// Last 4 chars at most, fewer for short secrets (a quarter of the length).
-const mask = (secret: string): string => secret && "****" + secret.slice(secret.length - (secret.length >> 2)).slice(-4);
+// At most the last 2 chars of a secret of 16+ chars, none of a shorter one: never a
+// useful part of a short secret, and never its length.
+const mask = (secret: string): string => secret && "****" + (secret.length < 16 ? "" : secret.slice(-2));
 
 // A copy in FIELDS order with deviceSecret and the Wi-Fi password masked.
 export const maskConfig = (config: any): any => {

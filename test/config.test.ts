@@ -128,17 +128,19 @@ describe("maskConfig", () => {
     expect(JSON.stringify(maskConfig(a))).toBe(JSON.stringify(maskConfig(b)));
   });
 
-  it("masks deviceSecret and the Wi-Fi password: at most the last 4 chars", () => {
+  it("masks deviceSecret and the Wi-Fi password: the last 2 chars of 16+, none of shorter ones", () => {
     const m = maskConfig(full());
-    expect(m.deviceSecret).toBe("****" + SECRET.slice(-4));
-    expect(m.password).toBe("****" + WIFIPW.slice(-3)); // 14 chars: a quarter, rounded down
+    expect(m.deviceSecret).toBe("****" + SECRET.slice(-2));
+    expect(m.password).toBe("****"); // 14 chars: too short to show any
+    expect(maskConfig(Object.assign(full(), { password: "x".repeat(15) + "yz" })).password).toBe("****yz");
+    expect(maskConfig(Object.assign(full(), { password: "x".repeat(13) + "yz" })).password).toBe("****");
     expect(m.ssid).toBe("home");
     expect(m.productKey).toBe("a1X2bEnP82z");
     expect(maskConfig(Object.assign(full(), { password: "" })).password).toBe("");
-    expect(maskConfig(Object.assign(full(), { password: "12345678" })).password).toBe("****78");
+    expect(maskConfig(Object.assign(full(), { password: "12345678" })).password).toBe("****");
     expect(maskConfig(Object.assign(full(), { deviceSecret: "abc" })).deviceSecret).toBe("****");
     // the mask never reveals the length
-    expect(maskConfig(Object.assign(full(), { password: "x".repeat(63) })).password).toHaveLength(8);
+    expect(maskConfig(Object.assign(full(), { password: "x".repeat(63) })).password).toHaveLength(6);
   });
 
   it("no 5-char piece of a secret appears in the masked output", () => {

@@ -258,7 +258,7 @@ describe("iot.show / help / version", () => {
     expect(b.logs[0]).toBe(a.logs[0]);
     const o = JSON.parse(a.logs[0]);
     expect(Object.keys(o)).toEqual(FIELDS.filter(k => k in o));
-    expect(o.deviceSecret).toBe("****" + SECRET.slice(-4));
+    expect(o.deviceSecret).toBe("****" + SECRET.slice(-2));
     expect(o.password).toMatch(/^\*{4}.{0,4}$/);
     noSecrets(a.logs.join("\n"));
   });
@@ -415,6 +415,20 @@ describe("wired to the real Link, Alink and credentials", () => {
     const send = (p: any) => sock.onData(str(mqttPacket.generate(p)));
     return { iot, link, written, logs, send, sock: () => sock, wifi: () => wifiCb };
   }
+
+  it("post ids keep counting across setup, start and clear: the platform never sees an id twice", () => {
+    const r = rig();
+    r.iot.setup(full());
+    const ids = [r.iot.post({ a: 1 }), r.iot.post({ a: 2 })];
+    r.iot.setup({ keepAlive: 600 });
+    ids.push(r.iot.post({ a: 3 }));
+    r.iot.start();
+    ids.push(r.iot.post({ a: 4 }));
+    r.iot.clear();
+    r.iot.setup(full());
+    ids.push(r.iot.event("alarm", { a: 5 }));
+    expect(ids).toEqual(["1", "2", "3", "4", "5"]);
+  });
 
   it("setup → Wi-Fi → CONNECT with the signed credentials → online listeners; set replies carry the listener's code", () => {
     const r = rig();
