@@ -76,14 +76,16 @@ export async function createBroker (ctx: Context, conns: Connections, onDevicePu
       }
     }
     s.authed = true
+    log('connack ' + nameOf(s) + ' returnCode=0 (accepted)')
     s.limit = Math.round(1.5 * (s.keepalive as number) * 1000 / ctx.timeScale)
     conns.touch(s)
     cb(null, true)
   }
 
+  // logged here, not at connackSent: that comes after the device may already have read the CONNACK
+  // and acted on it, and log lines must come in the order things happened
   b.on('connackSent', (connack, client) => {
     const s = connOf(client)
-    log('connack ' + nameOf(s) + ' returnCode=' + connack.returnCode)
     emit('connack', { ...who(s), clientId: s.clientId, returnCode: connack.returnCode })
   })
 
@@ -121,7 +123,7 @@ export async function createBroker (ctx: Context, conns: Connections, onDevicePu
   b.on('subscribe', (subs, client) => {
     const s = connOf(client)
     const topics = subs.map(x => ({ topic: x.topic, qos: x.qos }))
-    log('subscribe ' + nameOf(s) + ' ' + topics.map(t => t.topic + '@' + t.qos).join(' '))
+    // the log line is written as the SUBSCRIBE arrives (connection.ts): this event comes later
     emit('subscribe', { ...who(s), topics })
   })
   b.on('ping', (_packet, client) => emit('pingreq', who(connOf(client))))

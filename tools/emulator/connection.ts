@@ -138,7 +138,10 @@ export class Connections {
     // lower the request as it leaves the parser (aedes 1.2 internals: Client._parser).
     if (s.client._parser) {
       s.client._parser.prependListener('packet', (p: any) => {
-        if (p.cmd === 'subscribe') for (const x of p.subscriptions) x.qos = Math.min(x.qos, 1)
+        if (p.cmd !== 'subscribe') return
+        for (const x of p.subscriptions) x.qos = Math.min(x.qos, 1)
+        // logged in arrival order (aedes' 'subscribe' event comes after later packets were handled)
+        ctx.log('subscribe ' + nameOf(s) + ' ' + p.subscriptions.map((x: any) => x.topic + '@' + x.qos).join(' '))
       })
     }
   }
