@@ -89,7 +89,8 @@ export function cliArgs(o: FlashOptions, board: Board, dir: string): string[] {
   if (o.mode === "upload-app") {
     // RESET_BEFORE_SEND=false: a reset would stop the firmware mid-upload; load() restarts it after
     args.push("--config", "RESET_BEFORE_SEND=false", "--storage", `app.js:${o.app}`);
-    if (o.load) args.push("-e", "load()");
+    // the CLI uploads only with code or an expression to send (else it opens its terminal)
+    args.push("-e", o.load ? "load()" : ";");
   }
   return args;
 }
@@ -132,7 +133,7 @@ async function main(mode: string, argv: string[]) {
   if (mode === "flash") {
     const file = `${root}/dist/firmware.js`;
     try { what = `dist/firmware.js (${statSync(file).size} bytes) as boot code (.bootcde)`; }
-    catch (e) { console.error(`${mode}: dist/firmware.js not found: run npm run build`); process.exit(1); }
+    catch { console.error(`${mode}: dist/firmware.js not found: run npm run build`); process.exit(1); }
   }
   if (mode === "upload-app") {
     let code = "";

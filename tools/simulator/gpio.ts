@@ -45,7 +45,7 @@ export function createGpio (core: Core) {
       const name = 'D' + n
       const pin = core.module(name, {})
       // methods not enumerable: the REPL prints a pin as { } like the board does (it prints D2 only in text)
-      const def = (k: string, f: Function) => Object.defineProperty(pin, k, { value: f, enumerable: false })
+      const def = (k: string, f: (...a: any[]) => any) => Object.defineProperty(pin, k, { value: f, enumerable: false })
       def('set', () => write(n, 1))
       def('reset', () => write(n, 0))
       def('write', (v: any) => write(n, v))

@@ -15,7 +15,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { createDevice } from '../simulator/index'
-import { startEmulator } from '../emulator/index.ts'
+import { startEmulator } from '../emulator/index'
 import { parseArgs, usage } from './args'
 import { DEMO_APP, POST_SECONDS } from './demo-app'
 import { createTerminal } from './terminal'

@@ -6,7 +6,7 @@ import readline from 'node:readline'
 import { format } from '../simulator/index'
 
 /** `line` cut to `width` characters with an ellipsis (0 = no limit). */
-export function fit (line: string, width: number): string {
+export function cutToWidth (line: string, width: number): string {
   return width > 1 && line.length > width ? line.slice(0, width - 1) + '…' : line
 }
 
@@ -17,7 +17,7 @@ export function createTerminal (tty: boolean) {
   function print (text: string) {
     if (rl && tty) { readline.clearLine(process.stdout, 0); readline.cursorTo(process.stdout, 0) }
     const width = tty ? (process.stdout.columns || 80) - 1 : 0
-    for (const line of text.split('\n')) process.stdout.write(fit(line, width) + '\n')
+    for (const line of text.split('\n')) process.stdout.write(cutToWidth(line, width) + '\n')
     if (rl && tty) rl.prompt(true)
   }
 
