@@ -3,11 +3,11 @@
 // time is compressed by SCALE on both sides (timers, keep-alive limits), never the rules.
 // This is the only E2E file, so its tests never run concurrently with each other.
 import { describe, it, expect, afterEach, onTestFailed } from "vitest";
-import { existsSync, mkdtempSync, rmSync, readdirSync, statSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, readdirSync, statSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
-import { createDevice } from "../tools/simulator";
+import { createDevice } from "../tools/simulator/index";
 import { startEmulator } from "../tools/emulator/index";
 
 const SCALE = 10;
@@ -225,6 +225,7 @@ describe("end to end: firmware in the simulator against the platform emulator", 
 describe("npm start", () => {
   function run(args: string[], dir: string): Promise<{ code: number | null; out: string }> {
     return new Promise((resolve) => {
+      // --app "" would mean ./app.js; a test gives its own app or the demo app (no app.js in the cwd)
       const p = spawn(process.execPath, ["--import", "tsx", "tools/start/start.ts", ...args], {
         env: { ...process.env, IOT_SIM_DIR: join(dir, ".sim"), IOT_EMULATOR_DIR: join(dir, ".emulator") },
         stdio: ["ignore", "pipe", "pipe"],
@@ -243,7 +244,7 @@ describe("npm start", () => {
     expect(first.code, first.out).toBe(0);
     expect(first.out).toMatch(/answered with code 200/);
     expect(existsSync(join(dir, ".emulator", "devices.json"))).toBe(true);
-    expect(existsSync(join(dir, ".sim", "storage", "app.js"))).toBe(true);
+    expect(existsSync(join(dir, ".sim", "emulator", "storage", "app.js"))).toBe(true);
     // the secret is typed into the console but never shown
     expect(first.out).toMatch(/deviceSecret:"\*\*\*\*"/);
     const second = await run(["--once", "--time-scale", "10", "--timeout", "30"], dir);
@@ -257,5 +258,69 @@ describe("npm start", () => {
     const r = await run(["--once", "--timeout", "0.3"], dir);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/no post_reply within 0.3 s/);
+  }, T);
+
+  it("switches between the emulator and --config both ways; the demo app never posts to the real device", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "start-"));
+    // the "real cloud" here is a second emulator the simulated board reaches through --config
+    const REAL = { productKey: "b2Y3cReal01", deviceName: "real-device", deviceSecret: "rEaLsEcReT0123456789abcdefABCDEF" };
+    const cloud = await startEmulator({ port: 0, devices: [REAL] });
+    const posts: any[] = [];
+    cloud.on("post", (e: any) => posts.push(e.params));
+    cleanup.push(async () => { await cloud.close(); rmSync(dir, { recursive: true, force: true }); });
+    const real = join(dir, "real.json");
+    writeFileSync(real, JSON.stringify({ ...REAL, host: "127.0.0.1", port: cloud.port }));
+    const args = ["--once", "--time-scale", "10", "--timeout", "30"];
+
+    const emu1 = await run(args, dir);
+    expect(emu1.code, emu1.out).toBe(0);
+    expect(emu1.out).toMatch(/target: local IoT Platform emulator/);
+    const toReal = await run([...args, "--config", real], dir);
+    expect(toReal.code, toReal.out).toBe(0);
+    expect(toReal.out).toMatch(/target: the REAL cloud, device b2Y3cReal01\/real-device/);
+    expect(toReal.out).toMatch(/no app\.js \(the demo app never posts to a real device/);
+    expect(existsSync(join(dir, ".sim", "real", "storage", "app.js"))).toBe(false);
+    // only --once's own empty post reached the real device: no demo Temp values
+    expect(posts).toEqual([{}]);
+    expect(toReal.out).not.toContain(REAL.deviceSecret);
+    // and back: the plain start uses the emulator's demo device again, not the real credentials
+    const back = await run(args, dir);
+    expect(back.code, back.out).toBe(0);
+    expect(back.out).toMatch(/target: local IoT Platform emulator/);
+    expect(back.out).not.toMatch(/b2Y3cReal01/);
+    expect(posts).toEqual([{}]);
+  }, T);
+
+  it("runs the user's app (--app) and --once still completes its own round trip", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "start-"));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const app = join(dir, "my-app.js");
+    // an app that posts nothing and drives a pin: --once must not depend on the app's posts
+    writeFileSync(app, 'iot.on("online", function () { digitalWrite(D2, 1); console.log("my app: online"); });\n');
+    const r = await run(["--once", "--time-scale", "10", "--timeout", "30", "--app", app], dir);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/app\.js from .*my-app\.js/);
+    expect(r.out).toMatch(/\[device\] my app: online/);
+    expect(r.out).toMatch(/\[sim\] D2 = 1/);
+    expect(r.out).toMatch(/answered with code 200/);
+    expect(readFileSync(join(dir, ".sim", "emulator", "storage", "app.js"), "utf8")).toBe(readFileSync(app, "utf8"));
+  }, T);
+
+  it("an error in app.js says it came from app.js", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "start-"));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const app = join(dir, "app.js");
+    writeFileSync(app, 'var ok = 1;\nnoSuchFunction();\n');
+    const r = await run(["--once", "--time-scale", "10", "--timeout", "30", "--app", app], dir);
+    expect(r.code, r.out).toBe(0); // the firmware runs on: the app's error does not stop it
+    expect(r.out).toMatch(/\[device\] Uncaught ReferenceError: noSuchFunction is not defined \(in app\.js, line 2 col 1\)/);
+  }, T);
+
+  it("--help prints the usage and exits 0", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "start-"));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const r = await run(["--help"], dir);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/usage: npm start -- .*--config real\.json/);
   }, T);
 });

@@ -124,7 +124,15 @@ export function bundleSizes(code: string) {
   return { raw: buf.length, gzip: gzipSync(buf, { level: 9 }).length };
 }
 
+const USAGE = `usage: tsx tools/build/check-bundle.ts [bundle.js]   (npm run build runs it on dist/firmware.js)
+  Checks that the script parses as ES2015, uses nothing Espruino 2v29 lacks, is pure ASCII and (for
+  the firmware) fits board.json's bundleLimit. Exit 0 when it passes, 1 with the problems listed.`;
+
 function main() {
+  if (process.argv[2] === "--help" || process.argv[2] === "-h") {
+    console.log(USAGE);
+    process.exit(0);
+  }
   const root = new URL("../..", import.meta.url);
   const board = JSON.parse(readFileSync(new URL("board.json", root), "utf8"));
   const file = process.argv[2] || fileURLToPath(new URL("dist/firmware.js", root));

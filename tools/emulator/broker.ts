@@ -15,6 +15,12 @@ function preview (b: Buffer): string {
   return t.length > 120 ? t.slice(0, 120) + '...' : t
 }
 
+/** Marks a login as refused with CONNACK `code`; `why` names the check that failed (never a secret). */
+function refuse (s: Conn, code: number, why: string): void {
+  s.refuse = code
+  s.refuseWhy = why
+}
+
 /** A new aedes broker with the platform's hooks; `onDevicePublish` gets every accepted device publish. */
 export async function createBroker (ctx: Context, conns: Connections, onDevicePublish: (s: Conn, topic: string, payload: Buffer) => void): Promise<Aedes> {
   const { log, emit } = ctx
@@ -32,26 +38,34 @@ export async function createBroker (ctx: Context, conns: Connections, onDevicePu
       productKey: s.productKey, deviceName: s.deviceName, clientId: packet.clientId, keepalive: packet.keepalive,
       signMethod: s.info ? s.info.signMethod : undefined, clean: packet.clean, protocolVersion: packet.protocolVersion, will: !!packet.will
     }
-    log('connect ' + nameOf(s) + ' keepalive=' + packet.keepalive + ' signmethod=' + info.signMethod + ' clean=' + packet.clean + ' level=' + packet.protocolVersion)
+    log('connect ' + nameOf(s) + ' clientId=' + packet.clientId + ' keepalive=' + packet.keepalive + ' signmethod=' + info.signMethod + ' clean=' + packet.clean + ' level=' + packet.protocolVersion)
     emit('connect', info)
-    if (packet.protocolVersion !== 4) packet.protocolVersion = 5 // aedes then answers CONNACK 1
-    else if (!s.info) s.refuse = 2
-    else if ((packet.keepalive as number) < 30 || (packet.keepalive as number) > 1200) s.refuse = 2
-    else if (packet.will) s.refuse = 5
+    if (packet.protocolVersion !== 4) {
+      packet.protocolVersion = 5 // aedes then answers CONNACK 1
+      log('refused ' + nameOf(s) + ': MQTT protocol level ' + info.protocolVersion + ', the platform takes 4 (MQTT 3.1.1)')
+    } else if (!s.info) refuse(s, 2, 'clientId "' + packet.clientId + '" is not id|securemode=2|3,signmethod=hmacmd5|hmacsha1|hmacsha256[,timestamp=N]|')
+    else if ((packet.keepalive as number) < 30 || (packet.keepalive as number) > 1200) refuse(s, 2, 'keepalive ' + packet.keepalive + ' s is outside 30..1200')
+    else if (packet.will) refuse(s, 5, 'a Will message is not allowed')
     packet.keepalive = 0 // the silence limit is ours (scaled); disable aedes' own timer
     cb(null, true)
   }
 
-  b.authenticate = (client, _username, password, cb) => {
+  b.authenticate = (client, username, password, cb) => {
     const s = connOf(client)
     const dev = s.productKey && findDevice(ctx.devices, s.productKey, s.deviceName as string)
-    let code = s.refuse || 0
-    if (!code && (!dev || !password)) code = 4
-    if (!code && dev && s.info && password) {
+    if (!s.refuse && !dev) {
+      refuse(s, 4, s.productKey ? 'no device ' + s.productKey + '/' + s.deviceName + ' is registered' : 'username "' + (username || '') + '" is not deviceName&productKey')
+    } else if (!s.refuse && !password) refuse(s, 4, 'no password')
+    else if (!s.refuse && dev && s.info && password) {
       const want = expectedPassword(s.info.signMethod, dev.deviceSecret, { ...s.info, deviceName: dev.deviceName, productKey: dev.productKey })
-      if (password.toString('utf8').toLowerCase() !== want) code = 4
+      if (password.toString('utf8').toLowerCase() !== want) {
+        refuse(s, 4, 'password is not ' + s.info.signMethod + '(deviceSecret, "clientId' + s.info.id + 'deviceName' + dev.deviceName + 'productKey' + dev.productKey +
+          (s.info.timestamp !== undefined ? 'timestamp' + s.info.timestamp : '') + '"): wrong deviceSecret, or signed other fields than the clientId says')
+      }
     }
+    const code = s.refuse || 0
     if (code) {
+      log('refused ' + nameOf(s) + ': CONNACK ' + code + ', ' + s.refuseWhy)
       const err = new Error('refused') as AuthenticateError
       err.returnCode = code
       return cb(err, false)
@@ -62,14 +76,16 @@ export async function createBroker (ctx: Context, conns: Connections, onDevicePu
       }
     }
     s.authed = true
+    log('connack ' + nameOf(s) + ' returnCode=0 (accepted)')
     s.limit = Math.round(1.5 * (s.keepalive as number) * 1000 / ctx.timeScale)
     conns.touch(s)
     cb(null, true)
   }
 
+  // logged here, not at connackSent: that comes after the device may already have read the CONNACK
+  // and acted on it, and log lines must come in the order things happened
   b.on('connackSent', (connack, client) => {
     const s = connOf(client)
-    log('connack ' + nameOf(s) + ' returnCode=' + connack.returnCode)
     emit('connack', { ...who(s), clientId: s.clientId, returnCode: connack.returnCode })
   })
 
@@ -107,7 +123,7 @@ export async function createBroker (ctx: Context, conns: Connections, onDevicePu
   b.on('subscribe', (subs, client) => {
     const s = connOf(client)
     const topics = subs.map(x => ({ topic: x.topic, qos: x.qos }))
-    log('subscribe ' + nameOf(s) + ' ' + topics.map(t => t.topic + '@' + t.qos).join(' '))
+    // the log line is written as the SUBSCRIBE arrives (connection.ts): this event comes later
     emit('subscribe', { ...who(s), topics })
   })
   b.on('ping', (_packet, client) => emit('pingreq', who(connOf(client))))

@@ -21,6 +21,8 @@ export interface Conn {
   keepalive?: number
   /** CONNACK code decided in preConnect */
   refuse?: number
+  /** which login check failed, for the log (as the platform's device log says it) */
+  refuseWhy?: string
   /** parsed clientId (null when malformed) */
   info?: ClientIdInfo | null
   authed: boolean
@@ -56,8 +58,8 @@ export const connOf = (client: Client): Conn => connByStream.get(client.conn) as
 /** The device identity of a link, as the events report it. */
 export const who = (s: Conn) => ({ productKey: s.productKey, deviceName: s.deviceName })
 
-/** A link's name in log lines. */
-export const nameOf = (s: Conn) => (s.productKey ? s.productKey + '/' + s.deviceName : '?') + ' [' + (s.clientId || '') + ']'
+/** A link's name in log lines (its clientId is logged once, with the connect line). */
+export const nameOf = (s: Conn) => (s.productKey ? s.productKey + '/' + s.deviceName : '?')
 
 export class Connections {
   /** every open TCP connection, authenticated or not */
@@ -136,7 +138,10 @@ export class Connections {
     // lower the request as it leaves the parser (aedes 1.2 internals: Client._parser).
     if (s.client._parser) {
       s.client._parser.prependListener('packet', (p: any) => {
-        if (p.cmd === 'subscribe') for (const x of p.subscriptions) x.qos = Math.min(x.qos, 1)
+        if (p.cmd !== 'subscribe') return
+        for (const x of p.subscriptions) x.qos = Math.min(x.qos, 1)
+        // logged in arrival order (aedes' 'subscribe' event comes after later packets were handled)
+        ctx.log('subscribe ' + nameOf(s) + ' ' + p.subscriptions.map((x: any) => x.topic + '@' + x.qos).join(' '))
       })
     }
   }

@@ -11,8 +11,10 @@ import { Platform, type SetReply, type SetPropertyOptions } from './platform'
 import { loadDevices, checkDevices, type Device, type Registry } from './registry'
 
 export interface EmulatorOptions {
-  /** TCP port on 127.0.0.1; 0 = ephemeral (default 1883) */
+  /** TCP port; 0 = ephemeral (default 1883) */
   port?: number
+  /** interface to listen on (default 127.0.0.1; 0.0.0.0 lets boards on the LAN connect) */
+  host?: string
   /** JSON file [{productKey, deviceName, deviceSecret}] (default .emulator/devices.json) */
   devicesFile?: string
   /** inline devices instead of devicesFile */
@@ -28,6 +30,8 @@ export interface EmulatorOptions {
 export interface Emulator extends EventEmitter {
   /** the listening port (known once started) */
   readonly port: number
+  /** the interface it listens on */
+  readonly host: string
   devices: Device[]
   /** the demo device created with a new devices file, else null */
   demo: Device | null
@@ -36,6 +40,8 @@ export interface Emulator extends EventEmitter {
   /** stop and remove every listener */
   close: () => Promise<void>
   setFault: (f: Fault) => void
+  /** closes device pk/dn's link as the platform's console does ("kick offline"); false if it was not online */
+  kick: (pk: string, dn: string, reason?: string) => boolean
   clients: () => ClientInfo[]
   setProperty: (pk: string, dn: string, params: Record<string, any>, o?: SetPropertyOptions) => Promise<SetReply>
 }
@@ -63,19 +69,31 @@ export async function startEmulator (opts: EmulatorOptions = {}): Promise<Emulat
   const platform = new Platform(ctx, conns, opts.setTimeout || 5000)
   let server: Server | null = null
   let port = opts.port === undefined ? 1883 : opts.port
+  const host = opts.host || '127.0.0.1'
 
   async function start (): Promise<void> {
     if (server) return
     ctx.broker = await createBroker(ctx, conns, (s, topic, payload) => platform.onDevicePublish(s, topic, payload))
     const srv = createServer(sock => conns.accept(sock))
-    await new Promise((resolve, reject) => {
-      srv.once('error', reject)
-      srv.listen(port, '127.0.0.1', () => { srv.off('error', reject); resolve(undefined) })
-    })
+    try {
+      await new Promise((resolve, reject) => {
+        srv.once('error', reject)
+        srv.listen(port, host, () => { srv.off('error', reject); resolve(undefined) })
+      })
+    } catch (e) {
+      const b = ctx.broker as NonNullable<Context['broker']>
+      ctx.broker = null
+      await new Promise(resolve => b.close(() => resolve(undefined)))
+      const code = (e as NodeJS.ErrnoException).code
+      if (code === 'EADDRINUSE') throw new Error('emulator: port ' + port + ' on ' + host + ' is in use (another emulator or MQTT broker?); choose another with --port')
+      if (code === 'EADDRNOTAVAIL') throw new Error('emulator: ' + host + ' is not an address of this machine (--host)')
+      if (code === 'EACCES') throw new Error('emulator: no permission to listen on port ' + port + ' (ports below 1024 need root); choose another with --port')
+      throw e
+    }
     server = srv
     port = (srv.address() as AddressInfo).port
     Object.defineProperty(emu, 'port', { value: port, configurable: true, enumerable: true })
-    log('listening on 127.0.0.1:' + port + ' (' + loaded.devices.length + ' devices, timeScale ' + timeScale + ')')
+    log('listening on ' + host + ':' + port + ' (' + loaded.devices.length + ' devices, timeScale ' + timeScale + ')')
   }
 
   async function stop (): Promise<void> {
@@ -93,12 +111,20 @@ export async function startEmulator (opts: EmulatorOptions = {}): Promise<Emulat
   Object.assign(emu, {
     devices: loaded.devices,
     demo: loaded.demo,
+    host,
     start,
     stop,
     close: async () => { await stop(); emu.removeAllListeners() },
     setFault (f: Fault) {
       conns.fault = { ...(f || {}) }
       log('fault ' + JSON.stringify(conns.fault))
+    },
+    kick (pk: string, dn: string, reason?: string) {
+      let found = false
+      for (const c of conns.all) {
+        if (c.authed && !c.closed && c.productKey === pk && c.deviceName === dn) { conns.kill(c, reason || 'kicked by the operator', true); found = true }
+      }
+      return found
     },
     clients: () => conns.list(),
     setProperty: (pk: string, dn: string, params: Record<string, any>, o?: SetPropertyOptions) => platform.setProperty(pk, dn, params, o)

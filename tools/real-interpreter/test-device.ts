@@ -6,6 +6,12 @@ import { existsSync } from "node:fs";
 import { findEspruino, DEFAULT_FIRMWARE } from "./run";
 import { measureDevice } from "./measure";
 
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  console.log("usage: npm run test:device [-- --verbose]\n" +
+    "  Runs dist/firmware.js (or $FIRMWARE) in the Linux build of Espruino at $ESPRUINO against the local\n" +
+    "  emulator, checks it and prints its figures (README: The real interpreter). Without ESPRUINO: skipped, exit 0.");
+  process.exit(0);
+}
 const verbose = process.argv.includes("--verbose") || process.argv.includes("-v");
 const found = findEspruino();
 if (!found.path) {

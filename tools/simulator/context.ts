@@ -14,6 +14,7 @@ import type { createNet } from './net'
 import type { createWifi } from './wifi'
 import type { createStorage } from './storage'
 import type { createWatchdog } from './watchdog'
+import type { createGpio } from './gpio'
 
 const JSVARS_TOTAL = 16000
 
@@ -24,6 +25,7 @@ export interface Parts {
   wifi: ReturnType<typeof createWifi>
   storage: ReturnType<typeof createStorage>
   watchdog: ReturnType<typeof createWatchdog>
+  gpio: ReturnType<typeof createGpio>
   /** E.reboot() */
   reboot: (reason: string) => void
 }
@@ -109,6 +111,11 @@ export function makeContext (core: Core, parts: Parts) {
       throw core.err('simulator: require("' + name + '") is not provided by the stand-in')
     },
     ...parts.timers.globals,
+    // load(): the interpreter restarts from its boot code (the firmware), which runs app.js again
+    load () {
+      core.out('simulator: load()')
+      setImmediate(() => parts.reboot('load()'))
+    },
     getTime: () => core.devNow() / 1000,
     setTime (s: any) {
       core.clockOffset = Number(s) * 1000 - hostNow()
@@ -123,5 +130,6 @@ export function makeContext (core: Core, parts: Parts) {
       }
     })
   })
+  parts.gpio.install(g)
   return { E }
 }

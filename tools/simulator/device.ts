@@ -15,6 +15,7 @@ import { createNet } from './net'
 import { createWifi } from './wifi'
 import { createStorage } from './storage'
 import { createWatchdog } from './watchdog'
+import { createGpio } from './gpio'
 import { makeContext } from './context'
 
 /** Creates and boots a simulated ESP32 running the firmware bundle. */
@@ -33,7 +34,8 @@ export function createDevice (opts: DeviceOptions) {
   const wifi = createWifi(core, net.abandonAll)
   const storage = createStorage(core, storageDir)
   const watchdog = createWatchdog(core, reboot)
-  const parts = { timers, net, wifi, storage, watchdog, reboot }
+  const gpio = createGpio(core)
+  const parts = { timers, net, wifi, storage, watchdog, gpio, reboot }
 
   function boot () {
     core.gen++
@@ -91,6 +93,8 @@ export function createDevice (opts: DeviceOptions) {
     get boots () { return boots },
     get wifiState () { return wifi.state },
     get context (): any { return core.ctx },
+    /** Pin levels: get(n) what the app wrote, set(n, v) drives an input */
+    pins: { get: gpio.get, set: gpio.set, mode: gpio.mode },
     timerCount: () => timers.count(),
     close () {
       if (core.closed) return

@@ -34,8 +34,19 @@ export function format (v: any, quote?: boolean): string {
   return f(v, !!quote)
 }
 
-/** How Espruino prints an uncaught exception. */
+/**
+ * Where in app.js an error was thrown, or ''. The firmware runs the Storage file app.js with the
+ * bundle's only eval (its footer), so a stack frame inside eval'd code is app.js; that frame's
+ * `<anonymous>:line:col` is the position in the file.
+ */
+export function appOrigin (e: any): string {
+  const stack = e && typeof e === 'object' && typeof e.stack === 'string' ? e.stack : ''
+  const m = /\(eval at [^\n]*?<anonymous>:(\d+):(\d+)\)/.exec(stack) || /eval at [^\n]*?<anonymous>:(\d+):(\d+)/.exec(stack)
+  return m ? ' (in app.js, line ' + m[1] + ' col ' + m[2] + ')' : ''
+}
+
+/** How Espruino prints an uncaught exception; errors from app.js say so. */
 export function uncaught (e: any): string {
-  if (e && typeof e === 'object' && typeof e.message === 'string') return 'Uncaught ' + (e.name || 'Error') + ': ' + e.message
+  if (e && typeof e === 'object' && typeof e.message === 'string') return 'Uncaught ' + (e.name || 'Error') + ': ' + e.message + appOrigin(e)
   return 'Uncaught ' + format(e, true)
 }

@@ -2,22 +2,24 @@
 // emulator (or, with --config, against the real cloud), shows the device's console and a live
 // view of both sides, and takes console lines (iot.status(), iot.post({...}), ...) at its prompt.
 //
-// usage: npm start -- [--once] [--timeout s] [--config real.json] [--time-scale n]
-//          [--port n] [--sim-dir .sim] [--emulator-dir .emulator] [--firmware dist/firmware.js]
-//   --once          exit 0 once the device is online and got one post_reply (exit 1 on timeout)
-//   --config file   a device config {productKey, deviceName, deviceSecret, region?, host?, ...}
-//                   for a real endpoint: no emulator is started
-// Env IOT_SIM_DIR / IOT_EMULATOR_DIR override the two folders (tests use temp folders).
+// usage: see args.ts (`npm start -- --help`). Env IOT_SIM_DIR / IOT_EMULATOR_DIR override the
+// two folders (tests use temp folders).
 //
-// This file is the wiring; the command line is in args.ts, the demo app.js in demo-app.ts and
-// the prompt in terminal.ts.
+// One simulated board per target: .sim/emulator and .sim/real, so switching between the local
+// emulator and --config never carries one target's credentials to the other. The app is copied
+// into the board's Storage at every start: the user's (--app, or ./app.js), else the demo app,
+// which never runs against the real cloud (it posts made-up values).
+//
+// This file is the wiring; the command line is in args.ts, the demo app.js in demo-app.ts, the
+// prompt in terminal.ts and the prompt's cloud commands (.set, .kick, ...) in commands.ts.
 import fs from 'node:fs'
 import path from 'node:path'
 import { createDevice } from '../simulator/index'
-import { startEmulator } from '../emulator'
+import { startEmulator } from '../emulator/index'
 import { parseArgs, usage } from './args'
 import { DEMO_APP, POST_SECONDS } from './demo-app'
 import { createTerminal } from './terminal'
+import { isCommand, runCommand } from './commands'
 
 const AP = { ssid: 'SimAP', password: 'sim-password' }
 
@@ -52,12 +54,29 @@ async function main () {
   }
   const demo = emu && (emu.demo || emu.devices[0])
 
-  const storageDir = path.join(o.simDir, 'storage')
-  const firstApp = !fs.existsSync(path.join(storageDir, 'app.js'))
-  if (firstApp) {
-    fs.mkdirSync(storageDir, { recursive: true })
+  const boardDir = path.join(o.simDir, real ? 'real' : 'emulator')
+  const storageDir = path.join(boardDir, 'storage')
+  fs.mkdirSync(storageDir, { recursive: true })
+  const appFile = o.app || (fs.existsSync('app.js') ? 'app.js' : '')
+  let appNote: string
+  if (appFile) {
+    let code = ''
+    try { code = fs.readFileSync(appFile, 'latin1') } catch (e) { usage('cannot read ' + appFile + ': ' + (e as Error).message) }
+    fs.writeFileSync(path.join(storageDir, 'app.js'), code, 'latin1')
+    appNote = 'app.js from ' + appFile
+  } else if (!real) {
     fs.writeFileSync(path.join(storageDir, 'app.js'), DEMO_APP)
+    appNote = 'demo app.js (posts Temp every ' + POST_SECONDS + ' s; put yours in ./app.js or give --app)'
+  } else {
+    fs.rmSync(path.join(storageDir, 'app.js'), { force: true })
+    appNote = 'no app.js (the demo app never posts to a real device; give yours with --app or ./app.js)'
   }
+  // Before per-target boards, one board lived in .sim/storage: say where things went.
+  const legacy = path.join(o.simDir, 'storage')
+  const legacyNote = fs.existsSync(path.join(legacy, 'app.js'))
+    ? '  note: ' + legacy + ' is no longer used (boards are ' + path.join(o.simDir, 'emulator') + ' and ' + path.join(o.simDir, 'real') +
+      '); if its app.js is yours, move it to ./app.js'
+    : ''
 
   print([
     '',
@@ -66,10 +85,13 @@ async function main () {
       ? '  target: the REAL cloud, device ' + real.productKey + '/' + real.deviceName + ' from ' + o.config
       : '  target: local IoT Platform emulator on 127.0.0.1:' + emu.port + ', device ' + demo.productKey + '/' + demo.deviceName +
         ' (' + path.join(o.emuDir, 'devices.json') + ')',
-    '  Storage: ' + storageDir + (firstApp ? ' (demo app.js written: posts Temp every ' + POST_SECONDS + ' s)' : ''),
+    '  Storage: ' + storageDir + ', ' + appNote,
+    ...(legacyNote ? [legacyNote] : []),
     '  Wi-Fi: simulated access point "' + ap.ssid + '"' + (o.timeScale !== 1 ? ', time x' + o.timeScale : ''),
     '  [device] = device console, [cloud] = platform side, [sim] = simulated hardware',
-    o.once ? '  --once: exits after the first post_reply' : '  Type console lines at the prompt: iot.status(), iot.show(), iot.post({Temp: 22}), iot.help().',
+    o.once ? '  --once: exits after the device is online and one post of its own is answered'
+      : '  Type console lines at the prompt: iot.status(), iot.show(), iot.post({Temp: 22}), iot.help().\n' +
+        '  Act as the cloud: .set Key=value, .kick, .stop/.start (the broker); type help for every command.',
     o.once ? '' : '  Quit with Ctrl-C (or .exit).',
     ''
   ].join('\n'))
@@ -94,16 +116,17 @@ async function main () {
     process.exit(code)
   }
 
-  // Hooks the --once watcher into every boot (a watchdog reset replaces the interpreter).
-  let online = false
+  // Hooks the --once watcher into every boot (a watchdog reset replaces the interpreter). Once
+  // online it posts an empty property set itself (whatever app.js does) and waits for its reply.
+  let sent: string | null = null
   const hook = () => {
     if (!o.once) return
     const ctx = device.context
-    ctx.__startOnline = () => { online = true }
+    ctx.__startOnline = (id: any) => { if (sent === null) { sent = String(id); print('[start] online; posted {} as message ' + id) } }
     ctx.__startReply = (id: any, code: any) => {
-      if (online && code === 200) finish(0, 'device online and post ' + id + ' answered with code 200')
+      if (sent !== null && String(id) === sent) finish(code === 200 ? 0 : 1, 'device online and post ' + id + ' answered with code ' + code)
     }
-    device.eval('iot.on("online", function () { __startOnline() }); iot.on("reply", function (i, c) { __startReply(i, c) })')
+    device.eval('iot.on("online", function () { __startOnline(iot.post({})) }); iot.on("reply", function (i, c) { __startReply(i, c) })')
   }
   device.events.on('boot', hook)
   hook()
@@ -113,9 +136,12 @@ async function main () {
     print('> ' + shown(c))
     device.eval('iot.setup(' + JSON.stringify(c) + ')', { throws: true })
   }
-  const marker = path.join(o.simDir, 'start.json')
+  const marker = path.join(boardDir, 'start.json')
   try {
     if (real) {
+      // the target's config replaces the stored one whole: no field of an earlier config survives
+      print('> iot.clear()')
+      device.eval('iot.clear()', { throws: true })
       type({ ...real, ssid: ap.ssid, password: ap.password })
     } else {
       let known: any = null
@@ -139,13 +165,14 @@ async function main () {
     setTimeout(() => {
       let st = ''
       try { st = JSON.stringify(device.eval('iot.status()')) } catch { }
-      finish(1, 'no post_reply within ' + o.timeout + ' s (status ' + st + ')')
+      finish(1, 'no post_reply within ' + o.timeout + ' s (status ' + st + ')' + (real ? '; check the device config in ' + o.config : ''))
     }, o.timeout * 1000)
     return
   }
 
   process.on('SIGTERM', () => finish(0, ''))
-  terminal.prompt(line => device.eval(line, { throws: true }), () => finish(0, ''))
+  const commands = { emu, device, productKey: real ? real.productKey : demo.productKey, deviceName: real ? real.deviceName : demo.deviceName, print }
+  terminal.prompt(line => device.eval(line, { throws: true }), () => finish(0, ''), { is: isCommand, run: line => runCommand(commands, line) })
 }
 
 main().catch(e => {

@@ -1,0 +1,120 @@
+// The commands of `npm start`'s prompt that act as the cloud or the hardware, not as the
+// device's console: lines starting with "." (and `help`). Everything else is a console line
+// for the simulated board. Each command is one entry of COMMANDS, so new ones (a service call,
+// an OTA job) are one entry each.
+import type { Emulator } from '../emulator/index'
+import type { Device } from '../simulator/index'
+
+export interface CommandContext {
+  /** the local emulator, or null when the target is the real cloud */
+  emu: Emulator | null
+  device: Device
+  /** the simulated board's identity on the emulator */
+  productKey: string
+  deviceName: string
+  print: (line: string) => void
+}
+
+interface Command {
+  /** argument synopsis for help */
+  args: string
+  help: string
+  /** needs the local emulator (not available against the real cloud) */
+  cloud: boolean
+  run: (c: CommandContext, rest: string) => void | Promise<void>
+}
+
+/** `{"a":1}` or `a=1 b=on name="x"`: property params typed at the prompt. */
+export function parseParams (text: string): Record<string, any> {
+  const t = text.trim()
+  if (t.startsWith('{')) {
+    const v = JSON.parse(t)
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('params must be a JSON object')
+    return v
+  }
+  const out: Record<string, any> = {}
+  for (const kv of t.match(/[^\s=]+=("[^"]*"|\S*)/g) || []) {
+    const i = kv.indexOf('=')
+    const raw = kv.slice(i + 1)
+    let v: any = raw
+    try { v = JSON.parse(raw) } catch { }
+    out[kv.slice(0, i)] = v
+  }
+  if (!Object.keys(out).length) throw new Error('give params as {"Key": value} or Key=value')
+  return out
+}
+
+export const COMMANDS: Record<string, Command> = {
+  help: { args: '', help: 'this list', cloud: false, run: c => c.print(helpText()) },
+  set: {
+    args: 'Key=value … | {json}',
+    help: 'the cloud sets properties (thing.service.property.set); shows the device\'s set_reply',
+    cloud: true,
+    async run (c, rest) {
+      const params = parseParams(rest)
+      const r = await c.emu!.setProperty(c.productKey, c.deviceName, params)
+      c.print('[cloud] set_reply ' + r.id + ': code ' + r.code + (r.data && Object.keys(r.data).length ? ' ' + JSON.stringify(r.data) : ''))
+    }
+  },
+  // The services work adds `.service <identifier> {params}` here (thing.service.<id> call and its reply).
+  service: {
+    args: '<identifier> {params}',
+    help: 'call a service on the device (not available in this build yet)',
+    cloud: true,
+    run: c => c.print('[start] .service is not available in this build yet')
+  },
+  // The OTA work adds `.ota <file>` here (an upgrade job pushed to the device).
+  ota: {
+    args: '<file>',
+    help: 'push an OTA job to the device (not available in this build yet)',
+    cloud: true,
+    run: c => c.print('[start] .ota is not available in this build yet')
+  },
+  kick: {
+    args: '',
+    help: 'the cloud closes the device\'s connection (it must reconnect by itself)',
+    cloud: true,
+    run: c => { if (!c.emu!.kick(c.productKey, c.deviceName, 'kicked from the npm start prompt')) c.print('[start] the device is not connected') }
+  },
+  stop: { args: '', help: 'stop the broker (the device loses its link and backs off)', cloud: true, run: c => c.emu!.stop() },
+  start: { args: '', help: 'start the broker again on the same port', cloud: true, run: c => c.emu!.start() },
+  wifi: {
+    args: 'down|up',
+    help: 'the access point disappears / comes back',
+    cloud: false,
+    run (c, rest) {
+      if (rest.trim() === 'down') c.device.wifiDown()
+      else if (rest.trim() === 'up') c.device.wifiUp()
+      else c.print('[start] .wifi down or .wifi up')
+    }
+  },
+  reboot: { args: '', help: 'power-cycle the board (same Storage)', cloud: false, run: c => c.device.reboot('.reboot at the prompt') },
+  exit: { args: '', help: 'quit (also Ctrl-C)', cloud: false, run: () => {} }
+}
+
+export function helpText (): string {
+  const rows = Object.keys(COMMANDS).map(k => {
+    const x = COMMANDS[k]
+    return '  .' + (k + (x.args ? ' ' + x.args : '')).padEnd(30) + x.help
+  })
+  return ['commands (anything else is a line for the device\'s console, e.g. iot.status()):', ...rows,
+    '  cloud commands (.set .service .ota .kick .stop .start) need the local emulator, not --config'].join('\n')
+}
+
+/** Is `line` a prompt command rather than a device console line? */
+export function isCommand (line: string): boolean {
+  return line === 'help' || /^\.[a-z]+\b/.test(line)
+}
+
+/** Runs a prompt command; problems are printed, never thrown. */
+export async function runCommand (c: CommandContext, line: string): Promise<void> {
+  const m = /^\.?([a-z]+)\s*([\s\S]*)$/.exec(line)
+  const cmd = m && COMMANDS[m[1]]
+  if (!m || !cmd) return c.print('[start] unknown command ' + line.split(/\s/)[0] + '; type help')
+  if (cmd.cloud && !c.emu) return c.print('[start] .' + m[1] + ' needs the local emulator; against the real cloud use the IoT Platform console')
+  try {
+    await cmd.run(c, m[2])
+  } catch (e) {
+    c.print('[start] .' + m[1] + ': ' + (e as Error).message)
+  }
+}
