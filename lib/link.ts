@@ -54,15 +54,22 @@ export interface Link {
 const CONNACK_REFUSALS = ["", "unacceptable protocol version", "identifier rejected", "server unavailable", "bad username or password", "not authorized"];
 const errorText = (thrown: any) => "" + (thrown && thrown.message || thrown);
 // states (status().state) and Wi-Fi states (status().wifi) the code compares against
-const ONLINE = "online", CONNECTING = "connecting";
+const ONLINE = "online", CONNECTING = "connecting", SOCKET_CLOSED = "socket closed";
 // Timer slots: indexes into the link's timer table, each holding at most one pending timer.
 // PHASE_TIMER: the deadline or wait of the current state: Wi-Fi connect timeout, then
-//   CONNACK timeout; the backoff wait; online, the stableSeconds mark.
+//   CONNACK timeout; the backoff wait; online, the PROVEN_MS mark, then stableSeconds after
+//   CONNACK the stable mark (backoff schedules and twin count reset).
 // SEND_TIMER: keep-alive, keepAlive/2 after the last send: PINGREQ.
 // RECEIVE_TIMER: keepAlive/2 after the last byte received: PINGREQ; once a PINGREQ is out,
 //   the PINGRESP deadline (pingTimeoutSeconds). Sending the PINGREQ re-arms SEND_TIMER for
 //   keepAlive/2 (at least 15 s, over pingTimeoutSeconds): one PINGREQ outstanding at most.
 const PHASE_TIMER = 0, SEND_TIMER = 1, RECEIVE_TIMER = 2;
+// A session online this long without a drop has proved the broker keeps us: the network
+// backoff starts again from 1 s. A time, not an answer to our packets: a PINGRESP takes
+// keepAlive/2 to be due, and a device that posts nothing waits for no PUBACK. A broker that
+// accepts and drops at once (a refused publish, an overloaded server) drops us within this
+// time, so its reconnects still back off.
+const PROVEN_MS = 10000;
 
 // A closure, not a class: state in locals minifies to one or two letters, no `this.` anywhere
 // (and none of Espruino's `this`-in-arrow traps). `new Link(..)` works too.
@@ -76,7 +83,9 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     connects = 0, reconnects = 0, dropped = 0, uptimeSeconds = 0, offlineTicks = 0,
     // bumped whenever a socket or Wi-Fi attempt is replaced: older callbacks see a stale value
     generation = 0,
-    twinCloses = 0; // closes of an online session since the last stable one
+    // online sessions closed by the platform in a row, with no failed attempt between them
+    // and none stable: a twin device kicking us (see dropLink)
+    twinCloses = 0;
 
   // (re)arm the timer in slot, or just clear it (no fn)
   const armTimer = (slot: any, fn?: () => void, ms?: number) => {
@@ -124,12 +133,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
             if (attempt == generation) dropLink(errorText(thrown));
           }
         }),
-        ifCurrent(() => {
-          // the platform closes the older of two logins with the same credentials. A twin's
-          // login comes after its own backoff, which grows: count closes until 3 min stable.
-          const twin = state == ONLINE && ++twinCloses > 2;
-          dropLink(twin ? "3 closes soon after login: another device is probably using these credentials" : "socket closed", twin);
-        }));
+        ifCurrent(() => dropLink(SOCKET_CLOSED)));
     } catch (thrown) {
       dropLink("connect: " + errorText(thrown));
     }
@@ -144,12 +148,20 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   };
   // onOffline runs last, once the link is consistent: it may call stop() or start()
   const reportOffline = (wasOnline: boolean) => { if (wasOnline) callUser(link.onOffline); };
-  const dropLink = (reason: string, useLoginBackoff?: boolean) => {
+  // badCredentials: CONNACK 4 or 5, retried on the long schedule
+  const dropLink = (reason: string, badCredentials?: boolean) => {
     const wasOnline = endSession("backoff");
-    error(reason);
+    // The platform closes the older of two logins with the same credentials. With a twin
+    // device it stays reachable: our next login succeeds at once (kicking the twin) and is
+    // closed again when the twin logs in after its own backoff. A flaky network or a
+    // restarting broker closes sessions too, but then attempts fail in between (refused,
+    // timed out): every drop other than the close of an online session ends the count.
+    twinCloses = wasOnline && reason == SOCKET_CLOSED ? twinCloses + 1 : 0;
+    const twin = twinCloses > 2;
+    error(twin ? "another device is probably using these credentials" : reason);
     reconnects++;
     armTimer(PHASE_TIMER, () => wifiState == "up" ? connectMqtt() : connectWifi(),
-      (useLoginBackoff ? loginBackoff : networkBackoff).next(env._random()));
+      (twin || badCredentials ? loginBackoff : networkBackoff).next(env._random()));
     reportOffline(wasOnline);
   };
   const send = (bytes: string) => {
@@ -174,7 +186,10 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
           (badCredentials ? ", check deviceSecret" : ""), badCredentials);
       }
       state = ONLINE; connects++;
-      armTimer(PHASE_TIMER, resetBackoff, settings.stableSeconds * 1000);
+      armTimer(PHASE_TIMER, () => {
+        networkBackoff.reset();
+        armTimer(PHASE_TIMER, resetBackoff, settings.stableSeconds * 1000 - PROVEN_MS);
+      }, PROVEN_MS);
       if (topics.length) send(encodeSubscribe(nextPacketId(), topics, 1));
       for (const item of queue) sendQueued(item);
       if (state == ONLINE) callUser(link.onOnline);

@@ -130,7 +130,7 @@ export class MqttReader {
           result.granted.push(encodedByte);
         }
       }
-      if (malformed) fail("malformed packet, type " + type);
+      if (malformed) fail("bad packet, type " + type);
       // store the state before the callback, so a throwing onPacket loses nothing
       reader._buffer = buffer = buffer.slice(remainingLength); header = 0;
       onPacket(result);
