@@ -16,6 +16,17 @@ const nativeHash = (name: string): Hash => (bytes) => {
 };
 export const sha1 = nativeHash("SHA1"), sha256 = nativeHash("SHA256");
 
+// getTime() when the firmware started, moved along with every clock step so that
+// uptime never jumps when NTP sets the clock.
+let startSeconds = getTime();
+
+/** Sets the wall clock (NTP) without moving the uptime. */
+export const stepClock = (seconds: number): void => {
+  const before = getTime();
+  setTime(seconds);
+  startSeconds += getTime() - before;
+};
+
 export const makeEnv = (): LinkEnv => {
   E.enableWatchdog(watchdogSeconds, false); // the link feeds it with kick()
   return {
@@ -36,6 +47,7 @@ export const makeEnv = (): LinkEnv => {
     },
     _kick: E.kickWatchdog,
     _free: () => process.memory().free,
+    _uptime: () => getTime() - startSeconds,
     _log: console.log,
   };
 };

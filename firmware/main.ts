@@ -5,7 +5,7 @@ import board, { keepAlive } from "../board.json";
 import { Link } from "../lib/link";
 import { Alink } from "../lib/alink";
 import { credentials } from "../lib/aliyun";
-import { makeEnv, watchWifi, sha1, sha256 } from "./device";
+import { makeEnv, watchWifi, sha1, sha256, stepClock } from "./device";
 import { makeIot } from "./console";
 
 const env = makeEnv(), link = Link(env, board);
@@ -13,7 +13,7 @@ watchWifi(link);
 (global as any).iot = makeIot({
   _storage: require("Storage"),
   _link: link,
-  _alink: (productKey, deviceName) => new Alink(link, env, productKey, deviceName, () => Date.now(), setTime),
+  _alink: (productKey, deviceName) => new Alink(link, env, productKey, deviceName, () => Date.now(), stepClock),
   _creds: (config) => credentials(config, sha1, sha256),
   _keepAlive: keepAlive,
   _log: env._log,

@@ -17,6 +17,7 @@ export interface LinkEnv extends Timers {
   _wifiConnect(ssid: string, password: string, callback: (err: string | null) => void): void;
   _kick(): void;            // watchdog
   _free(): number;          // free JsVars
+  _uptime(): number;        // seconds since the firmware started, immune to clock steps (NTP)
   _log(line: string): void; // never given secrets
 }
 export interface LinkSettings {
@@ -80,7 +81,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     loginBackoff = Backoff(2000, 900000); // refused credentials, twin login
   let session: Session | null = null, state = "unconfigured", wifiState = "off", lastError = "",
     socket: LinkSocket | null = null, queue: QueuedPublish[] = [],
-    connects = 0, reconnects = 0, dropped = 0, uptimeSeconds = 0, offlineTicks = 0,
+    connects = 0, reconnects = 0, dropped = 0, offlineTicks = 0,
     // bumped whenever a socket or Wi-Fi attempt is replaced: older callbacks see a stale value
     generation = 0,
     // online sessions closed by the platform in a row, with no failed attempt between them
@@ -241,7 +242,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     status() {
       return {
         state: state, wifi: wifiState, connects: connects, reconnects: reconnects, lastError: lastError,
-        uptime: Math.floor(uptimeSeconds), queue: queue.length, dropped: dropped, free: env._free(),
+        uptime: Math.floor(env._uptime()), queue: queue.length, dropped: dropped, free: env._free(),
       };
     },
     error: error,
@@ -250,7 +251,6 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   // but offline for offlineResetMinutes (counted in ticks, immune to clock steps).
   const feedWatchdog = () => {
     env.set(feedWatchdog, watchdogPeriod);
-    uptimeSeconds += watchdogPeriod / 1000;
     offlineTicks = session && state != ONLINE ? offlineTicks + 1 : 0;
     if (offlineTicks * watchdogPeriod < settings.offlineResetMinutes * 60000) env._kick();
   };

@@ -206,7 +206,7 @@ describe("post / event", () => {
       while (k < hi) { const m = (k + hi + 1) >> 1; if (size(m, "1") <= max) k = m; else hi = m - 1; }
       if (size(k, "1") == max) exact++;
       // the real Link as the host: offline, so a post is queued, not written
-      const timers = fakeTimers(), env = { set: timers.set, clear: timers.clear, _kick() {}, _free: () => 0, _log() {} } as any as LinkEnv;
+      const timers = fakeTimers(), env = { set: timers.set, clear: timers.clear, _kick() {}, _free: () => 0, _uptime: () => 0, _log() {} } as any as LinkEnv;
       const link = Link(env, { keepAlive: 60, queueLength: 4, maxPacket: max, watchdogSeconds: 40, offlineResetMinutes: 30,
         connackTimeoutSeconds: 10, pingTimeoutSeconds: 10, wifiTimeoutSeconds: 30, stableSeconds: 180 });
       const a = new Alink(link, timers, PK, DN, () => 0, () => {});

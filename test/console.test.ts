@@ -396,7 +396,7 @@ describe("wired to the real Link, Alink and credentials", () => {
     let sock: any = null, wifiCb: any = null;
     const timers = fakeTimers();
     const env = {
-      set: timers.set, clear: timers.clear, _random: () => 0.5, _kick: () => {}, _free: () => 1000, _log: (l: string) => logs.push(l),
+      set: timers.set, clear: timers.clear, _random: () => 0.5, _kick: () => {}, _free: () => 1000, _uptime: () => timers.now / 1000, _log: (l: string) => logs.push(l),
       _wifiConnect(ss: string, pw: string, cb: any) { wifiCb = cb; },
       _connect(host: string, port: number, onOpen: any, onData: any) {
         const parser = mqttPacket.parser({ protocolVersion: 4 });

@@ -75,6 +75,7 @@ function rig(over?: Partial<LinkSettings>, opts?: { wifi?: "auto" | "manual" }) 
     },
     _kick() { r.kicks++; },
     _free: () => 1234,
+    _uptime: () => T.now / 1000,
     _log(l) { r.logs.push(l); },
   };
   r.link = Link(env, Object.assign({}, SETTINGS, over));
@@ -131,10 +132,11 @@ describe("Link: session", () => {
     expect(JSON.parse(JSON.stringify(st))).toEqual(st);
     expect(Object.keys(st).sort()).toEqual(["connects", "dropped", "free", "lastError", "queue", "reconnects", "state", "uptime", "wifi"]);
     expect(st.free).toBe(1234);
+    const start = r.link.status().uptime;
+    r.T.advance(5e3);
+    expect(r.link.status().uptime - start).toBe(5); // counts seconds, not watchdog ticks
     r.T.advance(3600e3);
-    const up = r.link.status().uptime;
-    expect(up).toBeGreaterThan(3600 - 15);
-    expect(up).toBeLessThanOrEqual(3600);
+    expect(r.link.status().uptime - start).toBe(3605);
   });
 
   it("PUBACKs every incoming QoS 1 PUBLISH and delivers QoS 0 and 1 to onMessage", () => {
@@ -748,7 +750,7 @@ describe("Link: a flaky broker is not a twin device", () => {
     const open = new Set<object>(), received: string[] = [], logs: string[] = [];
     let up = true, connects = 0;
     const env: LinkEnv = {
-      set: T.set, clear: T.clear, _random: rand, _kick() {}, _free: () => 0, _log: (l) => logs.push(l),
+      set: T.set, clear: T.clear, _random: rand, _kick() {}, _free: () => 0, _uptime: () => T.now / 1000, _log: (l) => logs.push(l),
       _wifiConnect(ssid, password, callback) { callback(null); },
       _connect(host, port, onOpen, onData, onClose) {
         connects++;
@@ -832,7 +834,7 @@ function advance(ms){var end=now+ms,k,best,key;for(;;){best=null;for(k in q)if(q
  if(!best)break;delete q[key];now=best.at;best.f()}now=end}
 var env={set:function(f,ms){q[++handle]={at:now+ms,f:f};return handle},
  clear:function(h){if(h==null||!q[h])throw new Error("bad clear "+h);delete q[h]},
- _random:function(){return 0.5},_kick:function(){},_free:function(){return 0},_log:function(){},
+ _random:function(){return 0.5},_kick:function(){},_free:function(){return 0},_uptime:function(){return 0},_log:function(){},
  _wifiConnect:function(s,p,cb){cb(null)},
  _connect:function(host,port,onOpen,onData,onClose){var c={write:function(b){written=b},end:function(){}};sock={open:onOpen,data:onData,close:onClose};return c}};
 var link=Link(env,{keepAlive:60,queueLength:16,maxPacket:4096,watchdogSeconds:40,offlineResetMinutes:30,
