@@ -18,6 +18,7 @@ import { startEmulator } from '../emulator'
 import { parseArgs, usage } from './args'
 import { DEMO_APP, POST_SECONDS } from './demo-app'
 import { createTerminal } from './terminal'
+import { cloudCommands, CLOUD_HELP } from './cloud-commands'
 
 const AP = { ssid: 'SimAP', password: 'sim-password' }
 
@@ -70,6 +71,7 @@ async function main () {
     '  Wi-Fi: simulated access point "' + ap.ssid + '"' + (o.timeScale !== 1 ? ', time x' + o.timeScale : ''),
     '  [device] = device console, [cloud] = platform side, [sim] = simulated hardware',
     o.once ? '  --once: exits after the first post_reply' : '  Type console lines at the prompt: iot.status(), iot.show(), iot.post({Temp: 22}), iot.help().',
+    o.once || real ? '' : '  Cloud side: ' + CLOUD_HELP + '; the device\'s log posts show as [cloud] log.',
     o.once ? '' : '  Quit with Ctrl-C (or .exit).',
     ''
   ].join('\n'))
@@ -145,7 +147,8 @@ async function main () {
   }
 
   process.on('SIGTERM', () => finish(0, ''))
-  terminal.prompt(line => device.eval(line, { throws: true }), () => finish(0, ''))
+  const cloud = emu ? cloudCommands(emu, demo, print) : null
+  terminal.prompt(line => (cloud && cloud.run(line)) || device.eval(line, { throws: true }), () => finish(0, ''))
 }
 
 main().catch(e => {

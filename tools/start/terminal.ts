@@ -3,6 +3,7 @@
 // the device's "Uncaught ..." line).
 import readline from 'node:readline'
 import { format } from '../simulator/index'
+import { HANDLED } from './cloud-commands'
 
 export function createTerminal (tty: boolean) {
   let rl: readline.Interface | null = null
@@ -31,7 +32,7 @@ export function createTerminal (tty: boolean) {
           const x = e as any
           print('[device] Uncaught ' + (x && x.message !== undefined ? (x.name || 'Error') + ': ' + x.message : format(x, true)))
         }
-        if (ok) print('=' + format(result, true))
+        if (ok && result !== HANDLED) print('=' + format(result, true))
       }
       if (rl && tty) rl.prompt()
     })
