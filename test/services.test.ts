@@ -6,6 +6,7 @@ import { DeviceLog } from "../lib/logs";
 import { makeIot } from "../firmware/console";
 import { fakeTimers } from "./support/fake-time";
 import { FakeStorage } from "./support/fake-storage";
+import { ESPRUINO, ESPRUINO_HINT, HARNESS_HELPERS, libScript, minifyAsShipped, runInEspruino } from "./support/espruino";
 
 const PK = "a1X2bEnP82z", DN = "example1";
 const SYS = `/sys/${PK}/${DN}/`, SVC = SYS + "thing/service/";
@@ -316,4 +317,58 @@ describe("console hooks", () => {
     expect(taken(r.logs)).toEqual([["WARN", "link", "down 0 s: 3 closes soon after login: another device is probably using these credentials"]]);
     expect(r.lines.join("\n")).not.toMatch(/Wifi-Pass|ga7XA6/);
   });
+});
+
+// lib/alink.ts + lib/logs.ts minified as shipped, in the real interpreter: topic parsing with
+// startsWith/split (no indexOf), service outcomes, classic RRPC, and a log post whose times
+// come from Espruino's own Date.toISOString and parseInt.
+describe.skipIf(!ESPRUINO)("services and logs in the real Espruino interpreter (" + ESPRUINO_HINT + ")", () => {
+  const harness = HARNESS_HELPERS + `
+var pubs=[],errs=[],tm={},th=1,clock=5000;
+var logs=DeviceLog(3,function(){return clock});
+var a=new Alink({publish:function(t,p,q){pubs.push([t,p,q])},error:function(m){errs.push(m)}},
+ {set:function(f,ms){tm[th]=[f,ms];return th++},clear:function(h){delete tm[h]}},
+ "pk","dn",function(){return clock},function(s){clock=s*1000},logs);
+var S="/sys/pk/dn/thing/service/";
+a.message(S+"None",'{"id":"1","params":{}}');
+a.onService=function(id,p){if(p.m==1)return {id:id};if(p.m==2)return 6813;if(p.m==3)throw new Error("x")};
+[1,2,3,4].forEach(function(m){a.message(S+"Svc",'{"id":"'+(m+1)+'","params":{"m":'+m+'}}')});
+a.message("/ext/rrpc/99/sys/pk/dn/thing/service/Svc",'{"id":"6","params":{"m":1}}');
+a.message("/ext/rrpc/99/sys/pk/dn/thing/service/Svc",'{"id":"6","code":200,"data":{}}');
+a.message("/sys/pk/dn/thing/serv",'{"id":"7","params":{}}');
+a.message(S+"Svc_reply",'{"id":"8","params":{"m":1}}');
+a.onRrpc=function(p){return "pong "+p};
+a.message("/sys/pk/dn/rrpc/request/123","ping");
+a.message("/sys/pk/dn/rrpc/reques",'{"id":"9","params":{}}');
+for(var i=1;i<=5;i++)logs.add("WARN","app","line "+i);
+logs.add("DEBUG","app","filtered");
+a.online();
+clock=5100;
+a.message("/ext/ntp/pk/dn/response",'{"deviceSendTime":"5000","serverRecvTime":"1583478926414","serverSendTime":"1583478926414"}');
+a.stop();
+OUT("pubs",pubs);OUT("errs",errs);
+quit();
+`;
+  it("service replies, RRPC and a log post match the Node results", async () => {
+    const { markers: out, output } = runInEspruino(await minifyAsShipped(libScript("bytes.ts", "crypto.ts", "alink.ts", "logs.ts")) + harness);
+    expect(out.errs, output).toEqual([]);
+    const pubs = out.pubs.map((p: any[]) => [p[0], p[2], p[0].endsWith("log/post") || p[1][0] == "{" ? JSON.parse(p[1]) : p[1]]);
+    const S = "/sys/pk/dn/thing/service/";
+    expect(pubs.slice(0, 7)).toEqual([
+      [S + "None_reply", 0, { id: "1", code: 404, data: {} }],
+      [S + "Svc_reply", 0, { id: "2", code: 200, data: { id: "Svc" } }],
+      [S + "Svc_reply", 0, { id: "3", code: 6813, data: {} }],
+      [S + "Svc_reply", 0, { id: "4", code: 500, data: {} }],
+      [S + "Svc_reply", 0, { id: "5", code: 200, data: {} }],
+      ["/ext/rrpc/99/sys/pk/dn/thing/service/Svc", 0, { id: "6", code: 200, data: { id: "Svc" } }],
+      ["/sys/pk/dn/rrpc/response/123", 0, "pong ping"],
+    ]);
+    const post = pubs.find((p: any[]) => p[0] == "/sys/pk/dn/thing/log/post")!;
+    // step at the sync: 1583478926414 + (5100 - 5000) / 2 - 5100; every entry was logged at 5000
+    const utcTime = new Date(5000 + 1583478926464 - 5100).toISOString();
+    expect(post[2]).toEqual({ id: expect.stringMatching(/^\d+$/), version: "1.0", sys: { ack: 0 }, method: "thing.log.post", params: [
+      ...[3, 4, 5].map((i) => ({ utcTime, logLevel: "WARN", module: "app", code: "", logContent: "line " + i })),
+      { utcTime: new Date(1583478926464).toISOString(), logLevel: "WARN", module: "log", code: "dropped", logContent: "2 older entries dropped" },
+    ] });
+  }, 30000);
 });
