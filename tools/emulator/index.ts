@@ -27,7 +27,7 @@
 // - 'connect' is emitted when a CONNECT arrives (before it is judged); 'connack' tells the verdict.
 // - besides the documented topics, /shadow/{get,update}/pk/dn and /ext/session/pk/dn/... are the
 //   device's own (the official Node SDK subscribes them); unknown clientId params (lan=, _v=) are ignored.
-// - a device never receives its own publishes (the platform routes them to the cloud): with
+// - a device never receives its own publishes on /sys/ and /ext/rrpc/ (the platform routes them to the cloud): with
 //   /ext/rrpc/+ and thing/service/+ subscribed, aedes would otherwise echo the device's replies.
 // - replies go out at QoS 1 and reach the device at min(1, granted QoS); setProperty's qos option
 //   (default 1) likewise. A set towards an offline device rejects at once.
