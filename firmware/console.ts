@@ -1,6 +1,7 @@
 // The global `iot` console object; config persistence in Storage.
 import { FIELDS, mergeConfig, validateConfig, maskConfig } from "../lib/config";
 import { subscriptions } from "../lib/alink";
+import { LOG_LEVELS, type DeviceLog } from "../lib/logs";
 
 export interface Store {
   read(name: string): any; readJSON(name: string, noExceptions: boolean): any;
@@ -15,6 +16,7 @@ export interface IotDeps {
   _keepAlive: number;                       // default from board.json
   _log(line: string): void;
   _telnet(on: boolean): void;
+  _logs: DeviceLog;                         // device log entries for the platform (main passes it to each Alink too)
 }
 
 // Power-safe config: two slots "iot.cfg0"/"iot.cfg1", each {n: sequence, c: config}.
@@ -27,11 +29,15 @@ const HINT = 'run iot.setup({' + FIELDS.slice(0, 5).join(':"..",') + ':".."})', 
 
 export const makeIot = (deps: IotDeps): any => {
   // listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver async)
-  const storage = deps._storage, link = deps._link, listeners: any = { online: [], offline: [], set: [], reply: [] };
+  const storage = deps._storage, link = deps._link, logs = deps._logs,
+    listeners: any = { online: [], offline: [], set: [], reply: [], service: [], rrpc: [] };
   // config: the valid stored one (null: none); sequence: its n; slot: the file holding it;
   // whyBad: why a stored file was rejected at boot
   // lastPostId: carried from one Alink to the next, so ids never repeat after setup/start/clear
-  let config: any = null, sequence = 0, slot = 0, alink: any = null, whyBad = "", lastPostId = 0;
+  let config: any = null, sequence = 0, slot = 0, alink: any = null, whyBad = "", lastPostId = 0,
+    // the link's last outage, for one log entry when it is back: since when (Date.now()),
+    // the reason it went down ("" before the first online), status().reconnects at that moment
+    downAt = Date.now(), downReason = "", downCount = 0;
 
   // Calls every listener in order; the first number returned is the set reply code.
   // (A throw propagates: Link and Alink catch it, Alink answers 500.)
@@ -42,6 +48,15 @@ export const makeIot = (deps: IotDeps): any => {
       if (code == null && typeof result == "number") code = result;
     });
     return code == null ? 200 : code;
+  };
+  // Services and RRPC: the first listener's return value that is not undefined.
+  const first = (event: string, first?: any, second?: any): any => {
+    let result: any;
+    listeners[event].forEach((listener: any) => {
+      const value = listener(first, second);
+      if (result === undefined) result = value;
+    });
+    return result;
   };
   // the current Alink; throws with the setup hint when not configured
   const configuredAlink = (): any => {
@@ -63,6 +78,9 @@ export const makeIot = (deps: IotDeps): any => {
     alink._lastId = lastPostId;
     alink.onSet = (params: any) => emit("set", params);
     alink.onReply = (id: any, code: any, message: any) => { emit("reply", id, code, message) };
+    // no service listener: 404, the platform's "service not found"
+    alink.onService = (identifier: any, params: any) => listeners.service.length ? first("service", identifier, params) : 404;
+    alink.onRrpc = (payload: any) => first("rrpc", payload);
     // credentials give {host, port, clientId, username, password (MQTT)}: completed into a Session
     link.start(Object.assign(session, {
       _ssid: current.ssid, _wifiPassword: current.password, _keepAlive: current.keepAlive || deps._keepAlive,
@@ -71,6 +89,7 @@ export const makeIot = (deps: IotDeps): any => {
   };
   const run = () => {
     deps._telnet(!!(config && config.telnet));
+    logs._level = LOG_LEVELS.indexOf(config && config.logLevel || "WARN");
     if (config) start();
   };
   const save = (newConfig: any) => {
@@ -90,8 +109,25 @@ export const makeIot = (deps: IotDeps): any => {
 
   link.onMessage = (topic: string, payload: string) => { if (alink) alink.message(topic, payload) };
   // one console line per transition, so a user watching the serial port sees the link
-  link.onOnline = () => { deps._log("iot: online"); if (alink) alink.online(); emit("online") };
-  link.onOffline = () => { deps._log("iot: offline (" + link.status().lastError + ")"); emit("offline") };
+  // One cloud log entry per outage, once back online: how long, why, and the failed attempts
+  // (refused credentials and their backoff, a twin login) with the last error. Link errors
+  // never contain secrets.
+  link.onOnline = () => {
+    const status = link.status(), attempts = status.reconnects - downCount;
+    deps._log("iot: online");
+    if (alink) alink.online();
+    if (downReason || attempts) logs.add("WARN", "link", "down " + Math.round((Date.now() - downAt) / 1000) + " s: " +
+      (downReason || "boot") + (attempts ? "; then " + attempts + " failed attempts, last: " + status.lastError : ""));
+    downReason = "";
+    emit("online");
+  };
+  link.onOffline = () => {
+    const status = link.status();
+    deps._log("iot: offline (" + status.lastError + ")");
+    if (alink) alink.offline();
+    downAt = Date.now(); downReason = status.lastError; downCount = status.reconnects;
+    emit("offline");
+  };
 
   // Boot: never throws. Parse errors are not echoed (they can quote the file's text).
   [0, 1].forEach(fileSlot => {
@@ -106,6 +142,9 @@ export const makeIot = (deps: IotDeps): any => {
   });
   // iot must exist even if the start fails, so the user can fix the config
   try { run() } catch (thrown) { deps._log("iot: start failed: " + thrown) }
+  // Espruino 2v29 tells no reset reason on an ESP32 (only ESP8266.getResetInfo exists): each
+  // boot is logged, so the cloud shows resets (watchdog, crash, power) between normal ones
+  logs.add("WARN", "boot", "boot " + VERSION);
   if (!config) deps._log((whyBad ? "iot: stored config bad (" + whyBad + ")" : NOT_CONFIGURED) + "; " + HINT);
 
   return {
@@ -132,12 +171,14 @@ export const makeIot = (deps: IotDeps): any => {
     },
     post(params: any) { return configuredAlink().post(params) },
     event(identifier: string, params: any) { return configuredAlink().event(identifier, params) },
+    // an app line for the platform's log service (module "app"), same buffer and level filter
+    log(level: string, text: any) { logs.add(level, "app", text) },
     on(event: string, listener: any) {
       if (!listeners[event] || typeof listener != "function") throw Error("iot.on(" + Object.keys(listeners).join("|") + ", function)");
       listeners[event].push(listener);
     },
     help() {
-      deps._log(("setup({" + FIELDS.join() + "}) show() status() start() stop() clear() post(params) event(id,params) on(" +
+      deps._log(("setup({" + FIELDS.join() + "}) show() status() start() stop() clear() post(params) event(id,params) log(level,text) on(" +
         Object.keys(listeners).join("|") + ",fn)").split(" ").map(command => "iot." + command).join("\n"));
     }
   };

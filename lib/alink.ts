@@ -2,6 +2,7 @@
 import { utf8 } from "./bytes";
 import { hex } from "./crypto";
 import type { Timers } from "./link";
+import type { DeviceLog } from "./logs";
 
 // Link fits. publish() throws for what it cannot send (Link: a PUBLISH over maxPacket):
 // post() then throws that error and records nothing.
@@ -31,10 +32,15 @@ function encodeJson(value: any, depth: number): string {
 /** JSON text as UTF-8 bytes; throws "json: …" for what JSON cannot carry. */
 export const json = (value: any): string => encodeJson(value, 0);
 
-/** The topics the link subscribes: [property set, post replies, NTP response]. */
+/** The topics the link subscribes: [property set, post replies, NTP response, services,
+ * synchronous services (RRPC over /ext/rrpc), classic RRPC requests, log config reply and push].
+ * Under MQTT's rules `thing/service/+` matches one level only, so it does not cover
+ * `thing/service/property/set` (two levels): both are subscribed, and no message matches two filters. */
 export function subscriptions(productKey: string, deviceName: string): string[] {
-  const thing = "/sys/" + productKey + "/" + deviceName + "/thing/";
-  return [thing + "service/property/set", thing + "event/+/post_reply", "/ext/ntp/" + productKey + "/" + deviceName + "/response"];
+  const device = productKey + "/" + deviceName, thing = "/sys/" + device + "/thing/";
+  return [thing + "service/property/set", thing + "event/+/post_reply", "/ext/ntp/" + device + "/response",
+    thing + "service/+", "/ext/rrpc/+" + thing + "service/+", "/sys/" + device + "/rrpc/request/+",
+    thing + "config/log/get_reply", thing + "config/log/push"];
 }
 
 // Methods are closures over constructor locals: minified, `x` beats `this._x`.
@@ -43,20 +49,29 @@ export class Alink {
   declare event: (identifier: string, params: object) => string;
   declare message: (topic: string, payload: string) => void;
   declare online: () => void;
+  declare offline: () => void;
   declare stop: () => void;
   declare onSet: ((params: any) => any) | null;
   declare onReply: ((id: string, code: number, msg: any) => void) | null;
+  // services: an object return is the reply's data (code 200), a number the code; null: 404
+  declare onService: ((identifier: string, params: any) => any) | null;
+  // classic RRPC: the return is the response payload (a string, else its JSON); null: no response
+  declare onRrpc: ((payload: string) => any) | null;
   declare _lastId: number;
 
   constructor(host: AlinkHost, timers: Timers, productKey: string, deviceName: string,
-              now: () => number, setTime: (seconds: number) => void) {
+              now: () => number, setTime: (seconds: number) => void, logs?: DeviceLog) {
     const alink = this, topics = subscriptions(productKey, deviceName),
-      eventTopic = topics[1].slice(0, -12), // "/sys/{productKey}/{deviceName}/thing/event/"
+      thing = topics[0].slice(0, -20),            // "/sys/{productKey}/{deviceName}/thing/"
+      eventTopic = thing + "event/", serviceTopic = thing + "service/",
+      rrpcRequest = topics[5].slice(0, -1),       // "/sys/{productKey}/{deviceName}/rrpc/request/"
       clock = () => Math.floor(now());
     // pendingIds: the last 16 posted ids (bounded: replies may never come);
-    // ntpTimer: retry or daily; ntpSent: deviceSendTime of the outstanding NTP request
-    let pendingIds: string[] = [], ntpTimer: any, ntpSent: any;
+    // ntpTimer: retry or daily; ntpSent: deviceSendTime of the outstanding NTP request;
+    // isOnline, synced (the clock was set by NTP), logsOn (the platform's log switch) gate log posts
+    let pendingIds: string[] = [], ntpTimer: any, ntpSent: any, isOnline = false, synced = false, logsOn = true;
 
+    const nextId = () => "" + (alink._lastId = alink._lastId % 4294967295 + 1);
     const post = (eventName: string, params: any): string => {
       if (!params || typeof params != "object" || Array.isArray(params)) throw Error("alink: params must be an object");
       const id = "" + (alink._lastId % 4294967295 + 1), topic = eventTopic + eventName + "/post",
@@ -67,25 +82,46 @@ export class Alink {
       if (pendingIds.push(id) > 16) pendingIds.shift();
       return id;
     };
-    const stop = () => {
+    const stopNtp = () => {
       if (ntpTimer != null) timers.clear(ntpTimer);
       ntpTimer = ntpSent = null;
     };
     // (re)arm the NTP timer: a minute while a request is unanswered, a day after a sync
     const armNtp = (ms: number) => {
-      stop();
-      ntpTimer = timers.set(() => { ntpTimer = null; online() }, ms);
+      stopNtp();
+      ntpTimer = timers.set(() => { ntpTimer = null; requestTime() }, ms);
     };
-    const online = () => {
+    const requestTime = () => {
       armNtp(6e4);
       ntpSent = "" + clock();
       host.publish(topics[2].slice(0, -8) + "request", json({ deviceSendTime: ntpSent }), 0);
     };
+    // Log entries go out only online, with real timestamps and while the platform wants them.
+    // QoS 0 and "ack":0 as the platform's log service has it: a lost post loses its lines.
+    const flushLogs = () => {
+      if (logs && isOnline && synced && logsOn) try {
+        const params = logs._take();
+        if (params) host.publish(thing + "log/post", '{"id":"' + nextId() + '","version":"1.0","sys":{"ack":0},"params":' + params + ',"method":"thing.log.post"}', 0);
+      } catch (thrown) { host.error("log: " + (thrown as Error).message) }
+    };
+    // the service identifier of `rest` ("{identifier}" after thing/service/), else ""
+    const serviceOf = (rest: string) => {
+      const name = rest.startsWith(serviceTopic) ? rest.slice(serviceTopic.length) : "";
+      return name.split("/").length == 1 && !name.endsWith("_reply") ? name : "";
+    };
 
-    alink.onSet = alink.onReply = null;
+    alink.onSet = alink.onReply = alink.onService = alink.onRrpc = null;
     alink._lastId = 0;
-    alink.stop = stop;
-    alink.online = online;
+    alink.stop = () => { stopNtp(); isOnline = false };
+    alink.offline = () => { isOnline = false };
+    alink.online = () => {
+      isOnline = true;
+      requestTime();
+      // the platform's log switch (docs/ALIYUN.md §8): the Link SDK asks at every connect,
+      // without "sys" so that the reply comes
+      if (logs) host.publish(thing + "config/log/get", json({ id: nextId(), version: "1.0", params: { configScope: "device", getType: "content" }, method: "thing.config.log.get" }), 0);
+    };
+    if (logs) logs._flush = flushLogs;
     alink.post = (params) => post("property", params);
     alink.event = (identifier, params) => {
       if (typeof identifier != "string" || !/^\w+$/.test(identifier) || identifier.length > 50) throw Error("alink: bad event identifier " + identifier);
@@ -93,12 +129,43 @@ export class Alink {
     };
     alink.message = (topic, payload) => {
       // per topic: code and params/id/times of the message (locals are free, these are reused)
-      let message: any, code: any, value: any, index: any;
+      let message: any, code: any, value: any, index: any, identifier: any, data: any, reply: any;
       try {
+        // classic RRPC: any payload, answered with the handler's text at QoS 0 (docs/ALIYUN.md §5)
+        if (topic.startsWith(rrpcRequest)) {
+          value = topic.slice(rrpcRequest.length);
+          if (alink.onRrpc && value && value.split("/").length == 1) {
+            reply = alink.onRrpc(payload);
+            if (reply != null) host.publish(rrpcRequest.slice(0, -8) + "response/" + value, typeof reply == "string" ? reply : json(reply), 0);
+          }
+          return;
+        }
         message = JSON.parse(payload);
         // before any message.x: Espruino lets a throw inside an object literal escape try/catch
         if (!message || typeof message != "object") throw Error("not a JSON object");
-        if (topic == topics[0]) {
+        // services: asynchronous on thing/service/{identifier} (reply on + "_reply"), synchronous
+        // on /ext/rrpc/{rrpcId}/sys/.../thing/service/{identifier} (reply on the same topic)
+        identifier = topic.startsWith("/ext/rrpc/") ? serviceOf(topic.slice(10 + topic.slice(10).split("/")[0].length)) : serviceOf(topic);
+        if (identifier) {
+          // a message with a code is a reply (ours, echoed by a broker), not a request
+          if (message.code != null) return;
+          value = message.params;
+          code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 404;
+          data = {};
+          const answer = () => json({ id: message.id, code: code, data: data });
+          try {
+            if (code == 404 && alink.onService) {
+              value = alink.onService(identifier, value);
+              if (typeof value == "number") code = value;
+              else { code = 200; if (value && typeof value == "object") data = value }
+            }
+            reply = answer();
+          } catch (thrown) {
+            code = 500; data = {};
+            reply = answer();
+          }
+          if (!message.sys || message.sys.ack !== 0) host.publish(topic.startsWith("/ext/") ? topic : topic + "_reply", reply, 0);
+        } else if (topic == topics[0]) {
           value = message.params;
           // 460: the platform's "request parameter error"
           code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 200;
@@ -119,7 +186,17 @@ export class Alink {
           ntpSent = null;
           armNtp(864e5);
           // docs/ALIYUN.md: (serverRecvTime + serverSendTime + deviceRecvTime - deviceSendTime) / 2, in ms
-          setTime((serverRecv + serverSend + clock() - sent) / 2000);
+          value = (serverRecv + serverSend + clock() - sent) / 2;
+          // entries logged before the first sync carry the old clock: shift them by the step
+          if (logs) logs._synced(value - now());
+          setTime(value / 1000);
+          synced = true;
+          flushLogs();
+        } else if (topic == topics[6] || topic == topics[7]) {
+          // get_reply {data: {content: {mode}}} or push {params: {content: {mode}}}: 0 = off
+          value = message.data || message.params;
+          value = value && value.content;
+          if (value && typeof value.mode == "number") { logsOn = value.mode != 0; flushLogs() }
         }
       } catch (thrown) {
         host.error("alink " + topic + ": " + (thrown as Error).message);

@@ -1,11 +1,12 @@
 // Console config: field rules, group merge, masking. Messages name fields, never values.
 import { checkDevice, bad, str, int } from "./aliyun";
+import { LOG_LEVELS } from "./logs";
 
 // Fields come in groups that are set together so identities never mix.
 const WIFI_GROUP = ["ssid", "password"];
 const DEVICE_GROUP = ["productKey", "deviceName", "deviceSecret"];
 // Every known field, in the fixed order iot.show() prints them.
-export const FIELDS = WIFI_GROUP.concat(DEVICE_GROUP, ["region", "instanceId", "host", "port", "signMethod", "keepAlive", "telnet"]);
+export const FIELDS = WIFI_GROUP.concat(DEVICE_GROUP, ["region", "instanceId", "host", "port", "signMethod", "keepAlive", "telnet", "logLevel"]);
 
 // config must be an object without unknown field names (all of them are named).
 const checkKnown = (config: any) => {
@@ -24,6 +25,8 @@ export const validateConfig = (config: any): void => {
   if (typeof password != "string" || password.length > 64) bad("password", "string of 0-64 chars");
   int(config, "keepAlive", 30, 1200, "integer 30-1200");
   if (config.telnet != null && typeof config.telnet != "boolean") bad("telnet", "true or false");
+  // which device log entries reach the platform's log service (default WARN)
+  if (config.logLevel != null && LOG_LEVELS.indexOf(config.logLevel) < 0) bad("logLevel", "one of " + LOG_LEVELS.join());
   // the device group's fields (required ones included)
   checkDevice(config);
 };

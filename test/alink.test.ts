@@ -42,11 +42,16 @@ const postMsg = (id: string, params: any, e = "property") =>
   ({ id, version: "1.0", params, method: `thing.event.${e}.post` });
 
 describe("subscriptions", () => {
-  it("lists the three topics", () => {
+  it("lists the eight topics", () => {
     expect(subscriptions(PK, DN)).toEqual([
       `/sys/${PK}/${DN}/thing/service/property/set`,
       `/sys/${PK}/${DN}/thing/event/+/post_reply`,
       `/ext/ntp/${PK}/${DN}/response`,
+      `/sys/${PK}/${DN}/thing/service/+`,
+      `/ext/rrpc/+/sys/${PK}/${DN}/thing/service/+`,
+      `/sys/${PK}/${DN}/rrpc/request/+`,
+      `/sys/${PK}/${DN}/thing/config/log/get_reply`,
+      `/sys/${PK}/${DN}/thing/config/log/push`,
     ]);
   });
 });

@@ -4,6 +4,7 @@ import { subscriptions } from "../lib/alink";
 import { FIELDS } from "../lib/config";
 import { Link } from "../lib/link";
 import { Alink } from "../lib/alink";
+import { DeviceLog } from "../lib/logs";
 import { credentials } from "../lib/aliyun";
 import { createHash, createHmac } from "node:crypto";
 import mqttPacket from "mqtt-packet";
@@ -34,7 +35,7 @@ function setupIot(storage = new FakeStorage(), extra: any = {}) {
     _storage: storage, _link: link, _keepAlive: 300,
     _alink(pk: string, dn: string) {
       const a: any = { pk, dn, stopped: 0, msgs: [] as any[], onlines: 0, posts: [] as any[], onSet: null, onReply: null,
-        stop() { a.stopped++; }, message(t: string, p: string) { a.msgs.push([t, p]); }, online() { a.onlines++; },
+        stop() { a.stopped++; }, message(t: string, p: string) { a.msgs.push([t, p]); }, online() { a.onlines++; }, offline() { a.offlines = (a.offlines || 0) + 1; },
         post(p: any) { a.posts.push(p); return "1"; }, event(i: string, p: any) { a.posts.push([i, p]); return "2"; } };
       alinks.push(a);
       return a;
@@ -42,6 +43,7 @@ function setupIot(storage = new FakeStorage(), extra: any = {}) {
     _creds(c: any) { return { host: c.productKey + ".example", port: c.port || 1883, clientId: "cid|", username: c.deviceName + "&" + c.productKey, password: MQTTPW }; },
     _log(s: string) { logs.push(s); },
     _telnet(on: boolean) { telnet.push(on); },
+    _logs: DeviceLog(8, () => Date.now()),
   }, extra));
   return { iot, storage, logs, alinks, telnet, link };
 }
@@ -411,6 +413,7 @@ describe("wired to the real Link, Alink and credentials", () => {
       _storage: storage, _link: link, _keepAlive: board.keepAlive, _log: (l: string) => logs.push(l), _telnet() {},
       _alink: (pk: string, dn: string) => new Alink(link, env, pk, dn, () => 1700000000000, () => {}),
       _creds: (c: any) => credentials(c, h("sha1"), h("sha256")),
+      _logs: DeviceLog(8, () => Date.now()),
     });
     const send = (p: any) => sock.onData(str(mqttPacket.generate(p)));
     return { iot, link, written, logs, send, sock: () => sock, wifi: () => wifiCb };

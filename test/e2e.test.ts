@@ -222,6 +222,112 @@ describe("end to end: firmware in the simulator against the platform emulator", 
   }, T);
 });
 
+describe("end to end: services, RRPC and device logs", () => {
+  const { productKey: PK, deviceName: DN } = DEV;
+  /** The emulator's log posts; each must have the documented shape. */
+  const logPosts = (emu: any) => {
+    const posts: any[] = [];
+    emu.on("log", (e: any) => posts.push(e));
+    return posts;
+  };
+  const lines = (posts: any[]) => posts.flatMap((p) => p.entries.map((e: any) => e.logLevel + " " + e.module + " " + e.logContent));
+
+  it("services asynchronous and synchronous: object, number, throw and no handler, each answered within 1 s; classic RRPC; property set once", async () => {
+    const r = await rig();
+    await until("online", r.online);
+    await until("subscribe", () => r.count("subscribe") === 1);
+    const subs = r.events.find((e) => e.ev === "subscribe")!.data.topics.map((t: any) => t.topic);
+    expect(subs).toContain(`/ext/rrpc/+/sys/${PK}/${DN}/thing/service/+`);
+    const timed = async (p: Promise<any>) => { const t0 = Date.now(); const v = await p; return { v, ms: Date.now() - t0 }; };
+    for (const sync of [false, true]) {
+      const none = await timed(r.emu.callService(PK, DN, "Reboot", {}, { sync }));
+      expect(none.v).toEqual({ id: expect.any(String), code: 404, data: {} });
+      expect(none.ms).toBeLessThan(1000);
+    }
+    r.dev.eval(`iot.on("service", function (id, p) {
+      if (id == "Add") return {sum: p.a + p.b};
+      if (id == "Busy") return 6813;
+      if (id == "Fail") throw new Error("boom");
+    })`);
+    for (const sync of [false, true]) {
+      const add = await timed(r.emu.callService(PK, DN, "Add", { a: 2, b: 3 }, { sync }));
+      expect(add.v).toMatchObject({ code: 200, data: { sum: 5 } });
+      expect(add.ms).toBeLessThan(1000);
+      expect((await r.emu.callService(PK, DN, "Busy", {}, { sync }))).toMatchObject({ code: 6813, data: {} });
+      expect((await r.emu.callService(PK, DN, "Fail", {}, { sync }))).toMatchObject({ code: 500, data: {} });
+      expect((await r.emu.callService(PK, DN, "Other", {}, { sync }))).toMatchObject({ code: 200, data: {} });
+    }
+    // "sys":{"ack":0}: run, not answered
+    expect(await r.emu.callService(PK, DN, "Add", { a: 1, b: 1 }, { noAck: true, timeout: 500 })).toBe(null);
+    r.dev.eval('iot.on("rrpc", function (payload) { return "pong " + payload })');
+    const t0 = Date.now();
+    expect(await r.emu.rrpc(PK, DN, "ping")).toBe("pong ping");
+    expect(Date.now() - t0).toBeLessThan(1000);
+    // property/set is not a service: its handler runs, one set_reply
+    r.dev.eval('sets = 0; iot.on("set", function () { sets++ })');
+    expect((await r.emu.setProperty(PK, DN, { Light: 1 })).code).toBe(200);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(r.dev.eval("sets")).toBe(1);
+    expect(r.count("set_reply")).toBe(1);
+    expect(r.status().connects).toBe(1); // nothing made the emulator close the link
+  }, T);
+
+  it("a broker outage is logged and delivered after the reconnect, with real timestamps and the documented shape", async () => {
+    const r = await rig({ setup: { keepAlive: 30 } });
+    const posts = logPosts(r.emu);
+    await until("online", r.online);
+    // the boot entry goes once the clock is synced by NTP
+    await until("boot entry", () => lines(posts).some((l) => l === "WARN boot boot 0.1.0"));
+    const down = Date.now();
+    await r.emu.stop();
+    await until("offline", () => !r.online());
+    r.dev.eval('iot.log("ERROR", "sensor lost while offline")');
+    await new Promise((res) => setTimeout(res, 20000 / SCALE)); // 20 s of device time
+    await r.emu.start();
+    await until("online", r.online);
+    await until("outage entries", () => lines(posts).some((l) => l.startsWith("WARN link down ")), 10000);
+    const back = Date.now();
+    for (const p of posts) expect(p.errors).toEqual([]);
+    const entries = posts.flatMap((p) => p.entries);
+    const outage = entries.find((e) => e.module === "link")!;
+    expect(outage.logContent).toMatch(/^down (\d+) s: socket closed; then \d+ failed attempts, last: .+$/);
+    // the simulator's clock runs in real time (its timers are compressed): 2 s real at least
+    expect(+/down (\d+) s/.exec(outage.logContent)![1]).toBeGreaterThanOrEqual(2);
+    const app = entries.find((e) => e.module === "app")!;
+    expect(app).toMatchObject({ logLevel: "ERROR", code: "", logContent: "sensor lost while offline" });
+    // logged while offline, stamped with the real time of that moment (host clock, within slack)
+    const at = Date.parse(app.utcTime);
+    expect(at).toBeGreaterThanOrEqual(down - 1000);
+    expect(at).toBeLessThanOrEqual(back + 1000);
+    expect(Date.parse(outage.utcTime)).toBeGreaterThanOrEqual(at);
+  }, T);
+
+  it("bounded buffer (8, the oldest dropped and counted), the logLevel filter and the platform's log switch", async () => {
+    const r = await rig({ setup: { logLevel: "INFO" } });
+    const posts = logPosts(r.emu);
+    await until("online", r.online);
+    await until("boot entry", () => posts.length > 0);
+    r.dev.wifiDown();
+    await until("offline", () => !r.online());
+    r.dev.eval('for (var i = 1; i <= 12; i++) iot.log("INFO", "line " + i); iot.log("DEBUG", "filtered")');
+    r.dev.wifiUp();
+    await until("posted", () => lines(posts).some((l) => l.startsWith("WARN log ")), 30000);
+    for (const p of posts) expect(p.errors).toEqual([]);
+    const after = posts.slice(1).flatMap((p) => p.entries.map((e: any) => e.logContent));
+    // 12 app lines + the outage entry into 8 places: 5 dropped, reported
+    expect(after).toEqual(["line 6", "line 7", "line 8", "line 9", "line 10", "line 11", "line 12", expect.stringMatching(/^down \d+ s: (wifi lost|socket closed)/), "5 older entries dropped"]);
+    // the switch off: nothing is posted; on again: the held lines go
+    r.emu.setLogMode(PK, DN, 0);
+    await new Promise((res) => setTimeout(res, 300));
+    const n = posts.length;
+    r.dev.eval('iot.log("WARN", "held while off")');
+    await new Promise((res) => setTimeout(res, 500));
+    expect(posts.length).toBe(n);
+    r.emu.setLogMode(PK, DN, 1);
+    await until("held line posted", () => lines(posts).includes("WARN app held while off"));
+  }, T);
+});
+
 describe("npm start", () => {
   function run(args: string[], dir: string): Promise<{ code: number | null; out: string }> {
     return new Promise((resolve) => {

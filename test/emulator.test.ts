@@ -273,6 +273,25 @@ describe('device topics', () => {
     r.end()
   })
 
+  it('never echoes a device its own publishes; the sync RRPC topics are its own (subscribe and reply)', async () => {
+    const r = await online(A)
+    const rrpc = `/ext/rrpc/+/sys/${A.productKey}/${A.deviceName}/thing/service/+`
+    expect(await r.subscribe(rrpc)).toBe(1)
+    expect(await r.subscribe(sys(A, 'thing/service/+'))).toBe(1)
+    const call = emu.callService(A.productKey, A.deviceName, 'S', { x: 1 }, { sync: true })
+    const req = await r.next('publish', p => p.topic.startsWith('/ext/rrpc/'))
+    if (req.qos === 1) r.send({ cmd: 'puback', messageId: req.messageId })
+    const body = JSON.parse(req.payload.toString('utf8'))
+    expect(body).toEqual({ id: body.id, version: '1.0', params: { x: 1 }, method: 'thing.service.S' })
+    r.publish(req.topic, JSON.stringify({ id: body.id, code: 200, data: { y: 2 } }))
+    r.publish(sys(A, 'thing/service/S_reply'), '{"id":"0","code":200,"data":{}}')
+    expect(await call).toEqual({ id: body.id, code: 200, data: { y: 2 } })
+    await new Promise(resolve => setTimeout(resolve, 100))
+    expect(r.packets.filter(p => p.cmd === 'publish')).toEqual([])
+    expect(emu.clients().some((c: any) => c.deviceName === A.deviceName)).toBe(true)
+    r.end()
+  })
+
   it('answers NTP requests with real server times', async () => {
     const r = await online(A)
     await r.subscribe(`/ext/ntp/${A.productKey}/${A.deviceName}/response`, 0)

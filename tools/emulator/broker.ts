@@ -105,6 +105,9 @@ export async function createBroker (ctx: Context, conns: Connections, onDevicePu
       return cb(new Error('forbidden topic'))
     }
     packet.retain = false
+    // no echo: aedes skips delivering a packet to its own publisher when it carries the
+    // publisher's clientId and the no-local flag (kept by aedes' Packet copy)
+    Object.assign(packet, { clientId: client.id, nl: true })
     cb(null)
     onDevicePublish(s, packet.topic, payload)
   }

@@ -136,10 +136,14 @@ export class Connections {
     s.client = (ctx.broker as NonNullable<Context['broker']>).handle(s.duplex)
     // The platform has no QoS 2: grant 1. aedes fixes the SUBACK code before authorizeSubscribe, so
     // lower the request as it leaves the parser (aedes 1.2 internals: Client._parser).
+    // No echo on system topics either: the platform routes a device's /sys/ and /ext/rrpc/
+    // publishes to the cloud, never back to it (with /ext/rrpc/+ and thing/service/+ subscribed,
+    // aedes would echo the device's replies); custom topics keep the broker's plain MQTT
+    // delivery. aedes honours MQTT 5's no-local flag whatever protocol level the client speaks.
     if (s.client._parser) {
       s.client._parser.prependListener('packet', (p: any) => {
         if (p.cmd !== 'subscribe') return
-        for (const x of p.subscriptions) x.qos = Math.min(x.qos, 1)
+        for (const x of p.subscriptions) { x.qos = Math.min(x.qos, 1); x.nl = /^\/(sys|ext\/rrpc)\//.test(x.topic) }
         // logged in arrival order (aedes' 'subscribe' event comes after later packets were handled)
         ctx.log('subscribe ' + nameOf(s) + ' ' + p.subscriptions.map((x: any) => x.topic + '@' + x.qos).join(' '))
       })

@@ -8,11 +8,12 @@
 //   connection.ts TCP links, the silence limit, fault injection (mute, splitWrites), kicks
 //   broker.ts     aedes hooks: login verdicts, publish/subscribe authorisation
 //   platform.ts   the cloud's answers: post_reply, NTP, property set / set_reply
+//   services.ts   service calls (async, sync RRPC), classic RRPC, device log posts (checked strictly), log switch
 //   lifecycle.ts  startEmulator(): assembly, start/stop/close
 //   cli.ts        `npm run emulator -- --port 1883`: the emulator alone, for your own clients
 //
 // Events (each with productKey/deviceName where known): connect, connack, subscribe, publish,
-// post, set_reply, ntp, pingreq, kick, disconnect.
+// post, set_reply, ntp, pingreq, kick, disconnect; services.ts: service_reply, rrpc_reply, log, log_config_get.
 //
 // Choices where the platform docs are silent (documented here so tests can rely on them):
 // - keepalive outside 30..1200 s -> CONNACK 2; Will flag set -> CONNACK 5; protocol level != 4 -> CONNACK 1.
@@ -26,6 +27,8 @@
 // - 'connect' is emitted when a CONNECT arrives (before it is judged); 'connack' tells the verdict.
 // - besides the documented topics, /shadow/{get,update}/pk/dn and /ext/session/pk/dn/... are the
 //   device's own (the official Node SDK subscribes them); unknown clientId params (lan=, _v=) are ignored.
+// - a device never receives its own publishes on /sys/ and /ext/rrpc/ (the platform routes them to the cloud): with
+//   /ext/rrpc/+ and thing/service/+ subscribed, aedes would otherwise echo the device's replies.
 // - replies go out at QoS 1 and reach the device at min(1, granted QoS); setProperty's qos option
 //   (default 1) likewise. A set towards an offline device rejects at once.
 export { startEmulator, type Emulator, type EmulatorOptions } from './lifecycle'
@@ -33,3 +36,4 @@ export { parseClientId, expectedPassword, ownTopic, type ClientIdInfo } from './
 export type { Device } from './registry'
 export type { Fault, ClientInfo } from './connection'
 export type { SetReply, SetPropertyOptions } from './platform'
+export { checkLogPost, type ServiceReply, type CallServiceOptions, type LogPost } from './services'

@@ -9,6 +9,7 @@ import { Connections, type Fault, type ClientInfo } from './connection'
 import { createBroker } from './broker'
 import { Platform, type SetReply, type SetPropertyOptions } from './platform'
 import { loadDevices, checkDevices, type Device, type Registry } from './registry'
+import { Services, type ServiceReply, type CallServiceOptions } from './services'
 
 export interface EmulatorOptions {
   /** TCP port; 0 = ephemeral (default 1883) */
@@ -44,6 +45,10 @@ export interface Emulator extends EventEmitter {
   kick: (pk: string, dn: string, reason?: string) => boolean
   clients: () => ClientInfo[]
   setProperty: (pk: string, dn: string, params: Record<string, any>, o?: SetPropertyOptions) => Promise<SetReply>
+  /** services.ts: service calls (async or sync RRPC), classic RRPC, the device's log switch */
+  callService: (pk: string, dn: string, identifier: string, params: Record<string, any>, o?: CallServiceOptions) => Promise<ServiceReply | null>
+  rrpc: (pk: string, dn: string, payload: string, timeout?: number) => Promise<string>
+  setLogMode: (pk: string, dn: string, mode: 0 | 1) => void
 }
 
 /** Start the emulator. See index.ts for the rules and events. */
@@ -67,13 +72,16 @@ export async function startEmulator (opts: EmulatorOptions = {}): Promise<Emulat
   }
   const conns = new Connections(ctx)
   const platform = new Platform(ctx, conns, opts.setTimeout || 5000)
+  const services = new Services(ctx, conns, (topic, obj, qos) => platform.send(topic, obj, qos))
   let server: Server | null = null
   let port = opts.port === undefined ? 1883 : opts.port
   const host = opts.host || '127.0.0.1'
 
   async function start (): Promise<void> {
     if (server) return
-    ctx.broker = await createBroker(ctx, conns, (s, topic, payload) => platform.onDevicePublish(s, topic, payload))
+    ctx.broker = await createBroker(ctx, conns, (s, topic, payload) => {
+      if (!services.onDevicePublish(s, topic, payload)) platform.onDevicePublish(s, topic, payload)
+    })
     const srv = createServer(sock => conns.accept(sock))
     try {
       await new Promise((resolve, reject) => {
@@ -102,6 +110,7 @@ export async function startEmulator (opts: EmulatorOptions = {}): Promise<Emulat
     server = null
     for (const s of conns.all) conns.kill(s, 'broker stopped', false)
     platform.rejectPending()
+    services.rejectPending()
     await new Promise(resolve => b.close(() => resolve(undefined)))
     await new Promise(resolve => srv.close(() => resolve(undefined)))
     ctx.broker = null
@@ -127,7 +136,10 @@ export async function startEmulator (opts: EmulatorOptions = {}): Promise<Emulat
       return found
     },
     clients: () => conns.list(),
-    setProperty: (pk: string, dn: string, params: Record<string, any>, o?: SetPropertyOptions) => platform.setProperty(pk, dn, params, o)
+    setProperty: (pk: string, dn: string, params: Record<string, any>, o?: SetPropertyOptions) => platform.setProperty(pk, dn, params, o),
+    callService: (pk: string, dn: string, identifier: string, params: Record<string, any>, o?: CallServiceOptions) => services.callService(pk, dn, identifier, params, o),
+    rrpc: (pk: string, dn: string, payload: string, timeout?: number) => services.rrpc(pk, dn, payload, timeout),
+    setLogMode: (pk: string, dn: string, mode: 0 | 1) => services.setLogMode(pk, dn, mode)
   })
   await start()
   return emu as Emulator

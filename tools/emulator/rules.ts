@@ -48,6 +48,9 @@ export function ownTopic (topic: string, pk: string, dn: string, sub: boolean): 
   // /ota/device/{inform,upgrade,progress,request}/pk/dn and /shadow/{get,update}/pk/dn (official SDK)
   const ota = /^\/(?:ota\/device|shadow)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(topic)
   if (ota) return ota[2] === pk && ota[3] === dn && !/[+#]/.test(ota[1])
+  // synchronous service calls: /ext/rrpc/{rrpcId}/sys/pk/dn/... (rrpcId '+' in a subscription)
+  const rrpc = /^\/ext\/rrpc\/([^/]+)(\/sys\/.*)$/.exec(topic)
+  if (rrpc) return (sub ? rrpc[1] === '+' : !/[+#]/.test(rrpc[1])) && ownTopic(rrpc[2], pk, dn, sub)
   for (const pre of ['/sys/', '/ext/ntp/', '/ext/session/', '/'].map(p => p + pk + '/' + dn + '/')) {
     if (topic.startsWith(pre) && topic.length > pre.length) {
       const rest = topic.slice(pre.length)

@@ -56,12 +56,37 @@ export const COMMANDS: Record<string, Command> = {
       c.print('[cloud] set_reply ' + r.id + ': code ' + r.code + (r.data && Object.keys(r.data).length ? ' ' + JSON.stringify(r.data) : ''))
     }
   },
-  // The services work adds `.service <identifier> {params}` here (thing.service.<id> call and its reply).
   service: {
-    args: '<identifier> {params}',
-    help: 'call a service on the device (not available in this build yet)',
+    args: '<identifier> [{params}]',
+    help: 'call a service on the device (thing.service.<identifier>); shows its reply',
     cloud: true,
-    run: c => c.print('[start] .service is not available in this build yet')
+    run: (c, rest) => callService(c, rest, false)
+  },
+  sync: {
+    args: '<identifier> [{params}]',
+    help: 'call a service synchronously (RRPC over /ext/rrpc); shows its reply',
+    cloud: true,
+    run: (c, rest) => callService(c, rest, true)
+  },
+  rrpc: {
+    args: '<text>',
+    help: 'classic RRPC (/sys/.../rrpc/request); shows the device\'s response',
+    cloud: true,
+    async run (c, rest) {
+      const reply = await c.emu!.rrpc(c.productKey, c.deviceName, rest.trim())
+      c.print('[cloud] rrpc response ' + JSON.stringify(reply))
+    }
+  },
+  logs: {
+    args: 'on|off',
+    help: 'the platform\'s device-log switch (the device follows it)',
+    cloud: true,
+    run (c, rest) {
+      const mode = rest.trim()
+      if (mode !== 'on' && mode !== 'off') return c.print('[start] .logs on or .logs off')
+      c.emu!.setLogMode(c.productKey, c.deviceName, mode === 'on' ? 1 : 0)
+      c.print('[cloud] log switch ' + mode)
+    }
   },
   // The OTA work adds `.ota <file>` here (an upgrade job pushed to the device).
   ota: {
@@ -92,13 +117,22 @@ export const COMMANDS: Record<string, Command> = {
   exit: { args: '', help: 'quit (also Ctrl-C)', cloud: false, run: () => {} }
 }
 
+/** `.service Id {json}` / `.sync Id {json}`: a thing-model service call and its reply. */
+async function callService (c: CommandContext, rest: string, sync: boolean): Promise<void> {
+  const m = /^(\w+)\s*([\s\S]*)$/.exec(rest.trim())
+  if (!m) return c.print('[start] give a service identifier, e.g. .service Reboot {"delay": 5}')
+  const params = m[2] ? parseParams(m[2]) : {}
+  const reply = await c.emu!.callService(c.productKey, c.deviceName, m[1], params, { sync })
+  c.print('[cloud] ' + (sync ? 'sync ' : 'service ') + m[1] + ' -> ' + JSON.stringify(reply))
+}
+
 export function helpText (): string {
   const rows = Object.keys(COMMANDS).map(k => {
     const x = COMMANDS[k]
     return '  .' + (k + (x.args ? ' ' + x.args : '')).padEnd(30) + x.help
   })
   return ['commands (anything else is a line for the device\'s console, e.g. iot.status()):', ...rows,
-    '  cloud commands (.set .service .ota .kick .stop .start) need the local emulator, not --config'].join('\n')
+    '  cloud commands (.set .service .sync .rrpc .logs .ota .kick .stop .start) need the local emulator, not --config'].join('\n')
 }
 
 /** Is `line` a prompt command rather than a device console line? */

@@ -20,6 +20,7 @@ import { parseArgs, usage } from './args'
 import { DEMO_APP, POST_SECONDS } from './demo-app'
 import { createTerminal } from './terminal'
 import { isCommand, runCommand } from './commands'
+import { showDeviceLogs } from './device-logs'
 
 const AP = { ssid: 'SimAP', password: 'sim-password' }
 
@@ -171,6 +172,7 @@ async function main () {
   }
 
   process.on('SIGTERM', () => finish(0, ''))
+  if (emu) showDeviceLogs(emu, demo, print)
   const commands = { emu, device, productKey: real ? real.productKey : demo.productKey, deviceName: real ? real.deviceName : demo.deviceName, print }
   terminal.prompt(line => device.eval(line, { throws: true }), () => finish(0, ''), { is: isCommand, run: line => runCommand(commands, line) })
 }

@@ -1,0 +1,61 @@
+// Device logs for the platform's log service (thing/log/post, docs/ALIYUN.md §8): a small
+// bounded buffer of entries, kept while offline and posted by Alink once online with a
+// synced clock. Entries are strings, not objects (RAM: one string per entry): the epoch ms
+// at which they were logged, then the JSON members after utcTime, e.g.
+//   1583478926464"logLevel":"WARN","module":"link","code":"","logContent":"down 42 s: ..."
+import { json } from "./alink";
+
+// Filter order; iot.setup({logLevel}) takes one of these names (lib/config.ts).
+export const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR"];
+// longest logContent kept (the Link SDK allows 4096; 8 entries must fit one maxPacket)
+const MAX_TEXT = 256;
+
+export interface DeviceLog {
+  /** Adds an entry (dropped when below the level); never throws for a known level name. */
+  add(level: string, module: string, text: string, code?: string): void;
+  /** the filter: one of LOG_LEVELS */
+  _level: number;
+  /** Alink's sender, called after each add (the current Alink sets it) */
+  _flush: () => void;
+  /** The clock stepped by stepMs at the first NTP sync: entries logged before it get real times. */
+  _synced(stepMs: number): void;
+  /** JSON array text of every entry (plus a note of how many were dropped), emptying the buffer; "" if none. */
+  _take(): string;
+}
+
+// `new DeviceLog(..)` works too. size: board.json logBuffer; now: Date.now
+export function DeviceLog(size: number, now: () => number): DeviceLog {
+  // entries: oldest first; dropped: entries lost to the bound since the last post;
+  // synced: the clock has been set by NTP at least once (earlier entries need the step)
+  let entries: string[] = [], dropped = 0, synced = false;
+  const entry = (level: string, module: string, code: string, text: string) =>
+    Math.floor(now()) + json({ logLevel: level, module: module, code: code, logContent: text }).slice(1, -1);
+  const log: DeviceLog = {
+    _level: 2,
+    _flush() {},
+    add(level, module, text, code) {
+      const index = LOG_LEVELS.indexOf(level);
+      if (index < 0) throw Error("log level: one of " + LOG_LEVELS.join());
+      if (index < log._level) return;
+      if (entries.push(entry(level, module, code || "", ("" + text).slice(0, MAX_TEXT))) > size) { entries.shift(); dropped++; }
+      log._flush();
+    },
+    _synced(stepMs) {
+      if (!synced) entries = entries.map((item) => {
+        const ms = parseInt(item);
+        return (ms + Math.round(stepMs)) + item.slice(("" + ms).length);
+      });
+      synced = true;
+    },
+    _take() {
+      if (dropped) entries.push(entry("WARN", "log", "dropped", dropped + " older entries dropped"));
+      const text = entries.map((item) => {
+        const ms = parseInt(item);
+        return '{"utcTime":"' + new Date(ms).toISOString() + '",' + item.slice(("" + ms).length) + "}";
+      }).join();
+      entries = []; dropped = 0;
+      return text && "[" + text + "]";
+    },
+  };
+  return log;
+}
