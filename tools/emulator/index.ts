@@ -8,11 +8,12 @@
 //   connection.ts TCP links, the silence limit, fault injection (mute, splitWrites), kicks
 //   broker.ts     aedes hooks: login verdicts, publish/subscribe authorisation
 //   platform.ts   the cloud's answers: post_reply, NTP, property set / set_reply
+//   ota.ts        OTA jobs: upgrade push, MQTT download (with faults), progress and inform
 //   lifecycle.ts  startEmulator(): assembly, start/stop/close
 //   cli.ts        `npm run emulator -- --port 1883`: the emulator alone, for your own clients
 //
 // Events (each with productKey/deviceName where known): connect, connack, subscribe, publish,
-// post, set_reply, ntp, pingreq, kick, disconnect.
+// post, set_reply, ntp, pingreq, kick, disconnect; OTA: ota_push, ota_request, ota_progress, ota_inform.
 //
 // Choices where the platform docs are silent (documented here so tests can rely on them):
 // - keepalive outside 30..1200 s -> CONNACK 2; Will flag set -> CONNACK 5; protocol level != 4 -> CONNACK 1.

@@ -8,6 +8,7 @@ import type { Context } from './context'
 import { Connections, type Fault, type ClientInfo } from './connection'
 import { createBroker } from './broker'
 import { Platform, type SetReply, type SetPropertyOptions } from './platform'
+import { OtaService, type OtaJob } from './ota'
 import { loadDevices, checkDevices, type Device, type Registry } from './registry'
 
 export interface EmulatorOptions {
@@ -38,6 +39,8 @@ export interface Emulator extends EventEmitter {
   setFault: (f: Fault) => void
   clients: () => ClientInfo[]
   setProperty: (pk: string, dn: string, params: Record<string, any>, o?: SetPropertyOptions) => Promise<SetReply>
+  /** pushes an OTA job to pk/dn and serves its file over MQTT download (tools/emulator/ota.ts) */
+  ota: (pk: string, dn: string, job: OtaJob) => any
 }
 
 /** Start the emulator. See index.ts for the rules and events. */
@@ -61,12 +64,13 @@ export async function startEmulator (opts: EmulatorOptions = {}): Promise<Emulat
   }
   const conns = new Connections(ctx)
   const platform = new Platform(ctx, conns, opts.setTimeout || 5000)
+  const ota = new OtaService(ctx)
   let server: Server | null = null
   let port = opts.port === undefined ? 1883 : opts.port
 
   async function start (): Promise<void> {
     if (server) return
-    ctx.broker = await createBroker(ctx, conns, (s, topic, payload) => platform.onDevicePublish(s, topic, payload))
+    ctx.broker = await createBroker(ctx, conns, (s, topic, payload) => { platform.onDevicePublish(s, topic, payload); ota.onDevicePublish(s, topic, payload) })
     const srv = createServer(sock => conns.accept(sock))
     await new Promise((resolve, reject) => {
       srv.once('error', reject)
@@ -101,7 +105,8 @@ export async function startEmulator (opts: EmulatorOptions = {}): Promise<Emulat
       log('fault ' + JSON.stringify(conns.fault))
     },
     clients: () => conns.list(),
-    setProperty: (pk: string, dn: string, params: Record<string, any>, o?: SetPropertyOptions) => platform.setProperty(pk, dn, params, o)
+    setProperty: (pk: string, dn: string, params: Record<string, any>, o?: SetPropertyOptions) => platform.setProperty(pk, dn, params, o),
+    ota: (pk: string, dn: string, job: OtaJob) => ota.push(pk, dn, job)
   })
   await start()
   return emu as Emulator

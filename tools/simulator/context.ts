@@ -109,6 +109,8 @@ export function makeContext (core: Core, parts: Parts) {
       throw core.err('simulator: require("' + name + '") is not provided by the stand-in')
     },
     ...parts.timers.globals,
+    // load(): restart and run the boot code again (here: the same as a reboot)
+    load () { setImmediate(() => parts.reboot('load()')) },
     getTime: () => core.devNow() / 1000,
     setTime (s: any) {
       core.clockOffset = Number(s) * 1000 - hostNow()
