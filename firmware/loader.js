@@ -40,10 +40,10 @@
       print("boot: " + m.f + " threw " + e);
       if (m.t) {
         back("threw at load: " + e);
-        // the Linux build has no E.reboot(); load() restarts it in process
+        // from a timer: the Linux build ignores a load() made while boot code runs (and has
+        // no E.reboot(); load() restarts it in process)
         global.otaLoader = 2;
-        if (process.env.BOARD == "LINUX") load(); else E.reboot();
-        return;
+        return setTimeout(function () { if (process.env.BOARD == "LINUX") load(); else E.reboot(); }, 9);
       }
       if (!i) return;
     }

@@ -111,7 +111,7 @@ function boot(storage: FakeStorage) {
   const ctx: any = {
     require: (m: string) => { if (m != "Storage") throw new Error(m); return storage; },
     print: () => { }, process: { env: { BOARD: "ESP32" } },
-    E: { reboot: () => { restarted = true; } }, load: () => { restarted = true; },
+    E: { reboot: () => { restarted = true; } }, load: () => { restarted = true; }, setTimeout: (f: () => void) => f(),
     host: { ran: (name: string) => ran.push(name) },
   };
   ctx.global = ctx;
