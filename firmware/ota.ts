@@ -1,6 +1,6 @@
 // Over-the-air updates on the device (docs/ALIYUN.md §7, docs/ESPRUINO.md "What this means
-// for OTA"). Resident while no update runs: the boot state, the trial timer and three small
-// functions; the downloader (lib/ota.ts mqttDownload) exists only while an update runs.
+// for OTA"). Resident while no update runs: the trial timer and a few small functions (the
+// state is read from Storage when needed); the downloader exists only while an update runs.
 //
 // An update: the push names the module (firmware "default" or "app"), size, sign and the
 // MQTT stream. The file is downloaded into the slot that is not running, checked (size and
@@ -26,7 +26,8 @@ export interface OtaDeps {
 const MODULES = ["default", "app"];
 
 export const makeOta = (deps: OtaDeps) => {
-  const storage = deps._storage, timers = deps._timers, state = readState(storage),
+  // the state is read where it is needed, never kept: no RAM while no update runs
+  const storage = deps._storage, timers = deps._timers,
     // booted by the loader: the only way a new file in another slot can ever run
     booted = (global as any).otaLoader == 1;
   // prefix: "/productKey/deviceName"; download: the running download's reply handler
@@ -43,7 +44,7 @@ export const makeOta = (deps: OtaDeps) => {
   // Handles one upgrade push. Everything of the download is created here and dropped when
   // it ends, so none of it stays resident.
   const upgrade = (payload: string) => {
-    let push: any, data: any, index: number, record: any, file: string, size: number, method: string, sign: string;
+    let push: any, data: any, index: number, record: any, file: string, size: number, method: string, sign: string, state: any;
     const fail = (step: number, desc: string) => {
       download = null;
       progress(step, desc, index);
@@ -63,6 +64,7 @@ export const makeOta = (deps: OtaDeps) => {
     if (data.dProtocol != "mqtt") return fail(-2, "url download not supported; use MQTT download");
     size = data.size; method = ("" + data.signMethod).toLowerCase(); sign = ("" + data.sign).toLowerCase();
     if (!(size > 0) || (method != "sha256" && method != "md5")) return fail(-2, "bad size or signMethod");
+    state = readState(storage);
     record = state.m[index];
     file = downloadSlot(state, index);
     try {
@@ -103,7 +105,8 @@ export const makeOta = (deps: OtaDeps) => {
   };
 
   // Booted on trial (the loader set t = 2): not online in time means back to the previous file.
-  if (booted && (state.m[0].t || state.m[1].t)) trialTimer = timers.set(() => {
+  if (booted && readState(storage).m.some((record) => record.t)) trialTimer = timers.set(() => {
+    const state = readState(storage);
     trialTimer = null;
     state.m.forEach((record) => { if (record.t) rollBack(record, "not online within " + otaTrialMinutes + " min") });
     saveState(storage, state);
@@ -118,6 +121,7 @@ export const makeOta = (deps: OtaDeps) => {
     },
     /** After every CONNACK: confirms a trial, reports a rollback, informs the versions. */
     _online() {
+      const state = readState(storage);
       let changed = 0;
       if (trialTimer != null) { timers.clear(trialTimer); trialTimer = null }
       state.m.forEach((record, index) => {

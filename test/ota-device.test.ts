@@ -6,7 +6,8 @@ import { describe, it, expect, afterEach } from "vitest";
 import { readFileSync } from "node:fs";
 import { startDevice, randomName, type DeviceRun } from "../tools/real-interpreter/run";
 import { startEmulator } from "../tools/emulator/index";
-import { ESPRUINO, ESPRUINO_HINT } from "./support/espruino";
+import { ESPRUINO, ESPRUINO_HINT, runInEspruino } from "./support/espruino";
+import { installScript } from "../tools/flash/install";
 
 // Samples memory every 100 ms (marker "mem") and reports each time online.
 const POSTLUDE = `
@@ -78,4 +79,20 @@ describe.skipIf(!ESPRUINO)("OTA in the real interpreter, booting from Storage ("
     await until("old version informed", () => r.informs().filter((v) => v == "0.1.0").length == 2);
     expect(r.run.seen("online").length).toBe(2);
   }, 150000);
+});
+
+describe.skipIf(!ESPRUINO)("npm run flash's install script in the real interpreter", () => {
+  it("installs loader, fw.a and state, boots the firmware from Storage, leaves app.js and .boot0 alone", () => {
+    const image = readFileSync("dist/firmware.js", "latin1"), loader = readFileSync("dist/loader.js", "latin1");
+    // what a user already has: a .boot0 (here the Linux build's Wi-Fi stand-in) and an app
+    const user = 'var S=require("Storage");' +
+      'S.write(".boot0","Modules.addCached(\\"Wifi\\",function(){module.exports={connect:function(){},on:function(){}}});console.log(\\"@@boot0 1\\")");' +
+      'S.write("app.js","console.log(\\"@@app \\"+JSON.stringify(typeof iot))");\n';
+    const r = runInEspruino(user + installScript(image, loader), 8000);
+    expect(r.output).toContain("installed: loader, fw.a (" + image.length + " bytes)");
+    expect(r.markers.boot0).toBe(1);
+    expect(r.markers.app).toBe("object"); // the app ran after the firmware, from the loader
+    expect(r.output).toContain("iot: not configured");
+    expect(r.output).not.toMatch(/Uncaught|threw/);
+  }, 20000);
 });

@@ -1,8 +1,10 @@
-// `npm run flash -- --port P` uploads dist/firmware.js with the espruino CLI and saves it to
-// run at boot; `npm run console -- --port P` opens the board's REPL.
+// `npm run flash -- --port P` installs dist/firmware.js with the espruino CLI so that the
+// board boots from Storage and takes OTA updates (tools/flash/install.ts: loader as .bootcde,
+// image as fw.a, boot state); `npm run console -- --port P` opens the board's REPL.
 // Works offline: the CLI reads the board description and modules from
 // tools/flash/espruino-board/ instead of downloading them.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { installScript } from "./install";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
@@ -42,7 +44,8 @@ export function buildArgs(mode: string, argv: string[], board: Board, dir: strin
     "--config", `BOARD_JSON_URL=${boardDir}`,
     "--config", `MODULE_URL=${boardDir}`,
   ];
-  if (mode === "flash") args.push("--config", "SAVE_ON_SEND=1", `${dir}/dist/firmware.js`);
+  // the install script (written by main below) runs once from RAM and writes Storage
+  if (mode === "flash") args.push(`${dir}/dist/install.js`);
   return args;
 }
 
@@ -54,6 +57,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   } catch (e) {
     console.error((e as Error).message);
     process.exit(2);
+  }
+  if (process.argv[2] === "flash") {
+    const image = readFileSync(`${root}/dist/firmware.js`, "latin1"), loader = readFileSync(`${root}/dist/loader.js`, "latin1");
+    writeFileSync(`${root}/dist/install.js`, installScript(image, loader), "latin1");
   }
   const r = spawnSync(process.execPath, args, { stdio: "inherit" });
   process.exit(r.status ?? 1);

@@ -18,6 +18,8 @@ import { startEmulator } from '../emulator'
 import { parseArgs, usage } from './args'
 import { DEMO_APP, POST_SECONDS } from './demo-app'
 import { createTerminal } from './terminal'
+import { installOta } from '../simulator/ota'
+import { otaCommand, OTA_HELP } from './ota-commands'
 
 const AP = { ssid: 'SimAP', password: 'sim-password' }
 
@@ -49,6 +51,7 @@ async function main () {
       log: (l: string) => print('[cloud] ' + l)
     })
     emu.on('pingreq', (e: any) => print('[cloud] pingreq ' + e.productKey + '/' + e.deviceName))
+    for (const ev of ['ota_progress', 'ota_inform']) emu.on(ev, (e: any) => print('[cloud] ' + ev + ' ' + JSON.stringify({ ...e, productKey: undefined, deviceName: undefined })))
   }
   const demo = emu && (emu.demo || emu.devices[0])
 
@@ -70,12 +73,16 @@ async function main () {
     '  Wi-Fi: simulated access point "' + ap.ssid + '"' + (o.timeScale !== 1 ? ', time x' + o.timeScale : ''),
     '  [device] = device console, [cloud] = platform side, [sim] = simulated hardware',
     o.once ? '  --once: exits after the first post_reply' : '  Type console lines at the prompt: iot.status(), iot.show(), iot.post({Temp: 22}), iot.help().',
+    o.once ? '' : OTA_HELP,
     o.once ? '' : '  Quit with Ctrl-C (or .exit).',
     ''
   ].join('\n'))
 
+  // Boots as a flashed board: the loader runs the image from Storage (fw.a: this build,
+  // installed afresh at every start, as npm run flash does; app.js and the config stay).
+  installOta(storageDir, fs.readFileSync(o.firmware), true)
   const device = createDevice({
-    firmware: o.firmware,
+    loader: path.join(path.dirname(o.firmware), 'loader.js'),
     storageDir,
     timeScale: o.timeScale,
     wifi: ap,
@@ -145,7 +152,7 @@ async function main () {
   }
 
   process.on('SIGTERM', () => finish(0, ''))
-  terminal.prompt(line => device.eval(line, { throws: true }), () => finish(0, ''))
+  terminal.prompt(line => otaCommand(line, emu, demo || {}, o.firmware, print) ? undefined : device.eval(line, { throws: true }), () => finish(0, ''))
 }
 
 main().catch(e => {
