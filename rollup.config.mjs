@@ -17,7 +17,7 @@ export const terserOptions = {
 
 const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 
-export default {
+const firmware = {
   input: process.env.FIRMWARE_INPUT || "firmware/main.ts",
   output: {
     file: process.env.FIRMWARE_OUTPUT || "dist/firmware.js",
@@ -27,7 +27,9 @@ export default {
     intro: `const VERSION=${JSON.stringify(pkg.version)};`,
     // The user's application (Storage file app.js) runs after the firmware has
     // started, outside the IIFE so that its eval cannot pin the firmware's names.
-    footer: `(function(c){if(c)eval(c)})(require("Storage").read("app.js"));`,
+    // Booted by the OTA loader (firmware/loader.js), the loader runs the app instead (it
+    // picks the app file and rolls a failing new app back).
+    footer: `global.otaLoader||(function(c){if(c)eval(c)})(require("Storage").read("app.js"));`,
   },
   plugins: [
     json({ preferConst: true, compact: true }),
@@ -35,3 +37,14 @@ export default {
     terser(terserOptions),
   ],
 };
+
+// The OTA boot loader (plain ES5, stored as .bootcde by `npm run flash`): minified, its
+// names kept where eval needs them (terser leaves scopes that contain eval unmangled).
+const loader = {
+  input: "firmware/loader.js",
+  output: { file: "dist/loader.js", format: "es" },
+  plugins: [terser({ ecma: 5, compress: { passes: 2 }, format: { ascii_only: true, comments: false } })],
+  onwarn(warning, warn) { if (warning.code != "EVAL") warn(warning) },
+};
+
+export default process.env.FIRMWARE_INPUT ? firmware : [firmware, loader];

@@ -17,6 +17,7 @@ export interface IotDeps {
   _log(line: string): void;
   _telnet(on: boolean): void;
   _logs: DeviceLog;                         // device log entries for the platform (main passes it to each Alink too)
+  _topics?(productKey: string, deviceName: string): string[]; // more topics to subscribe (OTA)
 }
 
 // Power-safe config: two slots "iot.cfg0"/"iot.cfg1", each {n: sequence, c: config}.
@@ -84,7 +85,7 @@ export const makeIot = (deps: IotDeps): any => {
     // credentials give {host, port, clientId, username, password (MQTT)}: completed into a Session
     link.start(Object.assign(session, {
       _ssid: current.ssid, _wifiPassword: current.password, _keepAlive: current.keepAlive || deps._keepAlive,
-      _topics: subscriptions(current.productKey, current.deviceName)
+      _topics: subscriptions(current.productKey, current.deviceName).concat(deps._topics ? deps._topics(current.productKey, current.deviceName) : [])
     }));
   };
   const run = () => {

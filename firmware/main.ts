@@ -8,19 +8,30 @@ import { DeviceLog } from "../lib/logs";
 import { credentials } from "../lib/aliyun";
 import { makeEnv, watchWifi, sha1, sha256, stepClock } from "./device";
 import { makeIot } from "./console";
+import { makeOta } from "./ota";
 
-const env = makeEnv(), link = Link(env, board), logs = DeviceLog(logBuffer, () => Date.now());
+const env = makeEnv(), link = Link(env, board), logs = DeviceLog(logBuffer, () => Date.now()), storage = require("Storage"),
+  ota = makeOta({
+    _storage: storage, _publish: (topic, payload, qos) => link.publish(topic, payload, qos), _timers: env, _log: env._log,
+    // the Linux build has no E.reboot(); load() restarts it in process (boot code runs again)
+    _restart: () => { if (process.env.BOARD == "LINUX") load(); else E.reboot() },
+  });
 watchWifi(link);
 (global as any).iot = makeIot({
-  _storage: require("Storage"),
+  _storage: storage,
   _link: link,
   _alink: (productKey, deviceName) => new Alink(link, env, productKey, deviceName, () => Date.now(), stepClock, logs),
   _creds: (config) => credentials(config, sha1, sha256),
   _keepAlive: keepAlive,
   _log: env._log,
   _logs: logs,
+  _topics: ota._topics,
   // The ESP32's Telnet console (port 23) has no password: off unless the config asks.
   _telnet: (enabled) => {
     if (process.env.BOARD == "ESP32") try { require("TelnetServer").setOptions({ mode: enabled ? "on" : "off" }) } catch (ignored) { }
   },
 });
+// OTA sees every message first (its binary download replies never reach Alink) and every CONNACK.
+const onMessage = link.onMessage, onOnline = link.onOnline;
+link.onMessage = (topic, payload) => { if (!ota._message(topic, payload)) onMessage(topic, payload) };
+link.onOnline = () => { ota._online(); onOnline() };

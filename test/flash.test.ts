@@ -8,7 +8,7 @@ const value = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 const configs = (args: string[]) => args.filter((_, i) => args[i - 1] === "--config");
 
 describe("flash/console arguments", () => {
-  it("flash uploads the bundle, saved to run at boot, offline, without BLE", () => {
+  it("flash sends the OTA install script (run once from RAM), offline, without BLE", () => {
     const args = buildArgs("flash", ["--port", "/dev/ttyUSB0"], board, dir);
     expect(args[0]).toBe(`${dir}/node_modules/espruino/bin/espruino-cli.js`);
     expect(existsSync(args[0])).toBe(true);
@@ -18,9 +18,8 @@ describe("flash/console arguments", () => {
     expect(configs(args)).toEqual([
       `BOARD_JSON_URL=${dir}/tools/flash/espruino-board`,
       `MODULE_URL=${dir}/tools/flash/espruino-board`,
-      "SAVE_ON_SEND=1",
     ]);
-    expect(args[args.length - 1]).toBe(`${dir}/dist/firmware.js`);
+    expect(args[args.length - 1]).toBe(`${dir}/dist/install.js`);
     expect(args).not.toContain("-m"); // the CLI's minifier breaks ES2015 classes
   });
 

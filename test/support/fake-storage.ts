@@ -20,3 +20,26 @@ export class FakeStorage {
   /** The whole content, to compare before and after. */
   snapshot() { return JSON.stringify([...this.files.entries()].sort()); }
 }
+
+/** FakeStorage whose power fails during write number `cutAt` (1-based): that file is left
+ * half written (unreadable), and every later call throws, as if the board were off. */
+export class PowerCutStorage extends FakeStorage {
+  writes = 0;
+  cutAt: number;
+  off = false;
+  constructor(cutAt: number, from?: FakeStorage) {
+    super();
+    this.cutAt = cutAt;
+    if (from) this.files = new Map(from.files);
+  }
+  write(n: string, s: string) {
+    if (this.off) throw new Error("power is off");
+    if (++this.writes == this.cutAt) {
+      super.write(n, s.slice(0, s.length >> 1));
+      this.off = true;
+      throw new Error("power cut");
+    }
+    return super.write(n, s);
+  }
+  read(n: string) { if (this.off) throw new Error("power is off"); return super.read(n); }
+}

@@ -7,6 +7,7 @@
 // usage: tsx tools/build/check-bundle.ts [bundle.js]   (default dist/firmware.js; exit 1 on a problem)
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
+import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { parse } from "acorn";
 import { ancestor } from "acorn-walk";
@@ -145,6 +146,9 @@ function main() {
     process.exit(1);
   }
   console.log("Espruino subset check passed");
+  // what the platform's OTA console asks for when this file is uploaded as the firmware image
+  const image = Buffer.from(code, "latin1"), digest = (alg: string) => createHash(alg).update(image).digest("hex");
+  console.log(`OTA image: size ${raw}, MD5 ${digest("md5")}, SHA256 ${digest("sha256")}`);
   if (raw > board.bundleLimit) {
     console.error(`bundle is ${raw} bytes, over board.json bundleLimit ${board.bundleLimit}`);
     process.exit(1);

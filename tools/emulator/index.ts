@@ -9,11 +9,13 @@
 //   broker.ts     aedes hooks: login verdicts, publish/subscribe authorisation
 //   platform.ts   the cloud's answers: post_reply, NTP, property set / set_reply
 //   services.ts   service calls (async, sync RRPC), classic RRPC, device log posts (checked strictly), log switch
+//   ota.ts        OTA jobs: upgrade push, MQTT download (with faults), progress and inform
 //   lifecycle.ts  startEmulator(): assembly, start/stop/close
 //   cli.ts        `npm run emulator -- --port 1883`: the emulator alone, for your own clients
 //
 // Events (each with productKey/deviceName where known): connect, connack, subscribe, publish,
-// post, set_reply, ntp, pingreq, kick, disconnect; services.ts: service_reply, rrpc_reply, log, log_config_get.
+// post, set_reply, ntp, pingreq, kick, disconnect; services.ts: service_reply, rrpc_reply, log, log_config_get;
+// ota.ts: ota_push, ota_request, ota_progress, ota_inform.
 //
 // Choices where the platform docs are silent (documented here so tests can rely on them):
 // - keepalive outside 30..1200 s -> CONNACK 2; Will flag set -> CONNACK 5; protocol level != 4 -> CONNACK 1.

@@ -8,6 +8,7 @@ import type { Context } from './context'
 import { Connections, type Fault, type ClientInfo } from './connection'
 import { createBroker } from './broker'
 import { Platform, type SetReply, type SetPropertyOptions } from './platform'
+import { OtaService, type OtaJob } from './ota'
 import { loadDevices, checkDevices, type Device, type Registry } from './registry'
 import { Services, type ServiceReply, type CallServiceOptions } from './services'
 
@@ -49,6 +50,8 @@ export interface Emulator extends EventEmitter {
   callService: (pk: string, dn: string, identifier: string, params: Record<string, any>, o?: CallServiceOptions) => Promise<ServiceReply | null>
   rrpc: (pk: string, dn: string, payload: string, timeout?: number) => Promise<string>
   setLogMode: (pk: string, dn: string, mode: 0 | 1) => void
+  /** pushes an OTA job to pk/dn and serves its file over MQTT download (tools/emulator/ota.ts) */
+  ota: (pk: string, dn: string, job: OtaJob) => any
 }
 
 /** Start the emulator. See index.ts for the rules and events. */
@@ -73,6 +76,7 @@ export async function startEmulator (opts: EmulatorOptions = {}): Promise<Emulat
   const conns = new Connections(ctx)
   const platform = new Platform(ctx, conns, opts.setTimeout || 5000)
   const services = new Services(ctx, conns, (topic, obj, qos) => platform.send(topic, obj, qos))
+  const ota = new OtaService(ctx)
   let server: Server | null = null
   let port = opts.port === undefined ? 1883 : opts.port
   const host = opts.host || '127.0.0.1'
@@ -80,7 +84,9 @@ export async function startEmulator (opts: EmulatorOptions = {}): Promise<Emulat
   async function start (): Promise<void> {
     if (server) return
     ctx.broker = await createBroker(ctx, conns, (s, topic, payload) => {
-      if (!services.onDevicePublish(s, topic, payload)) platform.onDevicePublish(s, topic, payload)
+      if (services.onDevicePublish(s, topic, payload)) return
+      platform.onDevicePublish(s, topic, payload)
+      ota.onDevicePublish(s, topic, payload)
     })
     const srv = createServer(sock => conns.accept(sock))
     try {
@@ -139,7 +145,8 @@ export async function startEmulator (opts: EmulatorOptions = {}): Promise<Emulat
     setProperty: (pk: string, dn: string, params: Record<string, any>, o?: SetPropertyOptions) => platform.setProperty(pk, dn, params, o),
     callService: (pk: string, dn: string, identifier: string, params: Record<string, any>, o?: CallServiceOptions) => services.callService(pk, dn, identifier, params, o),
     rrpc: (pk: string, dn: string, payload: string, timeout?: number) => services.rrpc(pk, dn, payload, timeout),
-    setLogMode: (pk: string, dn: string, mode: 0 | 1) => services.setLogMode(pk, dn, mode)
+    setLogMode: (pk: string, dn: string, mode: 0 | 1) => services.setLogMode(pk, dn, mode),
+    ota: (pk: string, dn: string, job: OtaJob) => ota.push(pk, dn, job)
   })
   await start()
   return emu as Emulator

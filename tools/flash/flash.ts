@@ -1,12 +1,14 @@
-// `npm run flash -- --port P` uploads dist/firmware.js with the espruino CLI and saves it to
-// run at boot; `npm run upload-app -- --port P [app.js]` writes the user's app to the Storage
+// `npm run flash -- --port P` installs dist/firmware.js with the espruino CLI so that the
+// board boots from Storage and takes OTA updates (tools/flash/install.ts: the loader as
+// .bootcde, the image as fw.a, a fresh boot state); `npm run upload-app -- --port P [app.js]` writes the user's app to the Storage
 // file app.js and restarts the firmware; `npm run console -- --port P` opens the board's REPL.
 // Works offline: the CLI reads the board description and modules from
 // tools/flash/espruino-board/ instead of downloading them.
 //
 // The espruino CLI exits 0 even when no board answers, so this wrapper reads its output: a
 // failed connection or an upload that never completed exits 1 with one line saying what to check.
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { installScript } from "./install";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { checkBundle } from "../build/check-bundle";
@@ -15,7 +17,8 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 
 export const USAGE: Record<string, string> = {
   flash: `usage: npm run flash -- --port P [--baud N]
-  Builds dist/firmware.js and saves it on the board as its boot code (.bootcde).
+  Builds dist/firmware.js and installs it on the board: the OTA loader as boot code (.bootcde),
+  the image as Storage file fw.a; app.js, .boot0-.boot3 and the config are left as they are.
   P: a serial port (/dev/ttyUSB0, /dev/ttyACM0, COM3) or tcp://<board-ip>:23 (Telnet; see README).
   Exit 0 once the CLI reported "Upload Complete", 1 when no board answered or the upload failed.`,
   "upload-app": `usage: npm run upload-app -- --port P [--baud N] [--no-load] [app.js]
@@ -85,7 +88,8 @@ export function cliArgs(o: FlashOptions, board: Board, dir: string): string[] {
     "--config", `BOARD_JSON_URL=${boardDir}`,
     "--config", `MODULE_URL=${boardDir}`,
   ];
-  if (o.mode === "flash") args.push("--config", "SAVE_ON_SEND=1", `${dir}/dist/firmware.js`);
+  // the install script (written by main) runs once from RAM and writes Storage
+  if (o.mode === "flash") args.push(`${dir}/dist/install.js`);
   if (o.mode === "upload-app") {
     // RESET_BEFORE_SEND=false: a reset would stop the firmware mid-upload; load() restarts it after
     args.push("--config", "RESET_BEFORE_SEND=false", "--storage", `app.js:${o.app}`);
@@ -132,8 +136,11 @@ async function main(mode: string, argv: string[]) {
   let what = "";
   if (mode === "flash") {
     const file = `${root}/dist/firmware.js`;
-    try { what = `dist/firmware.js (${statSync(file).size} bytes) as boot code (.bootcde)`; }
-    catch { console.error(`${mode}: dist/firmware.js not found: run npm run build`); process.exit(1); }
+    try {
+      const image = readFileSync(file, "latin1"), loader = readFileSync(`${root}/dist/loader.js`, "latin1");
+      writeFileSync(`${root}/dist/install.js`, installScript(image, loader), "latin1");
+      what = `dist/firmware.js (${statSync(file).size} bytes) as Storage file fw.a, booted by the OTA loader (.bootcde)`;
+    } catch { console.error(`${mode}: dist/firmware.js or dist/loader.js not found: run npm run build`); process.exit(1); }
   }
   if (mode === "upload-app") {
     let code = "";

@@ -5,8 +5,12 @@
 //
 // How a run works (traps of the Linux build: see docs/ESPRUINO.md):
 // - it runs in a fresh temp dir, because Storage is the file ./espruino.flash there;
-// - the script it runs is prelude + dist/firmware.js + postlude, one file. Nothing goes
-//   through stdin (piped lines race the interpreter and can abort it);
+// - it boots as a flashed board does (npm run flash): the image is the Storage file fw.a
+//   with the OTA boot state, and the loader (dist/loader.js) runs it from Storage, so its
+//   code stays in flash. The script it runs is prelude + install (when Storage has no OTA
+//   state yet) + loader + postlude, one file; .boot0 (prelude) and .bootcde (loader +
+//   postlude) hold the same for a restart by load() (an OTA switch or rollback on Linux).
+//   Nothing goes through stdin (piped lines race the interpreter and can abort it);
 // - the prelude installs a Wi-Fi stand-in (the Linux build has no Wifi module) and wraps
 //   setTime(), which on Linux does not move the clock but pushes every timer forward;
 // - the postlude configures the firmware with iot.setup() (unless Storage already holds a
@@ -18,10 +22,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { initialState } from "../../lib/ota";
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const DEFAULT_FIRMWARE = join(ROOT, "dist", "firmware.js");
+export const LOADER = join(ROOT, "dist", "loader.js");
 export const ENABLE_HINT =
   "set ESPRUINO=/path/to/espruino (a Linux build of the Espruino interpreter) to run the bundle in the real interpreter";
 
@@ -118,9 +124,9 @@ if(!st||st.state=="unconfigured"){if(SETUP){try{iot.setup(SETUP);__out("setup",{
 export interface StartOptions {
   /** the interpreter binary */
   espruino: string;
-  /** the bundle to run (default dist/firmware.js) */
+  /** the bundle to run (default dist/firmware.js), installed as Storage fw.a */
   firmware?: string;
-  /** script text run instead of the firmware file */
+  /** script text installed instead of the firmware file */
   code?: string;
   /** postlude text with %SETUP% and %PLAN% placeholders (default: POSTLUDE) */
   postlude?: string;
@@ -161,8 +167,13 @@ export function startDevice(o: StartOptions): DeviceRun {
   const fw = o.code != null ? o.code : readFileSync(o.firmware || DEFAULT_FIRMWARE, "latin1");
   const plan = Object.assign({ posts: 0, rate: 0, window: 1, quit: false }, o.plan || {});
   const post = (o.postlude || POSTLUDE).replace("%SETUP%", () => JSON.stringify(o.setup || null)).replace("%PLAN%", () => JSON.stringify(plan));
+  // The loader marks a restart it asked for with otaLoader == 2: the postlude waits for that boot.
+  const boot = readFileSync(LOADER, "latin1") + "\n;if(global.otaLoader!=2)" + post;
+  const install = `(function(S){if(S.read("ota.s0")===undefined&&S.read("ota.s1")===undefined){S.write("fw.a",${JSON.stringify(fw)});` +
+    `S.writeJSON("ota.s1",${JSON.stringify(initialState())})}S.write(".boot0",${JSON.stringify(PRELUDE)});S.write(".bootcde",${JSON.stringify(boot)})})(require("Storage"));\n`;
   // latin1 keeps the bundle's bytes as they are (it is ASCII when the build is right).
-  writeFileSync(join(dir, "run.js"), PRELUDE + fw + "\n;" + post, "latin1");
+  // A Storage that has .boot0 runs it before run.js: the prelude must not run twice.
+  writeFileSync(join(dir, "run.js"), `if(typeof __rt=="undefined")eval(${JSON.stringify(PRELUDE)});\n` + install + boot, "latin1");
   const proc = spawn(o.espruino, ["run.js"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   const markers = new EventEmitter();
   const seen = new Map<string, any[]>();

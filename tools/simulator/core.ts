@@ -16,6 +16,11 @@ export interface DeviceOptions {
   firmware?: string
   /** bundle text instead of a file */
   source?: string
+  /**
+   * boot as a flashed board does: run this loader (dist/loader.js), which runs the image from
+   * Storage (install it with installOta() from tools/simulator/ota.ts); firmware/source unused
+   */
+  loader?: string
   /** folder holding the Storage files (one file per name) */
   storageDir: string
   /** divides every timer delay, the watchdog and Wi-Fi delays (default 1) */

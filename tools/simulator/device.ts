@@ -41,11 +41,11 @@ export function createDevice (opts: DeviceOptions) {
     core.gen++
     boots++
     const { E } = makeContext(core, parts)
-    const src = opts.source !== undefined ? opts.source : fs.readFileSync(opts.firmware || 'dist/firmware.js', 'latin1')
+    const src = opts.loader ? fs.readFileSync(opts.loader, 'latin1') : opts.source !== undefined ? opts.source : fs.readFileSync(opts.firmware || 'dist/firmware.js', 'latin1')
     core.srcLength = src.length
     core.log('boot #' + boots)
     const g = core.gen
-    core.call(g, () => vm.runInContext(src, core.ctx, { filename: opts.firmware || 'firmware.js' }), undefined, [])
+    core.call(g, () => vm.runInContext(src, core.ctx, { filename: opts.loader ? '.bootcde' : opts.firmware || 'firmware.js' }), undefined, [])
     events.emit('boot', boots)
     setImmediate(() => { if (g === core.gen) core.fire(E, 'init', []) })
   }

@@ -60,6 +60,9 @@ export function createStorage (core: Core, storageDir: string) {
       } else if (off) {
         const b = sread(n)
         if (!b) throw core.err('simulator: Storage.write with an offset needs a file created with a size')
+        // flash bits only go from 1 to 0: the device refuses any rewrite, even of equal bytes
+        if (off + d.length > b.length) throw core.err('Too much data for file size')
+        if (b.subarray(off, off + d.length).some(x => x !== 0xff)) throw core.err('File already written with different data')
         d.copy(b, off); swrite(n, b)
       } else swrite(n, d)
       return true

@@ -3,6 +3,7 @@
 // for the simulated board. Each command is one entry of COMMANDS, so new ones (a service call,
 // an OTA job) are one entry each.
 import type { Emulator } from '../emulator/index'
+import fs from 'node:fs'
 import type { Device } from '../simulator/index'
 
 export interface CommandContext {
@@ -13,6 +14,8 @@ export interface CommandContext {
   productKey: string
   deviceName: string
   print: (line: string) => void
+  /** the firmware image `.ota` pushes by default (dist/firmware.js) */
+  firmware: string
 }
 
 interface Command {
@@ -88,12 +91,23 @@ export const COMMANDS: Record<string, Command> = {
       c.print('[cloud] log switch ' + mode)
     }
   },
-  // The OTA work adds `.ota <file>` here (an upgrade job pushed to the device).
   ota: {
-    args: '<file>',
-    help: 'push an OTA job to the device (not available in this build yet)',
+    args: '[file] [version]',
+    help: 'push a firmware OTA job (default: the running build dist/firmware.js); watch ota_progress',
     cloud: true,
-    run: c => c.print('[start] .ota is not available in this build yet')
+    run: (c, rest) => pushOta(c, 'default', rest, false)
+  },
+  'ota-app': {
+    args: '<file> [version]',
+    help: 'push an app OTA job (the file becomes app.js; the old app is kept for rollback)',
+    cloud: true,
+    run: (c, rest) => pushOta(c, 'app', rest, false)
+  },
+  'ota-broken': {
+    args: '',
+    help: 'push a firmware image that throws at load: watch the device roll back (-1)',
+    cloud: true,
+    run: (c, rest) => pushOta(c, 'default', rest, true)
   },
   kick: {
     args: '',
@@ -126,23 +140,33 @@ async function callService (c: CommandContext, rest: string, sync: boolean): Pro
   c.print('[cloud] ' + (sync ? 'sync ' : 'service ') + m[1] + ' -> ' + JSON.stringify(reply))
 }
 
+/** `.ota`, `.ota-app`, `.ota-broken`: an OTA job as the platform's console would push it. */
+function pushOta (c: CommandContext, module: string, rest: string, broken: boolean): void {
+  const words = rest.trim().split(/\s+/).filter(Boolean)
+  if (module === 'app' && !words[0]) return c.print('[start] give the app file: .ota-app path/to/app.js [version]')
+  const file = broken ? Buffer.from('throw new Error("broken image (demo)")') : fs.readFileSync(words[0] || c.firmware)
+  const version = (broken ? words[0] : words[1]) || 'sim-' + Date.now().toString(36)
+  c.emu!.ota(c.productKey, c.deviceName, { file, version, module })
+  c.print('[start] OTA job pushed: ' + module + ' ' + version + ' (' + file.length + ' bytes); watch [cloud] ota_progress / ota_inform')
+}
+
 export function helpText (): string {
   const rows = Object.keys(COMMANDS).map(k => {
     const x = COMMANDS[k]
     return '  .' + (k + (x.args ? ' ' + x.args : '')).padEnd(30) + x.help
   })
   return ['commands (anything else is a line for the device\'s console, e.g. iot.status()):', ...rows,
-    '  cloud commands (.set .service .sync .rrpc .logs .ota .kick .stop .start) need the local emulator, not --config'].join('\n')
+    '  cloud commands (.set .service .sync .rrpc .logs .ota* .kick .stop .start) need the local emulator, not --config'].join('\n')
 }
 
 /** Is `line` a prompt command rather than a device console line? */
 export function isCommand (line: string): boolean {
-  return line === 'help' || /^\.[a-z]+\b/.test(line)
+  return line === 'help' || /^\.[a-z][a-z-]*(\s|$)/.test(line)
 }
 
 /** Runs a prompt command; problems are printed, never thrown. */
 export async function runCommand (c: CommandContext, line: string): Promise<void> {
-  const m = /^\.?([a-z]+)\s*([\s\S]*)$/.exec(line)
+  const m = /^\.?([a-z][a-z-]*)\s*([\s\S]*)$/.exec(line)
   const cmd = m && COMMANDS[m[1]]
   if (!m || !cmd) return c.print('[start] unknown command ' + line.split(/\s/)[0] + '; type help')
   if (cmd.cloud && !c.emu) return c.print('[start] .' + m[1] + ' needs the local emulator; against the real cloud use the IoT Platform console')

@@ -21,6 +21,7 @@ import { DEMO_APP, POST_SECONDS } from './demo-app'
 import { createTerminal } from './terminal'
 import { isCommand, runCommand } from './commands'
 import { showDeviceLogs } from './device-logs'
+import { installOta } from '../simulator/ota'
 
 const AP = { ssid: 'SimAP', password: 'sim-password' }
 
@@ -52,6 +53,7 @@ async function main () {
       log: (l: string) => print('[cloud] ' + l)
     })
     emu.on('pingreq', (e: any) => print('[cloud] pingreq ' + e.productKey + '/' + e.deviceName))
+    for (const ev of ['ota_progress', 'ota_inform']) emu.on(ev, (e: any) => print('[cloud] ' + ev + ' ' + JSON.stringify({ ...e, productKey: undefined, deviceName: undefined })))
   }
   const demo = emu && (emu.demo || emu.devices[0])
 
@@ -92,13 +94,16 @@ async function main () {
     '  [device] = device console, [cloud] = platform side, [sim] = simulated hardware',
     o.once ? '  --once: exits after the device is online and one post of its own is answered'
       : '  Type console lines at the prompt: iot.status(), iot.show(), iot.post({Temp: 22}), iot.help().\n' +
-        '  Act as the cloud: .set Key=value, .kick, .stop/.start (the broker); type help for every command.',
+        '  Act as the cloud: .set Key=value, .service Id {json}, .ota, .kick, .stop/.start (the broker); type help for every command.',
     o.once ? '' : '  Quit with Ctrl-C (or .exit).',
     ''
   ].join('\n'))
 
+  // Boots as a flashed board: the loader runs the image from Storage (fw.a: this build,
+  // installed afresh at every start, as npm run flash does; app.js and the config stay).
+  installOta(storageDir, fs.readFileSync(o.firmware), true)
   const device = createDevice({
-    firmware: o.firmware,
+    loader: path.join(path.dirname(o.firmware), 'loader.js'),
     storageDir,
     timeScale: o.timeScale,
     wifi: ap,
@@ -173,7 +178,7 @@ async function main () {
 
   process.on('SIGTERM', () => finish(0, ''))
   if (emu) showDeviceLogs(emu, demo, print)
-  const commands = { emu, device, productKey: real ? real.productKey : demo.productKey, deviceName: real ? real.deviceName : demo.deviceName, print }
+  const commands = { emu, device, productKey: real ? real.productKey : demo.productKey, deviceName: real ? real.deviceName : demo.deviceName, print, firmware: o.firmware }
   terminal.prompt(line => device.eval(line, { throws: true }), () => finish(0, ''), { is: isCommand, run: line => runCommand(commands, line) })
 }
 
