@@ -12,7 +12,9 @@ import { makeOta } from "./ota";
 
 const env = makeEnv(), link = Link(env, board), logs = DeviceLog(logBuffer, () => Date.now()), storage = require("Storage"),
   ota = makeOta({
-    _storage: storage, _publish: (topic, payload, qos) => link.publish(topic, payload, qos), _timers: env, _log: env._log,
+    _storage: storage, _publish: (topic, payload, qos) => link.publish(topic, payload, qos), _timers: env,
+    // every OTA outcome also goes to the cloud log: failures (negative steps) as ERROR
+    _log: (line) => { env._log(line); logs.add(/ failed /.test(line) ? "ERROR" : "INFO", "ota", line.slice(5)) },
     // the Linux build has no E.reboot(); load() restarts it in process (boot code runs again)
     _restart: () => { if (process.env.BOARD == "LINUX") load(); else E.reboot() },
   });

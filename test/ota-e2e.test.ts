@@ -38,7 +38,7 @@ async function rig(app?: string) {
   onTestFailed(() => { console.log(log.slice(-80).join("\n")); });
   const emu = await startEmulator({ port: 0, devices: [DEV], timeScale: SCALE, log: (l: string) => log.push("[cloud] " + l) });
   const events: { ev: string; data: any }[] = [];
-  for (const ev of ["ota_progress", "ota_inform", "ota_request", "post"]) emu.on(ev, (data: any) => events.push({ ev, data }));
+  for (const ev of ["ota_progress", "ota_inform", "ota_request", "post", "log"]) emu.on(ev, (data: any) => events.push({ ev, data }));
   const dir = mkdtempSync(join(tmpdir(), "ota-e2e-"));
   installOta(dir, image);
   if (app) writeFileSync(join(dir, "app.js"), app);
@@ -100,6 +100,8 @@ describe("OTA end to end (simulator booting through the loader, emulator OTA ser
     expect(r.dev.boots).toBe(1);
     expect(readOtaState(r.dir).m[0]).toMatchObject({ f: "fw.a", t: 0 });
     expect(existsSync(join(r.dir, "fw.b"))).toBe(false);
+    // the outcome also reaches the platform's device log, as an ERROR of module "ota"
+    await until("log post", () => r.of("log").some((l) => l.entries.some((x: any) => x.module === "ota" && x.logLevel === "ERROR" && /-3/.test(x.logContent))), 30000);
   }, T);
 
   it("a lost block and a block with a bad CRC are asked for again, and the update completes", async () => {
