@@ -5,13 +5,18 @@
 //
 // How a run works (traps of the Linux build: see docs/ESPRUINO.md):
 // - it runs in a fresh temp dir, because Storage is the file ./espruino.flash there;
-// - the script it runs is prelude + dist/firmware.js + postlude, one file. Nothing goes
-//   through stdin (piped lines race the interpreter and can abort it);
+// - by default the bundle boots from Storage, as on a flashed board: a first, short run of
+//   the interpreter writes it into Storage (.bootcde), then the script it runs is prelude +
+//   `eval(require("Storage").read(".bootcde"))` + postlude. Functions parsed from Storage keep
+//   their text in flash (the Linux build's "flash strings", as the ESP32's memory-mapped
+//   flash), so JsVars count what a board holds. `boot: "ram"` instead runs prelude + bundle +
+//   postlude as one file, like the Web IDE's default upload (the code's text costs JsVars).
+//   Nothing goes through stdin (piped lines race the interpreter and can abort it);
 // - the prelude installs a Wi-Fi stand-in (the Linux build has no Wifi module) and wraps
 //   setTime(), which on Linux does not move the clock but pushes every timer forward;
 // - the postlude configures the firmware with iot.setup() (unless Storage already holds a
 //   config), drives posts and prints `@@name {json}` marker lines that we parse here.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { existsSync, statSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -130,6 +135,10 @@ export interface StartOptions {
   plan?: Record<string, unknown>;
   /** run in this dir (its Storage) instead of a new temp dir */
   dir?: string;
+  /** "storage" (default for a firmware file): written into Storage and booted from there, as
+   * a flashed board does; "ram": the bundle's text is part of the script, as the Web IDE's
+   * default upload (`code` always runs this way) */
+  boot?: "storage" | "ram";
   /** kill the interpreter after this many ms */
   timeoutMs?: number;
 }
@@ -162,7 +171,9 @@ export function startDevice(o: StartOptions): DeviceRun {
   const plan = Object.assign({ posts: 0, rate: 0, window: 1, quit: false }, o.plan || {});
   const post = (o.postlude || POSTLUDE).replace("%SETUP%", () => JSON.stringify(o.setup || null)).replace("%PLAN%", () => JSON.stringify(plan));
   // latin1 keeps the bundle's bytes as they are (it is ASCII when the build is right).
-  writeFileSync(join(dir, "run.js"), PRELUDE + fw + "\n;" + post, "latin1");
+  const fromStorage = o.code == null && o.boot != "ram";
+  if (fromStorage) writeStorage(o.espruino, dir, bootFiles(fw));
+  writeFileSync(join(dir, "run.js"), PRELUDE + (fromStorage ? BOOT_FROM_STORAGE : fw) + "\n;" + post, "latin1");
   const proc = spawn(o.espruino, ["run.js"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   const markers = new EventEmitter();
   const seen = new Map<string, any[]>();
@@ -217,6 +228,25 @@ export function startDevice(o: StartOptions): DeviceRun {
       });
     },
   };
+}
+
+/** The Storage files of a flashed board, by name: the bundle as its boot code. */
+export const bootFiles = (firmware: string): Record<string, string> => ({ ".bootcde": firmware });
+// Runs the boot code as the board does at power-on. (The Linux build does not run .bootcde
+// by itself when given a script.) Direct eval at the top level: its declarations are global.
+export const BOOT_FROM_STORAGE = 'eval(require("Storage").read(".bootcde"));';
+
+/** Writes files into the Storage of dir (its ./espruino.flash) with a short interpreter run. */
+export function writeStorage(espruino: string, dir: string, files: Record<string, string>): void {
+  let script = "var S=require(\"Storage\");";
+  for (const name of Object.keys(files)) {
+    // JSON escapes are also JS escapes; every char is a byte (latin1), so the file gets the bytes
+    script += "S.write(" + JSON.stringify(name) + "," + JSON.stringify(files[name]) + ");";
+    script += "if(S.read(" + JSON.stringify(name) + ")!==" + JSON.stringify(files[name]) + ")console.log(\"@@storagefail " + name + "\");";
+  }
+  writeFileSync(join(dir, "write-storage.js"), script + "console.log(\"@@written\");quit();", "latin1");
+  const out = execFileSync(espruino, ["write-storage.js"], { cwd: dir, encoding: "latin1", stdio: ["ignore", "pipe", "pipe"], timeout: 20000 });
+  if (!/@@written/.test(out) || /@@storagefail/.test(out)) throw new Error("could not write the bundle into Storage in " + dir + "\n" + tail(out));
 }
 
 function tail(s: string): string {
