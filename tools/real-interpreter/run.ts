@@ -46,11 +46,12 @@ const PRELUDE = `var __rt=getTime,__dn=Date.now,__off=0,__t0=__rt(),__setTimes=0
 Date.now=function(){return __dn.call(Date)+__off};
 global.getTime=function(){return __rt()+__off/1000};
 global.setTime=function(s){__setTimes++;__off=s*1000-__dn.call(Date)};
-// __wifi.fail: how many of the next connects fail; __wifi.drop() reports a lost link as the
-// ESP32 does (a "disconnected" event; Espruino objects have on/emit built in).
-var __wifi={connects:0,fail:0,drop:function(){require("Wifi").emit("disconnected",{reason:"test"})}};
+// __wifi.fail: how many of the next connects fail; connects before __wifi.downUntil (__rt()
+// seconds) fail too; __wifi.drop() reports a lost link as the ESP32 does (a "disconnected"
+// event; Espruino objects have on/emit built in).
+var __wifi={connects:0,fail:0,downUntil:0,drop:function(){require("Wifi").emit("disconnected",{reason:"test"})}};
 Modules.addCached("Wifi",function(){module.exports={
-connect:function(ssid,o,cb){__wifi.connects++;var f=__wifi.fail>0;if(f)__wifi.fail--;if(cb)setTimeout(function(){cb(f?"auth fail":null)},10)},
+connect:function(ssid,o,cb){__wifi.connects++;var f=__wifi.fail>0||__rt()<__wifi.downUntil;if(__wifi.fail>0)__wifi.fail--;if(cb)setTimeout(function(){cb(f?"auth fail":null)},10)},
 disconnect:function(cb){if(cb)setTimeout(cb,1)},
 getIP:function(cb){var r={ip:"127.0.0.1",netmask:"255.0.0.0",gw:"127.0.0.1",mac:"02:00:00:00:00:01"};if(cb)setTimeout(function(){cb(null,r)},1);return r},
 getStatus:function(cb){var r={station:"connected",ap:"disabled",mode:"sta"};if(cb)setTimeout(function(){cb(r)},1);return r},
