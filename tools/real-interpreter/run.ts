@@ -175,7 +175,11 @@ export function startDevice(o: StartOptions): DeviceRun {
   const fromStorage = o.code == null && o.boot != "ram";
   if (fromStorage) writeStorage(o.espruino, dir, bootFiles(fw));
   writeFileSync(join(dir, "run.js"), PRELUDE + (fromStorage ? BOOT_FROM_STORAGE : fw) + "\n;" + post, "latin1");
-  const proc = spawn(o.espruino, ["run.js"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  // stdin: a pipe that stays open and silent. At end of file (stdin "ignore") the 32-bit
+  // build reads char 0xFF on every idle loop into the REPL's input line, which then grows
+  // by ~25 JsVars a second: a "leak" that is the harness, not the firmware.
+  const proc = spawn(o.espruino, ["run.js"], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
+  proc.stdin!.on("error", () => {});
   const markers = new EventEmitter();
   const seen = new Map<string, any[]>();
   let out = "", buf = "";
