@@ -25,7 +25,7 @@ function next(){if(n>=PLAN.posts){phase="sets";later(function(){__out("posts",{m
 iot.on("set",function(){if(++sets==PLAN.sets)later(function(){__out("sets",{mem:mem()});phase="rate";t0=__rt();fill()})});
 function fill(){
 if(phase!="rate")return;
-if(__rt()-t0>=PLAN.rateSec){if(!left){phase="done";__out("rate",{n:count,s:__rt()-t0})}return}
+if(__rt()-t0>=PLAN.rateSec||!PLAN.rateSec){if(!left){phase="done";__out("rate",{n:count,s:__rt()-t0})}return}
 while(left<8){inFlight[iot.post({Seq:count++,Temp:21.5})]=1;left++}}
 setTimeout(function(){__out("load",{mem:mem()})},1);
 })(%SETUP%,%PLAN%);
@@ -33,7 +33,7 @@ setTimeout(function(){__out("load",{mem:mem()})},1);
 // A stand-in `iot` that never goes online: the harness' own JsVars.
 const CONTROL = "var iot={l:[],on:function(e,f){this.l.push(f)},post:function(){},status:function(){return{}}};";
 
-export async function measureRam(espruino: string, firmware: string, boot: "storage" | "ram", log: (l: string) => void = () => {}): Promise<RamFigures> {
+export async function measureRam(espruino: string, firmware: string, boot: "storage" | "ram", log: (l: string) => void = () => {}, rateSec = 10): Promise<RamFigures> {
   const r: RamFigures = {};
   const dev = { productKey: randomName(11), deviceName: "espruino-bench", deviceSecret: randomName(32) };
   const emu = await startEmulator({ port: 0, devices: [dev], log: () => {} });
@@ -47,7 +47,7 @@ export async function measureRam(espruino: string, firmware: string, boot: "stor
     await first.wait("online", 15000, true);
     await first.kill();
     // 2. boot from the saved config, as a board does after a reset
-    const d = startDevice({ espruino, firmware, boot, dir: first.dir, postlude: BENCH_POSTLUDE, setup: null, plan: { posts: 100, sets: 20, rateSec: 10 }, timeoutMs: 60000 });
+    const d = startDevice({ espruino, firmware, boot, dir: first.dir, postlude: BENCH_POSTLUDE, setup: null, plan: { posts: 100, sets: 20, rateSec }, timeoutMs: 60000 });
     runs.push(d);
     d.markers.on("line", (l) => log(l));
     r.online = (await d.wait("online", 15000, true)).mem;
@@ -55,7 +55,7 @@ export async function measureRam(espruino: string, firmware: string, boot: "stor
     for (let i = 0; i < 20; i++) await emu.setProperty(dev.productKey, dev.deviceName, { Switch: i % 2, N: i }, { timeout: 5000 });
     r.sets = (await d.wait("sets", 10000, true)).mem;
     const rate = await d.wait("rate", 30000, true);
-    r.postsPerSec = Math.round(rate.n / rate.s);
+    r.postsPerSec = rateSec ? Math.round(rate.n / rate.s) : undefined;
     const c = startDevice({ espruino, code: CONTROL, postlude: BENCH_POSTLUDE, setup: null, plan: {}, timeoutMs: 10000 });
     runs.push(c);
     r.harness = (await c.wait("load", 5000, true)).mem;
@@ -86,7 +86,11 @@ export async function ramTable(firmware: string, log?: (l: string) => void) {
   return rows;
 }
 
+// `npx tsx bench/ram.ts [firmware] [--quick]`: --quick measures only booting from Storage, no rate
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, ""))) {
-  const rows = await ramTable(process.argv[2] || "dist/firmware.js");
+  const quick = process.argv.includes("--quick"), file = process.argv.slice(2).find((a) => !a.startsWith("-")) || "dist/firmware.js";
+  const rows: Record<string, RamFigures> = {};
+  if (quick) for (const [name, path] of Object.entries(builds())) rows[name] = await measureRam(path, file, "storage", undefined, 0);
+  else Object.assign(rows, await ramTable(file));
   console.table(rows);
 }

@@ -51,8 +51,6 @@ export interface Link {
   _id: number; // last packet id (white-box tests set it)
 }
 
-// CONNACK return codes 1..5 (MQTT 3.1.1 §3.2.2.3)
-const CONNACK_REFUSALS = ["", "unacceptable protocol version", "identifier rejected", "server unavailable", "bad username or password", "not authorized"];
 const errorText = (thrown: any) => "" + (thrown && thrown.message || thrown);
 // states (status().state) and Wi-Fi states (status().wifi) the code compares against
 const ONLINE = "online", CONNECTING = "connecting", SOCKET_CLOSED = "socket closed";
@@ -183,7 +181,8 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     if (type == CONNACK && state == CONNECTING) {
       if (returnCode) {
         const badCredentials = returnCode == 4 || returnCode == 5;
-        return dropLink("connack " + returnCode + ": " + (CONNACK_REFUSALS[returnCode] || "refused") +
+        // return codes 1..5 (MQTT 3.1.1 §3.2.2.3): a literal in the code (flash), not a resident array
+        return dropLink("connack " + returnCode + ": " + (",unacceptable protocol version,identifier rejected,server unavailable,bad username or password,not authorized".split(",")[returnCode] || "refused") +
           (badCredentials ? ", check deviceSecret" : ""), badCredentials);
       }
       state = ONLINE; connects++;
