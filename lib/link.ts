@@ -3,7 +3,7 @@
 import { Backoff } from "./backoff";
 import {
   MqttReader, CONNACK, PUBLISH, PUBACK, SUBACK,
-  encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect,
+  encodeConnect, encodePublish, encodePuback, encodeSubscribe,
 } from "./mqtt";
 
 export interface Timers { set(fn: () => void, ms: number): any; clear(handle: any): void }
@@ -172,7 +172,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     }
   };
   const ping = () => {
-    send(encodePingreq());
+    send("\xc0\0"); // PINGREQ (as mqtt.ts encodePingreq): a literal stays in flash, a function is resident
     if (socket) armTimer(RECEIVE_TIMER, () => dropLink("ping timeout"), settings.pingTimeoutSeconds * 1000);
   };
   // packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
@@ -222,7 +222,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       reportOffline(wasOnline);
     },
     stop() {
-      if (state == ONLINE) send(encodeDisconnect());
+      if (state == ONLINE) send("\xe0\0"); // DISCONNECT (mqtt.ts encodeDisconnect)
       const wasOnline = endSession("stopped");
       session = null;
       reportOffline(wasOnline);
