@@ -1,6 +1,6 @@
 // The device link: Wi-Fi → TCP → MQTT session, keep-alive, QoS 1 queue, reconnect
 // backoff and watchdog feeding. Pure state machine: clock, sockets and Wi-Fi are injected.
-import { Backoff } from "./backoff";
+import { backoffDelay } from "./backoff";
 import {
   MqttReader, CONNACK, PUBLISH, PUBACK, SUBACK,
   encodeConnect, encodePublish, encodePuback, encodeSubscribe,
@@ -74,12 +74,13 @@ const PROVEN_MS = 10000;
 // (and none of Espruino's `this`-in-arrow traps). `new Link(..)` works too.
 export function Link(env: LinkEnv, settings: LinkSettings): Link {
   const noop = () => {}, watchdogPeriod = settings.watchdogSeconds * 1000 / 3,
-    timers: any[] = [], // pending timer handle per slot; null when fired or cleared
-    networkBackoff = Backoff(1000, 60000),
-    loginBackoff = Backoff(2000, 900000); // refused credentials, twin login
+    timers: any[] = []; // pending timer handle per slot; null when fired or cleared
   let session: Session | null = null, state = "unconfigured", wifiState = "off", lastError = "",
     socket: LinkSocket | null = null, queue: QueuedPublish[] = [],
     connects = 0, reconnects = 0, dropped = 0, offlineTicks = 0,
+    // attempts on the network schedule (1 s to 1 min) and on the login schedule (refused
+    // credentials, twin login: 2 s to 15 min), for backoffDelay
+    networkAttempts = 0, loginAttempts = 0,
     // bumped whenever a socket or Wi-Fi attempt is replaced: older callbacks see a stale value
     generation = 0,
     // online sessions closed by the platform in a row, with no failed attempt between them
@@ -99,7 +100,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   const callUser = (fn: Function, topic?: string, payload?: string) => {
     try { fn(topic, payload); } catch (thrown) { error("callback: " + errorText(thrown)); }
   };
-  const resetBackoff = () => { networkBackoff.reset(); loginBackoff.reset(); twinCloses = 0; };
+  const resetBackoff = () => { networkAttempts = loginAttempts = twinCloses = 0; };
   const connectWifi = () => {
     const attempt = ++generation;
     state = "wifi"; wifiState = CONNECTING;
@@ -160,7 +161,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     error(twin ? "another device is probably using these credentials" : reason);
     reconnects++;
     armTimer(PHASE_TIMER, () => wifiState == "up" ? connectMqtt() : connectWifi(),
-      (twin || badCredentials ? loginBackoff : networkBackoff).next(env._random()));
+      twin || badCredentials ? backoffDelay(loginAttempts++, 2000, 900000, env._random()) : backoffDelay(networkAttempts++, 1000, 60000, env._random()));
     reportOffline(wasOnline);
   };
   const send = (bytes: string) => {
@@ -187,7 +188,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       }
       state = ONLINE; connects++;
       armTimer(PHASE_TIMER, () => {
-        networkBackoff.reset();
+        networkAttempts = 0;
         armTimer(PHASE_TIMER, resetBackoff, settings.stableSeconds * 1000 - PROVEN_MS);
       }, PROVEN_MS);
       if (topics.length) send(encodeSubscribe(nextPacketId(), topics, 1));
