@@ -100,7 +100,6 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   const callUser = (fn: Function, topic?: string, payload?: string) => {
     try { fn(topic, payload); } catch (thrown) { error("callback: " + errorText(thrown)); }
   };
-  const resetBackoff = () => { networkAttempts = loginAttempts = twinCloses = 0; };
   const connectWifi = () => {
     const attempt = ++generation;
     state = "wifi"; wifiState = CONNECTING;
@@ -146,8 +145,8 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     if (oldSocket) try { oldSocket.end(); } catch (ignored) { /* already closed */ }
     return wasOnline;
   };
-  // onOffline runs last, once the link is consistent: it may call stop() or start()
-  const reportOffline = (wasOnline: boolean) => { if (wasOnline) callUser(link.onOffline); };
+  // Callers run onOffline last (`if (wasOnline) callUser(link.onOffline)`), once the link is
+  // consistent: it may call stop() or start(). Inline, not a helper: each function is resident.
   // badCredentials: CONNACK 4 or 5, retried on the long schedule
   const dropLink = (reason: string, badCredentials?: boolean) => {
     const wasOnline = endSession("backoff");
@@ -162,7 +161,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     reconnects++;
     armTimer(PHASE_TIMER, () => wifiState == "up" ? connectMqtt() : connectWifi(),
       twin || badCredentials ? backoffDelay(loginAttempts++, 2000, 900000, env._random()) : backoffDelay(networkAttempts++, 1000, 60000, env._random()));
-    reportOffline(wasOnline);
+    if (wasOnline) callUser(link.onOffline);
   };
   const send = (bytes: string) => {
     if (socket) try {
@@ -189,7 +188,8 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       state = ONLINE; connects++;
       armTimer(PHASE_TIMER, () => {
         networkAttempts = 0;
-        armTimer(PHASE_TIMER, resetBackoff, settings.stableSeconds * 1000 - PROVEN_MS);
+        // stable: both schedules and the twin count start again
+        armTimer(PHASE_TIMER, () => { networkAttempts = loginAttempts = twinCloses = 0; }, settings.stableSeconds * 1000 - PROVEN_MS);
       }, PROVEN_MS);
       if (topics.length) send(encodeSubscribe(nextPacketId(), topics, 1));
       for (const item of queue) sendQueued(item);
@@ -199,7 +199,8 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       if (packet.qos == 1) send(encodePuback(packet.id));
       callUser(link.onMessage, packet.topic, packet.payload);
     }
-    if (type == PUBACK) queue = queue.filter((item) => item._id != packet.id);
+    // in place, no new array; acknowledgements mostly come in order: the first item matches
+    if (type == PUBACK) for (let index = 0; index < queue.length; index++) if (queue[index]._id == packet.id) { queue.splice(index, 1); break; }
     if (type == SUBACK && packet.granted.indexOf(128) >= 0) error("subscribe refused");
   };
   const sendQueued = (item: QueuedPublish) => {
@@ -218,15 +219,15 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     start(newSession) {
       const wasOnline = endSession("wifi");
       session = newSession;
-      resetBackoff();
+      networkAttempts = loginAttempts = twinCloses = 0;
       connectWifi();
-      reportOffline(wasOnline);
+      if (wasOnline) callUser(link.onOffline);
     },
     stop() {
       if (state == ONLINE) send("\xe0\0"); // DISCONNECT (mqtt.ts encodeDisconnect)
       const wasOnline = endSession("stopped");
       session = null;
-      reportOffline(wasOnline);
+      if (wasOnline) callUser(link.onOffline);
     },
     // ignored while connecting: Wifi.connect itself may report the old link's loss
     wifiLost() { if (wifiState == "up") wifiDown("wifi lost"); },
