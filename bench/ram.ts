@@ -92,5 +92,32 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//,
   const rows: Record<string, RamFigures> = {};
   if (quick) for (const [name, path] of Object.entries(builds())) rows[name] = await measureRam(path, file, "storage", undefined, 0);
   else Object.assign(rows, await ramTable(file));
+  if (process.argv.includes("--tls")) for (const [name, path] of Object.entries(builds())) console.log("one TLS session, " + name + ": " + JSON.stringify(await measureTls(path)));
   console.table(rows);
+}
+
+/** JsVars one TLS session holds in the interpreter (tls.connect to a local Node TLS server,
+ * sampled once data has arrived over it; on the Linux build mbedTLS allocates from JsVars,
+ * on an ESP32 from the native heap). */
+export async function measureTls(espruino: string): Promise<{ jsvars?: number, handshakeMs?: number, error?: string }> {
+  const { generate } = await import("selfsigned");
+  const { createServer } = await import("node:tls");
+  const pems: any = await generate([{ name: "commonName", value: "localhost" }], { keySize: 2048, algorithm: "sha256" } as any);
+  const server = createServer({ key: pems.private, cert: pems.cert }, (s) => { s.on("error", () => {}); s.write("ready"); });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as any).port;
+  const code = `var m0,t0;setTimeout(function(){m0=process.memory().usage;t0=getTime();
+E.defrag&&E.defrag();
+var s=require("tls").connect({host:"127.0.0.1",port:${port}},function(){});
+s.on("data",function(){var ms=(getTime()-t0)*1000;setTimeout(function(){console.log("@@tls "+JSON.stringify({jsvars:process.memory().usage-m0,handshakeMs:Math.round(ms)}));s.end();setTimeout(function(){quit()},100)},10)});
+s.on("error",function(e){console.log("@@tls "+JSON.stringify({error:""+e}))});},10);`;
+  const d = startDevice({ espruino, code, postlude: " ", setup: null, timeoutMs: 20000 }); // " ": no postlude
+  try {
+    return await d.wait("tls", 15000, true);
+  } catch (e: any) {
+    return { error: String(e.message || e).split("\n")[0] };
+  } finally {
+    await d.kill(); rmSync(d.dir, { recursive: true, force: true });
+    await new Promise((r) => server.close(r));
+  }
 }
