@@ -58,8 +58,9 @@ export async function measureRam(espruino: string, firmware: string, boot: "stor
     r.postsPerSec = rateSec ? Math.round(rate.n / rate.s) : undefined;
     const c = startDevice({ espruino, code: CONTROL, postlude: BENCH_POSTLUDE, setup: null, plan: {}, timeoutMs: 10000 });
     runs.push(c);
-    r.harness = (await c.wait("load", 5000, true)).mem;
-    for (const k of ["load", "online", "posts", "sets"] as const) r[k] = (r[k] as number) - r.harness;
+    const harness: number = (await c.wait("load", 5000, true)).mem;
+    r.harness = harness;
+    for (const k of ["load", "online", "posts", "sets"] as const) r[k] = (r[k] as number) - harness;
   } catch (e: any) {
     r.error = String(e.message || e).split("\n")[0];
   } finally {
