@@ -11,6 +11,7 @@ import { encodePublish, MqttReader } from "../lib/mqtt";
 const board = JSON.parse(readFileSync("board.json", "utf8"));
 const ESPRUINO_MQTT_MODULE = 6140; // Espruino's own MQTT module, minified (espruino.com/modules/MQTT.min.js)
 const results: any = { date: new Date().toISOString(), node: process.version };
+const failures: string[] = [];
 
 const sizes = (code: string) => {
   const b = Buffer.from(code, "latin1");
@@ -119,7 +120,8 @@ async function main() {
       console.log("\nIn the real Espruino interpreter (Linux build; JsVars are a lower bound for ESP32)");
       console.table({
         "JsVars after load (firmware, unconfigured)": { value: d.jsvarsFirmwareIdle },
-        "JsVars online (firmware)": { value: d.jsvarsFirmwareOnline, budget: d.ramBudgetJsVars },
+        "JsVars online (firmware)": { value: d.jsvarsFirmwareOnline },
+        "JsVars online, booted from Storage (firmware)": { value: d.jsvarsFirmwareOnlineBooted, budget: d.ramBudgetOnlineJsVars },
         "JsVars after 10 / 50 / all posts": { value: [d.jsvarsAfter10, d.jsvarsAfter50, d.jsvarsEnd].join(" / ") },
         "load to online, ms (setup / boot from Storage)": { value: d.loadToOnlineMs + " / " + d.rebootLoadToOnlineMs },
         "QoS 1 publishes/s (1 in flight / 8 in flight)": { value: d.qos1PerSec + " / " + d.qos1WindowPerSec },
@@ -131,6 +133,23 @@ async function main() {
       results.device = { error: String(e.message || e) };
       console.log("device benchmark failed:", results.device.error);
     }
+    // Resident RAM the way a board runs it, both builds, from Storage and from RAM
+    const { ramTable } = await import("./ram");
+    results.ram = await ramTable("dist/firmware.js");
+    console.log("\nJsVars net of the bare interpreter (load: unconfigured; online/posts/sets: booted with a saved config;" +
+      " after 100 posts, after 20 property sets) and iot.post/s (10 s, 8 awaiting post_reply)");
+    console.table(results.ram);
+    results.ram.budget = board.ramBudgetOnlineJsVars;
+    const { measureTls, builds } = await import("./ram");
+    results.tls = {};
+    for (const [name, path] of Object.entries(builds())) results.tls[name] = await measureTls(path);
+    console.log("\nOne TLS session in the interpreter (raw tls.connect to a local Node server; on an ESP32 mbedTLS uses the native heap instead)");
+    console.table(results.tls);
+    const over = Object.entries(results.ram).filter(([k, v]: any) => /Storage/.test(k) && !(v.online > 0 && v.online <= board.ramBudgetOnlineJsVars));
+    if (over.length) {
+      failures.push("JsVars online booted from Storage over board.json ramBudgetOnlineJsVars " + board.ramBudgetOnlineJsVars + ": " + over.map(([k, v]: any) => k + " " + (v.online ?? v.error)).join("; "));
+    }
+    if (results.device.checks && results.device.checks.some((c: any) => !c.ok)) failures.push("device checks failed: " + results.device.checks.filter((c: any) => !c.ok).map((c: any) => c.name).join("; "));
   } else {
     results.device = { skipped: "set ESPRUINO=/path/to/espruino (a Linux build of the Espruino interpreter) to measure JsVars, load-to-online time and publishes/s in the real interpreter" };
     console.log("\nIn the real Espruino interpreter: " + results.device.skipped);
@@ -138,6 +157,10 @@ async function main() {
 
   writeFileSync("bench/results.json", JSON.stringify(results, null, 2) + "\n");
   console.log("\nwritten bench/results.json");
+  if (failures.length) {
+    console.log("bench FAILED: " + failures.join("; "));
+    process.exit(1);
+  }
 }
 
 main().catch((e) => {

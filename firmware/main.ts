@@ -22,7 +22,8 @@ watchWifi(link);
 (global as any).iot = makeIot({
   _storage: storage,
   _link: link,
-  _alink: (productKey, deviceName) => new Alink(link, env, productKey, deviceName, () => Date.now(), stepClock, logs),
+  // Date.now as a value (natives ignore `this`): a wrapper arrow would be resident per Alink
+  _alink: (productKey, deviceName) => new Alink(link, env, productKey, deviceName, Date.now, stepClock, logs),
   _creds: (config) => credentials(config, sha1, sha256),
   _keepAlive: keepAlive,
   _log: env._log,

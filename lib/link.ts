@@ -1,9 +1,9 @@
 // The device link: Wi-Fi → TCP → MQTT session, keep-alive, QoS 1 queue, reconnect
 // backoff and watchdog feeding. Pure state machine: clock, sockets and Wi-Fi are injected.
-import { Backoff } from "./backoff";
+import { backoffDelay } from "./backoff";
 import {
   MqttReader, CONNACK, PUBLISH, PUBACK, SUBACK,
-  encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect,
+  encodeConnect, encodePublish, encodePuback, encodeSubscribe,
 } from "./mqtt";
 
 export interface Timers { set(fn: () => void, ms: number): any; clear(handle: any): void }
@@ -51,8 +51,6 @@ export interface Link {
   _id: number; // last packet id (white-box tests set it)
 }
 
-// CONNACK return codes 1..5 (MQTT 3.1.1 §3.2.2.3)
-const CONNACK_REFUSALS = ["", "unacceptable protocol version", "identifier rejected", "server unavailable", "bad username or password", "not authorized"];
 const errorText = (thrown: any) => "" + (thrown && thrown.message || thrown);
 // states (status().state) and Wi-Fi states (status().wifi) the code compares against
 const ONLINE = "online", CONNECTING = "connecting", SOCKET_CLOSED = "socket closed";
@@ -76,12 +74,13 @@ const PROVEN_MS = 10000;
 // (and none of Espruino's `this`-in-arrow traps). `new Link(..)` works too.
 export function Link(env: LinkEnv, settings: LinkSettings): Link {
   const noop = () => {}, watchdogPeriod = settings.watchdogSeconds * 1000 / 3,
-    timers: any[] = [], // pending timer handle per slot; null when fired or cleared
-    networkBackoff = Backoff(1000, 60000),
-    loginBackoff = Backoff(2000, 900000); // refused credentials, twin login
+    timers: any[] = []; // pending timer handle per slot; null when fired or cleared
   let session: Session | null = null, state = "unconfigured", wifiState = "off", lastError = "",
     socket: LinkSocket | null = null, queue: QueuedPublish[] = [],
     connects = 0, reconnects = 0, dropped = 0, offlineTicks = 0,
+    // attempts on the network schedule (1 s to 1 min) and on the login schedule (refused
+    // credentials, twin login: 2 s to 15 min), for backoffDelay
+    networkAttempts = 0, loginAttempts = 0,
     // bumped whenever a socket or Wi-Fi attempt is replaced: older callbacks see a stale value
     generation = 0,
     // online sessions closed by the platform in a row, with no failed attempt between them
@@ -101,7 +100,6 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   const callUser = (fn: Function, topic?: string, payload?: string) => {
     try { fn(topic, payload); } catch (thrown) { error("callback: " + errorText(thrown)); }
   };
-  const resetBackoff = () => { networkBackoff.reset(); loginBackoff.reset(); twinCloses = 0; };
   const connectWifi = () => {
     const attempt = ++generation;
     state = "wifi"; wifiState = CONNECTING;
@@ -147,8 +145,8 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     if (oldSocket) try { oldSocket.end(); } catch (ignored) { /* already closed */ }
     return wasOnline;
   };
-  // onOffline runs last, once the link is consistent: it may call stop() or start()
-  const reportOffline = (wasOnline: boolean) => { if (wasOnline) callUser(link.onOffline); };
+  // Callers run onOffline last (`if (wasOnline) callUser(link.onOffline)`), once the link is
+  // consistent: it may call stop() or start(). Inline, not a helper: each function is resident.
   // badCredentials: CONNACK 4 or 5, retried on the long schedule
   const dropLink = (reason: string, badCredentials?: boolean) => {
     const wasOnline = endSession("backoff");
@@ -162,8 +160,8 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     error(twin ? "another device is probably using these credentials" : reason);
     reconnects++;
     armTimer(PHASE_TIMER, () => wifiState == "up" ? connectMqtt() : connectWifi(),
-      (twin || badCredentials ? loginBackoff : networkBackoff).next(env._random()));
-    reportOffline(wasOnline);
+      twin || badCredentials ? backoffDelay(loginAttempts++, 2000, 900000, env._random()) : backoffDelay(networkAttempts++, 1000, 60000, env._random()));
+    if (wasOnline) callUser(link.onOffline);
   };
   const send = (bytes: string) => {
     if (socket) try {
@@ -174,7 +172,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     }
   };
   const ping = () => {
-    send(encodePingreq());
+    send("\xc0\0"); // PINGREQ (as mqtt.ts encodePingreq): a literal stays in flash, a function is resident
     if (socket) armTimer(RECEIVE_TIMER, () => dropLink("ping timeout"), settings.pingTimeoutSeconds * 1000);
   };
   // packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
@@ -183,13 +181,15 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     if (type == CONNACK && state == CONNECTING) {
       if (returnCode) {
         const badCredentials = returnCode == 4 || returnCode == 5;
-        return dropLink("connack " + returnCode + ": " + (CONNACK_REFUSALS[returnCode] || "refused") +
+        // return codes 1..5 (MQTT 3.1.1 §3.2.2.3): a literal in the code (flash), not a resident array
+        return dropLink("connack " + returnCode + ": " + (",unacceptable protocol version,identifier rejected,server unavailable,bad username or password,not authorized".split(",")[returnCode] || "refused") +
           (badCredentials ? ", check deviceSecret" : ""), badCredentials);
       }
       state = ONLINE; connects++;
       armTimer(PHASE_TIMER, () => {
-        networkBackoff.reset();
-        armTimer(PHASE_TIMER, resetBackoff, settings.stableSeconds * 1000 - PROVEN_MS);
+        networkAttempts = 0;
+        // stable: both schedules and the twin count start again
+        armTimer(PHASE_TIMER, () => { networkAttempts = loginAttempts = twinCloses = 0; }, settings.stableSeconds * 1000 - PROVEN_MS);
       }, PROVEN_MS);
       if (topics.length) send(encodeSubscribe(nextPacketId(), topics, 1));
       for (const item of queue) sendQueued(item);
@@ -199,7 +199,8 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       if (packet.qos == 1) send(encodePuback(packet.id));
       callUser(link.onMessage, packet.topic, packet.payload);
     }
-    if (type == PUBACK) queue = queue.filter((item) => item._id != packet.id);
+    // in place, no new array; acknowledgements mostly come in order: the first item matches
+    if (type == PUBACK) for (let index = 0; index < queue.length; index++) if (queue[index]._id == packet.id) { queue.splice(index, 1); break; }
     if (type == SUBACK && packet.granted.indexOf(128) >= 0) error("subscribe refused");
   };
   const sendQueued = (item: QueuedPublish) => {
@@ -218,15 +219,15 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     start(newSession) {
       const wasOnline = endSession("wifi");
       session = newSession;
-      resetBackoff();
+      networkAttempts = loginAttempts = twinCloses = 0;
       connectWifi();
-      reportOffline(wasOnline);
+      if (wasOnline) callUser(link.onOffline);
     },
     stop() {
-      if (state == ONLINE) send(encodeDisconnect());
+      if (state == ONLINE) send("\xe0\0"); // DISCONNECT (mqtt.ts encodeDisconnect)
       const wasOnline = endSession("stopped");
       session = null;
-      reportOffline(wasOnline);
+      if (wasOnline) callUser(link.onOffline);
     },
     // ignored while connecting: Wifi.connect itself may report the old link's loss
     wifiLost() { if (wifiState == "up") wifiDown("wifi lost"); },

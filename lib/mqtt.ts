@@ -27,11 +27,6 @@ function stringField(text: string): string {
   return uint16(text.length) + text;
 }
 
-// throws if a packet of size bytes is over maxPacket
-function checkSize(size: number, maxPacket: number) {
-  if (size > maxPacket) fail("packet over " + maxPacket + " bytes");
-}
-
 // fixed header + remaining length + body; a whole packet over maxPacket throws (no
 // maxPacket: no limit). The remaining length never reaches the 268435455 the 4 bytes hold:
 // no device has that much RAM.
@@ -39,7 +34,7 @@ function packet(header: number, body: string, maxPacket?: number): string {
   let remainingLength = body.length, fixedHeader = chr(header);
   do { fixedHeader += chr(remainingLength > 127 ? remainingLength & 127 | 128 : remainingLength); remainingLength >>= 7 } while (remainingLength);
   // checked before the concatenation: a packet too big is never copied
-  checkSize(fixedHeader.length + body.length, maxPacket!);
+  if (fixedHeader.length + body.length > maxPacket!) fail("packet over " + maxPacket + " bytes");
   return fixedHeader + body;
 }
 /** CONNECT, clean session, no will; username and password always sent. */
@@ -101,7 +96,7 @@ export class MqttReader {
           multiplier *= 128;
         } while (encodedByte > 127);
         // position is the fixed header's length now
-        checkSize(position + remainingLength, reader._maxPacket);
+        if (position + remainingLength > reader._maxPacket) fail("packet over " + reader._maxPacket + " bytes");
         buffer = buffer.slice(position);
       }
       if (buffer.length < remainingLength) {

@@ -1,10 +1,16 @@
 import { describe, it, expect } from "vitest";
-import { Backoff } from "../lib/backoff";
+import { backoffDelay } from "../lib/backoff";
+
+// The old object API over the pure function: a counter the caller keeps (as Link does).
+const Backoff = (base: number, cap: number) => {
+  let attempt = 0;
+  return { next: (rand: number) => backoffDelay(attempt++, base, cap, rand), reset: () => { attempt = 0 } };
+};
 
 // Equal jitter: attempt n waits between d/2 and d, d = min(cap, base·2^n), and never under 1 s.
 const d = (base: number, cap: number, n: number) => Math.min(cap, base * 2 ** n);
 
-describe("Backoff (equal jitter)", () => {
+describe("backoffDelay (equal jitter)", () => {
   it("network schedule 1 s → 60 s: random 1 gives d, random 0 gives d/2 (at least 1 s)", () => {
     const hi = Backoff(1000, 60000), lo = Backoff(1000, 60000);
     const his: number[] = [], los: number[] = [];

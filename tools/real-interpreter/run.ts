@@ -10,6 +10,8 @@
 //   code stays in flash. The script it runs is prelude + install (when Storage has no OTA
 //   state yet) + loader + postlude, one file; .boot0 (prelude) and .bootcde (loader +
 //   postlude) hold the same for a restart by load() (an OTA switch or rollback on Linux).
+//   `boot: "ram"` instead runs prelude + bundle + postlude as one file, like the Web IDE's
+//   default upload (the code's text then costs JsVars).
 //   Nothing goes through stdin (piped lines race the interpreter and can abort it);
 // - the prelude installs a Wi-Fi stand-in (the Linux build has no Wifi module) and wraps
 //   setTime(), which on Linux does not move the clock but pushes every timer forward;
@@ -47,11 +49,12 @@ const PRELUDE = `var __rt=getTime,__dn=Date.now,__off=0,__t0=__rt(),__setTimes=0
 Date.now=function(){return __dn.call(Date)+__off};
 global.getTime=function(){return __rt()+__off/1000};
 global.setTime=function(s){__setTimes++;__off=s*1000-__dn.call(Date)};
-// __wifi.fail: how many of the next connects fail; __wifi.drop() reports a lost link as the
-// ESP32 does (a "disconnected" event; Espruino objects have on/emit built in).
-var __wifi={connects:0,fail:0,drop:function(){require("Wifi").emit("disconnected",{reason:"test"})}};
+// __wifi.fail: how many of the next connects fail; connects before __wifi.downUntil (__rt()
+// seconds) fail too; __wifi.drop() reports a lost link as the ESP32 does (a "disconnected"
+// event; Espruino objects have on/emit built in).
+var __wifi={connects:0,fail:0,downUntil:0,drop:function(){require("Wifi").emit("disconnected",{reason:"test"})}};
 Modules.addCached("Wifi",function(){module.exports={
-connect:function(ssid,o,cb){__wifi.connects++;var f=__wifi.fail>0;if(f)__wifi.fail--;if(cb)setTimeout(function(){cb(f?"auth fail":null)},10)},
+connect:function(ssid,o,cb){__wifi.connects++;var f=__wifi.fail>0||__rt()<__wifi.downUntil;if(__wifi.fail>0)__wifi.fail--;if(cb)setTimeout(function(){cb(f?"auth fail":null)},10)},
 disconnect:function(cb){if(cb)setTimeout(cb,1)},
 getIP:function(cb){var r={ip:"127.0.0.1",netmask:"255.0.0.0",gw:"127.0.0.1",mac:"02:00:00:00:00:01"};if(cb)setTimeout(function(){cb(null,r)},1);return r},
 getStatus:function(cb){var r={station:"connected",ap:"disabled",mode:"sta"};if(cb)setTimeout(function(){cb(r)},1);return r},
@@ -136,6 +139,10 @@ export interface StartOptions {
   plan?: Record<string, unknown>;
   /** run in this dir (its Storage) instead of a new temp dir */
   dir?: string;
+  /** "storage" (default for a firmware file): written into Storage and booted from there, as
+   * a flashed board does; "ram": the bundle's text is part of the script, as the Web IDE's
+   * default upload (`code` always runs this way) */
+  boot?: "storage" | "ram";
   /** kill the interpreter after this many ms */
   timeoutMs?: number;
 }
@@ -172,9 +179,16 @@ export function startDevice(o: StartOptions): DeviceRun {
   const install = `(function(S){if(S.read("ota.s0")===undefined&&S.read("ota.s1")===undefined){S.write("fw.a",${JSON.stringify(fw)});` +
     `S.writeJSON("ota.s1",${JSON.stringify(initialState())})}S.write(".boot0",${JSON.stringify(PRELUDE)});S.write(".bootcde",${JSON.stringify(boot)})})(require("Storage"));\n`;
   // latin1 keeps the bundle's bytes as they are (it is ASCII when the build is right).
+  const fromStorage = o.code == null && o.boot != "ram";
   // A Storage that has .boot0 runs it before run.js: the prelude must not run twice.
-  writeFileSync(join(dir, "run.js"), `if(typeof __rt=="undefined")eval(${JSON.stringify(PRELUDE)});\n` + install + boot, "latin1");
-  const proc = spawn(o.espruino, ["run.js"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  writeFileSync(join(dir, "run.js"), fromStorage
+    ? `if(typeof __rt=="undefined")eval(${JSON.stringify(PRELUDE)});\n` + install + boot
+    : PRELUDE + fw + "\n;" + post, "latin1");
+  // stdin: a pipe that stays open and silent. At end of file (stdin "ignore") the 32-bit
+  // build reads char 0xFF on every idle loop into the REPL's input line, which then grows
+  // by ~25 JsVars a second: a "leak" that is the harness, not the firmware.
+  const proc = spawn(o.espruino, ["run.js"], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
+  proc.stdin!.on("error", () => {});
   const markers = new EventEmitter();
   const seen = new Map<string, any[]>();
   let out = "", buf = "";

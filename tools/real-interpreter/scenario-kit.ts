@@ -24,6 +24,7 @@ function offPosts(){if(PLAN.offPosts&&!did){did=1;for(var k=0;k<PLAN.offPosts;k+
 iot.on("online",function(){on++;__out("online",{ms:ms(),n:on,s:st(),mem:__mem().usage});
 if(on==1&&PLAN.every){pi=setInterval(function(){post({Seq:n++})},PLAN.every);
 if(PLAN.postFor)setTimeout(function(){clearInterval(pi);pi=null;__out("postsdone",{ms:ms(),n:n})},PLAN.postFor)}
+if(on==1&&PLAN.wifiDropEvery)setInterval(function(){__wifi.downUntil=__rt()+PLAN.wifiDownMs/1000;__wifi.drop()},PLAN.wifiDropEvery);
 if(on==1&&PLAN.wifiDropAt)setTimeout(function(){__wifi.fail=PLAN.wifiFails||0;__wifi.drop()},PLAN.wifiDropAt);
 if(on==1&&PLAN.setupEvery){var k=0;setInterval(function(){try{iot.setup({keepAlive:30+(k++%2)});__out("setup",{k:k,ms:ms()})}catch(e){__out("perr",{m:e.message})}},PLAN.setupEvery)}
 });
@@ -57,6 +58,9 @@ export interface ScenarioOptions {
   keep?: boolean;
   /** length of the soak (default 180000) */
   soakMs?: number;
+  /** outageSoak: its length in minutes (default 10) and what goes away every 20 s */
+  minutes?: number;
+  outage?: "broker" | "wifi";
 }
 
 export interface Check { name: string, ok: boolean, detail: string }
@@ -108,7 +112,7 @@ export class Ctx {
   }
   /** An interpreter on the scenario postlude. */
   device(setup: object | null, plan: Record<string, unknown>, dir?: string, tag?: string): ScenarioDevice {
-    const run = startDevice({ espruino: this.o.espruino, firmware: this.o.firmware, postlude: POSTLUDE, setup, plan: Object.assign({}, plan), dir, timeoutMs: 600000 });
+    const run = startDevice({ espruino: this.o.espruino, firmware: this.o.firmware, postlude: POSTLUDE, setup, plan: Object.assign({}, plan), dir, timeoutMs: 600000 + (this.o.minutes || 0) * 60000 });
     const d: ScenarioDevice = Object.assign(run, {
       tag: tag || "dev",
       m: (name: string) => run.seen(name),

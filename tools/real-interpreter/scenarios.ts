@@ -3,7 +3,8 @@
 // a soak. Each runs the interpreter (real time) against the emulator or a raw TCP server and
 // returns {name, ok, checks:[{name, ok, detail}], figures}. Their building blocks are in
 // scenario-kit.ts and hostile-broker.ts; test/device-scenarios.test.ts runs them under vitest.
-// CLI: `ESPRUINO=... [SOAK_MS=180000] npx tsx tools/real-interpreter/scenarios.ts [-v] [name ...]` (default: all).
+// CLI: `ESPRUINO=... [SOAK_MS=180000] npx tsx tools/real-interpreter/scenarios.ts [-v] [name ...]` (default: all
+// but outageSoak); `npm run soak -- --minutes 60 [--wifi] [-v]` runs outageSoak.
 import { createServer, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { findEspruino, until, DEFAULT_FIRMWARE } from "./run";
@@ -210,6 +211,50 @@ async function soak(c: Ctx): Promise<void> {
   c.noErrors();
 }
 
+// 8. Outage soak (issue 19): a QoS 1 post every 2 s for `minutes` (default 10) while every 20 s
+// the broker goes away for 3 s (outage "broker") or Wi-Fi drops for 3 s ("wifi"). Every post
+// must reach the emulator (ids sent vs received), and resident JsVars (booted from Storage,
+// sampled online with an empty queue) must stay flat.
+// CLI: `npm run soak -- --minutes 60 [--wifi]`.
+async function outageSoak(c: Ctx): Promise<void> {
+  const minutes = c.o.minutes || 10, outage = c.o.outage || "broker", durMs = minutes * 60000;
+  const plan: Record<string, unknown> = { every: 2000, postFor: durMs, memEvery: 5000, poll: 250 };
+  if (outage === "wifi") Object.assign(plan, { wifiDropEvery: 20000, wifiDownMs: 3000 });
+  const { emu, d, on } = await onlineDevice(c, plan);
+  const t0 = Date.now();
+  let outages = 0;
+  while (Date.now() - t0 < durMs) {
+    await sleep(Math.min(17000, Math.max(0, durMs - (Date.now() - t0))));
+    if (Date.now() - t0 >= durMs) break;
+    if (outage === "broker") { await emu.stop(); outages++; await sleep(3000); await emu.start() } else { outages++; await sleep(3000) }
+  }
+  await d.wait("postsdone", 30000, true);
+  // drained: online with an empty queue (a post still in flight gets its PUBACK)
+  await until(() => { const s = d.lastSt(); const m = d.m("mem"); const l = m[m.length - 1]; return s && s.s.state === "online" && l && l.s.queue === 0 && l.ms > d.m("postsdone")[0].ms }, 60000, "queue drained").catch(() => {});
+  await sleep(2000);
+  const sent = d.m("p").map((p) => p.id), received = new Map<string, number>();
+  for (const e of emu.events) if (e.ev === "post" && e.d.params && "Seq" in e.d.params) received.set(String(e.d.id), (received.get(String(e.d.id)) || 0) + 1);
+  const lost = sent.filter((id) => !received.has(String(id)));
+  const duplicates = [...received.values()].filter((n) => n > 1).reduce((a, n) => a + n - 1, 0);
+  const mems = d.m("mem").filter((m) => m.s.state === "online" && m.s.queue === 0);
+  // first idle sample after the first outage (lazily made state exists by then) and the last one
+  const early = mems.find((m) => m.ms > 30000) || mems[0], last = mems[mems.length - 1];
+  const status = last ? last.s : d.lastSt().s;
+  const f = c.figures.outageSoak = {
+    outage, minutes, outages, posts: sent.length, received: received.size, lost: lost.length, duplicates,
+    dropped: status.dropped, reconnects: status.reconnects, connects: status.connects, postErrors: d.m("perr").length,
+    jsvarsBootOnline: on.mem, jsvarsEarly: early && early.mem, jsvarsEnd: last && last.mem,
+    jsvarsSamples: mems.filter((m, i) => i % 12 === 0).map((m) => m.mem),
+  };
+  c.log("outageSoak: " + JSON.stringify(f));
+  c.check("every post reached the platform (ids sent vs received)", sent.length > 0 && lost.length === 0 && f.postErrors === 0,
+    sent.length + " sent, " + received.size + " received, lost " + lost.slice(0, 10).join(",") + ", post errors " + f.postErrors + ", dropped " + f.dropped);
+  c.check("reconnected after every outage", status.reconnects >= outages && status.connects >= outages + 1, outages + " outages, reconnects " + status.reconnects + ", connects " + status.connects);
+  c.check("resident JsVars flat (idle online, after the first outage vs the end: < 20)", early && last && last.mem - early.mem < 20, "early " + (early && early.mem) + ", end " + (last && last.mem));
+  c.watchdog(d, durMs);
+  c.noErrors();
+}
+
 // Status shape: JSON-serialisable, the documented keys, state from the documented set.
 async function statusShape(c: Ctx): Promise<void> {
   const { emu, d } = await onlineDevice(c, {});
@@ -223,7 +268,7 @@ async function statusShape(c: Ctx): Promise<void> {
   c.noErrors();
 }
 
-export const SCENARIOS: Record<string, (c: Ctx) => Promise<void>> = { brokerRestart, deadLink, hostile, hostilePayloads, twin, wifiLoss, reboot, soak, statusShape };
+export const SCENARIOS: Record<string, (c: Ctx) => Promise<void>> = { brokerRestart, deadLink, hostile, hostilePayloads, twin, wifiLoss, reboot, soak, statusShape, outageSoak };
 
 export interface ScenarioResult { name: string, ok: boolean, checks: Check[], figures: Record<string, any> }
 
@@ -236,14 +281,20 @@ export async function runScenario(name: string, o: ScenarioOptions): Promise<Sce
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const verbose = process.argv.includes("-v");
-  const names = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+  // outageSoak options: --minutes N, --wifi (Wi-Fi drops instead of the broker)
+  const argv = process.argv.slice(2), mi = argv.indexOf("--minutes");
+  const minutes = mi >= 0 ? Number(argv[mi + 1]) : undefined, outage: "broker" | "wifi" = argv.includes("--wifi") ? "wifi" : "broker";
+  if (mi >= 0) argv.splice(mi, 2);
+  const names = argv.filter((a) => !a.startsWith("-"));
   const found = findEspruino();
   if (!found.path) { console.log("scenarios skipped: " + found.reason); process.exit(0) }
   const firmware = process.env.FIRMWARE || DEFAULT_FIRMWARE;
   let failed = 0;
-  for (const n of names.length ? names : Object.keys(SCENARIOS)) {
+  // the outage soak runs only when named (npm run soak)
+  for (const n of names.length ? names : Object.keys(SCENARIOS).filter((x) => x !== "outageSoak")) {
     const t = Date.now();
-    const r = await runScenario(n, { espruino: found.path, firmware, soakMs: Number(process.env.SOAK_MS) || undefined, log: (l) => { if (verbose || /^(ok|FAIL) /.test(l)) console.log("  " + l) } });
+    const r = await runScenario(n, { espruino: found.path, firmware, soakMs: Number(process.env.SOAK_MS) || undefined, minutes, outage,
+      log: (l) => { if (verbose || /^(ok|FAIL) |^outageSoak: /.test(l)) console.log(new Date().toISOString().slice(11, 19) + "  " + l) } });
     console.log((r.ok ? "PASS " : "FAIL ") + n + " (" + Math.round((Date.now() - t) / 1000) + " s) " + JSON.stringify(r.figures));
     if (!r.ok) failed++;
   }

@@ -37,6 +37,7 @@ row("JsVars of the test harness alone", r.jsvarsHarness);
 row("JsVars after load (unconfigured)", r.jsvarsAfterLoad);
 row("JsVars online", r.jsvarsOnline);
 row("  firmware share idle / online", r.jsvarsFirmwareIdle == null ? null : r.jsvarsFirmwareIdle + " / " + r.jsvarsFirmwareOnline);
+row("  firmware online, from Storage", r.jsvarsFirmwareOnlineBooted == null ? null : r.jsvarsFirmwareOnlineBooted + " (budget " + r.ramBudgetOnlineJsVars + ")");
 row("JsVars after 10 posts", r.jsvarsAfter10);
 row("JsVars after 50 posts", r.jsvarsAfter50);
 row("JsVars after all posts", r.jsvarsEnd);

@@ -1,0 +1,124 @@
+// Resident RAM (JsVars) and post rate of the firmware in the real interpreter, the way a board
+// runs it: booted from Storage with a saved config (and, for comparison, loaded into RAM as
+// the Web IDE's default upload does). Used by `npm run bench`; `npx tsx bench/ram.ts` alone.
+// Figures are net of the bare interpreter + harness (a control run with a stand-in `iot`).
+//   load: after the bundle ran, unconfigured; online: 500 ms after CONNACK, booted from the
+//   saved config; posts: after 100 posts (one at a time); sets: after 20 property sets;
+//   postsPerSec: iot.post over 10 s with up to 8 posts awaiting their post_reply.
+import { rmSync, existsSync } from "node:fs";
+import { startEmulator } from "../tools/emulator/index";
+import { startDevice, randomName } from "../tools/real-interpreter/run";
+
+export interface RamFigures { load?: number, online?: number, posts?: number, sets?: number, postsPerSec?: number, harness?: number, error?: string }
+
+// Plain ES5, runs on the interpreter after the firmware (boot from the saved config).
+const BENCH_POSTLUDE = `
+(function(SETUP,PLAN){
+var phase="boot",want=null,n=0,sets=0,inFlight={},left=0,count=0,t0=0;
+function mem(){return process.memory().usage}
+function later(fn){setTimeout(fn,300)}
+iot.on("online",function(){if(phase!="boot")return;phase="online";setTimeout(function(){__out("online",{mem:mem()});phase="posts";next()},500)});
+iot.on("reply",function(id){
+if(phase=="posts"&&id==want){n++;setTimeout(next,0)}
+else if(phase=="rate"&&inFlight[id]){delete inFlight[id];left--;setTimeout(fill,0)}});
+function next(){if(n>=PLAN.posts){phase="sets";later(function(){__out("posts",{mem:mem()})});return}want=iot.post({Seq:n,Temp:20+n%10/2})}
+iot.on("set",function(){if(++sets==PLAN.sets)later(function(){__out("sets",{mem:mem()});phase="rate";t0=__rt();fill()})});
+function fill(){
+if(phase!="rate")return;
+if(__rt()-t0>=PLAN.rateSec||!PLAN.rateSec){if(!left){phase="done";__out("rate",{n:count,s:__rt()-t0})}return}
+while(left<8){inFlight[iot.post({Seq:count++,Temp:21.5})]=1;left++}}
+setTimeout(function(){__out("load",{mem:mem()})},1);
+})(%SETUP%,%PLAN%);
+`;
+// A stand-in `iot` that never goes online: the harness' own JsVars.
+const CONTROL = "var iot={l:[],on:function(e,f){this.l.push(f)},post:function(){},status:function(){return{}}};";
+
+export async function measureRam(espruino: string, firmware: string, boot: "storage" | "ram", log: (l: string) => void = () => {}, rateSec = 10): Promise<RamFigures> {
+  const r: RamFigures = {};
+  const dev = { productKey: randomName(11), deviceName: "espruino-bench", deviceSecret: randomName(32) };
+  const emu = await startEmulator({ port: 0, devices: [dev], log: () => {} });
+  const setup = Object.assign({ ssid: "emulator", password: "password123", host: "127.0.0.1", port: emu.port }, dev);
+  const runs: ReturnType<typeof startDevice>[] = [];
+  try {
+    // 1. unconfigured load, then iot.setup() saves the config
+    const first = startDevice({ espruino, firmware, boot, setup, plan: {}, timeoutMs: 30000 });
+    runs.push(first);
+    r.load = (await first.wait("load", 10000, true)).mem.usage;
+    await first.wait("online", 15000, true);
+    await first.kill();
+    // 2. boot from the saved config, as a board does after a reset
+    const d = startDevice({ espruino, firmware, boot, dir: first.dir, postlude: BENCH_POSTLUDE, setup: null, plan: { posts: 100, sets: 20, rateSec }, timeoutMs: 60000 });
+    runs.push(d);
+    d.markers.on("line", (l) => log(l));
+    r.online = (await d.wait("online", 15000, true)).mem;
+    r.posts = (await d.wait("posts", 20000, true)).mem;
+    for (let i = 0; i < 20; i++) await emu.setProperty(dev.productKey, dev.deviceName, { Switch: i % 2, N: i }, { timeout: 5000 });
+    r.sets = (await d.wait("sets", 10000, true)).mem;
+    const rate = await d.wait("rate", 30000, true);
+    r.postsPerSec = rateSec ? Math.round(rate.n / rate.s) : undefined;
+    const c = startDevice({ espruino, code: CONTROL, postlude: BENCH_POSTLUDE, setup: null, plan: {}, timeoutMs: 10000 });
+    runs.push(c);
+    const harness: number = (await c.wait("load", 5000, true)).mem;
+    r.harness = harness;
+    for (const k of ["load", "online", "posts", "sets"] as const) r[k] = (r[k] as number) - harness;
+  } catch (e: any) {
+    r.error = String(e.message || e).split("\n")[0];
+  } finally {
+    for (const d of runs) { await d.kill(); rmSync(d.dir, { recursive: true, force: true }) }
+    await emu.close();
+  }
+  return r;
+}
+
+/** The interpreters to measure: $ESPRUINO (64-bit) and $ESPRUINO32 (default: $ESPRUINO-esp32like, the 32-bit ESP32 JsVar layout). */
+export function builds(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (env.ESPRUINO && existsSync(env.ESPRUINO)) out["64-bit"] = env.ESPRUINO;
+  const e32 = env.ESPRUINO32 || (env.ESPRUINO ? env.ESPRUINO + "-esp32like" : "");
+  if (e32 && existsSync(e32)) out["32-bit ESP32 layout"] = e32;
+  return out;
+}
+
+export async function ramTable(firmware: string, log?: (l: string) => void) {
+  const rows: Record<string, RamFigures> = {};
+  for (const [name, path] of Object.entries(builds())) {
+    for (const boot of ["storage", "ram"] as const) rows[name + ", " + (boot === "storage" ? "boot from Storage" : "loaded into RAM")] = await measureRam(path, firmware, boot, log);
+  }
+  return rows;
+}
+
+// `npx tsx bench/ram.ts [firmware] [--quick]`: --quick measures only booting from Storage, no rate
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, ""))) {
+  const quick = process.argv.includes("--quick"), file = process.argv.slice(2).find((a) => !a.startsWith("-")) || "dist/firmware.js";
+  const rows: Record<string, RamFigures> = {};
+  if (quick) for (const [name, path] of Object.entries(builds())) rows[name] = await measureRam(path, file, "storage", undefined, 0);
+  else Object.assign(rows, await ramTable(file));
+  if (process.argv.includes("--tls")) for (const [name, path] of Object.entries(builds())) console.log("one TLS session, " + name + ": " + JSON.stringify(await measureTls(path)));
+  console.table(rows);
+}
+
+/** JsVars one TLS session holds in the interpreter (tls.connect to a local Node TLS server,
+ * sampled once data has arrived over it; on the Linux build mbedTLS allocates from JsVars,
+ * on an ESP32 from the native heap). */
+export async function measureTls(espruino: string): Promise<{ jsvars?: number, handshakeMs?: number, error?: string }> {
+  const { generate } = await import("selfsigned");
+  const { createServer } = await import("node:tls");
+  const pems: any = await generate([{ name: "commonName", value: "localhost" }], { keySize: 2048, algorithm: "sha256" } as any);
+  const server = createServer({ key: pems.private, cert: pems.cert }, (s) => { s.on("error", () => {}); s.write("ready"); });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as any).port;
+  const code = `var m0,t0;setTimeout(function(){m0=process.memory().usage;t0=getTime();
+E.defrag&&E.defrag();
+var s=require("tls").connect({host:"127.0.0.1",port:${port}},function(){});
+s.on("data",function(){var ms=(getTime()-t0)*1000;setTimeout(function(){console.log("@@tls "+JSON.stringify({jsvars:process.memory().usage-m0,handshakeMs:Math.round(ms)}));s.end();setTimeout(function(){quit()},100)},10)});
+s.on("error",function(e){console.log("@@tls "+JSON.stringify({error:""+e}))});},10);`;
+  const d = startDevice({ espruino, code, postlude: " ", setup: null, timeoutMs: 20000 }); // " ": no postlude
+  try {
+    return await d.wait("tls", 15000, true);
+  } catch (e: any) {
+    return { error: String(e.message || e).split("\n")[0] };
+  } finally {
+    await d.kill(); rmSync(d.dir, { recursive: true, force: true });
+    await new Promise((r) => server.close(r));
+  }
+}
