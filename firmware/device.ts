@@ -23,9 +23,17 @@ export const makeEnv = (): LinkEnv => {
     set: setTimeout,
     clear: clearTimeout,
     _random: Math.random,
-    _connect(host, port, onOpen, onData, onClose) {
-      // DNS and connect block and throw on failure: the link catches
-      const socket = require("net").connect({ host: host, port: port }, onOpen);
+    _connect(host, port, tls, onOpen, onData, onClose) {
+      if (tls) {
+        // mbedTLS wants ~16 KB in one piece: defragmenting first made the handshake reliable.
+        E.defrag();
+        // Builds whose mbedTLS allocates JsVars (Linux; not the ESP32, whose mbedTLS uses the
+        // native heap) assert and die when they run out mid-handshake (~40 KB): refuse first.
+        const memory = process.memory();
+        if (process.env.BOARD != "ESP32" && memory.free * memory.blocksize < 45000) throw Error("tls: not enough memory");
+      }
+      // DNS, connect and the TLS setup block and throw on failure: the link catches
+      const socket = (tls ? require("tls") : require("net")).connect({ host: host, port: port }, onOpen);
       socket.on("data", onData);
       socket.on("close", onClose);
       socket.on("error", onClose); // the link ignores a second close

@@ -2,4 +2,5 @@
 declare namespace E {
   function enableWatchdog(timeout: number, isAuto: boolean): void;
   function toString(...args: any[]): string;
+  function defrag(): void;
 }

@@ -14,7 +14,7 @@ watchWifi(link);
   _storage: require("Storage"),
   _link: link,
   _alink: (productKey, deviceName) => new Alink(link, env, productKey, deviceName, () => Date.now(), setTime),
-  _creds: (config) => credentials(config, sha1, sha256),
+  _creds: (config) => credentials(config, sha1, sha256, Math.random),
   _keepAlive: keepAlive,
   _log: env._log,
   // The ESP32's Telnet console (port 23) has no password: off unless the config asks.

@@ -445,7 +445,7 @@ describe('silence and devices file', () => {
       expect(e1.demo).toMatchObject({ productKey: expect.stringMatching(/^[A-Za-z0-9]{11}$/), deviceName: 'demo-device' })
       expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual([e1.demo])
       const r = new Raw(e1.port)
-      expect(await r.connect(creds(e1.demo!))).toBe(0)
+      expect(await r.connect(creds(e1.demo! as any))).toBe(0)
       r.end()
       await e1.close()
       const e2 = await startEmulator({ port: 0, devicesFile: file })
