@@ -39,12 +39,13 @@ export function checkDevice(device: Device): void {
   // <= 31 keeps the default client id `${productKey}.${deviceName}` within 64 chars
   str(fields, "productKey", /^[a-zA-Z\d]+$/, "1-31 letters and digits", 0, 0, 31);
   str(fields, "deviceName", /^[\w@.:-]+$/, "4-32 chars of letters, digits, -_@.:", 0, 4, 32);
-  // exactly one identity group; the secrets: visible ASCII, 1-128 chars
+  // exactly one identity group (a preregistration-free login needs clientId and deviceToken);
+  // the secrets: visible ASCII, 1-128 chars
   const secrets = ["deviceSecret", "productSecret", "deviceToken"], given = secrets.filter(field => fields[field] != null);
+  if (!fields.deviceToken != !fields.clientId) bad("clientId", "with deviceToken, and only then");
   if (given.length != 1) bad(given.join("+") || "deviceSecret", "exactly one of " + secrets.join(", "));
   secrets.forEach(field => str(fields, field, /^[!-~]+$/, "1-128 visible ASCII chars, no spaces", 1, 0, 128));
-  // a preregistration-free login needs both; visible ASCII except | , = which would break `id|securemode=3,...|`
-  if (!fields.deviceToken != !fields.clientId) bad("clientId", "with deviceToken, and only then");
+  // visible ASCII except | , = which would break `id|securemode=3,...|`
   ["clientIdPrefix", "clientId"].forEach(field => str(fields, field, /^[!-+\--<>-{}~]+$/, "1-64 visible ASCII chars, no | , =", 1, 0, 64));
   // registration: TLS only (the platform's rule)
   if (fields.productSecret && fields.tls === false) bad("productSecret", "registration needs tls: true");
