@@ -40,9 +40,10 @@ export async function createBroker (ctx: Context, conns: Connections, onDevicePu
     if (up) { s.deviceName = up[1]; s.productKey = up[2] }
     const info = {
       productKey: s.productKey, deviceName: s.deviceName, clientId: packet.clientId, keepalive: packet.keepalive,
-      signMethod: s.info ? s.info.signMethod : undefined, clean: packet.clean, protocolVersion: packet.protocolVersion, will: !!packet.will
+      signMethod: s.info ? s.info.signMethod : undefined, clean: packet.clean, protocolVersion: packet.protocolVersion, will: !!packet.will,
+      tls: s.secure, authType: s.info ? s.info.authType : undefined
     }
-    log('connect ' + nameOf(s) + ' keepalive=' + packet.keepalive + ' signmethod=' + info.signMethod + ' clean=' + packet.clean + ' level=' + packet.protocolVersion)
+    log('connect ' + nameOf(s) + (s.secure ? ' tls' : ' tcp') + ' keepalive=' + packet.keepalive + ' signmethod=' + info.signMethod + ' clean=' + packet.clean + ' level=' + packet.protocolVersion)
     emit('connect', info)
     const mode = s.info && s.info.secureMode
     if (packet.protocolVersion !== 4) packet.protocolVersion = 5 // aedes then answers CONNACK 1

@@ -25,7 +25,7 @@ interface Entry { ns: net.Socket, kill: () => void }
 
 /** @param wifiConnected whether the station is associated (sockets need it) */
 export function createNet (core: Core, wifiConnected: () => boolean) {
-  const dns = new Map([['localhost', '127.0.0.1']])
+  const dns = new Map([['localhost', '127.0.0.1'], ...Object.entries(core.opts.hosts || {})])
   const sockets = new Set<Entry>()
   /** Host sockets the device abandoned, still open until the peer or close() ends them. */
   const orphans = new Set<net.Socket>()
