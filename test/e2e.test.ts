@@ -128,7 +128,7 @@ describe("end to end: firmware in the simulator against the platform emulator", 
     await until("online after restart", () => r.count("connack") === 3 && r.online());
     expect(r.count("register")).toBe(1);
     expect(r.events.filter((e) => e.ev === "connect")[2].data.clientId).toBe(login.clientId);
-    const token = r.emu.devices.find((d: any) => d.deviceName === NEW.deviceName).deviceToken;
+    const token = r.emu.devices.find((d: any) => d.deviceName === NEW.deviceName)!.deviceToken as string;
     expect(r.log.join("\n")).not.toContain(token);
   }, T);
 
