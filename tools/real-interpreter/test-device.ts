@@ -20,9 +20,12 @@ if (!existsSync(firmware)) {
   process.exit(1);
 }
 console.log("test:device: " + firmware + " in " + found.path);
+const tls = !process.argv.includes("--tcp");
+console.log("transport: " + (tls ? "TLS (the default; --tcp for plain TCP)" : "plain TCP"));
 const r = await measureDevice({
   espruino: found.path,
   firmware,
+  tls,
   log: (l) => { if (verbose || /^(ok|FAIL) /.test(l)) console.log(l.startsWith("ok") || l.startsWith("FAIL") ? "  " + l : "    " + l) },
 });
 const row = (k: string, v: unknown, unit?: string) => console.log("  " + k.padEnd(36) + (v == null ? "n/a" : v + (unit ? " " + unit : "")));
