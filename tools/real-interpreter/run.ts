@@ -166,7 +166,9 @@ export function startDevice(o: StartOptions): DeviceRun {
   const post = (o.postlude || POSTLUDE).replace("%SETUP%", () => JSON.stringify(o.setup || null)).replace("%PLAN%", () => JSON.stringify(plan));
   // latin1 keeps the bundle's bytes as they are (it is ASCII when the build is right).
   writeFileSync(join(dir, "run.js"), PRELUDE + fw + "\n;" + post, "latin1");
-  const proc = spawn(o.espruino, ["run.js"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  // stdin: an open pipe we never write to. At EOF ("ignore") the 32-bit build's REPL reads
+  // 0xF7 bytes without end, and its input queue can abort it (ASSERT(len <= 64), jsdevices.c).
+  const proc = spawn(o.espruino, ["run.js"], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
   const markers = new EventEmitter();
   const seen = new Map<string, any[]>();
   let out = "", buf = "";
