@@ -45,6 +45,7 @@ describe.skipIf(skip)("TLS off, and registration over TLS, in the real interpret
     // the leak check is the default run's (its limits assume the full 251 posts)
     all({ checks: r.checks.filter((c: any) => !c.name.startsWith("JsVars do not grow")) });
     expect(r.checks.find((c: any) => c.name == "transport is TCP")!.ok).toBe(true);
+    expect(r.checks.find((c: any) => c.name.startsWith("firmware JsVars online within"))!.ok).toBe(true);
   }, 180000);
   for (const preregistered of [true, false]) {
     it((preregistered ? "register" : "regnwl") + ": registers once, logs in, a restart logs in without registering", async () => {

