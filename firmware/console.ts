@@ -85,13 +85,28 @@ export const makeIot = (deps: IotDeps): any => {
     // credentials give {host, port, clientId, username, password (MQTT)}: completed into a Session
     link.start(Object.assign(session, {
       _ssid: current.ssid, _wifiPassword: current.password, _keepAlive: current.keepAlive || deps._keepAlive,
-      _topics: subscriptions(current.productKey, current.deviceName).concat(deps._topics ? deps._topics(current.productKey, current.deviceName) : [])
+      _topics: subscriptions(current.productKey, current.deviceName).concat(deps._topics ? deps._topics(current.productKey, current.deviceName) : []), _tls: current.tls !== false,
+      _secret: current.productSecret ? "productSecret" : current.deviceToken ? "deviceToken" : "deviceSecret",
+      // Registration runs once in a device's life: this function exists only in its session.
+      // The reply's secret or token becomes the stored identity (as iot.setup would store it),
+      // and the login with it starts at once; it is never logged.
+      _register: current.productSecret && ((payload: string) => {
+        const reply = JSON.parse(payload);
+        deps._log("iot: registered");
+        setup({ productKey: current.productKey, deviceName: current.deviceName, deviceSecret: reply.deviceSecret, clientId: reply.clientId, deviceToken: reply.deviceToken });
+      })
     }));
   };
   const run = () => {
     deps._telnet(!!(config && config.telnet));
     logs._level = LOG_LEVELS.indexOf(config && config.logLevel || "WARN");
     if (config) start();
+  };
+  const setup = (patch: any) => {
+    const merged = mergeConfig(config, patch);
+    save(merged);
+    config = merged;
+    run();
   };
   const save = (newConfig: any) => {
     const newSlot = slot ^ 1, file = SLOT + newSlot, record = { n: sequence + 1, c: newConfig };
@@ -150,12 +165,7 @@ export const makeIot = (deps: IotDeps): any => {
 
   return {
     version: VERSION,
-    setup(patch: any) {
-      const merged = mergeConfig(config, patch);
-      save(merged);
-      config = merged;
-      run();
-    },
+    setup: setup,
     show() { deps._log(config ? JSON.stringify(maskConfig(config)) : NOT_CONFIGURED) },
     status() {
       const status = link.status();

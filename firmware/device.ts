@@ -34,9 +34,18 @@ export const makeEnv = (): LinkEnv => {
     set: setTimeout,
     clear: clearTimeout,
     _random: Math.random,
-    _connect(host, port, onOpen, onData, onClose) {
-      // DNS and connect block and throw on failure: the link catches
-      const socket = require("net").connect({ host: host, port: port }, onOpen);
+    _connect(host, port, tls, onOpen, onData, onClose) {
+      if (tls) {
+        // mbedTLS wants ~16 KB in one piece: defragmenting first made the handshake reliable.
+        E.defrag();
+        // Where mbedTLS takes its ~40 KB from JsVars (not on the ESP32: its mbedTLS uses the
+        // native heap), running out mid-handshake asserts and kills the interpreter (measured on
+        // both Linux builds, 52 KB free was not enough on the 64-bit one): refuse first.
+        const memory = process.memory();
+        if (process.env.BOARD != "ESP32" && memory.free * memory.blocksize < 64000) throw Error("tls: not enough memory");
+      }
+      // DNS, connect and the TLS setup block and throw on failure: the link catches
+      const socket = (tls ? require("tls") : require("net")).connect({ host: host, port: port }, onOpen);
       socket.on("data", onData);
       socket.on("close", onClose);
       socket.on("error", onClose); // the link ignores a second close

@@ -3,4 +3,5 @@ declare namespace E {
   function enableWatchdog(timeout: number, isAuto: boolean): void;
   function toString(...args: any[]): string;
   function reboot(): void;
+  function defrag(): void;
 }

@@ -24,7 +24,7 @@ watchWifi(link);
   _link: link,
   // Date.now as a value (natives ignore `this`): a wrapper arrow would be resident per Alink
   _alink: (productKey, deviceName) => new Alink(link, env, productKey, deviceName, Date.now, stepClock, logs),
-  _creds: (config) => credentials(config, sha1, sha256),
+  _creds: (config) => credentials(config, sha1, sha256, Math.random),
   _keepAlive: keepAlive,
   _log: env._log,
   _logs: logs,

@@ -4,9 +4,16 @@ import { LOG_LEVELS } from "./logs";
 
 // Fields come in groups that are set together so identities never mix.
 const WIFI_GROUP = ["ssid", "password"];
-const DEVICE_GROUP = ["productKey", "deviceName", "deviceSecret"];
+// The identity: productKey + deviceName + ONE of deviceSecret | productSecret (+ preregistered) |
+// clientId + deviceToken (lib/aliyun.ts checks which). Naming any of these sets a new identity.
+const NAME_GROUP = ["productKey", "deviceName"];
+const IDENTITY_FIELDS = ["deviceSecret", "productSecret", "preregistered", "clientId", "deviceToken"];
+// Alternatives: setting one removes the others
+const ENDPOINT_FIELDS = ["region", "instanceId", "host"];
 // Every known field, in the fixed order iot.show() prints them.
-export const FIELDS = WIFI_GROUP.concat(DEVICE_GROUP, ["region", "instanceId", "host", "port", "signMethod", "keepAlive", "telnet", "logLevel"]);
+export const FIELDS = WIFI_GROUP.concat(NAME_GROUP, IDENTITY_FIELDS, ENDPOINT_FIELDS, ["port", "tls", "signMethod", "keepAlive", "telnet", "logLevel"]);
+// Masked by iot.show(): the Wi-Fi password, the secrets, the token.
+const SECRETS = ["password", "deviceSecret", "productSecret", "deviceToken"];
 
 // config must be an object without unknown field names (all of them are named).
 const checkKnown = (config: any) => {
@@ -32,13 +39,18 @@ export const validateConfig = (config: any): void => {
 };
 
 // stored + patch -> new validated config (stored is not modified). Naming one field of a
-// group requires the whole group; null/undefined removes an optional field.
+// group requires the whole group; a new identity or endpoint replaces the old one whole;
+// null/undefined removes an optional field.
 export const mergeConfig = (stored: any, patch: any): any => {
   checkKnown(patch);
-  const merged = Object.assign({}, stored);
-  [WIFI_GROUP, DEVICE_GROUP].forEach(group => group.forEach(field => {
-    if (field in patch) group.forEach(other => { if (!(other in patch)) bad(other, "required with " + field) });
+  const merged = Object.assign({}, stored),
+    endpoints = ENDPOINT_FIELDS.filter(field => patch[field] != null);
+  [[WIFI_GROUP, WIFI_GROUP], [NAME_GROUP.concat(IDENTITY_FIELDS), NAME_GROUP]].forEach(groups => groups[0].forEach(field => {
+    if (field in patch) groups[1].forEach(other => { if (!(other in patch)) bad(other, "required with " + field) });
   }));
+  if (NAME_GROUP[0] in patch) IDENTITY_FIELDS.forEach(field => { delete merged[field] });
+  if (endpoints.length > 1) bad(endpoints.join("+"), "only one of " + ENDPOINT_FIELDS.join(", "));
+  if (endpoints.length) ENDPOINT_FIELDS.forEach(field => { delete merged[field] });
   for (const field in patch) {
     if (patch[field] == null) delete merged[field]; else merged[field] = patch[field];
   }
@@ -50,11 +62,11 @@ export const mergeConfig = (stored: any, patch: any): any => {
 // useful part of a short secret, and never its length.
 const mask = (secret: string): string => secret && "****" + (secret.length < 16 ? "" : secret.slice(-2));
 
-// A copy in FIELDS order with deviceSecret and the Wi-Fi password masked.
+// A copy in FIELDS order with the secrets, the token and the Wi-Fi password masked.
 export const maskConfig = (config: any): any => {
   const masked: any = {};
   FIELDS.forEach(field => {
-    if (config[field] != null) masked[field] = field == "password" || field == "deviceSecret" ? mask(config[field]) : config[field];
+    if (config[field] != null) masked[field] = SECRETS.indexOf(field) >= 0 ? mask(config[field]) : config[field];
   });
   return masked;
 };

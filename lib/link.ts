@@ -11,9 +11,9 @@ export interface LinkSocket { write(bytes: string): void; end(): void }
 export interface LinkEnv extends Timers {
   // `_` names: firmware-internal (device → link), mangled to one or two letters
   _random(): number;
-  // throws synchronously on DNS/connect failure; onOpen runs later (asynchronously);
-  // callbacks never fire for a socket after end()
-  _connect(host: string, port: number, onOpen: () => void, onData: (data: string) => void, onClose: () => void): LinkSocket;
+  // tls: TLS, else plain TCP. Throws synchronously on DNS/connect failure (or too little
+  // memory for TLS); onOpen runs later (asynchronously); callbacks never fire for a socket after end()
+  _connect(host: string, port: number, tls: boolean, onOpen: () => void, onData: (data: string) => void, onClose: () => void): LinkSocket;
   _wifiConnect(ssid: string, password: string, callback: (err: string | null) => void): void;
   _kick(): void;            // watchdog
   _free(): number;          // free JsVars
@@ -27,9 +27,14 @@ export interface LinkSettings {
 }
 // password is the MQTT password (as credentials() returns it); _wifiPassword the Wi-Fi one.
 // The `_` fields are the firmware's own (console → link): `_` names are mangled to one or two letters.
+// _secret: the config field a refused login (CONNACK 4/5) points the user to.
+// _register: set for a registration session (docs/ALIYUN.md §6): after CONNACK the link waits for
+// the reply on /ext/register or /ext/regnwl (no subscribe, never online) and hands its payload
+// to _register from a timer, never from the socket's data callback (it starts a new TLS login).
 export interface Session {
   _ssid: string; _wifiPassword: string; host: string; port: number; clientId: string;
   username: string; password: string; _keepAlive: number; _topics: string[];
+  _tls: boolean; _secret: string; _register?: (payload: string) => void;
 }
 export interface Status {
   state: string; wifi: string; connects: number; reconnects: number; lastError: string;
@@ -53,7 +58,7 @@ export interface Link {
 
 const errorText = (thrown: any) => "" + (thrown && thrown.message || thrown);
 // states (status().state) and Wi-Fi states (status().wifi) the code compares against
-const ONLINE = "online", CONNECTING = "connecting", SOCKET_CLOSED = "socket closed";
+const ONLINE = "online", CONNECTING = "connecting", REGISTERING = "registering", SOCKET_CLOSED = "socket closed";
 // Timer slots: indexes into the link's timer table, each holding at most one pending timer.
 // PHASE_TIMER: the deadline or wait of the current state: Wi-Fi connect timeout, then
 //   CONNACK timeout; the backoff wait; online, the PROVEN_MS mark, then stableSeconds after
@@ -121,7 +126,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     state = CONNECTING;
     armTimer(PHASE_TIMER, () => dropLink("connack timeout"), settings.connackTimeoutSeconds * 1000);
     try {
-      socket = env._connect(current.host, current.port,
+      socket = env._connect(current.host, current.port, current._tls,
         ifCurrent(() => send(encodeConnect(current.clientId, current.username, current.password, current._keepAlive))),
         ifCurrent((data) => {
           // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
@@ -177,13 +182,18 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   };
   // packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
   const onPacket = (packet: any) => {
-    const type = packet.type, returnCode = packet.rc, topics = session!._topics;
+    const type = packet.type, returnCode = packet.rc, current = session!, topics = current._topics;
     if (type == CONNACK && state == CONNECTING) {
       if (returnCode) {
         const badCredentials = returnCode == 4 || returnCode == 5;
         // return codes 1..5 (MQTT 3.1.1 §3.2.2.3): a literal in the code (flash), not a resident array
         return dropLink("connack " + returnCode + ": " + (",unacceptable protocol version,identifier rejected,server unavailable,bad username or password,not authorized".split(",")[returnCode] || "refused") +
-          (badCredentials ? ", check deviceSecret" : ""), badCredentials);
+          (badCredentials ? ", check " + current._secret : ""), badCredentials);
+      }
+      if (current._register) {
+        // no reply within the CONNACK timeout: a failed attempt, on the long schedule
+        state = REGISTERING;
+        return armTimer(PHASE_TIMER, () => dropLink("register: no reply", true), settings.connackTimeoutSeconds * 1000);
       }
       state = ONLINE; connects++;
       armTimer(PHASE_TIMER, () => {
@@ -194,6 +204,16 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       if (topics.length) send(encodeSubscribe(nextPacketId(), topics, 1));
       for (const item of queue) sendQueued(item);
       if (state == ONLINE) callUser(link.onOnline);
+    }
+    if (state == REGISTERING) {
+      // the platform closes after its reply: the session ends here, the login starts from a timer
+      if (type == PUBLISH && /^\/ext\/reg/.test(packet.topic)) {
+        endSession("registered");
+        armTimer(PHASE_TIMER, () => {
+          try { current._register!(packet.payload); } catch (thrown) { dropLink("register: " + errorText(thrown), true); }
+        }, 0);
+      }
+      return;
     }
     if (type == PUBLISH) {
       if (packet.qos == 1) send(encodePuback(packet.id));

@@ -14,7 +14,7 @@ const base = (): any => ({ productKey: "a1X2bEnP82z", deviceName: "example1", de
 const nodeHmac = (alg: string, key: string, msg: string) => createHmac(alg, key).update(msg).digest("hex");
 
 describe("credentials: docs/ALIYUN.md vectors", () => {
-  const d = { productKey: "pk", deviceName: "device", deviceSecret: "secret", clientIdPrefix: "12345" };
+  const d = { productKey: "pk", deviceName: "device", deviceSecret: "secret", clientIdPrefix: "12345", tls: false };
   const vectors: [string, number | undefined, string][] = [
     ["hmacsha1", 789, "FAFD82A3D602B37FB0FA8B7892F24A477F851A14"],
     ["hmacmd5", 789, "14B198324FE55E1D3C88F2E705E201EE"],
@@ -34,19 +34,19 @@ describe("credentials: docs/ALIYUN.md vectors", () => {
   }
 
   it("SDK-style vector (default method hmacsha256, default id pk.dn)", () => {
-    const c = cred(Object.assign(base(), { deviceSecret: "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw", timestamp: 2524608000000 }));
+    const c = cred(Object.assign(base(), { deviceSecret: "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw", timestamp: 2524608000000, tls: false }));
     expect(c.clientId).toBe("a1X2bEnP82z.example1|securemode=3,signmethod=hmacsha256,timestamp=2524608000000|");
     expect(c.password.toUpperCase()).toBe("909EA16E2F80B550E9746E212CE5F511B66CAA75F2D1C417D55BE8DCDF05594A");
   });
 });
 
 describe("credentials: defaults and options", () => {
-  it("defaults: hmacsha256, id pk.dn, no timestamp, securemode 3, region cn-shanghai, port 1883", () => {
+  it("defaults: hmacsha256, id pk.dn, no timestamp, TLS (securemode 2), region cn-shanghai, port 1883", () => {
     const c = cred(base());
     expect(c).toEqual({
       host: "a1X2bEnP82z.iot-as-mqtt.cn-shanghai.aliyuncs.com",
       port: 1883,
-      clientId: "a1X2bEnP82z.example1|securemode=3,signmethod=hmacsha256|",
+      clientId: "a1X2bEnP82z.example1|securemode=2,signmethod=hmacsha256|",
       username: "example1&a1X2bEnP82z",
       password: nodeHmac("sha256", SECRET, "clientIda1X2bEnP82z.example1deviceNameexample1productKeya1X2bEnP82z"),
     });
@@ -78,10 +78,13 @@ describe("credentials: defaults and options", () => {
     expect(cred(all).host).toBe("a1X2bEnP82z.iot-as-mqtt.ap-southeast-1.aliyuncs.com");
   });
 
-  it("port and securemode 2 (TLS) pass through", () => {
-    const c = cred(Object.assign(base(), { port: 8883, securemode: 2 }));
+  it("port passes through; tls: false is securemode 3, tls: true securemode 2, same password", () => {
+    const c = cred(Object.assign(base(), { port: 8883, tls: true }));
     expect(c.port).toBe(8883);
     expect(c.clientId).toBe("a1X2bEnP82z.example1|securemode=2,signmethod=hmacsha256|");
+    const t = cred(Object.assign(base(), { tls: false }));
+    expect(t.clientId).toBe("a1X2bEnP82z.example1|securemode=3,signmethod=hmacsha256|");
+    expect(t.password).toBe(c.password);
   });
 
   it("null optional fields count as absent", () => {
@@ -99,7 +102,7 @@ describe("credentials vs the official Node SDK (alibabacloud-iot-device-sdk 1.2.
     m.timestamp = 1700000000123;
     return { p: m.genConnectPrarms(), url: m.brokerUrl as string, mode: m.securemode };
   };
-  const ours = (m: string) => cred(Object.assign(base(), { signMethod: m, timestamp: 1700000000123 }));
+  const ours = (m: string) => cred(Object.assign(base(), { signMethod: m, timestamp: 1700000000123, tls: false }));
 
   it("hmacsha1: same username and password; its clientId adds `,lan=…,_v=…` before the closing |", () => {
     const s = sdk("sha1"), o = ours("hmacsha1");
@@ -143,8 +146,20 @@ describe("checkDevice", () => {
     [{ deviceName: "dev#ice" }, "deviceName: 4-32 chars"],
     [{ deviceName: "devicé" }, "deviceName: 4-32 chars"],
     [{ deviceName: "dev|ce" }, "deviceName: 4-32 chars"],
-    [{ deviceSecret: undefined }, "deviceSecret: required"],
-    [{ deviceSecret: "" }, "deviceSecret: required"],
+    [{ deviceSecret: undefined }, "deviceSecret: exactly one of deviceSecret, productSecret, deviceToken"],
+    [{ deviceSecret: "" }, "deviceSecret: 1-128 visible ASCII"],
+    [{ productSecret: "ps" }, "deviceSecret+productSecret: exactly one of"],
+    [{ deviceToken: "tok", clientId: "cid" }, "deviceSecret+deviceToken: exactly one of"],
+    [{ deviceSecret: undefined, deviceToken: "tok" }, "clientId: with deviceToken, and only then"],
+    [{ clientId: "cid" }, "clientId: with deviceToken, and only then"],
+    [{ deviceSecret: undefined, deviceToken: "tok", clientId: "a|b" }, "clientId: 1-64 visible ASCII chars, no | , ="],
+    [{ deviceSecret: undefined, deviceToken: "t k", clientId: "cid" }, "deviceToken: 1-128 visible ASCII"],
+    [{ deviceSecret: undefined, productSecret: "p s" }, "productSecret: 1-128 visible ASCII"],
+    [{ deviceSecret: undefined, productSecret: "ps", tls: false }, "productSecret: registration needs tls: true"],
+    [{ preregistered: false }, "preregistered: only with productSecret"],
+    [{ deviceSecret: undefined, productSecret: "ps", preregistered: "no" }, "preregistered: true or false"],
+    [{ tls: "yes" }, "tls: true or false"],
+    [{ tls: 1 }, "tls: true or false"],
     [{ deviceSecret: SECRET + " " }, "deviceSecret: 1-128 visible ASCII"],
     [{ deviceSecret: SECRET + "\n" }, "deviceSecret: 1-128 visible ASCII"],
     [{ deviceSecret: SECRET + "é" }, "deviceSecret: 1-128 visible ASCII"],
@@ -170,8 +185,6 @@ describe("checkDevice", () => {
     [{ region: "" }, "region:"],
     [{ instanceId: "iot 1" }, "instanceId:"],
     [{ instanceId: 7 }, "instanceId:"],
-    [{ securemode: 1 }, "securemode: 2 (TLS) or 3 (TCP)"],
-    [{ securemode: "3" }, "securemode:"],
     [{ timestamp: -1 }, "timestamp:"],
     [{ timestamp: 1795612422128.27 }, "timestamp:"],
     [{ timestamp: "789" }, "timestamp:"],
@@ -194,7 +207,10 @@ describe("checkDevice", () => {
       { deviceSecret: "!~#$%^&*()[]{}|,=<>?/\\'\"`" },
       { deviceSecret: "x".repeat(128) }, { deviceSecret: "x" },
       { clientIdPrefix: "!\"#$%&'()*+-./09:;<>?@AZ[\\]^_`az{}~" },
-      { port: 1, securemode: 2 }, { port: 65535, securemode: 3 },
+      { port: 1, tls: true }, { port: 65535, tls: false },
+      { deviceSecret: undefined, productSecret: "x".repeat(128), preregistered: false },
+      { deviceSecret: undefined, productSecret: "x", preregistered: true, tls: true },
+      { deviceSecret: undefined, deviceToken: "x".repeat(128), clientId: "x".repeat(64), tls: false },
       { host: "iot-06z.mqtt_x.example.com", region: "ap-southeast-1", instanceId: "iot-06z00_x" },
       { timestamp: 0 }, { timestamp: 2524608000000 },
     ] as any[]).concat(SIGN_METHODS.map(m => ({ signMethod: m })));
@@ -214,10 +230,49 @@ describe("checkDevice", () => {
       tryIt(Object.assign(base(), { [f]: SECRET + " |" }));
       tryIt(Object.assign(base(), { [f]: SECRET + "é" }));
     }
-    expect(msgs.length).toBe(badCases.length + 16);
+    // the other identity groups' secret and token, and a secret pasted as clientId
+    for (const p of [{ productSecret: SECRET + " |" }, { productSecret: SECRET, tls: false }, { deviceToken: SECRET + " |", clientId: "c1" },
+      { deviceToken: "token", clientId: SECRET + "|" }, { deviceToken: SECRET }]) tryIt(Object.assign(base(), { deviceSecret: undefined }, p));
+    expect(msgs.length).toBe(badCases.length + 21);
     for (const m of msgs) {
       expect(m).not.toContain(SECRET);
       expect(m).not.toContain(SECRET.slice(0, 8));
     }
+  });
+});
+
+describe("credentials: dynamic registration and preregistration-free login (docs/ALIYUN.md §6)", () => {
+  const reg = (o: any) => Object.assign({ productKey: "al123456789", deviceName: "device1", productSecret: "secret" }, o);
+  it("register: the platform's vector (hmacsha1, random 123), clientId and username", () => {
+    // random() * 1e9, floored: "123"
+    const r = credentials(reg({ signMethod: "hmacsha1" }), sha1, sha256, () => 123.5e-9);
+    expect(r.password.toUpperCase()).toBe("3DB45E2C7880D9EDB7921262D396CE454FAB25D7");
+    expect(r.clientId).toBe("al123456789.device1|securemode=2,authType=register,random=123,signmethod=hmacsha1|");
+    expect(r.username).toBe("device1&al123456789");
+  });
+  it("every method against Node's createHmac over deviceName..productKey..random..", () => {
+    for (const m of SIGN_METHODS) {
+      const r = credentials(reg({ signMethod: m, productSecret: SECRET }), sha1, sha256, () => 0.5);
+      expect(r.clientId).toBe("al123456789.device1|securemode=2,authType=register,random=500000000,signmethod=" + m + "|");
+      expect(r.password).toBe(nodeHmac(m.slice(4), SECRET, "deviceNamedevice1productKeyal123456789random500000000"));
+    }
+  });
+  it("the random changes with random(); the timestamp is not signed during registration", () => {
+    const a = credentials(reg({ timestamp: 5 }), sha1, sha256, () => 0.1), b = credentials(reg({}), sha1, sha256, () => 0.2);
+    expect(a.clientId).toBe("al123456789.device1|securemode=2,authType=register,random=100000000,signmethod=hmacsha256|");
+    expect(a.password).not.toBe(b.password);
+  });
+  it("preregistered: false is regnwl; with an instanceId it is named (as the Link SDK does)", () => {
+    const r = credentials(reg({ preregistered: false }), sha1, sha256, () => 0.25);
+    expect(r.clientId).toBe("al123456789.device1|securemode=2,authType=regnwl,random=250000000,signmethod=hmacsha256|");
+    const i = credentials(reg({ preregistered: false, instanceId: "iot-06z00x" }), sha1, sha256, () => 0.25);
+    expect(i.clientId).toBe("al123456789.device1|securemode=2,authType=regnwl,random=250000000,instanceId=iot-06z00x,signmethod=hmacsha256|");
+    expect(i.host).toBe("iot-06z00x.mqtt.iothub.aliyuncs.com");
+    expect(i.password).toBe(r.password);
+  });
+  it("clientId + deviceToken: connwl login, the token is the password", () => {
+    const c = cred({ productKey: "al123456789", deviceName: "device1", clientId: "a1b2c3", deviceToken: "TOKEN-42" });
+    expect(c).toEqual({ host: "al123456789.iot-as-mqtt.cn-shanghai.aliyuncs.com", port: 1883,
+      clientId: "a1b2c3|securemode=-2,authType=connwl|", username: "device1&al123456789", password: "TOKEN-42" });
   });
 });

@@ -110,6 +110,45 @@ describe("validateConfig / mergeConfig rules", () => {
     rejects(full(), { instanceId: "a b" }, "instanceId");
   });
 
+  it("endpoint: region, instanceId and host are alternatives; setting one removes the others, port stays", () => {
+    let c = mergeConfig(full(), { host: "10.0.0.2", port: 8883 });
+    c = mergeConfig(c, { region: "ap-southeast-1" });
+    expect([c.host, c.instanceId, c.region, c.port]).toEqual([undefined, undefined, "ap-southeast-1", 8883]);
+    c = mergeConfig(c, { instanceId: "iot-06z00x" });
+    expect([c.host, c.instanceId, c.region]).toEqual([undefined, "iot-06z00x", undefined]);
+    c = mergeConfig(c, { host: "broker.example.com" });
+    expect([c.host, c.instanceId, c.region, c.port]).toEqual(["broker.example.com", undefined, undefined, 8883]);
+    expect(rejects(c, { host: "a.b", region: "cn-shanghai" }, /^region\+host: only one of region, instanceId, host$/)).toBeTruthy();
+    // removing one does not touch the others; other fields do not touch the endpoint
+    expect(mergeConfig(c, { region: null }).host).toBe("broker.example.com");
+    expect(mergeConfig(c, { keepAlive: 60 }).host).toBe("broker.example.com");
+    // a stored config from before this rule (host and region both set) still boots
+    expect(() => validateConfig(Object.assign(full(), { host: "h.example", region: "cn-shanghai" }))).not.toThrow();
+  });
+
+  it("identity: exactly one of deviceSecret | productSecret (+preregistered) | clientId+deviceToken; setting one removes the others", () => {
+    const PS = "Pq7Zk2xW9vRt4", TK = "Tk8LmN3bVc4Qz";
+    let c = mergeConfig(full(), { productKey: "a1X2bEnP82z", deviceName: "example1", productSecret: PS, preregistered: false });
+    expect([c.deviceSecret, c.productSecret, c.preregistered]).toEqual([undefined, PS, false]);
+    c = mergeConfig(c, { productKey: "a1X2bEnP82z", deviceName: "example1", clientId: "cid1", deviceToken: TK });
+    expect([c.productSecret, c.preregistered, c.clientId, c.deviceToken]).toEqual([undefined, undefined, "cid1", TK]);
+    c = mergeConfig(c, { productKey: "a1X2bEnP82z", deviceName: "example1", deviceSecret: SECRET });
+    expect(c).toEqual(full());
+    // every identity field needs productKey and deviceName with it
+    for (const f of ["productSecret", "preregistered", "clientId", "deviceToken", "deviceSecret"]) rejects(full(), { [f]: "x" }, "productKey");
+    // two groups at once, or a half group
+    rejects(null, Object.assign(full(), { productSecret: PS }), /^deviceSecret\+productSecret: exactly one of/);
+    rejects(full(), { productKey: "a1X2bEnP82z", deviceName: "example1", deviceToken: TK }, "clientId");
+    rejects(full(), { productKey: "a1X2bEnP82z", deviceName: "example1", clientId: "cid1" }, "clientId");
+    rejects(full(), { productKey: "a1X2bEnP82z", deviceName: "example1" }, "deviceSecret");
+    // registration is TLS-only, whichever comes first
+    rejects(null, Object.assign(full(), { deviceSecret: undefined, productSecret: PS, tls: false }), /^productSecret: registration needs tls: true$/);
+    const reg = mergeConfig(null, Object.assign(full(), { deviceSecret: undefined, productSecret: PS }));
+    rejects(reg, { tls: false }, "productSecret");
+    expect(mergeConfig(full(), { tls: false }).tls).toBe(false);
+    rejects(full(), { tls: "no" }, "tls");
+  });
+
   it("validateConfig checks a stored (complete) config the same way", () => {
     expect(() => validateConfig(full())).not.toThrow();
     expect(() => validateConfig({ ssid: "a", password: "" })).toThrow(/productKey/);
@@ -141,6 +180,12 @@ describe("maskConfig", () => {
     expect(maskConfig(Object.assign(full(), { deviceSecret: "abc" })).deviceSecret).toBe("****");
     // the mask never reveals the length
     expect(maskConfig(Object.assign(full(), { password: "x".repeat(63) })).password).toHaveLength(6);
+  });
+
+  it("masks productSecret and deviceToken like deviceSecret; clientId and preregistered are shown", () => {
+    const m = maskConfig({ ssid: "home", password: WIFIPW, productKey: "pk", deviceName: "dev1", productSecret: "Pq7Zk2xW9vRt4", preregistered: false, tls: true });
+    expect(m).toEqual({ ssid: "home", password: "****" + WIFIPW.slice(-3), productKey: "pk", deviceName: "dev1", productSecret: "****Rt4", preregistered: false, tls: true });
+    expect(maskConfig({ clientId: "cid1", deviceToken: "Tk8LmN3bVc4Qz" })).toEqual({ clientId: "cid1", deviceToken: "****Qz".replace("Qz", "4Qz") });
   });
 
   it("no 5-char piece of a secret appears in the masked output", () => {

@@ -74,6 +74,7 @@ describe("boot", () => {
     expect(b.link.sessions[0]).toEqual({
       _ssid: "home", _wifiPassword: WIFIPW, host: "a1X2bEnP82z.example", port: 1883, clientId: "cid|",
       username: "example1&a1X2bEnP82z", password: MQTTPW, _keepAlive: 600, _topics: subscriptions("a1X2bEnP82z", "example1"),
+      _tls: true, _secret: "deviceSecret",
     });
     expect(b.telnet).toEqual([true]);
     expect(b.alinks.map(x => x.pk + "/" + x.dn)).toEqual(["a1X2bEnP82z/example1"]);
@@ -393,30 +394,30 @@ describe("wired to the real Link, Alink and credentials", () => {
   const h = (alg: string) => (s: string) => str(createHash(alg).update(bin(s)).digest());
   const board = JSON.parse(readFileSync("board.json", "utf8"));
 
-  function rig() {
+  function rig(storage = new FakeStorage()) {
     const written: any[] = [], logs: string[] = [];
     let sock: any = null, wifiCb: any = null;
     const timers = fakeTimers();
     const env = {
       set: timers.set, clear: timers.clear, _random: () => 0.5, _kick: () => {}, _free: () => 1000, _uptime: () => timers.now / 1000, _log: (l: string) => logs.push(l),
       _wifiConnect(ss: string, pw: string, cb: any) { wifiCb = cb; },
-      _connect(host: string, port: number, onOpen: any, onData: any) {
+      _connect(host: string, port: number, tls: boolean, onOpen: any, onData: any) {
         const parser = mqttPacket.parser({ protocolVersion: 4 });
         parser.on("packet", (p: any) => written.push(p));
-        sock = { host, port, onOpen, onData, write: (b: string) => parser.parse(bin(b)), end() {} };
+        sock = { host, port, tls, onOpen, onData, write: (b: string) => parser.parse(bin(b)), end() {}, ended: false };
+        sock.end = () => { sock.ended = true; };
         return sock;
       },
     };
     const link = Link(env as any, board);
-    const storage = new FakeStorage();
     const iot = makeIot({
       _storage: storage, _link: link, _keepAlive: board.keepAlive, _log: (l: string) => logs.push(l), _telnet() {},
       _alink: (pk: string, dn: string) => new Alink(link, env, pk, dn, () => 1700000000000, () => {}),
-      _creds: (c: any) => credentials(c, h("sha1"), h("sha256")),
+      _creds: (c: any) => credentials(c, h("sha1"), h("sha256"), () => 0.5),
       _logs: DeviceLog(8, () => Date.now()),
     });
     const send = (p: any) => sock.onData(str(mqttPacket.generate(p)));
-    return { iot, link, written, logs, send, sock: () => sock, wifi: () => wifiCb };
+    return { iot, link, written, logs, send, sock: () => sock, wifi: () => wifiCb, timers, storage };
   }
 
   it("post ids keep counting across setup, start and clear: the platform never sees an id twice", () => {
@@ -448,7 +449,8 @@ describe("wired to the real Link, Alink and credentials", () => {
     expect(c.keepalive).toBe(120);
     expect(c.username).toBe("example1&a1X2bEnP82z");
     const id = "a1X2bEnP82z.example1";
-    expect(c.clientId).toBe(id + "|securemode=3,signmethod=hmacsha256|");
+    expect(c.clientId).toBe(id + "|securemode=2,signmethod=hmacsha256|");
+    expect(r.sock().tls).toBe(true);
     const sig = createHmac("sha256", SECRET).update("clientId" + id + "deviceNameexample1productKeya1X2bEnP82z").digest("hex");
     expect(c.password.toString().toLowerCase()).toBe(sig);
     r.send({ cmd: "connack", returnCode: 0, sessionPresent: false });
@@ -471,5 +473,162 @@ describe("wired to the real Link, Alink and credentials", () => {
     expect(seen).toEqual(["online", "offline"]);
     expect(r.iot.status().state).toBe("stopped");
     noSecrets(r.logs.join("\n"));
+  });
+});
+
+describe("registration (productSecret) and preregistration-free login, with the real Link and fake time", () => {
+  const bin = (s: string) => Buffer.from(s, "latin1");
+  const str = (b: Buffer) => b.toString("latin1");
+  const h = (alg: string) => (s: string) => str(createHash(alg).update(bin(s)).digest());
+  const board = JSON.parse(readFileSync("board.json", "utf8"));
+  const PK = "a1X2bEnP82z", DN = "example1", PS = "Pq7Zk2xW9vRt4", TOKEN = "Tk8LmN3bVc4Qz";
+  const SIGNED = (key: string, content: string) => createHmac("sha256", key).update(content).digest("hex");
+  const regConfig = (o: any = {}) => Object.assign({ ssid: "home", password: WIFIPW, productKey: PK, deviceName: DN, productSecret: PS }, o);
+
+  function rig(storage = new FakeStorage()) {
+    const logs: string[] = [], sockets: any[] = [];
+    let wifiCb: any = null, inData = false;
+    const timers = fakeTimers();
+    const env = {
+      set: timers.set, clear: timers.clear, _random: () => 0.5, _kick: () => {}, _free: () => 1000, _log: (l: string) => logs.push(l),
+      _wifiConnect(ss: string, pw: string, cb: any) { wifiCb = cb; },
+      _connect(host: string, port: number, tls: boolean, onOpen: any, onData: any, onClose: any) {
+        // the 2v29 trap: no TLS socket may be created inside a socket's data callback
+        if (inData) throw new Error("TLS connect inside a data callback");
+        const parser = mqttPacket.parser({ protocolVersion: 4 });
+        const sock: any = { host, port, tls, onOpen, onClose, packets: [] as any[], ended: false,
+          onData: (d: string) => { inData = true; try { onData(d); } finally { inData = false; } },
+          write: (b: string) => parser.parse(bin(b)), end() { sock.ended = true; } };
+        parser.on("packet", (p: any) => sock.packets.push(p));
+        sockets.push(sock);
+        return sock;
+      },
+    };
+    const link = Link(env as any, board);
+    const iot = makeIot({
+      _storage: storage, _link: link, _keepAlive: board.keepAlive, _log: (l: string) => logs.push(l), _telnet() {},
+      _alink: (pk: string, dn: string) => new Alink(link, env, pk, dn, () => 1700000000000, () => {}),
+      _creds: (c: any) => credentials(c, h("sha1"), h("sha256"), () => 0.5),
+    });
+    const sock = () => sockets[sockets.length - 1];
+    const send = (p: any) => sock().onData(str(mqttPacket.generate(p)));
+    // Wi-Fi up (when asked), open the socket: its CONNECT
+    const open = () => { if (wifiCb) { const cb = wifiCb; wifiCb = null; cb(null); } sock().onOpen(); return sock().packets[0]; };
+    const stored = () => {
+      const records = ["iot.cfg0", "iot.cfg1"].map(n => storage.readJSON(n, true)).filter(Boolean).sort((a: any, b: any) => b.n - a.n);
+      return records[0].c;
+    };
+    return { iot, link, logs, sockets, sock, send, open, stored, timers, storage };
+  }
+  const connack = (code: number) => ({ cmd: "connack", returnCode: code, sessionPresent: false });
+  const reply = (topic: string, body: any) => ({ cmd: "publish", topic, payload: JSON.stringify(body), qos: 0 });
+  const noRegSecrets = (text: string) => { for (const x of [PS, TOKEN, SECRET]) for (let i = 0; i + 5 <= x.length; i++) expect(text).not.toContain(x.slice(i, i + 5)); };
+
+  it("register: signed CONNECT, no subscribe, reply → deviceSecret stored (productSecret gone) → login started from a timer → a restart logs in, never registers", () => {
+    const r = rig();
+    r.iot.setup(regConfig());
+    const c = r.open();
+    expect(r.sock().tls).toBe(true);
+    expect(c.clientId).toBe(PK + "." + DN + "|securemode=2,authType=register,random=500000000,signmethod=hmacsha256|");
+    expect(c.password.toString()).toBe(SIGNED(PS, "deviceName" + DN + "productKey" + PK + "random500000000"));
+    r.send(connack(0));
+    expect(r.iot.status().state).toBe("registering");
+    const first = r.sock();
+    r.send(reply("/ext/register", { productKey: PK, deviceName: DN, deviceSecret: SECRET }));
+    // the login is not started inside the data callback: the socket is closed, nothing new yet
+    expect(first.ended).toBe(true);
+    expect(r.sockets).toHaveLength(1);
+    expect(first.packets.map((p: any) => p.cmd)).toEqual(["connect"]);
+    r.timers.advance(1);
+    expect(r.stored()).toEqual({ ssid: "home", password: WIFIPW, productKey: PK, deviceName: DN, deviceSecret: SECRET });
+    const login = r.open();
+    expect(login.clientId).toBe(PK + "." + DN + "|securemode=2,signmethod=hmacsha256|");
+    expect(login.password.toString()).toBe(SIGNED(SECRET, "clientId" + PK + "." + DN + "deviceName" + DN + "productKey" + PK));
+    r.send(connack(0));
+    expect(r.iot.status().state).toBe("online");
+    expect(r.logs).toContain("iot: registered");
+    r.iot.show();
+    noRegSecrets(r.logs.join("\n"));
+    // restart: the stored deviceSecret logs in
+    const again = rig(r.storage);
+    expect(again.open().clientId).toBe(PK + "." + DN + "|securemode=2,signmethod=hmacsha256|");
+  });
+
+  it("regnwl (preregistered: false): reply on /ext/regnwl or /ext/register → clientId + deviceToken stored → connwl login; restart logs in with the token", () => {
+    for (const topic of ["/ext/regnwl", "/ext/register"]) {
+      const r = rig();
+      r.iot.setup(regConfig({ preregistered: false }));
+      expect(r.open().clientId).toBe(PK + "." + DN + "|securemode=2,authType=regnwl,random=500000000,signmethod=hmacsha256|");
+      r.send(connack(0));
+      r.send(reply(topic, { clientId: "cid-77", productKey: PK, deviceName: DN, deviceToken: TOKEN }));
+      r.timers.advance(1);
+      expect(r.stored()).toEqual({ ssid: "home", password: WIFIPW, productKey: PK, deviceName: DN, clientId: "cid-77", deviceToken: TOKEN });
+      const login = r.open();
+      expect([login.clientId, login.username, login.password.toString()]).toEqual(["cid-77|securemode=-2,authType=connwl|", DN + "&" + PK, TOKEN]);
+      r.send(connack(0));
+      expect(r.iot.status().state).toBe("online");
+      r.iot.show();
+      noRegSecrets(r.logs.join("\n"));
+      expect(rig(r.storage).open().clientId).toBe("cid-77|securemode=-2,authType=connwl|");
+    }
+  });
+
+  it("no reply within the CONNACK timeout after CONNACK: a failed attempt, long backoff, then it registers again", () => {
+    const r = rig();
+    r.iot.setup(regConfig());
+    r.open();
+    r.send(connack(0));
+    r.timers.advance(board.connackTimeoutSeconds * 1000 - 1);
+    expect(r.iot.status().state).toBe("registering");
+    r.timers.advance(1);
+    expect(r.iot.status()).toMatchObject({ state: "backoff", lastError: "register: no reply" });
+    expect(r.sock().ended).toBe(true);
+    r.timers.advance(999);
+    expect(r.sockets).toHaveLength(1);
+    r.timers.advance(1001); // the long schedule's first wait: 1-2 s
+    expect(r.sockets).toHaveLength(2);
+    expect(r.open().clientId).toContain("authType=register");
+    expect(r.stored().productSecret).toBe(PS);
+  });
+
+  it("CONNACK 4 (bad productSecret): lastError names productSecret, long backoff growing 2 s, 4 s, 8 s", () => {
+    const r = rig();
+    r.iot.setup(regConfig());
+    const gaps: number[] = [];
+    let last = 0;
+    for (let i = 0; i < 4; i++) {
+      r.open();
+      r.send(connack(4));
+      expect(r.iot.status().lastError).toBe("connack 4: bad username or password, check productSecret");
+      const n = r.sockets.length;
+      while (r.sockets.length == n) r.timers.runNext();
+      gaps.push(r.timers.now - last); last = r.timers.now;
+    }
+    // random 0.5: 3/4 of 2, 4, 8, 16 s
+    expect(gaps.slice(1)).toEqual([3000, 6000, 12000]);
+    noRegSecrets(r.logs.join("\n"));
+  });
+
+  it("power cut: while registering nothing is lost; a failed save of the reply keeps the old config and retries", () => {
+    const r = rig();
+    r.iot.setup(regConfig());
+    r.open();
+    r.send(connack(0));
+    // power cut before the reply: the next boot registers again from the stored config
+    const rebooted = rig(r.storage);
+    expect(rebooted.open().clientId).toContain("authType=register");
+    // the save of the reply fails (the write does not verify): old config kept, backoff, retry
+    const before = r.storage.snapshot();
+    r.storage.writeJSON = () => { throw new Error("power"); };
+    r.send(reply("/ext/register", { productKey: PK, deviceName: DN, deviceSecret: SECRET }));
+    r.timers.advance(1);
+    expect(r.iot.status()).toMatchObject({ state: "backoff", lastError: "register: iot: Storage write failed" });
+    expect(r.storage.snapshot()).toBe(before);
+    expect(r.stored().productSecret).toBe(PS);
+  });
+
+  it("productSecret with tls: false is refused at setup, naming the rule", () => {
+    const r = rig();
+    expect(msgOf(() => r.iot.setup(regConfig({ tls: false })))).toBe("productSecret: registration needs tls: true");
   });
 });

@@ -5,6 +5,7 @@ import { describe, it, expect, beforeAll } from "vitest";
 import { existsSync } from "node:fs";
 import { findEspruino, DEFAULT_FIRMWARE, ENABLE_HINT } from "../tools/real-interpreter/run";
 import { measureDevice } from "../tools/real-interpreter/measure";
+import { registrationRun } from "../tools/real-interpreter/registration";
 
 const found = findEspruino();
 const firmware = process.env.FIRMWARE || DEFAULT_FIRMWARE;
@@ -22,6 +23,7 @@ describe.skipIf(skip)("firmware in the real Espruino interpreter (" + ENABLE_HIN
   beforeAll(async () => { r = await measureDevice({ espruino: found.path!, firmware }) }, 180000);
 
   it("loads without error", () => check("bundle loads without error"));
+  it("connects over TLS (the default)", () => check("transport is TLS"));
   it("comes online against the emulator (CONNACK 0)", () => check("comes online"));
   it("subscribes to its topics", () => check("subscribes"));
   it("answers a property set with set_reply 200", () => check("property set"));
@@ -30,4 +32,24 @@ describe.skipIf(skip)("firmware in the real Espruino interpreter (" + ENABLE_HIN
   it("syncs its clock by NTP", () => check("NTP sync"));
   it("prints no uncaught errors", () => check("no uncaught errors"));
   it("boots online from the config saved in Storage", () => check("reboot comes online"));
+});
+
+describe.skipIf(skip)("TLS off, and registration over TLS, in the real interpreter", () => {
+  const all = (r: any) => {
+    const bad = r.checks.filter((c: any) => !c.ok);
+    expect(bad.map((c: any) => c.name + ": " + c.detail)).toEqual([]);
+    expect(r.checks.length).toBeGreaterThan(3);
+  };
+  it("tls: false comes online over plain TCP and works the same", async () => {
+    const r = await measureDevice({ espruino: found.path!, firmware, tls: false, rate: 20, reboot: false });
+    // the leak check is the default run's (its limits assume the full 251 posts)
+    all({ checks: r.checks.filter((c: any) => !c.name.startsWith("JsVars do not grow")) });
+    expect(r.checks.find((c: any) => c.name == "transport is TCP")!.ok).toBe(true);
+    expect(r.checks.find((c: any) => c.name.startsWith("firmware JsVars online within"))!.ok).toBe(true);
+  }, 180000);
+  for (const preregistered of [true, false]) {
+    it((preregistered ? "register" : "regnwl") + ": registers once, logs in, a restart logs in without registering", async () => {
+      all(await registrationRun({ espruino: found.path!, firmware, preregistered }));
+    }, 120000);
+  }
 });

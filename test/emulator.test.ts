@@ -3,6 +3,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { createHmac, randomBytes } from 'node:crypto'
 import { connect as netConnect, type Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -45,8 +46,9 @@ class Raw {
   chunks: Buffer[] = []
   waiters: Array<() => void> = []
   closed: Promise<void>
-  constructor (port: number) {
-    this.sock = netConnect(port, '127.0.0.1')
+  /** secure: TLS without a certificate check (as Espruino; an object adds TLS options), else plain TCP */
+  constructor (port: number, secure: boolean | object = false) {
+    this.sock = secure ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false, ...(secure === true ? {} : secure) }) : netConnect(port, '127.0.0.1')
     const parser = mqttPacket.parser({ protocolVersion: 4 })
     parser.on('packet', (p: any) => { this.packets.push(p); this.waiters.splice(0).forEach(w => w()) })
     this.sock.on('data', d => { this.chunks.push(d); parser.parse(d) })
@@ -127,9 +129,9 @@ describe('CONNECT rules', () => {
     await c.endAsync()
   })
 
-  it('signmethod defaults to hmacmd5, securemode=2 and any param order are accepted', async () => {
+  it('signmethod defaults to hmacmd5, securemode=2 (over TLS) and any param order are accepted', async () => {
     const id = 'AA:BB:CC'
-    const r = new Raw(emu.port)
+    const r = new Raw(emu.port, true)
     expect(await r.connect({ clientId: `${id}|securemode=2|`, username: `${A.deviceName}&${A.productKey}`, password: sign('hmacmd5', A, id) })).toBe(0)
     r.end()
     const r2 = new Raw(emu.port)
@@ -153,9 +155,32 @@ describe('CONNECT rules', () => {
   it.each([
     'plain-id', 'id|securemode=3,signmethod=hmacsha256', 'x'.repeat(65) + '|securemode=3|', '|securemode=3|',
     'id|securemode=1|', 'id|securemode=3,signmethod=hmacsha512|', 'id|securemode=3,timestamp=12a|',
-    'id|securemode=-2,authType=connwl|', 'id|securemode=3,securemode=3|'
+    'id|securemode=2,authType=connwl|', 'id|securemode=3,securemode=3|', 'id|securemode=3,authType=register,random=1|',
+    'id|securemode=2,authType=register|', 'id|securemode=2,authType=other,random=1|'
   ])('refuses malformed clientId %s with CONNACK 2', async (clientId) => {
     expect(await new Raw(emu.port).connect({ clientId, username: `${A.deviceName}&${A.productKey}`, password: 'x' })).toBe(2)
+  })
+
+  it('one port serves TLS and TCP; securemode 2 needs TLS, 3 needs TCP (CONNACK 2 otherwise, logged)', async () => {
+    const id = `${A.productKey}.${A.deviceName}`
+    const tls2 = { ...creds(A), clientId: `${id}|securemode=2,signmethod=hmacsha256|` }
+    // what Espruino's mbedTLS can do: TLS 1.2, RSA key exchange only (no ECDHE)
+    for (const ciphers of ['AES256-GCM-SHA384', 'AES128-SHA256']) {
+      const r = new Raw(emu.port, { ciphers, maxVersion: 'TLSv1.2' })
+      expect(await r.connect(tls2)).toBe(0)
+      expect((r.sock as any).getCipher().name).toBe(ciphers)
+      r.end()
+    }
+    const r = new Raw(emu.port, true)
+    expect(await r.connect(tls2)).toBe(0)
+    r.end()
+    const n = logs.length
+    expect(await new Raw(emu.port).connect(tls2)).toBe(2)
+    expect(logs.slice(n).join('\n')).toContain('securemode=2 over TCP (2 needs TLS, 3 needs TCP)')
+    expect(await new Raw(emu.port, true).connect(creds(A))).toBe(2)
+    expect(logs.slice(n).join('\n')).toContain('securemode=3 over TLS')
+    // securemode=-2 (connwl) is taken on both; an unknown token is refused
+    for (const secure of [false, true]) expect(await new Raw(emu.port, secure).connect({ clientId: 'x|securemode=-2,authType=connwl|', username: `${A.deviceName}&${A.productKey}`, password: 'nope' })).toBe(4)
   })
 
   it('reports why a device left: DISCONNECT packet or closed socket', async () => {
@@ -464,7 +489,7 @@ describe('silence and devices file', () => {
       expect(e1.demo).toMatchObject({ productKey: expect.stringMatching(/^[A-Za-z0-9]{11}$/), deviceName: 'demo-device' })
       expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual([e1.demo])
       const r = new Raw(e1.port)
-      expect(await r.connect(creds(e1.demo!))).toBe(0)
+      expect(await r.connect(creds(e1.demo! as any))).toBe(0)
       r.end()
       await e1.close()
       const e2 = await startEmulator({ port: 0, devicesFile: file })
@@ -475,5 +500,56 @@ describe('silence and devices file', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('dynamic registration (docs/ALIYUN.md §6), checked with Node crypto', () => {
+  const PS = secret()
+  const P = { productKey: 'a1RegProd01', deviceName: 'reg-a', deviceSecret: secret(), productSecret: PS }
+  let reg: any
+  const events: any[] = []
+  beforeAll(async () => {
+    reg = await startEmulator({ port: 0, devices: [P], log: (l: string) => logs.push(l) })
+    reg.on('register', (e: any) => events.push(e))
+  })
+  afterAll(async () => { await reg.close() })
+  const regConnect = (dn: string, authType: string, key = PS, random = '8675309', method = 'hmacsha1') => ({
+    clientId: `${P.productKey}.${dn}|securemode=2,authType=${authType},random=${random},signmethod=${method}|`,
+    username: `${dn}&${P.productKey}`,
+    password: createHmac(ALG[method], key).update(`deviceName${dn}productKey${P.productKey}random${random}`).digest('hex')
+  })
+
+  it('register: CONNACK 0, the deviceSecret on /ext/register without a SUBSCRIBE, then the platform closes', async () => {
+    const r = new Raw(reg.port, true)
+    expect(await r.connect(regConnect(P.deviceName, 'register'))).toBe(0)
+    const m = await r.message('/ext/register')
+    expect(m.json).toEqual({ productKey: P.productKey, deviceName: P.deviceName, deviceSecret: P.deviceSecret })
+    await r.closed
+    expect(events.pop()).toEqual({ productKey: P.productKey, deviceName: P.deviceName, authType: 'register' })
+    expect(logs.join('\n')).not.toContain(P.deviceSecret)
+    expect(logs.join('\n')).not.toContain(PS)
+  })
+
+  it('regnwl: a new device gets clientId + deviceToken on /ext/regnwl; connwl logs in with them, a wrong token is refused', async () => {
+    const r = new Raw(reg.port, true)
+    expect(await r.connect(regConnect('brand-new', 'regnwl', PS, '42', 'hmacsha256'))).toBe(0)
+    const m = await r.message('/ext/regnwl')
+    expect(Object.keys(m.json).sort()).toEqual(['clientId', 'deviceName', 'deviceToken', 'productKey'])
+    await r.closed
+    const login = { clientId: m.json.clientId + '|securemode=-2,authType=connwl|', username: `brand-new&${P.productKey}`, password: m.json.deviceToken }
+    const ok = new Raw(reg.port, true)
+    expect(await ok.connect(login)).toBe(0)
+    expect(await ok.subscribe(`/sys/${P.productKey}/brand-new/thing/service/property/set`)).toBe(1)
+    ok.end()
+    expect(await new Raw(reg.port, true).connect({ ...login, password: 'x' + m.json.deviceToken })).toBe(4)
+    expect(await new Raw(reg.port, true).connect({ ...login, clientId: 'other|securemode=-2,authType=connwl|' })).toBe(4)
+    expect(logs.join('\n')).not.toContain(m.json.deviceToken)
+  })
+
+  it('refuses a wrong productSecret, an unknown product, register of an unknown device (CONNACK 4) and registration over TCP (CONNACK 2)', async () => {
+    expect(await new Raw(reg.port, true).connect(regConnect(P.deviceName, 'register', PS + 'x'))).toBe(4)
+    expect(await new Raw(reg.port, true).connect({ ...regConnect(P.deviceName, 'register'), username: `${P.deviceName}&a1OtherProd` })).toBe(4)
+    expect(await new Raw(reg.port, true).connect(regConnect('not-registered', 'register'))).toBe(4)
+    expect(await new Raw(reg.port).connect(regConnect(P.deviceName, 'register'))).toBe(2)
   })
 })

@@ -16,7 +16,7 @@ class FakeSocket {
   ended = false;
   pong: ((f: () => void) => void) | null = null;
   parser = mqttPacket.parser({ protocolVersion: 4 });
-  constructor(public host: string, public port: number, public onOpen: () => void,
+  constructor(public host: string, public port: number, public tls: boolean, public onOpen: () => void,
               public onData: (s: string) => void, public onClose: () => void, public at: number) {
     this.parser.on("packet", (p: any) => {
       this.packets.push(p);
@@ -47,7 +47,7 @@ const TOPICS = ["/sys/pk/dn/thing/service/property/set", "/sys/pk/dn/thing/event
 const SESSION: Session = {
   _ssid: "net", _wifiPassword: "wifipass1", host: "pk.iot-as-mqtt.cn-shanghai.aliyuncs.com", port: 1883,
   clientId: "pk.dn|securemode=3,signmethod=hmacsha256|", username: "dn&pk", password: "MQTTPASSWORD",
-  _keepAlive: 60, _topics: TOPICS,
+  _keepAlive: 60, _topics: TOPICS, _tls: true, _secret: "deviceSecret",
 };
 
 function rig(over?: Partial<LinkSettings>, opts?: { wifi?: "auto" | "manual" }) {
@@ -61,9 +61,9 @@ function rig(over?: Partial<LinkSettings>, opts?: { wifi?: "auto" | "manual" }) 
   const env: LinkEnv = {
     set: T.set, clear: T.clear,
     _random: () => r.rand,
-    _connect(host, port, onOpen, onData, onClose) {
+    _connect(host, port, tls, onOpen, onData, onClose) {
       if (r.connectThrows) { r.connectThrows--; throw new Error("Unable to create socket"); }
-      const s = new FakeSocket(host, port, onOpen, onData, onClose, T.now);
+      const s = new FakeSocket(host, port, tls, onOpen, onData, onClose, T.now);
       if (r.pong) s.pong = (f) => T.set(f, 50);
       r.sockets.push(s);
       return s;

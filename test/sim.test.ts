@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer, type Server, type Socket } from "node:net";
 import { createHash } from "node:crypto";
+import { createServer as createTlsServer } from "node:tls";
+import { generate } from "selfsigned";
 import { createDevice, parseLiberal, espruinoJSON } from "../tools/simulator";
 
 const dirs: string[] = [];
@@ -293,5 +295,64 @@ describe("net and Wi-Fi", () => {
     d.eval(`ev = []; W.connect("SimAP", {password: "sim-password"}, function (e) { ev.push("cb " + e) })`);
     await until(() => d.eval("ev.length") >= 1, "back");
     expect(d.eval("ev[0]")).toBe("cb null");
+  });
+});
+
+describe("tls stand-in: Node's TLS, no certificate check, and the two Espruino 2v29 crashes", () => {
+  let pem: any = null, tlsPort = 0, tcpPort = 0;
+  const servers: any[] = [];
+  const until = async (f: () => any, what: string) => {
+    for (let i = 0; i < 500; i++) { if (f()) return; await new Promise((r) => setTimeout(r, 10)); }
+    throw new Error("timed out waiting for " + what);
+  };
+  afterEach(() => { while (servers.length) servers.pop().close(); });
+  // a TLS echo server with a self-signed certificate (no check on the device) and a TCP one that greets
+  async function start() {
+    pem = pem || await generate([{ name: "commonName", value: "sim-test" }], { keySize: 2048 });
+    const t = createTlsServer({ key: pem.private, cert: pem.cert }, (s) => { s.on("data", (b) => s.write(b)); s.on("error", () => {}); });
+    const n = createServer((s) => { s.write("hello"); s.on("error", () => {}); });
+    servers.push(t, n);
+    tlsPort = await new Promise((r) => t.listen(0, "127.0.0.1", () => r((t.address() as any).port)));
+    tcpPort = await new Promise((r) => n.listen(0, "127.0.0.1", () => r((n.address() as any).port)));
+  }
+  const open = (body: string) => `
+    var ev = [];
+    require("Wifi").connect("SimAP", {password: "sim-password"}, function () { ${body} });`;
+
+  it("connects without checking the self-signed certificate; data flows both ways; writes in its own data callback are fine", async () => {
+    await start();
+    const { d, lines } = device(open(`
+      var s = require("tls").connect({host: "127.0.0.1", port: ${tlsPort}}, function () { s.write("ping") });
+      s.on("data", function (x) { ev.push(x); if (x == "ping") s.write("pong") });`), { wifiDelay: 0 });
+    await until(() => d.eval("ev.length") >= 2, "echo");
+    expect(d.eval("ev.join('|')")).toBe("ping|pong");
+    expect(lines).toEqual([]);
+  });
+
+  it("tls.connect inside a socket's data callback: a clear CRASH line, a throw, and a power cycle", async () => {
+    await start();
+    const { d, lines } = device(open(`
+      var n = require("net").connect({host: "127.0.0.1", port: ${tcpPort}});
+      n.on("data", function () {
+        try { require("tls").connect({host: "127.0.0.1", port: ${tlsPort}}) } catch (e) { ev.push(e.message) }
+      });`), { wifiDelay: 0 });
+    const boots: number[] = [];
+    d.events.on("boot", (n: number) => boots.push(n));
+    await until(() => boots.length > 0, "reboot");
+    expect(lines.join("\n")).toMatch(/simulator: CRASH: tls.connect inside a socket data callback kills Espruino 2v29/);
+  });
+
+  it("a write to a TLS socket inside ANOTHER socket's data callback crashes too", async () => {
+    await start();
+    const { d, lines } = device(open(`
+      var t = require("tls").connect({host: "127.0.0.1", port: ${tlsPort}}, function () {
+        var n = require("net").connect({host: "127.0.0.1", port: ${tcpPort}});
+        n.on("data", function () {
+          setTimeout(function () { t.write("later"); ev.push("timer write ok") }, 0);
+          try { t.write("now") } catch (e) { ev.push("threw") }
+        });
+      });`), { wifiDelay: 0 });
+    await until(() => lines.some((l) => l.includes("CRASH")), "crash line");
+    expect(lines.join("\n")).toMatch(/a write to a TLS socket inside another socket's data callback/);
   });
 });

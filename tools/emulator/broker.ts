@@ -3,11 +3,21 @@
 // secret (CONNACK 1, 2, 5); authenticate checks the password (CONNACK 4) and kicks an older
 // login of the same device; authorizePublish/authorizeSubscribe close the link on a foreign
 // topic or QoS 2. Accepted device publishes go on to the platform replies (platform.ts).
+//
+// Transport: securemode=2 must come over TLS and securemode=3 over TCP, as the platform
+// requires (CONNACK 2 otherwise, logged with the reason); securemode=-2 (connwl) is taken on both.
+// Dynamic registration (docs/ALIYUN.md §6, TLS only): a CONNECT with authType=register|regnwl signed
+// with the product's secret gets CONNACK 0, then the reply on /ext/register or /ext/regnwl
+// (no SUBSCRIBE needed), then the link is closed. register answers the registered device's
+// deviceSecret; regnwl creates the device if needed and answers a new clientId + deviceToken,
+// which the connwl login then takes. Events: 'register' {productKey, deviceName, authType}.
+import { randomBytes } from 'node:crypto'
+import mqttPacket from 'mqtt-packet'
 import { Aedes, type AuthenticateError } from 'aedes'
 import type { Context } from './context'
 import { connOf, who, nameOf, type Connections, type Conn } from './connection'
-import { findDevice } from './registry'
-import { parseClientId, expectedPassword, ownTopic } from './rules'
+import { findDevice, productSecretOf } from './registry'
+import { parseClientId, expectedPassword, registrationPassword, ownTopic } from './rules'
 
 /** A shortened payload for a log line. */
 function preview (b: Buffer): string {
@@ -36,14 +46,17 @@ export async function createBroker (ctx: Context, conns: Connections, onDevicePu
     if (up) { s.deviceName = up[1]; s.productKey = up[2] }
     const info = {
       productKey: s.productKey, deviceName: s.deviceName, clientId: packet.clientId, keepalive: packet.keepalive,
-      signMethod: s.info ? s.info.signMethod : undefined, clean: packet.clean, protocolVersion: packet.protocolVersion, will: !!packet.will
+      signMethod: s.info ? s.info.signMethod : undefined, clean: packet.clean, protocolVersion: packet.protocolVersion, will: !!packet.will,
+      tls: s.secure, authType: s.info ? s.info.authType : undefined
     }
-    log('connect ' + nameOf(s) + ' clientId=' + packet.clientId + ' keepalive=' + packet.keepalive + ' signmethod=' + info.signMethod + ' clean=' + packet.clean + ' level=' + packet.protocolVersion)
+    log('connect ' + nameOf(s) + (s.secure ? ' tls' : ' tcp') + ' clientId=' + packet.clientId + ' keepalive=' + packet.keepalive + ' signmethod=' + info.signMethod + ' clean=' + packet.clean + ' level=' + packet.protocolVersion)
     emit('connect', info)
+    const mode = s.info && s.info.secureMode
     if (packet.protocolVersion !== 4) {
       packet.protocolVersion = 5 // aedes then answers CONNACK 1
       log('refused ' + nameOf(s) + ': MQTT protocol level ' + info.protocolVersion + ', the platform takes 4 (MQTT 3.1.1)')
-    } else if (!s.info) refuse(s, 2, 'clientId "' + packet.clientId + '" is not id|securemode=2|3,signmethod=hmacmd5|hmacsha1|hmacsha256[,timestamp=N]|')
+    } else if (!s.info) refuse(s, 2, 'clientId "' + packet.clientId + '" is not id|securemode=-2|2|3,...|')
+    else if ((mode === '2' && !s.secure) || (mode === '3' && s.secure)) refuse(s, 2, 'securemode=' + mode + ' over ' + (s.secure ? 'TLS' : 'TCP') + ' (2 needs TLS, 3 needs TCP)')
     else if ((packet.keepalive as number) < 30 || (packet.keepalive as number) > 1200) refuse(s, 2, 'keepalive ' + packet.keepalive + ' s is outside 30..1200')
     else if (packet.will) refuse(s, 5, 'a Will message is not allowed')
     packet.keepalive = 0 // the silence limit is ours (scaled); disable aedes' own timer
@@ -53,14 +66,29 @@ export async function createBroker (ctx: Context, conns: Connections, onDevicePu
   b.authenticate = (client, username, password, cb) => {
     const s = connOf(client)
     const dev = s.productKey && findDevice(ctx.devices, s.productKey, s.deviceName as string)
-    if (!s.refuse && !dev) {
+    const info = s.info
+    const given = password ? password.toString('utf8') : ''
+    if (s.refuse) {
+      // refused at CONNECT already (the reason is recorded)
+    } else if (info && (info.authType === 'register' || info.authType === 'regnwl')) {
+      const productSecret = productSecretOf(ctx.devices, s.productKey as string)
+      const want = productSecret && registrationPassword(info.signMethod, productSecret, { deviceName: s.deviceName as string, productKey: s.productKey as string, random: info.random as string })
+      if (!want) refuse(s, 4, 'registration: product ' + s.productKey + ' has no productSecret')
+      else if (given.toLowerCase() !== want) refuse(s, 4, 'registration: password is not ' + info.signMethod + '(productSecret, "deviceName..productKey..random.."): wrong productSecret')
+      // register: only a device registered in advance (it has a deviceSecret to hand out)
+      else if (info.authType === 'register' && !(dev && dev.deviceSecret)) refuse(s, 4, 'registration: no device ' + s.productKey + '/' + s.deviceName + ' registered in advance')
+      else s.registering = info.authType
+    } else if (info && info.authType === 'connwl') {
+      if (!dev || !dev.deviceToken || dev.clientId !== info.id || given !== dev.deviceToken) refuse(s, 4, 'connwl: unknown clientId or wrong deviceToken')
+    } else if (!dev) {
       refuse(s, 4, s.productKey ? 'no device ' + s.productKey + '/' + s.deviceName + ' is registered' : 'username "' + (username || '') + '" is not deviceName&productKey')
-    } else if (!s.refuse && !password) refuse(s, 4, 'no password')
-    else if (!s.refuse && dev && s.info && password) {
-      const want = expectedPassword(s.info.signMethod, dev.deviceSecret, { ...s.info, deviceName: dev.deviceName, productKey: dev.productKey })
-      if (password.toString('utf8').toLowerCase() !== want) {
-        refuse(s, 4, 'password is not ' + s.info.signMethod + '(deviceSecret, "clientId' + s.info.id + 'deviceName' + dev.deviceName + 'productKey' + dev.productKey +
-          (s.info.timestamp !== undefined ? 'timestamp' + s.info.timestamp : '') + '"): wrong deviceSecret, or signed other fields than the clientId says')
+    } else if (!dev.deviceSecret) refuse(s, 4, 'device ' + dev.productKey + '/' + dev.deviceName + ' has no deviceSecret (it logs in with a deviceToken)')
+    else if (!password) refuse(s, 4, 'no password')
+    else if (info) {
+      const want = expectedPassword(info.signMethod, dev.deviceSecret as string, { ...info, deviceName: dev.deviceName, productKey: dev.productKey })
+      if (given.toLowerCase() !== want) {
+        refuse(s, 4, 'password is not ' + info.signMethod + '(deviceSecret, "clientId' + info.id + 'deviceName' + dev.deviceName + 'productKey' + dev.productKey +
+          (info.timestamp !== undefined ? 'timestamp' + info.timestamp : '') + '"): wrong deviceSecret, or signed other fields than the clientId says')
       }
     }
     const code = s.refuse || 0
@@ -70,6 +98,7 @@ export async function createBroker (ctx: Context, conns: Connections, onDevicePu
       err.returnCode = code
       return cb(err, false)
     }
+    if (s.registering) return cb(null, true)
     for (const o of conns.all) {
       if (o !== s && o.authed && o.productKey === s.productKey && o.deviceName === s.deviceName) {
         conns.kill(o, 'kicked: newer login of the same device (clientId ' + s.clientId + ')', true)
@@ -87,7 +116,29 @@ export async function createBroker (ctx: Context, conns: Connections, onDevicePu
   b.on('connackSent', (connack, client) => {
     const s = connOf(client)
     emit('connack', { ...who(s), clientId: s.clientId, returnCode: connack.returnCode })
+    if (s.registering && connack.returnCode === 0) register(s)
   })
+
+  // The registration reply, then the platform closes the link. Secrets never go to the log.
+  function register (s: Conn) {
+    const pk = s.productKey as string; const dn = s.deviceName as string
+    let dev = findDevice(ctx.devices, pk, dn)
+    let reply: Record<string, string>
+    if (s.registering === 'register') {
+      reply = { productKey: pk, deviceName: dn, deviceSecret: (dev as NonNullable<typeof dev>).deviceSecret as string }
+    } else {
+      if (!dev) ctx.devices.push(dev = { productKey: pk, deviceName: dn })
+      dev.clientId = randomBytes(8).toString('hex')
+      dev.deviceToken = randomBytes(16).toString('hex')
+      reply = { clientId: dev.clientId, productKey: pk, deviceName: dn, deviceToken: dev.deviceToken }
+    }
+    const topic = s.registering === 'register' ? '/ext/register' : '/ext/regnwl'
+    log('register ' + nameOf(s) + ' ' + s.registering + ': reply on ' + topic + ', then close')
+    emit('register', { ...who(s), authType: s.registering })
+    // straight to the socket: the device has no subscription, the reply is the platform's own
+    s.sock.write(mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(reply)), qos: 0, retain: false, dup: false } as any))
+    setTimeout(() => conns.kill(s, 'registration done', false), 50)
+  }
 
   b.authorizePublish = (client, packet, cb) => {
     if (!client) return cb(new Error('no client'))

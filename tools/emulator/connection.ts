@@ -25,6 +25,10 @@ export interface Conn {
   refuseWhy?: string
   /** parsed clientId (null when malformed) */
   info?: ClientIdInfo | null
+  /** the link is TLS (else plain TCP) */
+  secure: boolean
+  /** register | regnwl: a registration link, answered then closed */
+  registering?: string
   authed: boolean
   closed: boolean
   reason?: string
@@ -100,11 +104,11 @@ export class Connections {
     return [...this.all].filter(s => s.authed && !s.closed).map(s => ({ ...who(s), clientId: s.clientId, keepalive: s.keepalive }))
   }
 
-  /** The TCP server's connection listener: wires a new socket to the current broker. */
-  accept (sock: Socket): void {
+  /** Wires a new (plain or TLS) socket to the current broker. */
+  accept (sock: Socket, secure: boolean): void {
     const { ctx } = this
     sock.setNoDelay(true)
-    const s = { sock, authed: false, closed: false, limit: 0, timer: null, rxTime: Date.now() } as unknown as Conn
+    const s = { sock, secure, authed: false, closed: false, limit: 0, timer: null, rxTime: Date.now() } as unknown as Conn
     // A proxy between the socket and aedes: lets us observe inbound bytes and shape outbound ones.
     s.duplex = new Duplex({
       read () {},

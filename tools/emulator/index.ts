@@ -13,9 +13,13 @@
 //   lifecycle.ts  startEmulator(): assembly, start/stop/close
 //   cli.ts        `npm run emulator -- --port 1883`: the emulator alone, for your own clients
 //
-// Events (each with productKey/deviceName where known): connect, connack, subscribe, publish,
-// post, set_reply, ntp, pingreq, kick, disconnect; services.ts: service_reply, rrpc_reply, log, log_config_get;
-// ota.ts: ota_push, ota_request, ota_progress, ota_inform.
+// Events (each with productKey/deviceName where known): connect (with tls, authType), connack,
+// register, subscribe, publish, post, set_reply, ntp, pingreq, kick, disconnect;
+// services.ts: service_reply, rrpc_reply, log, log_config_get; ota.ts: ota_push, ota_request,
+// ota_progress, ota_inform.
+//
+// Transport: one port serves TLS (a self-signed RSA certificate, certificate.ts) and plain TCP,
+// told apart by the first byte, as the platform's 1883; securemode 2 needs TLS, 3 needs TCP.
 //
 // Choices where the platform docs are silent (documented here so tests can rely on them):
 // - keepalive outside 30..1200 s -> CONNACK 2; Will flag set -> CONNACK 5; protocol level != 4 -> CONNACK 1.

@@ -2,8 +2,14 @@
 // platform replies) and returns the emulator object: an EventEmitter with start/stop (a stop
 // then start is a broker restart on the same port; sessions and pending sets are dropped),
 // close, fault injection, the list of logged-in clients and setProperty.
-import { createServer, type Server, type AddressInfo } from 'node:net'
+// One port serves TLS and plain TCP, as the platform's 1883 does: the first byte of a link
+// tells them apart (0x16 opens a TLS handshake; an MQTT CONNECT starts with 0x10).
+import { createServer, type Server, type AddressInfo, type Socket } from 'node:net'
+import { TLSSocket, createSecureContext, DEFAULT_CIPHERS, type SecureContext } from 'node:tls'
 import { EventEmitter } from 'node:events'
+import { Duplex } from 'node:stream'
+import { dirname } from 'node:path'
+import { loadCertificate } from './certificate'
 import type { Context } from './context'
 import { Connections, type Fault, type ClientInfo } from './connection'
 import { createBroker } from './broker'
@@ -27,6 +33,9 @@ export interface EmulatorOptions {
   log?: (line: string) => void
   /** default setProperty timeout in real ms (default 5000) */
   setTimeout?: number
+  /** folder for the TLS certificate (made on first start); default: the devices file's folder,
+   * or none (a per-process certificate) with inline devices */
+  certDir?: string
 }
 
 export interface Emulator extends EventEmitter {
@@ -80,15 +89,49 @@ export async function startEmulator (opts: EmulatorOptions = {}): Promise<Emulat
   let server: Server | null = null
   let port = opts.port === undefined ? 1883 : opts.port
   const host = opts.host || '127.0.0.1'
+  let secureContext: SecureContext | null = null
+
+  // A link's first byte decides: TLS (handshake record 0x16) or plain MQTT. The TLS layer gets
+  // a stream that replays that byte (a TLSSocket on the socket itself would read its handle
+  // directly and miss what was already read).
+  function sniff (sock: Socket) {
+    sock.on('error', () => sock.destroy())
+    sock.once('data', (first: Buffer) => {
+      sock.pause()
+      if (first[0] !== 0x16) {
+        sock.unshift(first)
+        conns.accept(sock, false)
+        return sock.resume()
+      }
+      const stream = new Duplex({
+        read () { sock.resume() },
+        write (chunk, _enc, cb) { sock.write(chunk, () => cb()) },
+        final (cb) { sock.end(); cb() },
+        destroy (err, cb) { sock.destroy(); cb(err) }
+      })
+      sock.on('data', (d: Buffer) => { if (!stream.push(d)) sock.pause() })
+      sock.on('end', () => stream.push(null))
+      sock.on('close', () => stream.destroy())
+      stream.push(first)
+      const secure = new TLSSocket(stream as any, { isServer: true, secureContext: secureContext as SecureContext })
+      secure.once('secure', () => conns.accept(secure, true))
+      secure.on('error', (e) => { log('tls: ' + e.message); sock.destroy() })
+    })
+  }
 
   async function start (): Promise<void> {
     if (server) return
+    if (!secureContext) {
+      const pem = await loadCertificate(opts.certDir || (opts.devices ? undefined : dirname(opts.devicesFile || '.emulator/devices.json')))
+      // RSA key exchange first: Espruino's mbedTLS has no ECDHE (docs/ESPRUINO.md §4)
+      secureContext = createSecureContext({ key: pem.key, cert: pem.cert, minVersion: 'TLSv1.2', ciphers: 'AES256-GCM-SHA384:AES128-SHA256:AES128-SHA:' + DEFAULT_CIPHERS })
+    }
     ctx.broker = await createBroker(ctx, conns, (s, topic, payload) => {
       if (services.onDevicePublish(s, topic, payload)) return
       platform.onDevicePublish(s, topic, payload)
       ota.onDevicePublish(s, topic, payload)
     })
-    const srv = createServer(sock => conns.accept(sock))
+    const srv = createServer(sniff)
     try {
       await new Promise((resolve, reject) => {
         srv.once('error', reject)
@@ -107,7 +150,7 @@ export async function startEmulator (opts: EmulatorOptions = {}): Promise<Emulat
     server = srv
     port = (srv.address() as AddressInfo).port
     Object.defineProperty(emu, 'port', { value: port, configurable: true, enumerable: true })
-    log('listening on ' + host + ':' + port + ' (' + loaded.devices.length + ' devices, timeScale ' + timeScale + ')')
+    log('listening on ' + host + ':' + port + ' (TLS and TCP; ' + loaded.devices.length + ' devices, timeScale ' + timeScale + ')')
   }
 
   async function stop (): Promise<void> {

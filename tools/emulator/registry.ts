@@ -9,7 +9,13 @@ import { dirname } from 'node:path'
 export interface Device {
   productKey: string
   deviceName: string
-  deviceSecret: string
+  /** absent for a device that exists only through preregistration-free registration */
+  deviceSecret?: string
+  /** the product's secret: dynamic registration of this product's devices is on */
+  productSecret?: string
+  /** set by a preregistration-free registration (regnwl): its connwl login */
+  clientId?: string
+  deviceToken?: string
 }
 
 export interface Registry {
@@ -47,11 +53,19 @@ export function loadDevices (file: string): Registry {
 export function checkDevices (list: unknown, where: string): Device[] {
   if (!Array.isArray(list)) throw new Error('emulator: devices (' + where + ') must be a JSON array')
   return list.map((d, i) => {
-    for (const k of ['productKey', 'deviceName', 'deviceSecret']) {
+    for (const k of ['productKey', 'deviceName', d && d.productSecret ? 'productSecret' : 'deviceSecret']) {
       if (!d || typeof d[k] !== 'string' || !d[k]) throw new Error('emulator: device #' + i + ' in ' + where + ' has no ' + k)
     }
-    return { productKey: d.productKey, deviceName: d.deviceName, deviceSecret: d.deviceSecret }
+    const dev: Device = { productKey: d.productKey, deviceName: d.deviceName }
+    for (const k of ['deviceSecret', 'productSecret', 'clientId', 'deviceToken'] as const) if (typeof d[k] === 'string') dev[k] = d[k]
+    return dev
   })
+}
+
+/** The product secret of `pk` (any of its devices carries it), if dynamic registration is on. */
+export function productSecretOf (devices: Device[], pk: string): string | undefined {
+  const d = devices.find(x => x.productKey === pk && x.productSecret)
+  return d && d.productSecret
 }
 
 /** The registered device `pk`/`dn`, if any. */

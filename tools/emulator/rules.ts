@@ -9,9 +9,14 @@ const SIGN: Record<string, string> = { hmacmd5: 'md5', hmacsha1: 'sha1', hmacsha
 
 export interface ClientIdInfo {
   id: string
+  /** '3' (TCP), '2' (TLS), '-2' (preregistration-free login, authType connwl) */
   secureMode: string
   signMethod: string
   timestamp?: string
+  /** register | regnwl (dynamic registration, §6) | connwl (preregistration-free login) */
+  authType?: string
+  /** the registration's signed random */
+  random?: string
 }
 
 /** Parse `${id}|k=v,k=v|`. Returns null when malformed (-> CONNACK 2). */
@@ -27,10 +32,21 @@ export function parseClientId (clientId: string): ClientIdInfo | null {
     p[k] = kv.slice(i + 1).trim()
   }
   const signMethod = p.signmethod === undefined ? 'hmacmd5' : p.signmethod
+  const authType = p.authType
+  // preregistration-free login: `${clientId}|securemode=-2,authType=connwl|`, password = deviceToken
+  if (authType === 'connwl') return p.securemode === '-2' ? { id: m[1], secureMode: '-2', signMethod: '', authType } : null
   if (p.securemode !== '3' && p.securemode !== '2') return null
-  if (!SIGN[signMethod] || p.authType !== undefined) return null
+  if (!SIGN[signMethod]) return null
   if (p.timestamp !== undefined && !/^\d+$/.test(p.timestamp)) return null
-  return { id: m[1], secureMode: p.securemode, signMethod, timestamp: p.timestamp }
+  if (authType === undefined) return { id: m[1], secureMode: p.securemode, signMethod, timestamp: p.timestamp }
+  // registration: TLS only, signed over a random
+  if ((authType !== 'register' && authType !== 'regnwl') || p.securemode !== '2' || !p.random) return null
+  return { id: m[1], secureMode: p.securemode, signMethod, authType, random: p.random }
+}
+
+/** A registration's password: hex HMAC(productSecret, `deviceName${dn}productKey${pk}random${r}`). */
+export function registrationPassword (method: string, productSecret: string, c: { deviceName: string, productKey: string, random: string }): string {
+  return createHmac(SIGN[method], productSecret).update('deviceName' + c.deviceName + 'productKey' + c.productKey + 'random' + c.random).digest('hex')
 }
 
 /** The platform's password: hex HMAC(deviceSecret, sorted params); method hmacmd5 | hmacsha1 | hmacsha256. */

@@ -66,6 +66,9 @@ scan:function(cb){if(cb)setTimeout(function(){cb([])},1)}
 var __wd={s:0,auto:null,kicks:0,last:0,gap:0},__ee=E.enableWatchdog,__ek=E.kickWatchdog;
 E.enableWatchdog=function(s,a){__wd.s=s;__wd.auto=a;__wd.last=__rt();__ee.call(E,s,a)};
 E.kickWatchdog=function(){var t=__rt();if(__wd.last&&t-__wd.last>__wd.gap)__wd.gap=Math.round((t-__wd.last)*10)/10;__wd.last=t;__wd.kicks++;__ek.call(E)};
+// The 64-bit build's pool starts at 4096 JsVars and grows for JS allocations only, never for
+// mbedTLS's: grow it once so that a TLS session fits, as the ESP32's native heap would hold it.
+if(process.env.BOARD=="LINUX"){var __grow=new Uint8Array(120000);__grow=undefined}
 function __mem(){var m=process.memory();return{usage:m.usage,free:m.free,total:m.total}}
 function __out(k,v){console.log("@@"+k+" "+JSON.stringify(v))}
 var __m0=__mem();

@@ -56,6 +56,9 @@ async function deadLink(c: Ctx): Promise<void> {
   c.noErrors();
 }
 
+// The raw brokers below speak plain TCP (the closed port is tried with TLS, the default).
+const plainFor = (dev: Device, port: number) => Object.assign(setupFor(dev, port), { tls: false });
+
 // 3. Hostile bytes, a silent server, a closed port.
 async function hostile(c: Ctx): Promise<void> {
   const dev = newDevice();
@@ -63,7 +66,7 @@ async function hostile(c: Ctx): Promise<void> {
   await Promise.all(groups.map(async (g, gi) => {
     const cases: RawCase[] = g.map((k) => ({ k, bytes: HOSTILE[k] }));
     const srv = await rawBroker(c, cases.concat([{ k: "silent", connack: false, bytes: () => Buffer.alloc(0) }]));
-    const d = c.device(setupFor(dev, srv.port), {}, undefined, "dev" + gi);
+    const d = c.device(plainFor(dev, srv.port), {}, undefined, "dev" + gi);
     // every case: connection closed by the device; then one more connection
     await until(() => srv.conns.length > g.length, 120000, "reconnect after " + g.join(",")).catch((e) => c.check("group " + g.join(","), false, e.message));
     for (let i = 0; i < g.length; i++) {
@@ -82,7 +85,7 @@ async function hostile(c: Ctx): Promise<void> {
   await hostilePayloads(c, dev, false); // while the devices above still run (and load the machine)
   // A server that accepts but never answers CONNECT; a closed port.
   const silent = await rawBroker(c, [{ k: "silent", connack: false, bytes: () => Buffer.alloc(0) }]);
-  const ds = c.device(setupFor(dev, silent.port), {}, undefined, "silent");
+  const ds = c.device(plainFor(dev, silent.port), {}, undefined, "silent");
   const probe = createServer(); await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
   const closedPort = (probe.address() as AddressInfo).port; await new Promise((r) => probe.close(r));
   const dc = c.device(setupFor(dev, closedPort), {}, undefined, "closed");
@@ -104,7 +107,7 @@ async function hostile(c: Ctx): Promise<void> {
 async function hostilePayloads(c: Ctx, dev?: Device | null, errs?: boolean): Promise<void> {
   dev = dev || newDevice();
   const pubs = await rawBroker(c, [{ k: "publishes", bytes: () => hostilePublishes(dev.productKey, dev.deviceName) }]);
-  const dp = c.device(setupFor(dev, pubs.port), {}, undefined, "payloads");
+  const dp = c.device(plainFor(dev, pubs.port), {}, undefined, "payloads");
   await sleep(4000);
   const pErr = dp.m("st").map((s) => s.s.lastError).filter((e, i, a) => e && a.indexOf(e) === i);
   c.check("hostile payloads on its own topics: no crash, stays online", dp.proc.exitCode === null && pubs.conns.length === 1 && !pubs.conns[0].closedAt && dp.lastSt().s.state === "online",

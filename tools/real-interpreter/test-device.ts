@@ -26,16 +26,19 @@ if (!existsSync(firmware)) {
   process.exit(1);
 }
 console.log("test:device: " + firmware + " in " + found.path);
+const tls = !process.argv.includes("--tcp");
+console.log("transport: " + (tls ? "TLS (the default; --tcp for plain TCP)" : "plain TCP"));
 const r = await measureDevice({
   espruino: found.path,
   firmware,
+  tls,
   log: (l) => { if (verbose || /^(ok|FAIL) /.test(l)) console.log(l.startsWith("ok") || l.startsWith("FAIL") ? "  " + l : "    " + l) },
 });
 const row = (k: string, v: unknown, unit?: string) => console.log("  " + k.padEnd(36) + (v == null ? "n/a" : v + (unit ? " " + unit : "")));
 console.log("figures (Linux build: JsVar counts are a lower bound for an ESP32):");
 row("JsVars of the test harness alone", r.jsvarsHarness);
 row("JsVars after load (unconfigured)", r.jsvarsAfterLoad);
-row("JsVars online", r.jsvarsOnline);
+row("JsVars online" + (tls ? " (TLS: mbedTLS's session counts here, native heap on an ESP32)" : ""), r.jsvarsOnline);
 row("  firmware share idle / online", r.jsvarsFirmwareIdle == null ? null : r.jsvarsFirmwareIdle + " / " + r.jsvarsFirmwareOnline);
 row("  firmware online, from Storage", r.jsvarsFirmwareOnlineBooted == null ? null : r.jsvarsFirmwareOnlineBooted + " (budget " + r.ramBudgetOnlineJsVars + ")");
 row("JsVars after 10 posts", r.jsvarsAfter10);

@@ -85,6 +85,8 @@ export function makeContext (core: Core, parts: Parts) {
     getErrorFlags: () => new C.Array(),
     hwRand: () => crypto.randomBytes(4).readInt32LE(0),
     getSizeOf: (v: any) => Math.ceil((espruinoJSON(v) || '').length / 12) + 1,
+    // nothing to compact in Node's heap
+    defrag: () => {},
     reboot () {
       core.out('simulator: E.reboot()')
       setImmediate(() => parts.reboot('E.reboot()'))
@@ -93,6 +95,7 @@ export function makeContext (core: Core, parts: Parts) {
   const hash = (alg: string) => (d: any) => core.toAB(crypto.createHash(alg).update(core.bytesOf(d, 'crypto.' + alg)).digest())
   const modules: Record<string, any> = {
     net: core.module('net', { connect: parts.net.connect }),
+    tls: core.module('tls', { connect: parts.net.tlsConnect }),
     crypto: core.module('crypto', { SHA1: hash('sha1'), SHA224: hash('sha224'), SHA256: hash('sha256'), SHA384: hash('sha384'), SHA512: hash('sha512') }),
     Storage: core.module('Storage', parts.storage),
     Wifi: parts.wifi.makeModule(),
@@ -122,7 +125,7 @@ export function makeContext (core: Core, parts: Parts) {
       core.log('clock: setTime(' + s + ')')
     },
     process: core.module('process', {
-      env: core.toCtx({ VERSION: '2v29', BOARD: 'ESP32', GIT_COMMIT: 'simulator', CONSOLE: 'Serial1', MODULES: 'net,crypto,Storage,Wifi,TelnetServer' }),
+      env: core.toCtx({ VERSION: '2v29', BOARD: 'ESP32', GIT_COMMIT: 'simulator', CONSOLE: 'Serial1', MODULES: 'net,tls,crypto,Storage,Wifi,TelnetServer' }),
       version: '2v29',
       memory () {
         const usage = Math.ceil(core.srcLength / 12) + 600

@@ -37,6 +37,8 @@ export interface DeviceOptions {
   wifiDelay?: number
   /** remove what Espruino lacks from the context (default true) */
   es2015Only?: boolean
+  /** extra DNS entries, name -> IPv4 (e.g. a platform host name pointed at a local emulator) */
+  hosts?: Record<string, string>
 }
 
 /** Host wall clock in fractional ms (Espruino's Date.now() is fractional). */

@@ -31,6 +31,7 @@ export function createDevice (opts: DeviceOptions) {
   let boots = 0
   const timers = createTimers(core)
   const net = createNet(core, () => wifi.connected)
+  net.onCrash((why) => reboot(why))
   const wifi = createWifi(core, net.abandonAll)
   const storage = createStorage(core, storageDir)
   const watchdog = createWatchdog(core, reboot)

@@ -10,7 +10,14 @@
 //   device) without closing the TCP link: like a real board, the broker only notices through
 //   its keep-alive limit or a second login. Only close() of the whole device destroys them.
 // - With `rechunk`, received data is split at random, as TCP may deliver it on the board.
+// - `tls` (the tls module): Node's TLS with no certificate check and no SNI, as Espruino 2v29.
+//   The two 2v29 crashes (docs/ESPRUINO.md §4) are reproduced as a loud failure instead of an
+//   interpreter abort: creating a TLS socket inside any socket's 'data' callback, or writing
+//   to a TLS socket inside ANOTHER socket's 'data' callback, prints "simulator: CRASH ..." to
+//   the console, throws, and power-cycles the device (as the board's watchdog would after the
+//   assert), so tests see it.
 import net from 'node:net'
+import tls from 'node:tls'
 import { execFileSync } from 'node:child_process'
 import type { Core } from './core'
 
@@ -18,7 +25,7 @@ interface Entry { ns: net.Socket, kill: () => void }
 
 /** @param wifiConnected whether the station is associated (sockets need it) */
 export function createNet (core: Core, wifiConnected: () => boolean) {
-  const dns = new Map([['localhost', '127.0.0.1']])
+  const dns = new Map([['localhost', '127.0.0.1'], ...Object.entries(core.opts.hosts || {})])
   const sockets = new Set<Entry>()
   /** Host sockets the device abandoned, still open until the peer or close() ends them. */
   const orphans = new Set<net.Socket>()
@@ -36,8 +43,22 @@ export function createNet (core: Core, wifiConnected: () => boolean) {
     return ip
   }
 
-  function connect (o: any, cb: any) {
+  /** The device socket whose 'data' listeners are running (null outside one). */
+  let inData: any = null
+
+  function crash (what: string): never {
+    const msg = 'simulator: CRASH: ' + what + ' kills Espruino 2v29 (ASSERT(net) FAILED, docs/ESPRUINO.md §4); defer it with setTimeout'
+    core.out(msg)
+    core.log(msg)
+    const g = core.gen
+    setImmediate(() => { if (g === core.gen) crashed(msg) })
+    throw core.err(msg)
+  }
+  let crashed: (why: string) => void = () => {}
+
+  function connect (o: any, cb: any, secure?: boolean) {
     if (!o || typeof o !== 'object') throw core.err('simulator: net.connect needs {host, port}')
+    if (secure && inData) crash('tls.connect inside a socket data callback')
     const host = o.host === undefined ? '127.0.0.1' : String(o.host)
     const port = Number(o.port)
     if (!wifiConnected()) throw core.err('Unable to create socket', 'InternalError')
@@ -46,7 +67,8 @@ export function createNet (core: Core, wifiConnected: () => boolean) {
     const g = core.gen
     const sock = new core.C.Object()
     const st = { ended: false, closed: false, error: null as any }
-    const ns = net.connect({ host: ip, port })
+    // no certificate check and no SNI (servername '' suppresses it in Node), as on the device
+    const ns: net.Socket = secure ? tls.connect({ host: ip, port, rejectUnauthorized: false, servername: '' }) : net.connect({ host: ip, port })
     ns.setNoDelay(true)
     const entry = { ns, kill }
     sockets.add(entry)
@@ -69,20 +91,24 @@ export function createNet (core: Core, wifiConnected: () => boolean) {
       ns.on('close', () => orphans.delete(ns))
       setImmediate(() => finish(false))
     }
-    ns.on('connect', () => {
+    ns.on(secure ? 'secureConnect' : 'connect', () => {
       if (st.closed || g !== core.gen) return
       core.log('net: open ' + host + ':' + port)
       core.fire(sock, 'connect', [proxy])
     })
+    const fireData = (s: string) => {
+      inData = sock
+      try { core.fire(sock, 'data', [s]) } finally { inData = null }
+    }
     ns.on('data', (b: Buffer) => {
       if (st.closed || g !== core.gen) return
       const s = b.toString('latin1')
       const rechunk = core.opts.rechunk
-      if (!rechunk) return core.fire(sock, 'data', [s])
+      if (!rechunk) return fireData(s)
       const max = rechunk === true ? 64 : rechunk
       for (let i = 0; i < s.length && !st.closed;) {
         const n = 1 + Math.floor(Math.random() * max)
-        core.fire(sock, 'data', [s.slice(i, i + n)])
+        fireData(s.slice(i, i + n))
         i += n
       }
     })
@@ -93,6 +119,7 @@ export function createNet (core: Core, wifiConnected: () => boolean) {
     ns.on('close', () => { core.log('net: closed ' + host + ':' + port); finish(!!st.error) })
     Object.assign(sock, {
       write (d: any) {
+        if (secure && inData && inData !== sock) crash('a write to a TLS socket inside another socket\'s data callback')
         if (st.ended || st.closed) throw core.err('This socket is closed')
         // Espruino converts a non-string with jsvAsString: arrays and typed arrays become "1,2,3".
         let s
@@ -126,5 +153,12 @@ export function createNet (core: Core, wifiConnected: () => boolean) {
     orphans.clear()
   }
 
-  return { connect, abandonAll, destroyAll }
+  return {
+    connect: (o: any, cb: any) => connect(o, cb),
+    tlsConnect: (o: any, cb: any) => connect(o, cb, true),
+    abandonAll,
+    destroyAll,
+    /** what a crash does (device.ts: reboot) */
+    onCrash (f: (why: string) => void) { crashed = f }
+  }
 }

@@ -27,7 +27,7 @@ const AP = { ssid: 'SimAP', password: 'sim-password' }
 
 /** JS source of a setup call with the secrets masked, for display only. */
 function shown (c: Record<string, any>) {
-  return 'iot.setup({' + Object.keys(c).map(k => k + ':' + (k === 'deviceSecret' || k === 'password' ? '"****"' : JSON.stringify(c[k]))).join(', ') + '})'
+  return 'iot.setup({' + Object.keys(c).map(k => k + ':' + (['deviceSecret', 'productSecret', 'deviceToken', 'password'].includes(k) ? '"****"' : JSON.stringify(c[k]))).join(', ') + '})'
 }
 
 async function main () {
@@ -40,7 +40,8 @@ async function main () {
   let real: any = null
   if (o.config) {
     try { real = JSON.parse(fs.readFileSync(o.config, 'utf8')) } catch (e) { usage('cannot read ' + o.config + ': ' + (e as Error).message) }
-    for (const k of ['productKey', 'deviceName', 'deviceSecret']) if (typeof real[k] !== 'string') usage(o.config + ': ' + k + ' is missing')
+    for (const k of ['productKey', 'deviceName']) if (typeof real[k] !== 'string') usage(o.config + ': ' + k + ' is missing')
+    if (!['deviceSecret', 'productSecret', 'deviceToken'].some(k => typeof real[k] === 'string')) usage(o.config + ': deviceSecret (or productSecret, or clientId + deviceToken) is missing')
   }
   const ap = real && real.ssid ? { ssid: String(real.ssid), password: String(real.password || '') } : AP
 
@@ -86,7 +87,7 @@ async function main () {
     '  Alibaba Cloud IoT firmware on a simulated ESP32 (' + o.firmware + ')',
     real
       ? '  target: the REAL cloud, device ' + real.productKey + '/' + real.deviceName + ' from ' + o.config
-      : '  target: local IoT Platform emulator on 127.0.0.1:' + emu.port + ', device ' + demo.productKey + '/' + demo.deviceName +
+      : '  target: local IoT Platform emulator on 127.0.0.1:' + emu.port + ' (TLS, as the device uses by default), device ' + demo.productKey + '/' + demo.deviceName +
         ' (' + path.join(o.emuDir, 'devices.json') + ')',
     '  Storage: ' + storageDir + ', ' + appNote,
     ...(legacyNote ? [legacyNote] : []),
