@@ -509,6 +509,7 @@ describe("registration (productSecret) and preregistration-free login, with the 
       _storage: storage, _link: link, _keepAlive: board.keepAlive, _log: (l: string) => logs.push(l), _telnet() {},
       _alink: (pk: string, dn: string) => new Alink(link, env, pk, dn, () => 1700000000000, () => {}),
       _creds: (c: any) => credentials(c, h("sha1"), h("sha256"), () => 0.5),
+      _logs: DeviceLog(8, () => Date.now()),
     });
     const sock = () => sockets[sockets.length - 1];
     const send = (p: any) => sock().onData(str(mqttPacket.generate(p)));

@@ -752,7 +752,7 @@ describe("Link: a flaky broker is not a twin device", () => {
     const env: LinkEnv = {
       set: T.set, clear: T.clear, _random: rand, _kick() {}, _free: () => 0, _uptime: () => T.now / 1000, _log: (l) => logs.push(l),
       _wifiConnect(ssid, password, callback) { callback(null); },
-      _connect(host, port, onOpen, onData, onClose) {
+      _connect(host, port, _tls, onOpen, onData, onClose) {
         connects++;
         let ended = false;
         const conn = {
