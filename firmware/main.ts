@@ -10,7 +10,7 @@ import { makeEnv, watchWifi, sha1, sha256, stepClock } from "./device";
 import { makeIot } from "./console";
 import { makeOta } from "./ota";
 
-const env = makeEnv(), link = Link(env, board), logs = DeviceLog(logBuffer, () => Date.now()), storage = require("Storage"),
+const env = makeEnv(), link = Link(env, board), logs = DeviceLog(logBuffer, Date.now), storage = require("Storage"),
   ota = makeOta(storage, link, env, logs);
 watchWifi(link);
 (global as any).iot = makeIot({

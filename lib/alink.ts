@@ -169,7 +169,7 @@ export class Alink {
           // docs/ALIYUN.md: (serverRecvTime + serverSendTime + deviceRecvTime - deviceSendTime) / 2, in ms
           value = (serverRecv + serverSend + Math.floor(now()) - sent) / 2;
           // entries logged before the first sync carry the old clock: shift them by the step
-          if (logs) logs._synced(value - now());
+          if (logs) logs._take(value - now());
           setTime(value / 1000);
           synced = true;
           flushLogs();
