@@ -10,14 +10,8 @@ import { makeEnv, watchWifi, sha1, sha256, stepClock } from "./device";
 import { makeIot } from "./console";
 import { makeOta } from "./ota";
 
-const env = makeEnv(), link = Link(env, board), logs = DeviceLog(logBuffer, () => Date.now()), storage = require("Storage"),
-  ota = makeOta({
-    _storage: storage, _publish: (topic, payload, qos) => link.publish(topic, payload, qos), _timers: env,
-    // every OTA outcome also goes to the cloud log: failures (negative steps) as ERROR
-    _log: (line) => { env._log(line); logs.add(/ failed /.test(line) ? "ERROR" : "INFO", "ota", line.slice(5)) },
-    // the Linux build has no E.reboot(); load() restarts it in process (boot code runs again)
-    _restart: () => { if (process.env.BOARD == "LINUX") load(); else E.reboot() },
-  });
+const env = makeEnv(), link = Link(env, board), logs = DeviceLog(logBuffer, Date.now), storage = require("Storage"),
+  ota = makeOta(storage, link, env, logs);
 watchWifi(link);
 (global as any).iot = makeIot({
   _storage: storage,
@@ -37,4 +31,4 @@ watchWifi(link);
 // OTA sees every message first (its binary download replies never reach Alink) and every CONNACK.
 const onMessage = link.onMessage, onOnline = link.onOnline;
 link.onMessage = (topic, payload) => { if (!ota._message(topic, payload)) onMessage(topic, payload) };
-link.onOnline = () => { ota._online(); onOnline() };
+link.onOnline = () => { ota._message(); onOnline() };

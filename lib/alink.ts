@@ -8,9 +8,10 @@ import type { DeviceLog } from "./logs";
 // post() then throws that error and records nothing.
 export interface AlinkHost { publish(topic: string, payload: string, qos: 0 | 1): void; error(message: string): void }
 
-// JSON text whose strings keep their chars (only `"`, `\` and < 0x20 escaped), so
-// UTF-8 bytes survive; Espruino's JSON.stringify turns each byte >= 0x7F into \u00XX.
-function encodeJson(value: any, depth: number): string {
+// JSON text as UTF-8 bytes; throws "json: …" for what JSON cannot carry. Its strings keep
+// their chars (only `"`, `\` and < 0x20 escaped), so UTF-8 bytes survive; Espruino's
+// JSON.stringify turns each byte >= 0x7F into \u00XX. (depth: internal, for the recursion)
+export function json(value: any, depth?: number): string {
   let text = "", key: any, isArray: any;
   if (typeof value == "string")
     // printable ASCII: native JSON.stringify gives the same text, fastest. Otherwise
@@ -19,18 +20,16 @@ function encodeJson(value: any, depth: number): string {
     return /[^ -~]/.test(value) ? '"' + utf8(value).replace(/["\\\x00-\x1f]/g, char => "\\" + (char < " " ? "u00" + hex(char) : char)) + '"' : JSON.stringify(value);
   if (value && typeof value == "object") {
     // the depth limit also stops cycles
-    if (depth > 9) throw Error("json: over 10 deep");
+    depth = (depth || 0) + 1;
+    if (depth > 10) throw Error("json: over 10 deep");
     isArray = Array.isArray(value);
-    for (key in value) text += (text ? "," : "") + (isArray ? "" : encodeJson("" + key, depth) + ":") + encodeJson(value[key], depth + 1);
+    for (key in value) text += (text ? "," : "") + (isArray ? "" : json("" + key) + ":") + json(value[key], depth);
     return isArray ? "[" + text + "]" : "{" + text + "}";
   }
   // numbers, booleans, null (isFinite takes true/null as numbers)
   if (isFinite(value)) return "" + value;
   throw Error("json: cannot encode " + typeof value);
 }
-
-/** JSON text as UTF-8 bytes; throws "json: …" for what JSON cannot carry. */
-export const json = (value: any): string => encodeJson(value, 0);
 
 /** The topics the link subscribes: [property set, post replies, NTP response, services,
  * synchronous services (RRPC over /ext/rrpc), classic RRPC requests, log config reply and push].
@@ -61,82 +60,65 @@ export class Alink {
 
   constructor(host: AlinkHost, timers: Timers, productKey: string, deviceName: string,
               now: () => number, setTime: (seconds: number) => void, logs?: DeviceLog) {
-    const alink = this, topics = subscriptions(productKey, deviceName),
-      thing = topics[0].slice(0, -20),            // "/sys/{productKey}/{deviceName}/thing/"
-      eventTopic = thing + "event/", serviceTopic = thing + "service/",
-      rrpcRequest = topics[5].slice(0, -1),       // "/sys/{productKey}/{deviceName}/rrpc/request/"
-      clock = () => Math.floor(now());
+    // RAM: one prefix string, no topic array; rare work (services, RRPC, NTP replies, the
+    // log switch) is code inside message(), created per message and freed after
+    const alink = this, thing = "/sys/" + productKey + "/" + deviceName + "/thing/";
     // pendingIds: the last 16 posted ids (bounded: replies may never come);
     // ntpTimer: retry or daily; ntpSent: deviceSendTime of the outstanding NTP request;
     // isOnline, synced (the clock was set by NTP), logsOn (the platform's log switch) gate log posts
     let pendingIds: string[] = [], ntpTimer: any, ntpSent: any, isOnline = false, synced = false, logsOn = true;
 
-    const nextId = () => "" + (alink._lastId = alink._lastId % 4294967295 + 1);
-    const post = (eventName: string, params: any): string => {
-      if (!params || typeof params != "object" || Array.isArray(params)) throw Error("alink: params must be an object");
-      const id = "" + (alink._lastId % 4294967295 + 1), topic = eventTopic + eventName + "/post",
-        payload = json({ id: id, version: "1.0", params: params, method: "thing.event." + eventName + ".post" });
-      // first: a post the host cannot send (too big) throws before the id is used
-      host.publish(topic, payload, 1);
-      alink._lastId = +id;
-      if (pendingIds.push(id) > 16) pendingIds.shift();
-      return id;
-    };
-    const stopNtp = () => {
+    // NTP: stops the timer; ms: (re)arms it (a minute while a request is unanswered, a day
+    // after a sync); request: asks for the time now
+    const ntp = (ms: number, request?: any) => {
       if (ntpTimer != null) timers.clear(ntpTimer);
       ntpTimer = ntpSent = null;
-    };
-    // (re)arm the NTP timer: a minute while a request is unanswered, a day after a sync
-    const armNtp = (ms: number) => {
-      stopNtp();
-      ntpTimer = timers.set(() => { ntpTimer = null; requestTime() }, ms);
-    };
-    const requestTime = () => {
-      armNtp(6e4);
-      ntpSent = "" + clock();
-      host.publish(topics[2].slice(0, -8) + "request", json({ deviceSendTime: ntpSent }), 0);
+      if (ms) ntpTimer = timers.set(() => { ntpTimer = null; ntp(6e4, 1) }, ms);
+      if (request) host.publish("/ext/ntp/" + productKey + "/" + deviceName + "/request", json({ deviceSendTime: ntpSent = "" + Math.floor(now()) }), 0);
     };
     // Log entries go out only online, with real timestamps and while the platform wants them.
     // QoS 0 and "ack":0 as the platform's log service has it: a lost post loses its lines.
     const flushLogs = () => {
       if (logs && isOnline && synced && logsOn) try {
         const params = logs._take();
-        if (params) host.publish(thing + "log/post", '{"id":"' + nextId() + '","version":"1.0","sys":{"ack":0},"params":' + params + ',"method":"thing.log.post"}', 0);
+        if (params) host.publish(thing + "log/post", '{"id":"' + (alink._lastId = alink._lastId % 4294967295 + 1) + '","version":"1.0","sys":{"ack":0},"params":' + params + ',"method":"thing.log.post"}', 0);
       } catch (thrown) { host.error("log: " + (thrown as Error).message) }
-    };
-    // the service identifier of `rest` ("{identifier}" after thing/service/), else ""
-    const serviceOf = (rest: string) => {
-      const name = rest.startsWith(serviceTopic) ? rest.slice(serviceTopic.length) : "";
-      return name.split("/").length == 1 && !name.endsWith("_reply") ? name : "";
     };
 
     alink.onSet = alink.onReply = alink.onService = alink.onRrpc = null;
     alink._lastId = 0;
-    alink.stop = () => { stopNtp(); isOnline = false };
+    alink.stop = () => { ntp(0); isOnline = false };
     alink.offline = () => { isOnline = false };
     alink.online = () => {
       isOnline = true;
-      requestTime();
+      ntp(6e4, 1);
       // the platform's log switch (docs/ALIYUN.md §8): the Link SDK asks at every connect,
       // without "sys" so that the reply comes
-      if (logs) host.publish(thing + "config/log/get", json({ id: nextId(), version: "1.0", params: { configScope: "device", getType: "content" }, method: "thing.config.log.get" }), 0);
+      if (logs) host.publish(thing + "config/log/get", json({ id: "" + (alink._lastId = alink._lastId % 4294967295 + 1), version: "1.0", params: { configScope: "device", getType: "content" }, method: "thing.config.log.get" }), 0);
     };
     if (logs) logs._flush = flushLogs;
-    alink.post = (params) => post("property", params);
+    alink.post = (params) => alink.event("property", params);
     alink.event = (identifier, params) => {
       if (typeof identifier != "string" || !/^\w+$/.test(identifier) || identifier.length > 50) throw Error("alink: bad event identifier " + identifier);
-      return post(identifier, params);
+      if (!params || typeof params != "object" || Array.isArray(params)) throw Error("alink: params must be an object");
+      const id = "" + (alink._lastId % 4294967295 + 1);
+      // first: a post the host cannot send (too big) throws before the id is used
+      host.publish(thing + "event/" + identifier + "/post", json({ id: id, version: "1.0", params: params, method: "thing.event." + identifier + ".post" }), 1);
+      alink._lastId = +id;
+      if (pendingIds.push(id) > 16) pendingIds.shift();
+      return id;
     };
     alink.message = (topic, payload) => {
       // per topic: code and params/id/times of the message (locals are free, these are reused)
-      let message: any, code: any, value: any, index: any, identifier: any, data: any, reply: any;
+      let message: any, code: any, value: any, index: any, identifier: any, data: any, reply: any, rest: any;
+      const device = productKey + "/" + deviceName, rrpcRequest = "/sys/" + device + "/rrpc/request/";
       try {
         // classic RRPC: any payload, answered with the handler's text at QoS 0 (docs/ALIYUN.md §5)
         if (topic.startsWith(rrpcRequest)) {
           value = topic.slice(rrpcRequest.length);
           if (alink.onRrpc && value && value.split("/").length == 1) {
             reply = alink.onRrpc(payload);
-            if (reply != null) host.publish(rrpcRequest.slice(0, -8) + "response/" + value, typeof reply == "string" ? reply : json(reply), 0);
+            if (reply != null) host.publish("/sys/" + device + "/rrpc/response/" + value, typeof reply == "string" ? reply : json(reply), 0);
           }
           return;
         }
@@ -144,28 +126,28 @@ export class Alink {
         // before any message.x: Espruino lets a throw inside an object literal escape try/catch
         if (!message || typeof message != "object") throw Error("not a JSON object");
         // services: asynchronous on thing/service/{identifier} (reply on + "_reply"), synchronous
-        // on /ext/rrpc/{rrpcId}/sys/.../thing/service/{identifier} (reply on the same topic)
-        identifier = topic.startsWith("/ext/rrpc/") ? serviceOf(topic.slice(10 + topic.slice(10).split("/")[0].length)) : serviceOf(topic);
-        if (identifier) {
+        // on /ext/rrpc/{rrpcId}/sys/.../thing/service/{identifier} (reply on the same topic):
+        // the identifier is what follows thing/service/, one level, not a reply
+        rest = topic.startsWith("/ext/rrpc/") ? topic.slice(10 + topic.slice(10).split("/")[0].length) : topic;
+        identifier = rest.startsWith(thing + "service/") ? rest.slice(thing.length + 8) : "";
+        if (identifier && identifier.split("/").length == 1 && !identifier.endsWith("_reply")) {
           // a message with a code is a reply (ours, echoed by a broker), not a request
           if (message.code != null) return;
           value = message.params;
           code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 404;
           data = {};
-          const answer = () => json({ id: message.id, code: code, data: data });
           try {
             if (code == 404 && alink.onService) {
               value = alink.onService(identifier, value);
               if (typeof value == "number") code = value;
               else { code = 200; if (value && typeof value == "object") data = value }
             }
-            reply = answer();
+            reply = json({ id: message.id, code: code, data: data });
           } catch (thrown) {
-            code = 500; data = {};
-            reply = answer();
+            reply = json({ id: message.id, code: 500, data: {} });
           }
           if (!message.sys || message.sys.ack !== 0) host.publish(topic.startsWith("/ext/") ? topic : topic + "_reply", reply, 0);
-        } else if (topic == topics[0]) {
+        } else if (topic == thing + "service/property/set") {
           value = message.params;
           // 460: the platform's "request parameter error"
           code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 200;
@@ -180,19 +162,18 @@ export class Alink {
           code = message.code;
           if (code != 200) host.error("post " + value + ": code " + code + " " + message.message);
           if (alink.onReply) alink.onReply(value, code, message);
-        } else if (topic == topics[2]) {
+        } else if (topic == "/ext/ntp/" + device + "/response") {
           const serverRecv = +message.serverRecvTime, serverSend = +message.serverSendTime, sent = ntpSent;
           if ("" + message.deviceSendTime != sent || !(serverRecv > 0 && serverSend > 0)) return;
-          ntpSent = null;
-          armNtp(864e5);
+          ntp(864e5);
           // docs/ALIYUN.md: (serverRecvTime + serverSendTime + deviceRecvTime - deviceSendTime) / 2, in ms
-          value = (serverRecv + serverSend + clock() - sent) / 2;
+          value = (serverRecv + serverSend + Math.floor(now()) - sent) / 2;
           // entries logged before the first sync carry the old clock: shift them by the step
-          if (logs) logs._synced(value - now());
+          if (logs) logs._take(value - now());
           setTime(value / 1000);
           synced = true;
           flushLogs();
-        } else if (topic == topics[6] || topic == topics[7]) {
+        } else if (topic == thing + "config/log/get_reply" || topic == thing + "config/log/push") {
           // get_reply {data: {content: {mode}}} or push {params: {content: {mode}}}: 0 = off
           value = message.data || message.params;
           value = value && value.content;

@@ -17,10 +17,10 @@ export interface DeviceLog {
   _level: number;
   /** Alink's sender, called after each add (the current Alink sets it) */
   _flush: () => void;
-  /** The clock stepped by stepMs at the first NTP sync: entries logged before it get real times. */
-  _synced(stepMs: number): void;
-  /** JSON array text of every entry (plus a note of how many were dropped), emptying the buffer; "" if none. */
-  _take(): string;
+  /** JSON array text of every entry (plus a note of how many were dropped), emptying the
+   * buffer; "" if none. With stepMs (the clock stepped by it at the first NTP sync): entries
+   * logged before it get real times, nothing is taken ("" returned). One method, not two: RAM. */
+  _take(stepMs?: number): string;
 }
 
 // `new DeviceLog(..)` works too. size: board.json logBuffer; now: Date.now
@@ -28,8 +28,6 @@ export function DeviceLog(size: number, now: () => number): DeviceLog {
   // entries: oldest first; dropped: entries lost to the bound since the last post;
   // synced: the clock has been set by NTP at least once (earlier entries need the step)
   let entries: string[] = [], dropped = 0, synced = false;
-  const entry = (level: string, module: string, code: string, text: string) =>
-    Math.floor(now()) + json({ logLevel: level, module: module, code: code, logContent: text }).slice(1, -1);
   const log: DeviceLog = {
     _level: 2,
     _flush() {},
@@ -37,19 +35,22 @@ export function DeviceLog(size: number, now: () => number): DeviceLog {
       const index = LOG_LEVELS.indexOf(level);
       if (index < 0) throw Error("log level: one of " + LOG_LEVELS.join());
       if (index < log._level) return;
-      if (entries.push(entry(level, module, code || "", ("" + text).slice(0, MAX_TEXT))) > size) { entries.shift(); dropped++; }
+      if (entries.push(Math.floor(now()) + json({ logLevel: level, module: module, code: code || "", logContent: ("" + text).slice(0, MAX_TEXT) }).slice(1, -1)) > size) { entries.shift(); dropped++; }
       log._flush();
     },
-    _synced(stepMs) {
-      if (!synced) entries = entries.map((item) => {
-        const ms = parseInt(item);
-        return (ms + Math.round(stepMs)) + item.slice(("" + ms).length);
-      });
-      synced = true;
-    },
-    _take() {
-      if (dropped) entries.push(entry("WARN", "log", "dropped", dropped + " older entries dropped"));
-      const text = entries.map((item) => {
+    _take(stepMs) {
+      let text = "";
+      if (stepMs != null) {
+        if (!synced) entries = entries.map((item) => {
+          const ms = parseInt(item);
+          return (ms + Math.round(stepMs)) + item.slice(("" + ms).length);
+        });
+        synced = true;
+        return text;
+      }
+      // the note as add() would store it (all ASCII: json() gives exactly this)
+      if (dropped) entries.push(Math.floor(now()) + '"logLevel":"WARN","module":"log","code":"dropped","logContent":"' + dropped + ' older entries dropped"');
+      text = entries.map((item) => {
         const ms = parseInt(item);
         return '{"utcTime":"' + new Date(ms).toISOString() + '",' + item.slice(("" + ms).length) + "}";
       }).join();
