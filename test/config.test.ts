@@ -183,9 +183,10 @@ describe("maskConfig", () => {
   });
 
   it("masks productSecret and deviceToken like deviceSecret; clientId and preregistered are shown", () => {
-    const m = maskConfig({ ssid: "home", password: WIFIPW, productKey: "pk", deviceName: "dev1", productSecret: "Pq7Zk2xW9vRt4", preregistered: false, tls: true });
-    expect(m).toEqual({ ssid: "home", password: "****" + WIFIPW.slice(-3), productKey: "pk", deviceName: "dev1", productSecret: "****Rt4", preregistered: false, tls: true });
-    expect(maskConfig({ clientId: "cid1", deviceToken: "Tk8LmN3bVc4Qz" })).toEqual({ clientId: "cid1", deviceToken: "****Qz".replace("Qz", "4Qz") });
+    const m = maskConfig({ ssid: "home", password: WIFIPW, productKey: "pk", deviceName: "dev1", productSecret: "Pq7Zk2xW9vRt4aBcD", preregistered: false, tls: true });
+    expect(m).toEqual({ ssid: "home", password: "****", productKey: "pk", deviceName: "dev1", productSecret: "****cD", preregistered: false, tls: true });
+    expect(maskConfig({ clientId: "cid1", deviceToken: "Tk8LmN3bVc4Qz" })).toEqual({ clientId: "cid1", deviceToken: "****" });
+    expect(maskConfig({ clientId: "cid1", deviceToken: "Tk8LmN3bVc4Qz1234" })).toEqual({ clientId: "cid1", deviceToken: "****34" });
   });
 
   it("no 5-char piece of a secret appears in the masked output", () => {

@@ -490,7 +490,7 @@ describe("registration (productSecret) and preregistration-free login, with the 
     let wifiCb: any = null, inData = false;
     const timers = fakeTimers();
     const env = {
-      set: timers.set, clear: timers.clear, _random: () => 0.5, _kick: () => {}, _free: () => 1000, _log: (l: string) => logs.push(l),
+      set: timers.set, clear: timers.clear, _random: () => 0.5, _kick: () => {}, _free: () => 1000, _uptime: () => timers.now / 1000, _log: (l: string) => logs.push(l),
       _wifiConnect(ss: string, pw: string, cb: any) { wifiCb = cb; },
       _connect(host: string, port: number, tls: boolean, onOpen: any, onData: any, onClose: any) {
         // the 2v29 trap: no TLS socket may be created inside a socket's data callback
