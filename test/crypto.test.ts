@@ -141,6 +141,7 @@ quit();
     }
     const content = "clientIda1X2bEnP82z.example1deviceNameexample1productKeya1X2bEnP82ztimestamp2524608000000";
     expect(r.cred.map((c: any) => c.password)).toEqual(["md5", "sha1", "sha256"].map(a => hx(a, "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw", content)));
-    expect(r.cred[2].clientId).toBe("a1X2bEnP82z.example1|securemode=3,signmethod=hmacsha256,timestamp=2524608000000|");
+    // TLS is the default transport: securemode=2
+    expect(r.cred[2].clientId).toBe("a1X2bEnP82z.example1|securemode=2,signmethod=hmacsha256,timestamp=2524608000000|");
   });
 });
