@@ -33,7 +33,12 @@ const firmware = {
   },
   plugins: [
     json({ preferConst: true, compact: true }),
-    typescript({ tsconfig: "./tsconfig.json", outDir: undefined, noEmitOnError: true, include: ["lib/**/*.ts", "firmware/**/*.ts"] }),
+    typescript({
+      tsconfig: "./tsconfig.json",
+      outDir: undefined,
+      noEmitOnError: true,
+      include: ["lib/**/*.ts", "firmware/**/*.ts"],
+    }),
     terser(terserOptions),
   ],
 };
@@ -44,7 +49,9 @@ const loader = {
   input: "firmware/loader.js",
   output: { file: "dist/loader.js", format: "es" },
   plugins: [terser({ ecma: 5, compress: { passes: 2 }, format: { ascii_only: true, comments: false } })],
-  onwarn(warning, warn) { if (warning.code != "EVAL") warn(warning) },
+  onwarn(warning, warn) {
+    if (warning.code != "EVAL") warn(warning);
+  },
 };
 
 export default process.env.FIRMWARE_INPUT ? firmware : [firmware, loader];

@@ -12,7 +12,10 @@ import terser from "@rollup/plugin-terser";
 import { terserOptions } from "../rollup.config.mjs";
 
 const espruino = process.env.ESPRUINO;
-if (!espruino) { console.log("set ESPRUINO=/path/to/espruino"); process.exit(0) }
+if (!espruino) {
+  console.log("set ESPRUINO=/path/to/espruino");
+  process.exit(0);
+}
 const lib = (f: string) => JSON.stringify(resolve("lib", f));
 const ENTRY = `
 import { json, Alink } from ${lib("alink")};
@@ -54,8 +57,10 @@ quit();
 `;
 const b = await rollup({
   input: "\0e",
-  plugins: [{ name: "e", resolveId: (id) => (id === "\0e" ? id : null), load: (id) => (id === "\0e" ? ENTRY : null) },
-    typescript({ tsconfig: "./tsconfig.json", outDir: undefined, noEmitOnError: false, include: ["lib/**/*.ts"] })],
+  plugins: [
+    { name: "e", resolveId: (id) => (id === "\0e" ? id : null), load: (id) => (id === "\0e" ? ENTRY : null) },
+    typescript({ tsconfig: "./tsconfig.json", outDir: undefined, noEmitOnError: false, include: ["lib/**/*.ts"] }),
+  ],
   onwarn: () => {},
 });
 const { output } = await b.generate({ format: "iife", plugins: [terser(terserOptions)] });
@@ -63,5 +68,8 @@ const dir = mkdtempSync(join(tmpdir(), "devpost-"));
 writeFileSync(join(dir, "bench.js"), output[0].code, "latin1");
 const res = execFileSync(espruino, ["bench.js"], { cwd: dir, input: "", encoding: "latin1", timeout: 120000 });
 const line = res.split("\n").find((l) => l.startsWith("@@"));
-if (!line) { console.log(res); process.exit(1) }
+if (!line) {
+  console.log(res);
+  process.exit(1);
+}
 for (const l of JSON.parse(line.slice(2))) console.log(l);

@@ -9,7 +9,15 @@ import { rmSync, existsSync } from "node:fs";
 import { startEmulator } from "../tools/emulator/index";
 import { startDevice, randomName } from "../tools/real-interpreter/run";
 
-export interface RamFigures { load?: number, online?: number, posts?: number, sets?: number, postsPerSec?: number, harness?: number, error?: string }
+export interface RamFigures {
+  load?: number;
+  online?: number;
+  posts?: number;
+  sets?: number;
+  postsPerSec?: number;
+  harness?: number;
+  error?: string;
+}
 
 // Plain ES5, runs on the interpreter after the firmware (boot from the saved config).
 const BENCH_POSTLUDE = `
@@ -33,7 +41,13 @@ setTimeout(function(){__out("load",{mem:mem()})},1);
 // A stand-in `iot` that never goes online: the harness' own JsVars.
 const CONTROL = "var iot={l:[],on:function(e,f){this.l.push(f)},post:function(){},status:function(){return{}}};";
 
-export async function measureRam(espruino: string, firmware: string, boot: "storage" | "ram", log: (l: string) => void = () => {}, rateSec = 10): Promise<RamFigures> {
+export async function measureRam(
+  espruino: string,
+  firmware: string,
+  boot: "storage" | "ram",
+  log: (l: string) => void = () => {},
+  rateSec = 10,
+): Promise<RamFigures> {
   const r: RamFigures = {};
   const dev = { productKey: randomName(11), deviceName: "espruino-bench", deviceSecret: randomName(32) };
   const emu = await startEmulator({ port: 0, devices: [dev], log: () => {} });
@@ -47,16 +61,33 @@ export async function measureRam(espruino: string, firmware: string, boot: "stor
     await first.wait("online", 15000, true);
     await first.kill();
     // 2. boot from the saved config, as a board does after a reset
-    const d = startDevice({ espruino, firmware, boot, dir: first.dir, postlude: BENCH_POSTLUDE, setup: null, plan: { posts: 100, sets: 20, rateSec }, timeoutMs: 60000 });
+    const d = startDevice({
+      espruino,
+      firmware,
+      boot,
+      dir: first.dir,
+      postlude: BENCH_POSTLUDE,
+      setup: null,
+      plan: { posts: 100, sets: 20, rateSec },
+      timeoutMs: 60000,
+    });
     runs.push(d);
     d.markers.on("line", (l) => log(l));
     r.online = (await d.wait("online", 15000, true)).mem;
     r.posts = (await d.wait("posts", 20000, true)).mem;
-    for (let i = 0; i < 20; i++) await emu.setProperty(dev.productKey, dev.deviceName, { Switch: i % 2, N: i }, { timeout: 5000 });
+    for (let i = 0; i < 20; i++)
+      await emu.setProperty(dev.productKey, dev.deviceName, { Switch: i % 2, N: i }, { timeout: 5000 });
     r.sets = (await d.wait("sets", 10000, true)).mem;
     const rate = await d.wait("rate", 30000, true);
     r.postsPerSec = rateSec ? Math.round(rate.n / rate.s) : undefined;
-    const c = startDevice({ espruino, code: CONTROL, postlude: BENCH_POSTLUDE, setup: null, plan: {}, timeoutMs: 10000 });
+    const c = startDevice({
+      espruino,
+      code: CONTROL,
+      postlude: BENCH_POSTLUDE,
+      setup: null,
+      plan: {},
+      timeoutMs: 10000,
+    });
     runs.push(c);
     const harness: number = (await c.wait("load", 5000, true)).mem;
     r.harness = harness;
@@ -64,7 +95,10 @@ export async function measureRam(espruino: string, firmware: string, boot: "stor
   } catch (e: any) {
     r.error = String(e.message || e).split("\n")[0];
   } finally {
-    for (const d of runs) { await d.kill(); rmSync(d.dir, { recursive: true, force: true }) }
+    for (const d of runs) {
+      await d.kill();
+      rmSync(d.dir, { recursive: true, force: true });
+    }
     await emu.close();
   }
   return r;
@@ -82,29 +116,46 @@ export function builds(env: NodeJS.ProcessEnv = process.env): Record<string, str
 export async function ramTable(firmware: string, log?: (l: string) => void) {
   const rows: Record<string, RamFigures> = {};
   for (const [name, path] of Object.entries(builds())) {
-    for (const boot of ["storage", "ram"] as const) rows[name + ", " + (boot === "storage" ? "boot from Storage" : "loaded into RAM")] = await measureRam(path, firmware, boot, log);
+    for (const boot of ["storage", "ram"] as const)
+      rows[name + ", " + (boot === "storage" ? "boot from Storage" : "loaded into RAM")] = await measureRam(
+        path,
+        firmware,
+        boot,
+        log,
+      );
   }
   return rows;
 }
 
 // `npx tsx bench/ram.ts [firmware] [--quick]`: --quick measures only booting from Storage, no rate
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, ""))) {
-  const quick = process.argv.includes("--quick"), file = process.argv.slice(2).find((a) => !a.startsWith("-")) || "dist/firmware.js";
+  const quick = process.argv.includes("--quick"),
+    file = process.argv.slice(2).find((a) => !a.startsWith("-")) || "dist/firmware.js";
   const rows: Record<string, RamFigures> = {};
-  if (quick) for (const [name, path] of Object.entries(builds())) rows[name] = await measureRam(path, file, "storage", undefined, 0);
+  if (quick)
+    for (const [name, path] of Object.entries(builds()))
+      rows[name] = await measureRam(path, file, "storage", undefined, 0);
   else Object.assign(rows, await ramTable(file));
-  if (process.argv.includes("--tls")) for (const [name, path] of Object.entries(builds())) console.log("one TLS session, " + name + ": " + JSON.stringify(await measureTls(path)));
+  if (process.argv.includes("--tls"))
+    for (const [name, path] of Object.entries(builds()))
+      console.log("one TLS session, " + name + ": " + JSON.stringify(await measureTls(path)));
   console.table(rows);
 }
 
 /** JsVars one TLS session holds in the interpreter (tls.connect to a local Node TLS server,
  * sampled once data has arrived over it; on the Linux build mbedTLS allocates from JsVars,
  * on an ESP32 from the native heap). */
-export async function measureTls(espruino: string): Promise<{ jsvars?: number, handshakeMs?: number, error?: string }> {
+export async function measureTls(espruino: string): Promise<{ jsvars?: number; handshakeMs?: number; error?: string }> {
   const { generate } = await import("selfsigned");
   const { createServer } = await import("node:tls");
-  const pems: any = await generate([{ name: "commonName", value: "localhost" }], { keySize: 2048, algorithm: "sha256" } as any);
-  const server = createServer({ key: pems.private, cert: pems.cert }, (s) => { s.on("error", () => {}); s.write("ready"); });
+  const pems: any = await generate([{ name: "commonName", value: "localhost" }], {
+    keySize: 2048,
+    algorithm: "sha256",
+  } as any);
+  const server = createServer({ key: pems.private, cert: pems.cert }, (s) => {
+    s.on("error", () => {});
+    s.write("ready");
+  });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as any).port;
   const code = `var m0,t0;setTimeout(function(){m0=process.memory().usage;t0=getTime();
@@ -118,7 +169,8 @@ s.on("error",function(e){console.log("@@tls "+JSON.stringify({error:""+e}))});},
   } catch (e: any) {
     return { error: String(e.message || e).split("\n")[0] };
   } finally {
-    await d.kill(); rmSync(d.dir, { recursive: true, force: true });
+    await d.kill();
+    rmSync(d.dir, { recursive: true, force: true });
     await new Promise((r) => server.close(r));
   }
 }

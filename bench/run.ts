@@ -34,15 +34,24 @@ async function partSizes() {
   const { output } = await bundle.generate({ ...config.output, file: undefined, sourcemap: true });
   await bundle.close();
   const { code, map } = output[0] as any;
-  const lines = code.split("\n"), decoded = decode(map.mappings), bytesBySource: Record<string, number> = {};
+  const lines = code.split("\n"),
+    decoded = decode(map.mappings),
+    bytesBySource: Record<string, number> = {};
   let unmapped = 0;
   decoded.forEach((segs: number[][], li: number) => {
     const line = lines[li] || "";
-    if (!segs.length) { unmapped += line.length; return; }
+    if (!segs.length) {
+      unmapped += line.length;
+      return;
+    }
     unmapped += segs[0][0];
     segs.forEach((seg, k) => {
-      const end = k + 1 < segs.length ? segs[k + 1][0] : line.length, n = end - seg[0];
-      if (seg.length < 2) { unmapped += n; return; }
+      const end = k + 1 < segs.length ? segs[k + 1][0] : line.length,
+        n = end - seg[0];
+      if (seg.length < 2) {
+        unmapped += n;
+        return;
+      }
       // sources are relative to the project root (no output file given)
       const src = relative(process.cwd(), resolve(map.sources[seg[1]]));
       bytesBySource[src] = (bytesBySource[src] || 0) + n;
@@ -51,7 +60,11 @@ async function partSizes() {
   const out: Record<string, number> = {};
   for (const [name, files] of parts) out[name] = files.reduce((a, f) => a + (bytesBySource[f] || 0), 0);
   const known = parts.flatMap((p) => p[1]);
-  out["other (wrapper, footer)"] = unmapped + Object.entries(bytesBySource).filter(([f]) => !known.includes(f)).reduce((a, [, n]) => a + n, 0);
+  out["other (wrapper, footer)"] =
+    unmapped +
+    Object.entries(bytesBySource)
+      .filter(([f]) => !known.includes(f))
+      .reduce((a, [, n]) => a + n, 0);
   return out;
 }
 
@@ -71,11 +84,22 @@ async function main() {
   // Bundle
   const code = readFileSync("dist/firmware.js", "latin1");
   const whole = sizes(code);
-  results.bundle = { ...whole, limit: board.bundleLimit, target: board.bundleTarget, espruinoMqttModule: ESPRUINO_MQTT_MODULE, parts: {} as any };
+  results.bundle = {
+    ...whole,
+    limit: board.bundleLimit,
+    target: board.bundleTarget,
+    espruinoMqttModule: ESPRUINO_MQTT_MODULE,
+    parts: {} as any,
+  };
   results.bundle.parts = await partSizes();
   console.log("\nBundle (dist/firmware.js, bytes)");
   console.table({
-    firmware: { raw: whole.raw, gzip: whole.gzip, "% of limit": Math.round((whole.raw / board.bundleLimit) * 100), "% of target": Math.round((whole.raw / board.bundleTarget) * 100) },
+    firmware: {
+      raw: whole.raw,
+      gzip: whole.gzip,
+      "% of limit": Math.round((whole.raw / board.bundleLimit) * 100),
+      "% of target": Math.round((whole.raw / board.bundleTarget) * 100),
+    },
     ...Object.fromEntries(Object.entries(results.bundle.parts).map(([k, v]: any) => [`  ${k}`, { raw: v }])),
     "Espruino MQTT module alone": { raw: ESPRUINO_MQTT_MODULE },
   });
@@ -104,7 +128,9 @@ async function main() {
     const r2 = new MqttReader(max);
     const chunks: string[] = [];
     for (let i = 0; i < bytes.length; i += 64) chunks.push(bytes.slice(i, i + 64));
-    const decChunked = rate(() => { for (const c of chunks) r2.push(c, () => got++); });
+    const decChunked = rate(() => {
+      for (const c of chunks) r2.push(c, () => got++);
+    });
     results.codec[`${size} B publish`] = { encodePerSec: enc, decodePerSec: dec, decode64BChunksPerSec: decChunked };
   }
   console.log("\nMQTT codec on the host (packets/s, QoS 1 PUBLISH)");
@@ -121,7 +147,10 @@ async function main() {
       console.table({
         "JsVars after load (firmware, unconfigured)": { value: d.jsvarsFirmwareIdle },
         "JsVars online (firmware)": { value: d.jsvarsFirmwareOnline },
-        "JsVars online, booted from Storage (firmware)": { value: d.jsvarsFirmwareOnlineBooted, budget: d.ramBudgetOnlineJsVars },
+        "JsVars online, booted from Storage (firmware)": {
+          value: d.jsvarsFirmwareOnlineBooted,
+          budget: d.ramBudgetOnlineJsVars,
+        },
         "JsVars after 10 / 50 / all posts": { value: [d.jsvarsAfter10, d.jsvarsAfter50, d.jsvarsEnd].join(" / ") },
         "load to online, ms (setup / boot from Storage)": { value: d.loadToOnlineMs + " / " + d.rebootLoadToOnlineMs },
         "QoS 1 publishes/s (1 in flight / 8 in flight)": { value: d.qos1PerSec + " / " + d.qos1WindowPerSec },
@@ -136,22 +165,43 @@ async function main() {
     // Resident RAM the way a board runs it, both builds, from Storage and from RAM
     const { ramTable } = await import("./ram");
     results.ram = await ramTable("dist/firmware.js");
-    console.log("\nJsVars net of the bare interpreter (load: unconfigured; online/posts/sets: booted with a saved config;" +
-      " after 100 posts, after 20 property sets) and iot.post/s (10 s, 8 awaiting post_reply)");
+    console.log(
+      "\nJsVars net of the bare interpreter (load: unconfigured; online/posts/sets: booted with a saved config;" +
+        " after 100 posts, after 20 property sets) and iot.post/s (10 s, 8 awaiting post_reply)",
+    );
     console.table(results.ram);
     results.ram.budget = board.ramBudgetOnlineJsVars;
     const { measureTls, builds } = await import("./ram");
     results.tls = {};
     for (const [name, path] of Object.entries(builds())) results.tls[name] = await measureTls(path);
-    console.log("\nOne TLS session in the interpreter (raw tls.connect to a local Node server; on an ESP32 mbedTLS uses the native heap instead)");
+    console.log(
+      "\nOne TLS session in the interpreter (raw tls.connect to a local Node server; on an ESP32 mbedTLS uses the native heap instead)",
+    );
     console.table(results.tls);
-    const over = Object.entries(results.ram).filter(([k, v]: any) => /Storage/.test(k) && !(v.online > 0 && v.online <= board.ramBudgetOnlineJsVars));
+    const over = Object.entries(results.ram).filter(
+      ([k, v]: any) => /Storage/.test(k) && !(v.online > 0 && v.online <= board.ramBudgetOnlineJsVars),
+    );
     if (over.length) {
-      failures.push("JsVars online booted from Storage over board.json ramBudgetOnlineJsVars " + board.ramBudgetOnlineJsVars + ": " + over.map(([k, v]: any) => k + " " + (v.online ?? v.error)).join("; "));
+      failures.push(
+        "JsVars online booted from Storage over board.json ramBudgetOnlineJsVars " +
+          board.ramBudgetOnlineJsVars +
+          ": " +
+          over.map(([k, v]: any) => k + " " + (v.online ?? v.error)).join("; "),
+      );
     }
-    if (results.device.checks && results.device.checks.some((c: any) => !c.ok)) failures.push("device checks failed: " + results.device.checks.filter((c: any) => !c.ok).map((c: any) => c.name).join("; "));
+    if (results.device.checks?.some((c: any) => !c.ok))
+      failures.push(
+        "device checks failed: " +
+          results.device.checks
+            .filter((c: any) => !c.ok)
+            .map((c: any) => c.name)
+            .join("; "),
+      );
   } else {
-    results.device = { skipped: "set ESPRUINO=/path/to/espruino (a Linux build of the Espruino interpreter) to measure JsVars, load-to-online time and publishes/s in the real interpreter" };
+    results.device = {
+      skipped:
+        "set ESPRUINO=/path/to/espruino (a Linux build of the Espruino interpreter) to measure JsVars, load-to-online time and publishes/s in the real interpreter",
+    };
     console.log("\nIn the real Espruino interpreter: " + results.device.skipped);
   }
 

@@ -10,10 +10,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ts from "typescript";
-import { credentials, SIGN_METHODS, Device } from "../lib/aliyun";
+import { credentials, SIGN_METHODS, type Device } from "../lib/aliyun";
 import type { Hash } from "../lib/crypto";
 
-const native = (alg: string): Hash => s => createHash(alg).update(Buffer.from(s, "latin1")).digest().toString("latin1");
+const native =
+  (alg: string): Hash =>
+  (s) =>
+    createHash(alg).update(Buffer.from(s, "latin1")).digest().toString("latin1");
 
 // FIPS 180-4 SHA-256 over a byte string, as a device without native hashing would need.
 // Bench only: lib/ never carries it. Kept as source text in Espruino's ES5 subset so
@@ -59,12 +62,16 @@ export const jsSha256: Hash = new Function("return " + SHA256_SRC)();
 // The JS hash must be right before its timing means anything.
 function verify() {
   for (let n = 0; n <= 200; n++) {
-    const b = randomBytes(n), s = b.toString("latin1");
-    if (jsSha256(s) !== createHash("sha256").update(b).digest().toString("latin1")) throw new Error("pure-JS SHA256 wrong at length " + n);
+    const b = randomBytes(n),
+      s = b.toString("latin1");
+    if (jsSha256(s) !== createHash("sha256").update(b).digest().toString("latin1"))
+      throw new Error("pure-JS SHA256 wrong at length " + n);
   }
   const d = { productKey: "a1X2bEnP82z", deviceName: "example1", deviceSecret: "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw" };
   const c = credentials(d, native("sha1"), jsSha256);
-  const want = createHmac("sha256", d.deviceSecret).update("clientIda1X2bEnP82z.example1deviceNameexample1productKeya1X2bEnP82z").digest("hex");
+  const want = createHmac("sha256", d.deviceSecret)
+    .update("clientIda1X2bEnP82z.example1deviceNameexample1productKeya1X2bEnP82z")
+    .digest("hex");
   if (c.password !== want) throw new Error("pure-JS SHA256 password differs from Node's HMAC");
 }
 
@@ -75,8 +82,12 @@ function time(f: () => void): number {
     let n = 0;
     const t0 = performance.now();
     let t = t0;
-    while (t - t0 < 150) { for (let i = 0; i < 50; i++) f(); n += 50; t = performance.now() }
-    best = Math.min(best, (t - t0) * 1000 / n);
+    while (t - t0 < 150) {
+      for (let i = 0; i < 50; i++) f();
+      n += 50;
+      t = performance.now();
+    }
+    best = Math.min(best, ((t - t0) * 1000) / n);
   }
   return +best.toFixed(2);
 }
@@ -87,11 +98,22 @@ function time(f: () => void): number {
 function onEspruino(d: Device, want: Record<string, string>) {
   const exe = process.env.ESPRUINO;
   if (!exe || !existsSync(exe)) return null;
-  const lib = ["lib/bytes.ts", "lib/crypto.ts", "lib/aliyun.ts"].map(f => ts.transpileModule(readFileSync(f, "utf8"), {
-    compilerOptions: { target: ts.ScriptTarget.ES2015, module: ts.ModuleKind.ES2015 },
-  }).outputText.replace(/^import .*$/gm, "").replace(/^export /gm, "")).join("\n");
-  const dir = mkdtempSync(join(tmpdir(), "sign-")), file = join(dir, "sign.js");
-  writeFileSync(file, lib + `
+  const lib = ["lib/bytes.ts", "lib/crypto.ts", "lib/aliyun.ts"]
+    .map((f) =>
+      ts
+        .transpileModule(readFileSync(f, "utf8"), {
+          compilerOptions: { target: ts.ScriptTarget.ES2015, module: ts.ModuleKind.ES2015 },
+        })
+        .outputText.replace(/^import .*$/gm, "")
+        .replace(/^export /gm, ""),
+    )
+    .join("\n");
+  const dir = mkdtempSync(join(tmpdir(), "sign-")),
+    file = join(dir, "sign.js");
+  writeFileSync(
+    file,
+    lib +
+      `
 var jsSha256 = ${SHA256_SRC};
 var C = require("crypto");
 function nat(f) { return function (s) { return E.toString(new Uint8Array(C[f](s))) } }
@@ -112,50 +134,76 @@ try {
 } catch (e) { r.error = String(e.message) }
 console.log("@@sign " + JSON.stringify(r));
 quit();
-`);
+`,
+  );
   try {
     const out = spawnSync(exe, [file], { cwd: dir, input: "", timeout: 120000, encoding: "latin1" }).stdout || "";
-    const line = out.split("\n").find(l => l.startsWith("@@sign "));
+    const line = out.split("\n").find((l) => l.startsWith("@@sign "));
     if (!line) return { error: "no result from " + exe };
     const r = JSON.parse(line.slice(7));
     if (r.js) r.jsOverNative = +(r.js.hmacsha256 / r.native.hmacsha256).toFixed(1);
     return r;
-  } finally { rmSync(dir, { recursive: true, force: true }) }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export function benchSign() {
   verify();
   const d = { productKey: "a1X2bEnP82z", deviceName: "example1", deviceSecret: "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw" };
-  const sha1 = native("sha1"), sha256 = native("sha256"), want: Record<string, string> = {};
+  const sha1 = native("sha1"),
+    sha256 = native("sha256"),
+    want: Record<string, string> = {};
   const content = "clientIda1X2bEnP82z.example1deviceNameexample1productKeya1X2bEnP82z";
   for (const m of SIGN_METHODS) want[m] = createHmac(m.slice(4), d.deviceSecret).update(content).digest("hex");
   const run = (m: string, h256: Hash) => {
-    const dm = Object.assign({ signMethod: m }, d), f = () => credentials(dm, sha1, h256);
+    const dm = Object.assign({ signMethod: m }, d),
+      f = () => credentials(dm, sha1, h256);
     for (let i = 0; i < 2000; i++) f(); // JIT warm-up
     return time(f);
   };
   const node = {
-    native: { hmacmd5: run("hmacmd5", sha256), hmacsha1: run("hmacsha1", sha256), hmacsha256: run("hmacsha256", sha256) },
+    native: {
+      hmacmd5: run("hmacmd5", sha256),
+      hmacsha1: run("hmacsha1", sha256),
+      hmacsha256: run("hmacsha256", sha256),
+    },
     js: { hmacsha256: run("hmacsha256", jsSha256) },
     jsOverNative: 0,
   };
   node.jsOverNative = +(node.js.hmacsha256 / node.native.hmacsha256).toFixed(1);
-  return { unit: "us per password (one credentials() call)", node: process.version, host: node, espruino: onEspruino(d, want) };
+  return {
+    unit: "us per password (one credentials() call)",
+    node: process.version,
+    host: node,
+    espruino: onEspruino(d, want),
+  };
 }
 
 /** Prints benchSign()'s figures as a table. */
 export function printSign(r: ReturnType<typeof benchSign>) {
-  const e: any = r.espruino, row = (h: string, n: number, x?: number) => ({ hash: h, "Node µs": n, "Espruino µs": x });
-  console.log("\nSigning: µs per password (one credentials() call); Node " + r.node + (e ? ", Espruino (Linux build, $ESPRUINO)" : ", set $ESPRUINO for interpreter figures"));
-  if (e && e.error) console.log("Espruino run failed: " + e.error);
-  const en = e && e.native || {}, ej = e && e.js || {};
+  const e: any = r.espruino,
+    row = (h: string, n: number, x?: number) => ({ hash: h, "Node µs": n, "Espruino µs": x });
+  console.log(
+    "\nSigning: µs per password (one credentials() call); Node " +
+      r.node +
+      (e ? ", Espruino (Linux build, $ESPRUINO)" : ", set $ESPRUINO for interpreter figures"),
+  );
+  if (e?.error) console.log("Espruino run failed: " + e.error);
+  const en = e?.native || {},
+    ej = e?.js || {};
   console.table({
     hmacmd5: row("JS MD5 (lib)", r.host.native.hmacmd5, en.hmacmd5),
     hmacsha1: row("native SHA1", r.host.native.hmacsha1, en.hmacsha1),
     hmacsha256: row("native SHA256", r.host.native.hmacsha256, en.hmacsha256),
     "hmacsha256 (pure JS)": row("pure-JS SHA256 (bench only)", r.host.js.hmacsha256, ej.hmacsha256),
   });
-  console.log("pure-JS / native SHA256: Node " + r.host.jsOverNative + "x" + (e && e.jsOverNative ? ", Espruino " + e.jsOverNative + "x" : ""));
+  console.log(
+    "pure-JS / native SHA256: Node " +
+      r.host.jsOverNative +
+      "x" +
+      (e?.jsOverNative ? ", Espruino " + e.jsOverNative + "x" : ""),
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) printSign(benchSign());

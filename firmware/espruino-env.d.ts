@@ -5,5 +5,8 @@ declare function setTimeout(fn: () => void, ms: number): any;
 declare function setInterval(fn: () => void, ms: number): any;
 declare function clearInterval(id: any): void;
 declare function require(name: string): any;
-declare const process: { env: { [k: string]: any }; memory(): { free: number; usage: number; total: number; blocksize: number } };
+declare const process: {
+  env: { [k: string]: any };
+  memory(): { free: number; usage: number; total: number; blocksize: number };
+};
 declare const VERSION: string;

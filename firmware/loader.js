@@ -13,10 +13,22 @@
 // either the old or the new file. `run` is created outside this function: eval'd code sees
 // only `c` and the globals, and keeps nothing of the loader alive.
 (function (run) {
-  var storage = require("Storage"), state, record, i, m, code;
-  var save = function () { state.n++; storage.writeJSON("ota.s" + (state.n & 1), state); };
+  var storage = require("Storage"),
+    state,
+    record,
+    i,
+    m,
+    code;
+  var save = function () {
+    state.n++;
+    storage.writeJSON("ota.s" + (state.n & 1), state);
+  };
   var back = function (why) {
-    m.r = m.v + ": " + why; m.f = m.g; m.v = m.w; m.g = m.w = ""; m.t = 0;
+    m.r = m.v + ": " + why;
+    m.f = m.g;
+    m.v = m.w;
+    m.g = m.w = "";
+    m.t = 0;
     save();
   };
   for (i = 0; i < 2; i++) {
@@ -29,23 +41,33 @@
     m = state.m[i];
     if (m.t && m.g) {
       if (m.t > 1) back("reset before it came online");
-      else { m.t = 2; save(); }
+      else {
+        m.t = 2;
+        save();
+      }
     }
     code = m.f && storage.read(m.f);
     if (!code) {
       if (!i) return print("boot: no firmware in Storage " + m.f + ": run npm run flash");
       continue;
     }
-    try { run(code); } catch (e) {
+    try {
+      run(code);
+    } catch (e) {
       print("boot: " + m.f + " threw " + e);
       if (m.t) {
         back("threw at load: " + e);
         // from a timer: the Linux build ignores a load() made while boot code runs (and has
         // no E.reboot(); load() restarts it in process)
         global.otaLoader = 2;
-        return setTimeout(function () { if (process.env.BOARD == "LINUX") load(); else E.reboot(); }, 9);
+        return setTimeout(function () {
+          if (process.env.BOARD == "LINUX") load();
+          else E.reboot();
+        }, 9);
       }
       if (!i) return;
     }
   }
-})(function (c) { eval(c); });
+})(function (c) {
+  eval(c);
+});

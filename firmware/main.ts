@@ -10,7 +10,10 @@ import { makeEnv, watchWifi, sha1, sha256, stepClock } from "./device";
 import { makeIot } from "./console";
 import { makeOta } from "./ota";
 
-const env = makeEnv(), link = Link(env, board), logs = DeviceLog(logBuffer, Date.now), storage = require("Storage"),
+const env = makeEnv(),
+  link = Link(env, board),
+  logs = DeviceLog(logBuffer, Date.now),
+  storage = require("Storage"),
   ota = makeOta(storage, link, env, logs);
 watchWifi(link);
 (global as any).iot = makeIot({
@@ -25,10 +28,19 @@ watchWifi(link);
   _topics: ota._topics,
   // The ESP32's Telnet console (port 23) has no password: off unless the config asks.
   _telnet: (enabled) => {
-    if (process.env.BOARD == "ESP32") try { require("TelnetServer").setOptions({ mode: enabled ? "on" : "off" }) } catch (ignored) { }
+    if (process.env.BOARD == "ESP32")
+      try {
+        require("TelnetServer").setOptions({ mode: enabled ? "on" : "off" });
+      } catch (ignored) {}
   },
 });
 // OTA sees every message first (its binary download replies never reach Alink) and every CONNACK.
-const onMessage = link.onMessage, onOnline = link.onOnline;
-link.onMessage = (topic, payload) => { if (!ota._message(topic, payload)) onMessage(topic, payload) };
-link.onOnline = () => { ota._message(); onOnline() };
+const onMessage = link.onMessage,
+  onOnline = link.onOnline;
+link.onMessage = (topic, payload) => {
+  if (!ota._message(topic, payload)) onMessage(topic, payload);
+};
+link.onOnline = () => {
+  ota._message();
+  onOnline();
+};

@@ -26,21 +26,39 @@ export interface Ota {
 }
 
 // storage: require("Storage"); link: publishes; env: timers and the console log; logs: the cloud log
-export const makeOta = (storage: any, link: { publish(topic: string, payload: string, qos: 0 | 1): void }, env: LinkEnv, logs: DeviceLog): Ota => {
+export const makeOta = (
+  storage: any,
+  link: { publish(topic: string, payload: string, qos: 0 | 1): void },
+  env: LinkEnv,
+  logs: DeviceLog,
+): Ota => {
   // booted by the loader: the only way a new file in another slot can ever run
   const booted = (global as any).otaLoader == 1;
   // prefix: "/productKey/deviceName"; download: the running download's reply handler
-  let prefix = "", download: any = null, trialTimer: any = null, messageId = 0;
+  let prefix = "",
+    download: any = null,
+    trialTimer: any = null,
+    messageId = 0;
 
   // Booted on trial (the loader set t = 2): not online in time means back to the previous file.
-  if (booted && otaKit()._read(storage).m.some((record) => record.t)) trialTimer = env.set(() => {
-    const kit = otaKit(), state = kit._read(storage);
-    trialTimer = null;
-    state.m.forEach((record) => { if (record.t) kit._rollBack(record, "not online within " + otaTrialMinutes + " min") });
-    kit._save(storage, state);
-    // the Linux build has no E.reboot(); load() restarts it in process (boot code runs again)
-    if (process.env.BOARD == "LINUX") load(); else E.reboot();
-  }, otaTrialMinutes * 60000);
+  if (
+    booted &&
+    otaKit()
+      ._read(storage)
+      .m.some((record) => record.t)
+  )
+    trialTimer = env.set(() => {
+      const kit = otaKit(),
+        state = kit._read(storage);
+      trialTimer = null;
+      state.m.forEach((record) => {
+        if (record.t) kit._rollBack(record, "not online within " + otaTrialMinutes + " min");
+      });
+      kit._save(storage, state);
+      // the Linux build has no E.reboot(); load() restarts it in process (boot code runs again)
+      if (process.env.BOARD == "LINUX") load();
+      else E.reboot();
+    }, otaTrialMinutes * 60000);
 
   return {
     _topics(productKey, deviceName) {
@@ -56,9 +74,14 @@ export const makeOta = (storage: any, link: { publish(topic: string, payload: st
       }
       // OTA's own: from here on, everything is created for this message and freed after
       // (the downloader's closures live as long as the download)
-      const kit = otaKit(), state = kit._read(storage), MODULES = ["default", "app"];
+      const kit = otaKit(),
+        state = kit._read(storage),
+        MODULES = ["default", "app"];
       // every OTA outcome goes to the console and the cloud log: failures (negative steps) as ERROR
-      const log = (line: string) => { env._log(line); logs.add(/ failed /.test(line) ? "ERROR" : "INFO", "ota", line.slice(5)) };
+      const log = (line: string) => {
+        env._log(line);
+        logs.add(/ failed /.test(line) ? "ERROR" : "INFO", "ota", line.slice(5));
+      };
       const publish = (kind: string, params: any, qos: 0 | 1) =>
         link.publish("/ota/device/" + kind + prefix, JSON.stringify({ id: "" + ++messageId, params: params }), qos);
       // failures (negative steps) are queued at QoS 1: they must reach the platform
@@ -66,7 +89,15 @@ export const makeOta = (storage: any, link: { publish(topic: string, payload: st
         if (step < 0) log("ota: " + MODULES[index] + " failed (" + step + "): " + desc);
         publish("progress", { step: "" + step, desc: desc, module: MODULES[index] }, step < 0 ? 1 : 0);
       };
-      let push: any, data: any, index: number, record: any, file: string, size: number, method: string, sign: string, changed = 0;
+      let push: any,
+        data: any,
+        index: number,
+        record: any,
+        file: string,
+        size: number,
+        method: string,
+        sign: string,
+        changed = 0;
       const fail = (step: number, desc: string) => {
         download = null;
         progress(step, desc, index);
@@ -74,10 +105,20 @@ export const makeOta = (storage: any, link: { publish(topic: string, payload: st
 
       if (!topic) {
         // online: confirm a trial, report a rollback, inform the versions
-        if (trialTimer != null) { env.clear(trialTimer); trialTimer = null }
+        if (trialTimer != null) {
+          env.clear(trialTimer);
+          trialTimer = null;
+        }
         state.m.forEach((record, index) => {
-          if (record.t) { record.t = 0; changed = 1 }
-          if (record.r) { progress(-1, "rolled back from " + record.r, index); record.r = ""; changed = 1 }
+          if (record.t) {
+            record.t = 0;
+            changed = 1;
+          }
+          if (record.r) {
+            progress(-1, "rolled back from " + record.r, index);
+            record.r = "";
+            changed = 1;
+          }
         });
         if (changed) kit._save(storage, state);
         publish("inform", { version: state.m[0].v || VERSION }, 0);
@@ -101,46 +142,70 @@ export const makeOta = (storage: any, link: { publish(topic: string, payload: st
       else if (!booted) fail(-1, "no OTA loader: npm run flash");
       else if (data.dProtocol != "mqtt") fail(-2, "url download not supported; use MQTT download");
       else {
-        size = data.size; method = ("" + data.signMethod).toLowerCase(); sign = ("" + data.sign).toLowerCase();
-        if (!(size > 0) || (method != "sha256" && method != "md5")) return fail(-2, "bad size or signMethod"), true;
+        size = data.size;
+        method = ("" + data.signMethod).toLowerCase();
+        sign = ("" + data.sign).toLowerCase();
+        if (!(size > 0) || (method != "sha256" && method != "md5")) return (fail(-2, "bad size or signMethod"), true);
         record = state.m[index];
         file = kit._slot(state, index);
         try {
           // the download overwrites the previous file: it is no rollback target any more
-          if (record.g == file) { record.g = record.w = ""; kit._save(storage, state) }
+          if (record.g == file) {
+            record.g = record.w = "";
+            kit._save(storage, state);
+          }
           // a compaction is the one moment a power cut can wipe Storage: now, never mid-update
           if (storage.getFree() < size + 4096) storage.compact();
         } catch (thrown) {
-          return fail(-4, "Storage: " + thrown), true;
+          return (fail(-4, "Storage: " + thrown), true);
         }
         log("ota: " + data.version + " > " + file);
-        download = kit._download({
-          _request: (request) => link.publish("/sys" + prefix + "/thing/file/download", request, 0),
-          _write: (bytes, offset) => {
-            if (!(offset ? storage.write(file, bytes, offset) : storage.write(file, bytes, 0, size))) throw Error("write failed");
+        download = kit._download(
+          {
+            _request: (request) => link.publish("/sys" + prefix + "/thing/file/download", request, 0),
+            _write: (bytes, offset) => {
+              if (!(offset ? storage.write(file, bytes, offset) : storage.write(file, bytes, 0, size)))
+                throw Error("write failed");
+            },
+            _progress: (percent) => progress(percent, "", index),
+            _done: (failure) => {
+              if (failure) return fail(failure[0], failure[1]);
+              const stored = storage.read(file);
+              if (!stored || stored.length != size || hex(method == "md5" ? md5(stored) : sha256(stored)) != sign) {
+                storage.erase(file);
+                return fail(-3, method + " or size mismatch: upload the file again");
+              }
+              // on trial from the next boot; the running file becomes the rollback target
+              record.g = record.f;
+              record.w = record.v;
+              record.f = file;
+              record.v = "" + data.version;
+              record.t = 1;
+              record.r = "";
+              try {
+                kit._save(storage, state);
+              } catch (thrown) {
+                return fail(-4, "Storage: " + thrown);
+              }
+              download = null;
+              log("ota: " + data.version + " ok, restart");
+              // lets the last progress leave
+              env.set(() => {
+                if (process.env.BOARD == "LINUX") load();
+                else E.reboot();
+              }, 1000);
+            },
           },
-          _progress: (percent) => progress(percent, "", index),
-          _done: (failure) => {
-            let stored: any;
-            if (failure) return fail(failure[0], failure[1]);
-            stored = storage.read(file);
-            if (!stored || stored.length != size || hex(method == "md5" ? md5(stored) : sha256(stored)) != sign) {
-              storage.erase(file);
-              return fail(-3, method + " or size mismatch: upload the file again");
-            }
-            // on trial from the next boot; the running file becomes the rollback target
-            record.g = record.f; record.w = record.v; record.f = file; record.v = "" + data.version; record.t = 1; record.r = "";
-            try { kit._save(storage, state) } catch (thrown) { return fail(-4, "Storage: " + thrown) }
-            download = null;
-            log("ota: " + data.version + " ok, restart");
-            // lets the last progress leave
-            env.set(() => { if (process.env.BOARD == "LINUX") load(); else E.reboot() }, 1000);
+          env,
+          {
+            _streamId: data.streamId,
+            _fileId: data.streamFileId,
+            _size: size,
+            // a reply carries the block plus topic and a JSON header: well under maxPacket
+            _blockSize: maxPacket - 1024,
+            _retryMs: 10000,
           },
-        }, env, {
-          _streamId: data.streamId, _fileId: data.streamFileId, _size: size,
-          // a reply carries the block plus topic and a JSON header: well under maxPacket
-          _blockSize: maxPacket - 1024, _retryMs: 10000,
-        });
+        );
       }
       return true;
     },

@@ -6,18 +6,25 @@ import type { DeviceLog } from "./logs";
 
 // Link fits. publish() throws for what it cannot send (Link: a PUBLISH over maxPacket):
 // post() then throws that error and records nothing.
-export interface AlinkHost { publish(topic: string, payload: string, qos: 0 | 1): void; error(message: string): void }
+export interface AlinkHost {
+  publish(topic: string, payload: string, qos: 0 | 1): void;
+  error(message: string): void;
+}
 
 // JSON text as UTF-8 bytes; throws "json: …" for what JSON cannot carry. Its strings keep
 // their chars (only `"`, `\` and < 0x20 escaped), so UTF-8 bytes survive; Espruino's
 // JSON.stringify turns each byte >= 0x7F into \u00XX. (depth: internal, for the recursion)
 export function json(value: any, depth?: number): string {
-  let text = "", key: any, isArray: any;
+  let text = "",
+    key: any,
+    isArray: any;
   if (typeof value == "string")
     // printable ASCII: native JSON.stringify gives the same text, fastest. Otherwise
     // each string is made UTF-8 bytes on its own (a byte string next to a Unicode one in
     // the Linux build stays as it is), then replace() escapes (native; keeps bytes)
-    return /[^ -~]/.test(value) ? '"' + utf8(value).replace(/["\\\x00-\x1f]/g, char => "\\" + (char < " " ? "u00" + hex(char) : char)) + '"' : JSON.stringify(value);
+    return /[^ -~]/.test(value)
+      ? '"' + utf8(value).replace(/["\\\x00-\x1f]/g, (char) => "\\" + (char < " " ? "u00" + hex(char) : char)) + '"'
+      : JSON.stringify(value);
   if (value && typeof value == "object") {
     // the depth limit also stops cycles
     depth = (depth || 0) + 1;
@@ -36,10 +43,18 @@ export function json(value: any, depth?: number): string {
  * Under MQTT's rules `thing/service/+` matches one level only, so it does not cover
  * `thing/service/property/set` (two levels): both are subscribed, and no message matches two filters. */
 export function subscriptions(productKey: string, deviceName: string): string[] {
-  const device = productKey + "/" + deviceName, thing = "/sys/" + device + "/thing/";
-  return [thing + "service/property/set", thing + "event/+/post_reply", "/ext/ntp/" + device + "/response",
-    thing + "service/+", "/ext/rrpc/+" + thing + "service/+", "/sys/" + device + "/rrpc/request/+",
-    thing + "config/log/get_reply", thing + "config/log/push"];
+  const device = productKey + "/" + deviceName,
+    thing = "/sys/" + device + "/thing/";
+  return [
+    thing + "service/property/set",
+    thing + "event/+/post_reply",
+    "/ext/ntp/" + device + "/response",
+    thing + "service/+",
+    "/ext/rrpc/+" + thing + "service/+",
+    "/sys/" + device + "/rrpc/request/+",
+    thing + "config/log/get_reply",
+    thing + "config/log/push",
+  ];
 }
 
 // Methods are closures over constructor locals: minified, `x` beats `this._x`.
@@ -58,52 +73,106 @@ export class Alink {
   declare onRrpc: ((payload: string) => any) | null;
   declare _lastId: number;
 
-  constructor(host: AlinkHost, timers: Timers, productKey: string, deviceName: string,
-              now: () => number, setTime: (seconds: number) => void, logs?: DeviceLog) {
+  constructor(
+    host: AlinkHost,
+    timers: Timers,
+    productKey: string,
+    deviceName: string,
+    now: () => number,
+    setTime: (seconds: number) => void,
+    logs?: DeviceLog,
+  ) {
     // RAM: one prefix string, no topic array; rare work (services, RRPC, NTP replies, the
     // log switch) is code inside message(), created per message and freed after
-    const alink = this, thing = "/sys/" + productKey + "/" + deviceName + "/thing/";
+    const alink = this,
+      thing = "/sys/" + productKey + "/" + deviceName + "/thing/";
     // pendingIds: the last 16 posted ids (bounded: replies may never come);
     // ntpTimer: retry or daily; ntpSent: deviceSendTime of the outstanding NTP request;
     // isOnline, synced (the clock was set by NTP), logsOn (the platform's log switch) gate log posts
-    let pendingIds: string[] = [], ntpTimer: any, ntpSent: any, isOnline = false, synced = false, logsOn = true;
+    let pendingIds: string[] = [],
+      ntpTimer: any,
+      ntpSent: any,
+      isOnline = false,
+      synced = false,
+      logsOn = true;
 
     // NTP: stops the timer; ms: (re)arms it (a minute while a request is unanswered, a day
     // after a sync); request: asks for the time now
     const ntp = (ms: number, request?: any) => {
       if (ntpTimer != null) timers.clear(ntpTimer);
       ntpTimer = ntpSent = null;
-      if (ms) ntpTimer = timers.set(() => { ntpTimer = null; ntp(6e4, 1) }, ms);
-      if (request) host.publish("/ext/ntp/" + productKey + "/" + deviceName + "/request", json({ deviceSendTime: ntpSent = "" + Math.floor(now()) }), 0);
+      if (ms)
+        ntpTimer = timers.set(() => {
+          ntpTimer = null;
+          ntp(6e4, 1);
+        }, ms);
+      if (request)
+        host.publish(
+          "/ext/ntp/" + productKey + "/" + deviceName + "/request",
+          json({ deviceSendTime: (ntpSent = "" + Math.floor(now())) }),
+          0,
+        );
     };
     // Log entries go out only online, with real timestamps and while the platform wants them.
     // QoS 0 and "ack":0 as the platform's log service has it: a lost post loses its lines.
     const flushLogs = () => {
-      if (logs && isOnline && synced && logsOn) try {
-        const params = logs._take();
-        if (params) host.publish(thing + "log/post", '{"id":"' + (alink._lastId = alink._lastId % 4294967295 + 1) + '","version":"1.0","sys":{"ack":0},"params":' + params + ',"method":"thing.log.post"}', 0);
-      } catch (thrown) { host.error("log: " + (thrown as Error).message) }
+      if (logs && isOnline && synced && logsOn)
+        try {
+          const params = logs._take();
+          if (params)
+            host.publish(
+              thing + "log/post",
+              '{"id":"' +
+                (alink._lastId = (alink._lastId % 4294967295) + 1) +
+                '","version":"1.0","sys":{"ack":0},"params":' +
+                params +
+                ',"method":"thing.log.post"}',
+              0,
+            );
+        } catch (thrown) {
+          host.error("log: " + (thrown as Error).message);
+        }
     };
 
     alink.onSet = alink.onReply = alink.onService = alink.onRrpc = null;
     alink._lastId = 0;
-    alink.stop = () => { ntp(0); isOnline = false };
-    alink.offline = () => { isOnline = false };
+    alink.stop = () => {
+      ntp(0);
+      isOnline = false;
+    };
+    alink.offline = () => {
+      isOnline = false;
+    };
     alink.online = () => {
       isOnline = true;
       ntp(6e4, 1);
       // the platform's log switch (docs/ALIYUN.md §8): the Link SDK asks at every connect,
       // without "sys" so that the reply comes
-      if (logs) host.publish(thing + "config/log/get", json({ id: "" + (alink._lastId = alink._lastId % 4294967295 + 1), version: "1.0", params: { configScope: "device", getType: "content" }, method: "thing.config.log.get" }), 0);
+      if (logs)
+        host.publish(
+          thing + "config/log/get",
+          json({
+            id: "" + (alink._lastId = (alink._lastId % 4294967295) + 1),
+            version: "1.0",
+            params: { configScope: "device", getType: "content" },
+            method: "thing.config.log.get",
+          }),
+          0,
+        );
     };
     if (logs) logs._flush = flushLogs;
     alink.post = (params) => alink.event("property", params);
     alink.event = (identifier, params) => {
-      if (typeof identifier != "string" || !/^\w+$/.test(identifier) || identifier.length > 50) throw Error("alink: bad event identifier " + identifier);
+      if (typeof identifier != "string" || !/^\w+$/.test(identifier) || identifier.length > 50)
+        throw Error("alink: bad event identifier " + identifier);
       if (!params || typeof params != "object" || Array.isArray(params)) throw Error("alink: params must be an object");
-      const id = "" + (alink._lastId % 4294967295 + 1);
+      const id = "" + ((alink._lastId % 4294967295) + 1);
       // first: a post the host cannot send (too big) throws before the id is used
-      host.publish(thing + "event/" + identifier + "/post", json({ id: id, version: "1.0", params: params, method: "thing.event." + identifier + ".post" }), 1);
+      host.publish(
+        thing + "event/" + identifier + "/post",
+        json({ id: id, version: "1.0", params: params, method: "thing.event." + identifier + ".post" }),
+        1,
+      );
       alink._lastId = +id;
       if (pendingIds.push(id) > 16) pendingIds.shift();
       return id;
@@ -111,14 +180,20 @@ export class Alink {
     alink.message = (topic, payload) => {
       // per topic: code and params/id/times of the message (locals are free, these are reused)
       let message: any, code: any, value: any, index: any, identifier: any, data: any, reply: any, rest: any;
-      const device = productKey + "/" + deviceName, rrpcRequest = "/sys/" + device + "/rrpc/request/";
+      const device = productKey + "/" + deviceName,
+        rrpcRequest = "/sys/" + device + "/rrpc/request/";
       try {
         // classic RRPC: any payload, answered with the handler's text at QoS 0 (docs/ALIYUN.md §5)
         if (topic.startsWith(rrpcRequest)) {
           value = topic.slice(rrpcRequest.length);
           if (alink.onRrpc && value && value.split("/").length == 1) {
             reply = alink.onRrpc(payload);
-            if (reply != null) host.publish("/sys/" + device + "/rrpc/response/" + value, typeof reply == "string" ? reply : json(reply), 0);
+            if (reply != null)
+              host.publish(
+                "/sys/" + device + "/rrpc/response/" + value,
+                typeof reply == "string" ? reply : json(reply),
+                0,
+              );
           }
           return;
         }
@@ -140,30 +215,43 @@ export class Alink {
             if (code == 404 && alink.onService) {
               value = alink.onService(identifier, value);
               if (typeof value == "number") code = value;
-              else { code = 200; if (value && typeof value == "object") data = value }
+              else {
+                code = 200;
+                if (value && typeof value == "object") data = value;
+              }
             }
             reply = json({ id: message.id, code: code, data: data });
           } catch (thrown) {
             reply = json({ id: message.id, code: 500, data: {} });
           }
-          if (!message.sys || message.sys.ack !== 0) host.publish(topic.startsWith("/ext/") ? topic : topic + "_reply", reply, 0);
+          if (!message.sys || message.sys.ack !== 0)
+            host.publish(topic.startsWith("/ext/") ? topic : topic + "_reply", reply, 0);
         } else if (topic == thing + "service/property/set") {
           value = message.params;
           // 460: the platform's "request parameter error"
           code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 200;
-          if (code == 200 && alink.onSet) try { value = alink.onSet(value); if (typeof value == "number") code = value } catch (thrown) { code = 500 }
+          if (code == 200 && alink.onSet)
+            try {
+              value = alink.onSet(value);
+              if (typeof value == "number") code = value;
+            } catch (thrown) {
+              code = 500;
+            }
           host.publish(topic + "_reply", json({ id: message.id, code: code, data: {} }), 0);
           // the thing model expects accepted values to be reported back
           if (code == 200) alink.post(message.params);
-        } else if (topic.slice(-11) == "/post_reply") { // only ours arrive: we subscribe to no others
-          index = pendingIds.indexOf(value = "" + message.id);
+        } else if (topic.slice(-11) == "/post_reply") {
+          // only ours arrive: we subscribe to no others
+          index = pendingIds.indexOf((value = "" + message.id));
           if (index < 0) return;
           pendingIds.splice(index, 1);
           code = message.code;
           if (code != 200) host.error("post " + value + ": code " + code + " " + message.message);
           if (alink.onReply) alink.onReply(value, code, message);
         } else if (topic == "/ext/ntp/" + device + "/response") {
-          const serverRecv = +message.serverRecvTime, serverSend = +message.serverSendTime, sent = ntpSent;
+          const serverRecv = +message.serverRecvTime,
+            serverSend = +message.serverSendTime,
+            sent = ntpSent;
           if ("" + message.deviceSendTime != sent || !(serverRecv > 0 && serverSend > 0)) return;
           ntp(864e5);
           // docs/ALIYUN.md: (serverRecvTime + serverSendTime + deviceRecvTime - deviceSendTime) / 2, in ms
@@ -177,7 +265,10 @@ export class Alink {
           // get_reply {data: {content: {mode}}} or push {params: {content: {mode}}}: 0 = off
           value = message.data || message.params;
           value = value && value.content;
-          if (value && typeof value.mode == "number") { logsOn = value.mode != 0; flushLogs() }
+          if (value && typeof value.mode == "number") {
+            logsOn = value.mode != 0;
+            flushLogs();
+          }
         }
       } catch (thrown) {
         host.error("alink " + topic + ": " + (thrown as Error).message);

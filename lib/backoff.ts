@@ -5,5 +5,5 @@
 /** The delay in ms before attempt `attempt`; rand is a uniform sample in [0, 1]. */
 export function backoffDelay(attempt: number, baseMs: number, capMs: number, rand: number): number {
   // the exponent stops at 30: no overflow after months of attempts
-  return Math.max(1000, Math.min(capMs, baseMs * Math.pow(2, Math.min(attempt, 30))) / 2 * (1 + rand));
+  return Math.max(1000, (Math.min(capMs, baseMs * Math.pow(2, Math.min(attempt, 30))) / 2) * (1 + rand));
 }

@@ -27,7 +27,9 @@ export interface DeviceLog {
 export function DeviceLog(size: number, now: () => number): DeviceLog {
   // entries: oldest first; dropped: entries lost to the bound since the last post;
   // synced: the clock has been set by NTP at least once (earlier entries need the step)
-  let entries: string[] = [], dropped = 0, synced = false;
+  let entries: string[] = [],
+    dropped = 0,
+    synced = false;
   const log: DeviceLog = {
     _level: 2,
     _flush() {},
@@ -35,26 +37,49 @@ export function DeviceLog(size: number, now: () => number): DeviceLog {
       const index = LOG_LEVELS.indexOf(level);
       if (index < 0) throw Error("log level: one of " + LOG_LEVELS.join());
       if (index < log._level) return;
-      if (entries.push(Math.floor(now()) + json({ logLevel: level, module: module, code: code || "", logContent: ("" + text).slice(0, MAX_TEXT) }).slice(1, -1)) > size) { entries.shift(); dropped++; }
+      if (
+        entries.push(
+          Math.floor(now()) +
+            json({
+              logLevel: level,
+              module: module,
+              code: code || "",
+              logContent: ("" + text).slice(0, MAX_TEXT),
+            }).slice(1, -1),
+        ) > size
+      ) {
+        entries.shift();
+        dropped++;
+      }
       log._flush();
     },
     _take(stepMs) {
       let text = "";
       if (stepMs != null) {
-        if (!synced) entries = entries.map((item) => {
-          const ms = parseInt(item);
-          return (ms + Math.round(stepMs)) + item.slice(("" + ms).length);
-        });
+        if (!synced)
+          entries = entries.map((item) => {
+            const ms = parseInt(item, 10);
+            return ms + Math.round(stepMs) + item.slice(("" + ms).length);
+          });
         synced = true;
         return text;
       }
       // the note as add() would store it (all ASCII: json() gives exactly this)
-      if (dropped) entries.push(Math.floor(now()) + '"logLevel":"WARN","module":"log","code":"dropped","logContent":"' + dropped + ' older entries dropped"');
-      text = entries.map((item) => {
-        const ms = parseInt(item);
-        return '{"utcTime":"' + new Date(ms).toISOString() + '",' + item.slice(("" + ms).length) + "}";
-      }).join();
-      entries = []; dropped = 0;
+      if (dropped)
+        entries.push(
+          Math.floor(now()) +
+            '"logLevel":"WARN","module":"log","code":"dropped","logContent":"' +
+            dropped +
+            ' older entries dropped"',
+        );
+      text = entries
+        .map((item) => {
+          const ms = parseInt(item, 10);
+          return '{"utcTime":"' + new Date(ms).toISOString() + '",' + item.slice(("" + ms).length) + "}";
+        })
+        .join();
+      entries = [];
+      dropped = 0;
       return text && "[" + text + "]";
     },
   };

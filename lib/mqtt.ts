@@ -4,7 +4,12 @@
 import { chr, utf8 } from "./bytes";
 
 // Control packet types (MQTT 3.1.1 §2.2.1) the reader yields
-export const CONNACK = 2, PUBLISH = 3, PUBACK = 4, SUBACK = 9, UNSUBACK = 11, PINGRESP = 13;
+export const CONNACK = 2,
+  PUBLISH = 3,
+  PUBACK = 4,
+  SUBACK = 9,
+  UNSUBACK = 11,
+  PINGRESP = 13;
 
 export type Packet =
   | { type: typeof CONNACK; sp: boolean; rc: number }
@@ -13,8 +18,8 @@ export type Packet =
   | { type: typeof SUBACK; id: number; granted: number[] }
   | { type: typeof PINGRESP };
 
-const uint16 = (value: number) => chr(value >> 8 & 255, value & 255);
-const readUint16 = (bytes: string, at: number) => bytes.charCodeAt(at) << 8 | bytes.charCodeAt(at + 1);
+const uint16 = (value: number) => chr((value >> 8) & 255, value & 255);
+const readUint16 = (bytes: string, at: number) => (bytes.charCodeAt(at) << 8) | bytes.charCodeAt(at + 1);
 
 function fail(message: string): never {
   throw Error("mqtt: " + message);
@@ -31,21 +36,35 @@ function stringField(text: string): string {
 // maxPacket: no limit). The remaining length never reaches the 268435455 the 4 bytes hold:
 // no device has that much RAM.
 function packet(header: number, body: string, maxPacket?: number): string {
-  let remainingLength = body.length, fixedHeader = chr(header);
-  do { fixedHeader += chr(remainingLength > 127 ? remainingLength & 127 | 128 : remainingLength); remainingLength >>= 7 } while (remainingLength);
+  let remainingLength = body.length,
+    fixedHeader = chr(header);
+  do {
+    fixedHeader += chr(remainingLength > 127 ? (remainingLength & 127) | 128 : remainingLength);
+    remainingLength >>= 7;
+  } while (remainingLength);
   // checked before the concatenation: a packet too big is never copied
   if (fixedHeader.length + body.length > maxPacket!) fail("packet over " + maxPacket + " bytes");
   return fixedHeader + body;
 }
 /** CONNECT, clean session, no will; username and password always sent. */
 export function encodeConnect(clientId: string, username: string, password: string, keepAlive: number): string {
-  return packet(16, "\0\x04MQTT\x04\xc2" + uint16(keepAlive) + stringField(clientId) + stringField(username) + stringField(password));
+  return packet(
+    16,
+    "\0\x04MQTT\x04\xc2" + uint16(keepAlive) + stringField(clientId) + stringField(username) + stringField(password),
+  );
 }
 
 /** PUBLISH; payload is a byte string; id and dup are ignored for QoS 0; throws if the
  * whole packet is over maxPacket bytes. */
-export function encodePublish(topic: string, payload: string, qos: number, id: number, dup: boolean, maxPacket: number): string {
-  return packet(qos ? dup ? 58 : 50 : 48, stringField(topic) + (qos ? uint16(id) : "") + payload, maxPacket);
+export function encodePublish(
+  topic: string,
+  payload: string,
+  qos: number,
+  id: number,
+  dup: boolean,
+  maxPacket: number,
+): string {
+  return packet(qos ? (dup ? 58 : 50) : 48, stringField(topic) + (qos ? uint16(id) : "") + payload, maxPacket);
 }
 
 export const encodePuback = (id: number) => "\x40\x02" + uint16(id);
@@ -66,7 +85,10 @@ export class MqttReader {
   // _maxPacket; _buffer: unparsed bytes, a partial fixed header or, once _header is set,
   // the body; _header: the first header byte once the fixed header is complete, else 0
   // (or unset); _remainingLength: the body length once the fixed header is complete
-  _maxPacket: number; _buffer: string; _header!: number; _remainingLength!: number;
+  _maxPacket: number;
+  _buffer: string;
+  _header!: number;
+  _remainingLength!: number;
   constructor(maxPacket: number) {
     this._maxPacket = maxPacket;
     this._buffer = "";
@@ -74,23 +96,39 @@ export class MqttReader {
 
   push(chunk: string, onPacket: (packet: Packet) => void): void {
     const reader = this;
-    let buffer = reader._buffer + chunk, header = reader._header, remainingLength = reader._remainingLength,
+    let buffer = reader._buffer + chunk,
+      header = reader._header,
+      remainingLength = reader._remainingLength,
       // decoding the remaining length (MQTT 3.1.1 §2.2.3)
-      position: number, multiplier: number, encodedByte: number,
-      type: number, topicEnd: number, qos: number, payloadStart: number, result: any, malformed: any;
+      position: number,
+      multiplier: number,
+      encodedByte: number,
+      type: number,
+      topicEnd: number,
+      qos: number,
+      payloadStart: number,
+      result: any,
+      malformed: any;
     // the state stays reset (so a throw leaves it reset) until we store it back
-    reader._buffer = ""; reader._header = 0;
+    reader._buffer = "";
+    reader._header = 0;
     for (;;) {
       if (!header) {
         if (!buffer) return;
         header = buffer.charCodeAt(0);
         // accepted: PUBLISH QoS 0/1; CONNACK, PUBACK, SUBACK, UNSUBACK, PINGRESP with flags 0.
         // 10772 has bits 2, 4, 9, 11, 13 set: the types a client accepts with flags 0.
-        if (header >> 4 == PUBLISH ? header & 4 : header & 15 || !(10772 >> (header >> 4) & 1)) fail("bad header " + header);
-        remainingLength = 0; position = 1; multiplier = 1;
+        if (header >> 4 == PUBLISH ? header & 4 : header & 15 || !((10772 >> (header >> 4)) & 1))
+          fail("bad header " + header);
+        remainingLength = 0;
+        position = 1;
+        multiplier = 1;
         do {
           if (position > 4) fail("bad remaining length");
-          if (position >= buffer.length) { reader._buffer = buffer; return } // wait for the rest of the header
+          if (position >= buffer.length) {
+            reader._buffer = buffer;
+            return;
+          } // wait for the rest of the header
           encodedByte = buffer.charCodeAt(position++);
           remainingLength += (encodedByte & 127) * multiplier;
           multiplier *= 128;
@@ -100,34 +138,49 @@ export class MqttReader {
         buffer = buffer.slice(position);
       }
       if (buffer.length < remainingLength) {
-        reader._buffer = buffer; reader._header = header; reader._remainingLength = remainingLength;
+        reader._buffer = buffer;
+        reader._header = header;
+        reader._remainingLength = remainingLength;
         return;
       }
       type = header >> 4;
       if (type == PUBLISH) {
         topicEnd = readUint16(buffer, 0) + 2;
-        qos = header >> 1 & 1;
+        qos = (header >> 1) & 1;
         payloadStart = topicEnd + 2 * qos; // after the packet id
         result = {
-          type: type, topic: buffer.slice(2, topicEnd), payload: buffer.slice(payloadStart, remainingLength), qos: qos,
-          id: qos && readUint16(buffer, topicEnd), dup: (header & 8) > 0, retain: (header & 1) > 0,
+          type: type,
+          topic: buffer.slice(2, topicEnd),
+          payload: buffer.slice(payloadStart, remainingLength),
+          qos: qos,
+          id: qos && readUint16(buffer, topicEnd),
+          dup: (header & 8) > 0,
+          retain: (header & 1) > 0,
         };
         malformed = payloadStart > remainingLength;
       } else {
         // CONNACK: acknowledge flags 0 or 1 (bits 7-1 reserved); SUBACK: return codes 0, 1, 2 or 128
-        malformed = type == SUBACK ? remainingLength < 3 : remainingLength != (type == PINGRESP ? 0 : 2) ||
-          type == CONNACK && buffer.charCodeAt(0) > 1;
-        result = type == CONNACK ? { type: type, sp: (buffer.charCodeAt(0) & 1) > 0, rc: buffer.charCodeAt(1) } :
-          remainingLength ? { type: type, id: readUint16(buffer, 0) } : { type: type };
-        if (type == SUBACK) for (result.granted = [], position = 2; position < remainingLength;) {
-          encodedByte = buffer.charCodeAt(position++);
-          if (encodedByte > 2 && encodedByte != 128) malformed = 1;
-          result.granted.push(encodedByte);
-        }
+        malformed =
+          type == SUBACK
+            ? remainingLength < 3
+            : remainingLength != (type == PINGRESP ? 0 : 2) || (type == CONNACK && buffer.charCodeAt(0) > 1);
+        result =
+          type == CONNACK
+            ? { type: type, sp: (buffer.charCodeAt(0) & 1) > 0, rc: buffer.charCodeAt(1) }
+            : remainingLength
+              ? { type: type, id: readUint16(buffer, 0) }
+              : { type: type };
+        if (type == SUBACK)
+          for (result.granted = [], position = 2; position < remainingLength; ) {
+            encodedByte = buffer.charCodeAt(position++);
+            if (encodedByte > 2 && encodedByte != 128) malformed = 1;
+            result.granted.push(encodedByte);
+          }
       }
       if (malformed) fail("bad packet, type " + type);
       // store the state before the callback, so a throwing onPacket loses nothing
-      reader._buffer = buffer = buffer.slice(remainingLength); header = 0;
+      reader._buffer = buffer = buffer.slice(remainingLength);
+      header = 0;
       onPacket(result);
       reader._buffer = "";
     }

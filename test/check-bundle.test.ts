@@ -57,7 +57,11 @@ const banned: [string, string, RegExp][] = [
   // Espruino's parser traps that terser output has hit (seen in the 2v29 interpreter)
   ["var used before its statement", "function f(t){e=t.a;return e;var e}", /'e' used before its var statement/],
   ["arrow losing this", "class A{m(){return ()=>this.w(function(){}())}}", /loses `this`/],
-  ["nested arrow using this", "class A{m(){const s=t=>e=>{this.x&&t(e)};return s}}", /skipped code \(expression-bodied arrow/],
+  [
+    "nested arrow using this",
+    "class A{m(){const s=t=>e=>{this.x&&t(e)};return s}}",
+    /skipped code \(expression-bodied arrow/,
+  ],
   ["this-arrow right of &&", "class A{m(){this.s&&this.t(()=>this.b())}}", /skipped code \(right of &&/],
 ];
 

@@ -26,7 +26,8 @@ describe("flash/console arguments", () => {
   it("the committed board description lists every module the firmware requires as built in", () => {
     const args = buildArgs("flash", ["-p", "x"], board, dir);
     const json = JSON.parse(readFileSync(value(args, "--board"), "utf8"));
-    for (const m of ["net", "crypto", "Storage", "Wifi", "TelnetServer"]) expect(json.info.builtin_modules).toContain(m);
+    for (const m of ["net", "crypto", "Storage", "Wifi", "TelnetServer"])
+      expect(json.info.builtin_modules).toContain(m);
   });
 
   it("accepts a tcp:// port and a baud override", () => {

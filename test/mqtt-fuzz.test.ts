@@ -5,41 +5,63 @@
 // (a packet a client never receives, or one over maxPacket).
 import { describe, expect, it } from "vitest";
 import mqttPacket from "mqtt-packet";
-import { MqttReader, Packet, encodeConnect, encodePublish, encodeSubscribe } from "../lib/mqtt";
+import { MqttReader, type Packet, encodeConnect, encodePublish, encodeSubscribe } from "../lib/mqtt";
 
-import { toBuf, toStr, gen, seeded, asMp, mpFields } from "./support/mqtt-oracle";
+import { toBuf, gen, seeded, asMp, mpFields } from "./support/mqtt-oracle";
 
 type Rnd = () => number;
 const int = (r: Rnd, n: number) => Math.floor(r() * n);
-const bytes = (r: Rnd, n: number) => { let s = ""; for (let i = 0; i < n; i++) s += String.fromCharCode(int(r, 256)); return s; };
+const bytes = (r: Rnd, n: number) => {
+  let s = "";
+  for (let i = 0; i < n; i++) s += String.fromCharCode(int(r, 256));
+  return s;
+};
 
 // a random packet a broker could send (valid), as mqtt-packet input
 function randomPacket(r: Rnd): any {
   switch (int(r, 6)) {
-    case 0: { const sp = r() < 0.5; return { cmd: "connack", sessionPresent: sp, returnCode: sp ? 0 : int(r, 6) }; }
+    case 0: {
+      const sp = r() < 0.5;
+      return { cmd: "connack", sessionPresent: sp, returnCode: sp ? 0 : int(r, 6) };
+    }
     case 1: {
       const qos = int(r, 2);
       return {
-        cmd: "publish", topic: r() < 0.8 ? "/sys/pk/dn/" + bytes(r, int(r, 5)).replace(/[^a-z]/g, "x") : "温度/" + int(r, 99),
-        payload: toBuf(bytes(r, r() < 0.9 ? int(r, 40) : int(r, 3000))), qos, dup: qos ? r() < 0.3 : false, retain: r() < 0.2,
+        cmd: "publish",
+        topic: r() < 0.8 ? "/sys/pk/dn/" + bytes(r, int(r, 5)).replace(/[^a-z]/g, "x") : "温度/" + int(r, 99),
+        payload: toBuf(bytes(r, r() < 0.9 ? int(r, 40) : int(r, 3000))),
+        qos,
+        dup: qos ? r() < 0.3 : false,
+        retain: r() < 0.2,
         ...(qos ? { messageId: 1 + int(r, 65535) } : {}),
       };
     }
-    case 2: return { cmd: "puback", messageId: 1 + int(r, 65535) };
-    case 3: return { cmd: "suback", messageId: 1 + int(r, 65535), granted: Array.from({ length: 1 + int(r, 4) }, () => [0, 1, 2, 128][int(r, 4)]) };
-    case 4: return { cmd: "unsuback", messageId: 1 + int(r, 65535) };
-    default: return { cmd: "pingresp" };
+    case 2:
+      return { cmd: "puback", messageId: 1 + int(r, 65535) };
+    case 3:
+      return {
+        cmd: "suback",
+        messageId: 1 + int(r, 65535),
+        granted: Array.from({ length: 1 + int(r, 4) }, () => [0, 1, 2, 128][int(r, 4)]),
+      };
+    case 4:
+      return { cmd: "unsuback", messageId: 1 + int(r, 65535) };
+    default:
+      return { cmd: "pingresp" };
   }
 }
-
 
 // mqtt-packet's packets for a stream, up to its first error, and whether it rejected the stream
 function mpParse(s: string): { packets: any[]; failed: boolean } {
   const p = mqttPacket.parser({ protocolVersion: 4 });
   const packets: any[] = [];
   let failed = false;
-  p.on("packet", (x: any) => { if (!failed) packets.push(mpFields(x)); });
-  p.on("error", () => { failed = true; });
+  p.on("packet", (x: any) => {
+    if (!failed) packets.push(mpFields(x));
+  });
+  p.on("error", () => {
+    failed = true;
+  });
   p.parse(toBuf(s));
   return { packets, failed };
 }
@@ -47,7 +69,9 @@ function mpParse(s: string): { packets: any[]; failed: boolean } {
 // The fixed header at offset: its first byte and the whole packet's size; null when the
 // remaining-length bytes are cut off or malformed (MQTT 3.1.1 §2.2.3, decoded independently).
 function headerAt(s: string, offset: number): { header: number; size: number; remainingLength: number } | null {
-  let length = 0, i = offset + 1, byte = 128;
+  let length = 0,
+    i = offset + 1,
+    byte = 128;
   for (let shift = 0; byte & 128; shift += 7) {
     if (i >= s.length || i > offset + 4) return null;
     byte = s.charCodeAt(i++);
@@ -57,11 +81,12 @@ function headerAt(s: string, offset: number): { header: number; size: number; re
 }
 // First header bytes a client accepts: CONNACK, PUBACK, SUBACK, UNSUBACK, PINGRESP (flags 0)
 // and PUBLISH at QoS 0 or 1 (any DUP/RETAIN).
-const clientAccepts = (h: number) => [0x20, 0x40, 0x90, 0xb0, 0xd0].includes(h) || (h >> 4 == 3 && (h & 6) != 4 && (h & 6) != 6);
+const clientAccepts = (h: number) =>
+  [0x20, 0x40, 0x90, 0xb0, 0xd0].includes(h) || (h >> 4 == 3 && (h & 6) != 4 && (h & 6) != 6);
 // Remaining lengths MQTT 3.1.1 fixes: CONNACK, PUBACK, UNSUBACK 2, PINGRESP 0; a SUBACK
 // holds a packet id and at least one return code. The reader rejects other lengths;
 // mqtt-packet reads the fields it needs and skips the rest, or reads past a short one.
-const FIXED_LENGTH: { [header: number]: number } = { 0x20: 2, 0x40: 2, 0xb0: 2, 0xd0: 0 };
+const FIXED_LENGTH: { [header: number]: number } = { 32: 2, 64: 2, 176: 2, 208: 0 };
 
 // Our reader and mqtt-packet agree on stream s: read with our reader of maxPacket max.
 function expectAgreement(s: string, got: Packet[], err: Error | undefined, max: number) {
@@ -79,9 +104,14 @@ function expectAgreement(s: string, got: Packet[], err: Error | undefined, max: 
   for (let i = 0; i < got.length; i++) offset += headerAt(s, offset)!.size;
   const next = headerAt(s, offset);
   const why = "stream " + toBuf(s).toString("hex") + " offset " + offset + ": " + err.message;
-  expect(next === null || !clientAccepts(next.header) || next.size > max ||
-    next.header in FIXED_LENGTH && next.remainingLength != FIXED_LENGTH[next.header] ||
-    next.header == 0x90 && next.remainingLength < 3, why).toBe(true);
+  expect(
+    next === null ||
+      !clientAccepts(next.header) ||
+      next.size > max ||
+      (next.header in FIXED_LENGTH && next.remainingLength != FIXED_LENGTH[next.header]) ||
+      (next.header == 0x90 && next.remainingLength < 3),
+    why,
+  ).toBe(true);
   if (next === null) expect(err.message, why).toMatch(/bad header|bad remaining length/);
 }
 
@@ -90,7 +120,7 @@ function run(reader: MqttReader, s: string, r: Rnd): { got: Packet[]; err?: Erro
   const got: Packet[] = [];
   const maxChunk = [1, 3, 16, 500][int(r, 4)];
   try {
-    for (let i = 0; i < s.length;) {
+    for (let i = 0; i < s.length; ) {
       const n = 1 + int(r, maxChunk);
       reader.push(s.slice(i, i + n), (p) => got.push(p));
       i += n;
@@ -108,11 +138,20 @@ function mutate(s: string, r: Rnd): string {
   for (let j = 0; j < k; j++) {
     const i = int(r, s.length + 1);
     switch (int(r, 5)) {
-      case 0: s = s.slice(0, i) + String.fromCharCode(int(r, 256)) + s.slice(i + 1); break; // replace
-      case 1: s = s.slice(0, i) + String.fromCharCode(s.charCodeAt(i) ^ (1 << int(r, 8))) + s.slice(i + 1); break; // bit flip
-      case 2: s = s.slice(0, i) + s.slice(i + 1 + int(r, 4)); break; // delete
-      case 3: s = s.slice(0, i) + bytes(r, 1 + int(r, 4)) + s.slice(i); break; // insert
-      default: s = s.slice(0, i); // truncate
+      case 0:
+        s = s.slice(0, i) + String.fromCharCode(int(r, 256)) + s.slice(i + 1);
+        break; // replace
+      case 1:
+        s = s.slice(0, i) + String.fromCharCode(s.charCodeAt(i) ^ (1 << int(r, 8))) + s.slice(i + 1);
+        break; // bit flip
+      case 2:
+        s = s.slice(0, i) + s.slice(i + 1 + int(r, 4));
+        break; // delete
+      case 3:
+        s = s.slice(0, i) + bytes(r, 1 + int(r, 4)) + s.slice(i);
+        break; // insert
+      default:
+        s = s.slice(0, i); // truncate
     }
   }
   return s;
@@ -134,7 +173,8 @@ describe("MqttReader fuzz", () => {
 
   it("mutated streams: only mqtt: errors, the same packets and rejections as mqtt-packet, reader recovers", () => {
     const r = seeded(202);
-    let errors = 0, packets = 0;
+    let errors = 0,
+      packets = 0;
     for (let k = 0; k < 3000; k++) {
       const s = mutate(Array.from({ length: 1 + int(r, 5) }, () => gen(randomPacket(r))).join(""), r);
       const reader = new MqttReader(r() < 0.5 ? 4096 : 64);
@@ -158,7 +198,9 @@ describe("MqttReader fuzz", () => {
     const r = seeded(303);
     for (let k = 0; k < 3000; k++) {
       // half the streams start with a byte a broker may send, so that some packets parse
-      const s = (r() < 0.5 ? String.fromCharCode([0x20, 0x30, 0x32, 0x40, 0x90, 0xb0, 0xd0][int(r, 7)]) : "") + bytes(r, int(r, 300));
+      const s =
+        (r() < 0.5 ? String.fromCharCode([0x20, 0x30, 0x32, 0x40, 0x90, 0xb0, 0xd0][int(r, 7)]) : "") +
+        bytes(r, int(r, 300));
       const reader = new MqttReader(int(r, 2) ? 100 : 1 << 20);
       const { got, err } = run(reader, s, r);
       expectAgreement(s, got, err, reader._maxPacket);
@@ -172,11 +214,16 @@ describe("MqttReader fuzz", () => {
     for (let k = 0; k < 500; k++) {
       const topic = "/a/" + bytes(r, int(r, 20)).replace(/[^\x20-\x7e]/g, "");
       const payload = bytes(r, int(r, 2000));
-      const qos = int(r, 2), id = 1 + int(r, 65535), dup = r() < 0.5;
+      const qos = int(r, 2),
+        id = 1 + int(r, 65535),
+        dup = r() < 0.5;
       const s = encodePublish(topic, payload, qos, id, dup, 4096);
       const { got, err } = run(new MqttReader(4096), s + PING, r);
       expect(err).toBeUndefined();
-      expect(got).toEqual([{ type: 3, topic, payload, qos, id: qos ? id : 0, dup: qos ? dup : false, retain: false }, { type: 13 }]);
+      expect(got).toEqual([
+        { type: 3, topic, payload, qos, id: qos ? id : 0, dup: qos ? dup : false, retain: false },
+        { type: 13 },
+      ]);
     }
     // client-only packets are rejected by the reader
     for (const s of [encodeConnect("c", "u", "p", 60), encodeSubscribe(1, ["t"], 1)]) {

@@ -2,7 +2,14 @@
 import { describe, expect, it } from "vitest";
 import mqttPacket from "mqtt-packet";
 import {
-  MqttReader, Packet, encodeConnect, encodeDisconnect, encodePingreq, encodePuback, encodePublish, encodeSubscribe,
+  MqttReader,
+  type Packet,
+  encodeConnect,
+  encodeDisconnect,
+  encodePingreq,
+  encodePuback,
+  encodePublish,
+  encodeSubscribe,
 } from "../lib/mqtt";
 
 import { toBuf, toStr, gen, seeded, asMp, mpFields } from "./support/mqtt-oracle";
@@ -13,7 +20,9 @@ function mpParse(bytes: string): any[] {
   const out: any[] = [];
   let err: Error | null = null;
   p.on("packet", (x: any) => out.push(x));
-  p.on("error", (e: Error) => { err = e; });
+  p.on("error", (e: Error) => {
+    err = e;
+  });
   p.parse(toBuf(bytes));
   if (err) throw err;
   return out;
@@ -23,7 +32,6 @@ const mpOne = (bytes: string) => {
   expect(a.length).toBe(1);
   return a[0];
 };
-
 
 // feed a stream into a reader in the given chunk sizes (cycled), collect packets
 function feed(r: MqttReader, s: string, sizes: number[] | ((i: number) => number)): Packet[] {
@@ -36,7 +44,6 @@ function feed(r: MqttReader, s: string, sizes: number[] | ((i: number) => number
   return out;
 }
 const readAll = (s: string, max = 1 << 28) => feed(new MqttReader(max), s, [s.length || 1]);
-
 
 const binary = (n: number, seed = 7) => {
   const r = seeded(seed);
@@ -56,29 +63,73 @@ describe("writer vs mqtt-packet", () => {
     for (const [id, user, pass, ka] of cases) {
       const bytes = encodeConnect(id, user, pass, ka);
       const p = mpOne(bytes);
-      expect(p).toMatchObject({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: ka, clientId: id, username: user });
+      expect(p).toMatchObject({
+        cmd: "connect",
+        protocolId: "MQTT",
+        protocolVersion: 4,
+        clean: true,
+        keepalive: ka,
+        clientId: id,
+        username: user,
+      });
       expect(p.will).toBeUndefined();
       expect(Buffer.from(p.password).toString("utf8")).toBe(pass);
       // byte-exact with mqtt-packet's generator for the same fields
-      expect(bytes).toBe(gen({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: ka, clientId: id, username: user, password: Buffer.from(pass) }));
+      expect(bytes).toBe(
+        gen({
+          cmd: "connect",
+          protocolId: "MQTT",
+          protocolVersion: 4,
+          clean: true,
+          keepalive: ka,
+          clientId: id,
+          username: user,
+          password: Buffer.from(pass),
+        }),
+      );
     }
   });
 
   it("PUBLISH QoS 0 and 1, packet id, DUP, binary payloads", () => {
     const topics = ["/sys/a1b2c3/dev/thing/event/property/post", "t", "温度/ü"];
-    const payloads = ["", "{\"id\":\"1\",\"params\":{}}", binary(256), binary(1000, 3), Buffer.from("温度=1").toString("latin1")];
-    for (const topic of topics) for (const payload of payloads) for (const [qos, id, dup] of [[0, 0, false], [1, 1, false], [1, 65535, true], [1, 258, false]] as const) {
-      const bytes = encodePublish(topic, payload, qos, id, dup, 4096);
-      const p = mpOne(bytes);
-      expect(p).toMatchObject({ cmd: "publish", topic, qos, dup, retain: false });
-      expect(toStr(p.payload)).toBe(payload);
-      if (qos) expect(p.messageId).toBe(id);
-      expect(bytes).toBe(gen({ cmd: "publish", topic, payload: toBuf(payload), qos, dup, retain: false, ...(qos ? { messageId: id } : {}) }));
-    }
+    const payloads = [
+      "",
+      '{"id":"1","params":{}}',
+      binary(256),
+      binary(1000, 3),
+      Buffer.from("温度=1").toString("latin1"),
+    ];
+    for (const topic of topics)
+      for (const payload of payloads)
+        for (const [qos, id, dup] of [
+          [0, 0, false],
+          [1, 1, false],
+          [1, 65535, true],
+          [1, 258, false],
+        ] as const) {
+          const bytes = encodePublish(topic, payload, qos, id, dup, 4096);
+          const p = mpOne(bytes);
+          expect(p).toMatchObject({ cmd: "publish", topic, qos, dup, retain: false });
+          expect(toStr(p.payload)).toBe(payload);
+          if (qos) expect(p.messageId).toBe(id);
+          expect(bytes).toBe(
+            gen({
+              cmd: "publish",
+              topic,
+              payload: toBuf(payload),
+              qos,
+              dup,
+              retain: false,
+              ...(qos ? { messageId: id } : {}),
+            }),
+          );
+        }
   });
 
   it("PUBLISH QoS 0 ignores id and dup", () => {
-    expect(encodePublish("t", "x", 0, 77, true, 100)).toBe(gen({ cmd: "publish", topic: "t", payload: Buffer.from("x"), qos: 0, dup: false, retain: false }));
+    expect(encodePublish("t", "x", 0, 77, true, 100)).toBe(
+      gen({ cmd: "publish", topic: "t", payload: Buffer.from("x"), qos: 0, dup: false, retain: false }),
+    );
   });
 
   it("PUBACK, PINGREQ, DISCONNECT", () => {
@@ -93,13 +144,24 @@ describe("writer vs mqtt-packet", () => {
   });
 
   it("SUBSCRIBE one or more topics at QoS 0/1", () => {
-    const lists = [["/a1/dev/user/get"], ["/sys/pk/dn/thing/service/property/set", "/ext/ntp/pk/dn/response", "温度/#", "+/x"]];
-    for (const topics of lists) for (const qos of [0, 1] as const) for (const id of [1, 300]) {
-      const bytes = encodeSubscribe(id, topics, qos);
-      const p = mpOne(bytes);
-      expect(p).toMatchObject({ cmd: "subscribe", messageId: id, subscriptions: topics.map((topic) => ({ topic, qos })) });
-      expect(bytes).toBe(gen({ cmd: "subscribe", messageId: id, subscriptions: topics.map((topic) => ({ topic, qos })) }));
-    }
+    const lists = [
+      ["/a1/dev/user/get"],
+      ["/sys/pk/dn/thing/service/property/set", "/ext/ntp/pk/dn/response", "温度/#", "+/x"],
+    ];
+    for (const topics of lists)
+      for (const qos of [0, 1] as const)
+        for (const id of [1, 300]) {
+          const bytes = encodeSubscribe(id, topics, qos);
+          const p = mpOne(bytes);
+          expect(p).toMatchObject({
+            cmd: "subscribe",
+            messageId: id,
+            subscriptions: topics.map((topic) => ({ topic, qos })),
+          });
+          expect(bytes).toBe(
+            gen({ cmd: "subscribe", messageId: id, subscriptions: topics.map((topic) => ({ topic, qos })) }),
+          );
+        }
   });
 
   it("string fields are measured in UTF-8 bytes; over 65535 bytes throws naming the limit", () => {
@@ -117,7 +179,10 @@ describe("writer vs mqtt-packet", () => {
 
   it("the password never appears in an error message", () => {
     const secret = "s3cr3t-" + "x".repeat(65535);
-    try { encodeConnect("c", "u", secret, 60); expect.unreachable(); } catch (e: any) {
+    try {
+      encodeConnect("c", "u", secret, 60);
+      expect.unreachable();
+    } catch (e: any) {
       expect(e.message).not.toContain("s3cr3t");
     }
   });
@@ -134,14 +199,23 @@ describe("writer vs mqtt-packet", () => {
   });
 
   it("remaining length at the 1-4 byte boundaries; maxPacket counts the header bytes", () => {
-    for (const [rl, hdr] of [[127, 2], [128, 3], [16383, 3], [16384, 4], [2097151, 4], [2097152, 5]]) {
+    for (const [rl, hdr] of [
+      [127, 2],
+      [128, 3],
+      [16383, 3],
+      [16384, 4],
+      [2097151, 4],
+      [2097152, 5],
+    ]) {
       const payload = "z".repeat(rl - 3); // topic "t": 2 + 1 bytes
       const bytes = encodePublish("t", payload, 0, 0, false, hdr + rl);
       expect(bytes.length).toBe(hdr + rl);
       const p = mpOne(bytes);
       expect(p.length).toBe(rl);
       expect(p.payload.length).toBe(rl - 3);
-      expect(bytes.slice(0, hdr)).toBe(gen({ cmd: "publish", topic: "t", payload: toBuf(payload), qos: 0, dup: false, retain: false }).slice(0, hdr));
+      expect(bytes.slice(0, hdr)).toBe(
+        gen({ cmd: "publish", topic: "t", payload: toBuf(payload), qos: 0, dup: false, retain: false }).slice(0, hdr),
+      );
       expect(() => encodePublish("t", payload, 0, 0, false, hdr + rl - 1)).toThrow(/^mqtt: packet over/);
     }
   });
@@ -150,11 +224,12 @@ describe("writer vs mqtt-packet", () => {
 // packets a broker sends to a client, as mqtt-packet objects
 function brokerPackets(): any[] {
   const ps: any[] = [];
-  for (const sessionPresent of [false, true]) for (const returnCode of [0, 1, 2, 3, 4, 5]) {
-    if (!(sessionPresent && returnCode)) ps.push({ cmd: "connack", sessionPresent, returnCode });
-  }
+  for (const sessionPresent of [false, true])
+    for (const returnCode of [0, 1, 2, 3, 4, 5]) {
+      if (!(sessionPresent && returnCode)) ps.push({ cmd: "connack", sessionPresent, returnCode });
+    }
   for (const topic of ["/sys/pk/dn/thing/service/property/set", "t", "温度"]) {
-    for (const payload of ["", "{\"method\":\"thing.service.property.set\"}", binary(300, 11)]) {
+    for (const payload of ["", '{"method":"thing.service.property.set"}', binary(300, 11)]) {
       ps.push({ cmd: "publish", topic, payload: toBuf(payload), qos: 0, dup: false, retain: false });
       ps.push({ cmd: "publish", topic, payload: toBuf(payload), qos: 0, dup: false, retain: true });
       ps.push({ cmd: "publish", topic, payload: toBuf(payload), qos: 1, dup: false, retain: false, messageId: 1 });
@@ -188,9 +263,27 @@ describe("reader vs mqtt-packet", () => {
   });
 
   it("packet objects have exactly the documented fields", () => {
-    const got = readAll([ps[1], ps[7], ps[8], ps.find((p) => p.cmd === "puback"), ps.find((p) => p.cmd === "unsuback"), ps.at(-2), ps.at(-1)].map(gen).join(""));
+    const got = readAll(
+      [
+        ps[1],
+        ps[7],
+        ps[8],
+        ps.find((p) => p.cmd === "puback"),
+        ps.find((p) => p.cmd === "unsuback"),
+        ps.at(-2),
+        ps.at(-1),
+      ]
+        .map(gen)
+        .join(""),
+    );
     expect(got.map((p) => Object.keys(p).sort().join())).toEqual([
-      "rc,sp,type", "dup,id,payload,qos,retain,topic,type", "dup,id,payload,qos,retain,topic,type", "id,type", "id,type", "granted,id,type", "type",
+      "rc,sp,type",
+      "dup,id,payload,qos,retain,topic,type",
+      "dup,id,payload,qos,retain,topic,type",
+      "id,type",
+      "id,type",
+      "granted,id,type",
+      "type",
     ]);
     expect(got[1]).toMatchObject({ type: 3, qos: 0, id: 0 });
   });
@@ -208,7 +301,15 @@ describe("reader vs mqtt-packet", () => {
 
   it("a header split inside the remaining-length bytes", () => {
     const payload = binary(20000, 5);
-    const bytes = gen({ cmd: "publish", topic: "a/b", payload: toBuf(payload), qos: 1, dup: false, retain: false, messageId: 42 });
+    const bytes = gen({
+      cmd: "publish",
+      topic: "a/b",
+      payload: toBuf(payload),
+      qos: 1,
+      dup: false,
+      retain: false,
+      messageId: 42,
+    });
     expect(bytes.charCodeAt(1) & 128).toBe(128); // 3 length bytes
     for (const cut of [1, 2, 3, 4, 5]) {
       const got = feed(new MqttReader(1 << 20), bytes, [cut, bytes.length]);
@@ -230,7 +331,15 @@ describe("reader vs mqtt-packet", () => {
   it("remaining length boundaries 127/128/16383/16384/2097151/2097152", () => {
     for (const rl of [127, 128, 16383, 16384, 2097151, 2097152]) {
       const payload = binary(rl - 5 > 70000 ? 0 : rl - 5, rl) || "y".repeat(rl - 5);
-      const o = { cmd: "publish", topic: "t", payload: toBuf(payload), qos: 1, dup: false, retain: false, messageId: 3 };
+      const o = {
+        cmd: "publish",
+        topic: "t",
+        payload: toBuf(payload),
+        qos: 1,
+        dup: false,
+        retain: false,
+        messageId: 3,
+      };
       const bytes = gen(o);
       expect(bytes.length).toBe(rl + (rl < 128 ? 2 : rl < 16384 ? 3 : rl < 2097152 ? 4 : 5));
       const r = seeded(rl);
@@ -248,7 +357,12 @@ describe("reader vs mqtt-packet", () => {
     const r = new MqttReader(4096);
     const got: Packet[] = [];
     let n = 0;
-    expect(() => r.push(stream, (p) => { if (++n === 3) throw new Error("app"); got.push(p); })).toThrow("app");
+    expect(() =>
+      r.push(stream, (p) => {
+        if (++n === 3) throw new Error("app");
+        got.push(p);
+      }),
+    ).toThrow("app");
     r.push("", (p) => got.push(p));
     expect(got.length).toBe(ps.length - 1);
     expect(got.map(asMp)).toEqual(ps.filter((_, i) => i !== 2).map(mpFields));
@@ -297,7 +411,15 @@ describe("reader rejects malformed input with 'mqtt: ' errors and resets", () =>
         const r = new MqttReader(4096);
         const got: Packet[] = [];
         // a good packet first, then the bad one, then a good one in the same stream
-        const err = (() => { try { feed(r, ping + bytes + ping, sizes.length > 1 ? sizes : [ping.length + bytes.length + 2]).forEach((p) => got.push(p)); } catch (e) { return e as Error; } })();
+        const err = (() => {
+          try {
+            feed(r, ping + bytes + ping, sizes.length > 1 ? sizes : [ping.length + bytes.length + 2]).forEach((p) =>
+              got.push(p),
+            );
+          } catch (e) {
+            return e as Error;
+          }
+        })();
         expect(err).toBeInstanceOf(Error);
         expect(err!.message).toMatch(/^mqtt: /);
         expect(err!.message).toMatch(re);

@@ -19,16 +19,21 @@ setTimeout(function(){if(iot.status().state=="unconfigured")iot.setup(SETUP)},1)
 })(%SETUP%,%PLAN%);
 `;
 
-let runs: DeviceRun[] = [], emus: any[] = [];
+let runs: DeviceRun[] = [],
+  emus: any[] = [];
 afterEach(async () => {
   for (const r of runs) await r.kill();
   for (const e of emus) await e.close();
-  runs = []; emus = [];
+  runs = [];
+  emus = [];
 });
 
 async function until(what: string, f: () => any, ms = 30000) {
   const end = Date.now() + ms;
-  while (Date.now() < end) { if (f()) return; await new Promise((r) => setTimeout(r, 20)); }
+  while (Date.now() < end) {
+    if (f()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
   throw new Error("timed out waiting for " + what);
 }
 
@@ -37,9 +42,12 @@ async function rig() {
   const emu = await startEmulator({ port: 0, devices: [dev] });
   emus.push(emu);
   const events: { ev: string; d: any; t: number }[] = [];
-  for (const ev of ["ota_progress", "ota_inform", "ota_request"]) emu.on(ev, (d: any) => events.push({ ev, d, t: Date.now() }));
+  for (const ev of ["ota_progress", "ota_inform", "ota_request"])
+    emu.on(ev, (d: any) => events.push({ ev, d, t: Date.now() }));
   const run = startDevice({
-    espruino: ESPRUINO!, postlude: POSTLUDE, timeoutMs: 120000,
+    espruino: ESPRUINO!,
+    postlude: POSTLUDE,
+    timeoutMs: 120000,
     setup: { ssid: "emulator", password: "password123", host: "127.0.0.1", port: emu.port, ...dev },
   });
   runs.push(run);
@@ -49,43 +57,61 @@ async function rig() {
   return { dev, emu, run, events, informs, steps };
 }
 
-describe.skipIf(!ESPRUINO)("OTA in the real interpreter, booting from Storage (" + (ESPRUINO ? "" : ESPRUINO_HINT) + ")", () => {
-  it("firmware update: downloads, verifies, restarts with load() into the new slot and informs it", async () => {
-    const r = await rig();
-    await new Promise((res) => setTimeout(res, 500)); // settle, then read the resident figure
-    const idle = r.run.seen("mem").at(-1).usage;
-    const image = readFileSync("dist/firmware.js");
-    const t0 = Date.now(), before = r.run.seen("mem").length;
-    r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version: "2.0.0" });
-    await until("step 100", () => r.steps().includes(100), 60000);
-    const downloadMs = Date.now() - t0;
-    const peak = Math.max(...r.run.seen("mem").slice(before).map((m: any) => m.usage));
-    await until("informs 2.0.0", () => r.informs().includes("2.0.0"), 60000);
-    expect(r.steps().filter((s) => s < 0)).toEqual([]);
-    expect(r.run.output()).not.toMatch(/Uncaught|threw/);
-    const online = r.run.seen("online");
-    expect(online.length).toBe(2);
-    const after = await new Promise<number>((res) => setTimeout(() => res(r.run.seen("mem").at(-1).usage), 800));
-    console.log(`OTA real interpreter: ${image.length} B in ${downloadMs} ms (${r.events.filter((e) => e.ev == "ota_request").length} blocks); ` +
-      `JsVars idle ${idle}, peak during update ${peak}, idle after the switch ${after}`);
-  }, 150000);
+describe.skipIf(!ESPRUINO)(
+  "OTA in the real interpreter, booting from Storage (" + (ESPRUINO ? "" : ESPRUINO_HINT) + ")",
+  () => {
+    it("firmware update: downloads, verifies, restarts with load() into the new slot and informs it", async () => {
+      const r = await rig();
+      await new Promise((res) => setTimeout(res, 500)); // settle, then read the resident figure
+      const idle = r.run.seen("mem").at(-1).usage;
+      const image = readFileSync("dist/firmware.js");
+      const t0 = Date.now(),
+        before = r.run.seen("mem").length;
+      r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version: "2.0.0" });
+      await until("step 100", () => r.steps().includes(100), 60000);
+      const downloadMs = Date.now() - t0;
+      const peak = Math.max(
+        ...r.run
+          .seen("mem")
+          .slice(before)
+          .map((m: any) => m.usage),
+      );
+      await until("informs 2.0.0", () => r.informs().includes("2.0.0"), 60000);
+      expect(r.steps().filter((s) => s < 0)).toEqual([]);
+      expect(r.run.output()).not.toMatch(/Uncaught|threw/);
+      const online = r.run.seen("online");
+      expect(online.length).toBe(2);
+      const after = await new Promise<number>((res) => setTimeout(() => res(r.run.seen("mem").at(-1).usage), 800));
+      console.log(
+        `OTA real interpreter: ${image.length} B in ${downloadMs} ms (${r.events.filter((e) => e.ev == "ota_request").length} blocks); ` +
+          `JsVars idle ${idle}, peak during update ${peak}, idle after the switch ${after}`,
+      );
+    }, 150000);
 
-  it("an image that throws is rolled back: -1 with the reason, the old version informed again", async () => {
-    const r = await rig();
-    r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: Buffer.from('throw new Error("broken image")'), version: "bad-1" });
-    await until("-1", () => r.steps().includes(-1), 60000).catch((e) => { throw new Error(e.message + "\n" + r.run.output().slice(-3000)) });
-    const report = r.events.find((e) => e.ev == "ota_progress" && e.d.step == "-1")!.d;
-    expect(report.desc).toMatch(/bad-1: threw at load: .*broken image/);
-    await until("old version informed", () => r.informs().filter((v) => v == "0.1.0").length == 2);
-    expect(r.run.seen("online").length).toBe(2);
-  }, 150000);
-});
+    it("an image that throws is rolled back: -1 with the reason, the old version informed again", async () => {
+      const r = await rig();
+      r.emu.ota(r.dev.productKey, r.dev.deviceName, {
+        file: Buffer.from('throw new Error("broken image")'),
+        version: "bad-1",
+      });
+      await until("-1", () => r.steps().includes(-1), 60000).catch((e) => {
+        throw new Error(e.message + "\n" + r.run.output().slice(-3000));
+      });
+      const report = r.events.find((e) => e.ev == "ota_progress" && e.d.step == "-1")!.d;
+      expect(report.desc).toMatch(/bad-1: threw at load: .*broken image/);
+      await until("old version informed", () => r.informs().filter((v) => v == "0.1.0").length == 2);
+      expect(r.run.seen("online").length).toBe(2);
+    }, 150000);
+  },
+);
 
 describe.skipIf(!ESPRUINO)("npm run flash's install script in the real interpreter", () => {
   it("installs loader, fw.a and state, boots the firmware from Storage, leaves app.js and .boot0 alone", () => {
-    const image = readFileSync("dist/firmware.js", "latin1"), loader = readFileSync("dist/loader.js", "latin1");
+    const image = readFileSync("dist/firmware.js", "latin1"),
+      loader = readFileSync("dist/loader.js", "latin1");
     // what a user already has: a .boot0 (here the Linux build's Wi-Fi stand-in) and an app
-    const user = 'var S=require("Storage");' +
+    const user =
+      'var S=require("Storage");' +
       'S.write(".boot0","Modules.addCached(\\"Wifi\\",function(){module.exports={connect:function(){},on:function(){}}});console.log(\\"@@boot0 1\\")");' +
       'S.write("app.js","console.log(\\"@@app \\"+JSON.stringify(typeof iot))");\n';
     const r = runInEspruino(user + installScript(image, loader), 8000);

@@ -10,7 +10,8 @@ import { installOta, readOtaState } from "../tools/simulator/ota";
 import { startEmulator } from "../tools/emulator/index";
 
 const SCALE = 10;
-const FIRMWARE = "dist/firmware.js", LOADER = "dist/loader.js";
+const FIRMWARE = "dist/firmware.js",
+  LOADER = "dist/loader.js";
 const DEV = { productKey: "a1OtaTest01", deviceName: "ota-device", deviceSecret: "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw" };
 const AP = { ssid: "OTA-AP", password: "ota-password" };
 const T = 60000;
@@ -35,22 +36,46 @@ async function until(what: string, f: () => any, ms = 20000): Promise<void> {
 
 async function rig(app?: string) {
   const log: string[] = [];
-  onTestFailed(() => { console.log(log.slice(-80).join("\n")); });
-  const emu = await startEmulator({ port: 0, devices: [DEV], timeScale: SCALE, log: (l: string) => log.push("[cloud] " + l) });
+  onTestFailed(() => {
+    console.log(log.slice(-80).join("\n"));
+  });
+  const emu = await startEmulator({
+    port: 0,
+    devices: [DEV],
+    timeScale: SCALE,
+    log: (l: string) => log.push("[cloud] " + l),
+  });
   const events: { ev: string; data: any }[] = [];
-  for (const ev of ["ota_progress", "ota_inform", "ota_request", "post", "log"]) emu.on(ev, (data: any) => events.push({ ev, data }));
+  for (const ev of ["ota_progress", "ota_inform", "ota_request", "post", "log"])
+    emu.on(ev, (data: any) => events.push({ ev, data }));
   const dir = mkdtempSync(join(tmpdir(), "ota-e2e-"));
   installOta(dir, image);
   if (app) writeFileSync(join(dir, "app.js"), app);
   const out: string[] = [];
   const dev = createDevice({
-    loader: LOADER, storageDir: dir, timeScale: SCALE, wifi: AP,
-    out: (l: string) => { out.push(l); log.push("[device] " + l); },
+    loader: LOADER,
+    storageDir: dir,
+    timeScale: SCALE,
+    wifi: AP,
+    out: (l: string) => {
+      out.push(l);
+      log.push("[device] " + l);
+    },
     log: (l: string) => log.push("[sim] " + l),
   });
-  cleanup.push(async () => { dev.close(); await emu.close(); rmSync(dir, { recursive: true, force: true }); });
+  cleanup.push(async () => {
+    dev.close();
+    await emu.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   dev.eval("iot.setup(" + JSON.stringify({ ...AP, ...DEV, host: "127.0.0.1", port: emu.port }) + ")", { throws: true });
-  const online = () => { try { return dev.eval("iot.status().state") === "online" } catch { return false } };
+  const online = () => {
+    try {
+      return dev.eval("iot.status().state") === "online";
+    } catch {
+      return false;
+    }
+  };
   const of = (ev: string) => events.filter((e) => e.ev === ev).map((e) => e.data);
   const steps = () => of("ota_progress").map((p) => +p.step);
   const informs = () => of("ota_inform").map((p) => p.module + "@" + p.version);
@@ -61,103 +86,148 @@ async function rig(app?: string) {
 }
 
 describe("OTA end to end (simulator booting through the loader, emulator OTA service)", () => {
-  it("firmware update: rising progress, restart into the other slot, informs the new version", async () => {
-    const r = await rig();
-    expect(r.informs()).toEqual(["default@0.1.0"]);
-    r.push({ version: "2.0.0" });
-    await until("informs 2.0.0", () => r.informs().includes("default@2.0.0"), 30000);
-    const steps = r.steps();
-    expect(steps.length).toBeGreaterThan(2);
-    expect(steps.every((s, i) => s > 0 && s <= 100 && (i == 0 || s > steps[i - 1]))).toBe(true);
-    expect(steps.at(-1)).toBe(100);
-    expect(r.dev.boots).toBe(2);
-    const state = readOtaState(r.dir);
-    expect(state.m[0]).toMatchObject({ f: "fw.b", v: "2.0.0", g: "fw.a", t: 0, r: "" });
-    expect(readFileSync(join(r.dir, "fw.b")).equals(image)).toBe(true);
-    // blocks were asked for in order, each offset once, each within the packet limit
-    const offsets = r.of("ota_request").map((q) => q.offset);
-    expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
-    expect(new Set(offsets).size).toBe(offsets.length);
-    expect(Math.max(...r.of("ota_request").map((q) => q.size))).toBeLessThanOrEqual(4096 - 1024);
-  }, T);
+  it(
+    "firmware update: rising progress, restart into the other slot, informs the new version",
+    async () => {
+      const r = await rig();
+      expect(r.informs()).toEqual(["default@0.1.0"]);
+      r.push({ version: "2.0.0" });
+      await until("informs 2.0.0", () => r.informs().includes("default@2.0.0"), 30000);
+      const steps = r.steps();
+      expect(steps.length).toBeGreaterThan(2);
+      expect(steps.every((s, i) => s > 0 && s <= 100 && (i == 0 || s > steps[i - 1]))).toBe(true);
+      expect(steps.at(-1)).toBe(100);
+      expect(r.dev.boots).toBe(2);
+      const state = readOtaState(r.dir);
+      expect(state.m[0]).toMatchObject({ f: "fw.b", v: "2.0.0", g: "fw.a", t: 0, r: "" });
+      expect(readFileSync(join(r.dir, "fw.b")).equals(image)).toBe(true);
+      // blocks were asked for in order, each offset once, each within the packet limit
+      const offsets = r.of("ota_request").map((q) => q.offset);
+      expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+      expect(new Set(offsets).size).toBe(offsets.length);
+      expect(Math.max(...r.of("ota_request").map((q) => q.size))).toBeLessThanOrEqual(4096 - 1024);
+    },
+    T,
+  );
 
-  it("app update with an MD5 sign: the new app runs, the old one is kept for rollback", async () => {
-    const r = await rig('iot.on("online",function(){iot.post({App:1})});');
-    await until("old app posted", () => r.of("post").some((p) => p.params.App === 1));
-    const app = Buffer.from('iot.on("online",function(){iot.post({App:2})});');
-    r.push({ module: "app", version: "app-2", file: app, signMethod: "Md5" });
-    await until("app informs app-2", () => r.informs().includes("app@app-2"), 30000);
-    await until("new app posted", () => r.of("post").some((p) => p.params.App === 2));
-    expect(readOtaState(r.dir).m[1]).toMatchObject({ f: "app.a", v: "app-2", g: "app.js", t: 0 });
-    expect(readFileSync(join(r.dir, "app.js"), "latin1")).toContain("App:1");
-  }, T);
+  it(
+    "app update with an MD5 sign: the new app runs, the old one is kept for rollback",
+    async () => {
+      const r = await rig('iot.on("online",function(){iot.post({App:1})});');
+      await until("old app posted", () => r.of("post").some((p) => p.params.App === 1));
+      const app = Buffer.from('iot.on("online",function(){iot.post({App:2})});');
+      r.push({ module: "app", version: "app-2", file: app, signMethod: "Md5" });
+      await until("app informs app-2", () => r.informs().includes("app@app-2"), 30000);
+      await until("new app posted", () => r.of("post").some((p) => p.params.App === 2));
+      expect(readOtaState(r.dir).m[1]).toMatchObject({ f: "app.a", v: "app-2", g: "app.js", t: 0 });
+      expect(readFileSync(join(r.dir, "app.js"), "latin1")).toContain("App:1");
+    },
+    T,
+  );
 
-  it("a wrong sign is reported as -3 and nothing is switched", async () => {
-    const r = await rig();
-    r.push({ faults: { badSign: true } });
-    await until("-3", () => r.steps().includes(-3), 30000);
-    expect(r.of("ota_progress").find((p) => p.step === "-3").desc).toMatch(/sha256/);
-    expect(r.dev.boots).toBe(1);
-    expect(readOtaState(r.dir).m[0]).toMatchObject({ f: "fw.a", t: 0 });
-    expect(existsSync(join(r.dir, "fw.b"))).toBe(false);
-    // the outcome also reaches the platform's device log, as an ERROR of module "ota"
-    await until("log post", () => r.of("log").some((l) => l.entries.some((x: any) => x.module === "ota" && x.logLevel === "ERROR" && /-3/.test(x.logContent))), 30000);
-  }, T);
+  it(
+    "a wrong sign is reported as -3 and nothing is switched",
+    async () => {
+      const r = await rig();
+      r.push({ faults: { badSign: true } });
+      await until("-3", () => r.steps().includes(-3), 30000);
+      expect(r.of("ota_progress").find((p) => p.step === "-3").desc).toMatch(/sha256/);
+      expect(r.dev.boots).toBe(1);
+      expect(readOtaState(r.dir).m[0]).toMatchObject({ f: "fw.a", t: 0 });
+      expect(existsSync(join(r.dir, "fw.b"))).toBe(false);
+      // the outcome also reaches the platform's device log, as an ERROR of module "ota"
+      await until(
+        "log post",
+        () =>
+          r
+            .of("log")
+            .some((l) =>
+              l.entries.some((x: any) => x.module === "ota" && x.logLevel === "ERROR" && /-3/.test(x.logContent)),
+            ),
+        30000,
+      );
+    },
+    T,
+  );
 
-  it("a lost block and a block with a bad CRC are asked for again, and the update completes", async () => {
-    const r = await rig();
-    r.push({ faults: { drop: [3072], corrupt: [6144] } });
-    await until("informs 2.0.0", () => r.informs().includes("default@2.0.0"), 40000);
-    const offsets = r.of("ota_request").map((q) => q.offset);
-    expect(offsets.filter((o) => o === 3072).length).toBe(2);
-    expect(offsets.filter((o) => o === 6144).length).toBe(2);
-  }, T);
+  it(
+    "a lost block and a block with a bad CRC are asked for again, and the update completes",
+    async () => {
+      const r = await rig();
+      r.push({ faults: { drop: [3072], corrupt: [6144] } });
+      await until("informs 2.0.0", () => r.informs().includes("default@2.0.0"), 40000);
+      const offsets = r.of("ota_request").map((q) => q.offset);
+      expect(offsets.filter((o) => o === 3072).length).toBe(2);
+      expect(offsets.filter((o) => o === 6144).length).toBe(2);
+    },
+    T,
+  );
 
-  it("a URL push is answered -2 (URL download not supported)", async () => {
-    const r = await rig();
-    r.push({ url: true });
-    await until("-2", () => r.steps().includes(-2));
-    expect(r.of("ota_progress")[0].desc).toBe("url download not supported; use MQTT download");
-  }, T);
+  it(
+    "a URL push is answered -2 (URL download not supported)",
+    async () => {
+      const r = await rig();
+      r.push({ url: true });
+      await until("-2", () => r.steps().includes(-2));
+      expect(r.of("ota_progress")[0].desc).toBe("url download not supported; use MQTT download");
+    },
+    T,
+  );
 
-  it("an image that throws at load is rolled back: -1 with the reason, the old version informed", async () => {
-    const r = await rig();
-    r.push({ version: "bad-1", file: Buffer.from('throw new Error("broken image")') });
-    await until("-1", () => r.steps().includes(-1), 30000);
-    const report = r.of("ota_progress").find((p) => p.step === "-1");
-    expect(report.desc).toMatch(/bad-1: threw at load: .*broken image/);
-    expect(report.module).toBe("default");
-    expect(r.informs().at(-1)).toBe("default@0.1.0");
-    expect(readOtaState(r.dir).m[0]).toMatchObject({ f: "fw.a", t: 0, g: "", r: "" });
-  }, T);
+  it(
+    "an image that throws at load is rolled back: -1 with the reason, the old version informed",
+    async () => {
+      const r = await rig();
+      r.push({ version: "bad-1", file: Buffer.from('throw new Error("broken image")') });
+      await until("-1", () => r.steps().includes(-1), 30000);
+      const report = r.of("ota_progress").find((p) => p.step === "-1");
+      expect(report.desc).toMatch(/bad-1: threw at load: .*broken image/);
+      expect(report.module).toBe("default");
+      expect(r.informs().at(-1)).toBe("default@0.1.0");
+      expect(readOtaState(r.dir).m[0]).toMatchObject({ f: "fw.a", t: 0, g: "", r: "" });
+    },
+    T,
+  );
 
-  it("an app that throws at load is rolled back to the previous app", async () => {
-    const r = await rig('iot.on("online",function(){iot.post({App:1})});');
-    r.push({ module: "app", version: "app-bad", file: Buffer.from('throw new Error("bad app")') });
-    await until("-1", () => r.steps().includes(-1), 30000);
-    expect(r.of("ota_progress").find((p) => p.step === "-1")).toMatchObject({ module: "app" });
-    expect(readOtaState(r.dir).m[1]).toMatchObject({ f: "app.js", t: 0 });
-    await until("old app runs again", () => r.of("post").filter((p) => p.params.App === 1).length >= 2);
-  }, T);
+  it(
+    "an app that throws at load is rolled back to the previous app",
+    async () => {
+      const r = await rig('iot.on("online",function(){iot.post({App:1})});');
+      r.push({ module: "app", version: "app-bad", file: Buffer.from('throw new Error("bad app")') });
+      await until("-1", () => r.steps().includes(-1), 30000);
+      expect(r.of("ota_progress").find((p) => p.step === "-1")).toMatchObject({ module: "app" });
+      expect(readOtaState(r.dir).m[1]).toMatchObject({ f: "app.js", t: 0 });
+      await until("old app runs again", () => r.of("post").filter((p) => p.params.App === 1).length >= 2);
+    },
+    T,
+  );
 
-  it("power cut during the download: boots the old image, comes online, a new push succeeds", async () => {
-    const r = await rig();
-    r.push({ faults: { drop: [6144] } }); // stalls at the third block
-    await until("third block asked", () => r.of("ota_request").some((q) => q.offset === 6144));
-    r.dev.reboot("power cut");
-    await until("online again", () => r.online() && r.informs().filter((i) => i === "default@0.1.0").length === 2);
-    expect(readOtaState(r.dir).m[0]).toMatchObject({ f: "fw.a", t: 0 });
-    r.push({ version: "2.0.1" });
-    await until("informs 2.0.1", () => r.informs().includes("default@2.0.1"), 30000);
-  }, T);
+  it(
+    "power cut during the download: boots the old image, comes online, a new push succeeds",
+    async () => {
+      const r = await rig();
+      r.push({ faults: { drop: [6144] } }); // stalls at the third block
+      await until("third block asked", () => r.of("ota_request").some((q) => q.offset === 6144));
+      r.dev.reboot("power cut");
+      await until("online again", () => r.online() && r.informs().filter((i) => i === "default@0.1.0").length === 2);
+      expect(readOtaState(r.dir).m[0]).toMatchObject({ f: "fw.a", t: 0 });
+      r.push({ version: "2.0.1" });
+      await until("informs 2.0.1", () => r.informs().includes("default@2.0.1"), 30000);
+    },
+    T,
+  );
 
-  it("power cut during the first boot of the new image (before online): rolled back at the next boot", async () => {
-    const r = await rig();
-    // the new image resets itself before it can come online, like a crash or a cut
-    const resets = Buffer.from('require("Storage").write("cut", "1"); E.reboot();');
-    r.push({ version: "cuts-1", file: resets });
-    await until("-1", () => r.steps().includes(-1), 30000);
-    expect(r.of("ota_progress").find((p) => p.step === "-1").desc).toMatch(/cuts-1: reset before it came online/);
-    expect(readOtaState(r.dir).m[0]).toMatchObject({ f: "fw.a", t: 0 });
-  }, T);
+  it(
+    "power cut during the first boot of the new image (before online): rolled back at the next boot",
+    async () => {
+      const r = await rig();
+      // the new image resets itself before it can come online, like a crash or a cut
+      const resets = Buffer.from('require("Storage").write("cut", "1"); E.reboot();');
+      r.push({ version: "cuts-1", file: resets });
+      await until("-1", () => r.steps().includes(-1), 30000);
+      expect(r.of("ota_progress").find((p) => p.step === "-1").desc).toMatch(/cuts-1: reset before it came online/);
+      expect(readOtaState(r.dir).m[0]).toMatchObject({ f: "fw.a", t: 0 });
+    },
+    T,
+  );
 });

@@ -14,7 +14,7 @@ import { fakeTimers } from "./support/fake-time";
 const bytes = (b: Buffer) => b.toString("latin1");
 
 describe("crc16 (CRC-16/IBM, ARC)", () => {
-  it("gives the published check value 0xBB3D for \"123456789\" and 0 for nothing", () => {
+  it('gives the published check value 0xBB3D for "123456789" and 0 for nothing', () => {
     expect(crc16("123456789")).toBe(0xbb3d);
     expect(crc16("")).toBe(0);
   });
@@ -29,7 +29,11 @@ describe("crc16 (CRC-16/IBM, ARC)", () => {
 describe("parseBlock", () => {
   const file = randomBytes(5000);
   it("returns offset, total and data of a reply built by the emulator", () => {
-    expect(parseBlock(bytes(blockReply(file, 2048, 1024, "t")))).toEqual({ _offset: 2048, _total: 5000, _data: bytes(file.subarray(2048, 3072)) });
+    expect(parseBlock(bytes(blockReply(file, 2048, 1024, "t")))).toEqual({
+      _offset: 2048,
+      _total: 5000,
+      _data: bytes(file.subarray(2048, 3072)),
+    });
   });
   it("rejects a bad CRC, a truncated reply and a header that is not JSON", () => {
     expect(parseBlock(bytes(blockReply(file, 0, 1024, "t", true)))).toBeNull();
@@ -40,26 +44,43 @@ describe("parseBlock", () => {
 
 describe("mqttDownload", () => {
   function rig(size: number, writeFails = -1) {
-    const file = randomBytes(size), timers = fakeTimers(), requests: any[] = [], progress: number[] = [];
-    let stored = "", done: any = "pending";
-    const reply = mqttDownload({
-      _request: (p) => requests.push(JSON.parse(p)),
-      _write: (data, offset) => {
-        if (offset == writeFails) throw new Error("full");
-        expect(offset).toBe(stored.length); // in order, each offset once
-        stored += data;
+    const file = randomBytes(size),
+      timers = fakeTimers(),
+      requests: any[] = [],
+      progress: number[] = [];
+    let stored = "",
+      done: any = "pending";
+    const reply = mqttDownload(
+      {
+        _request: (p) => requests.push(JSON.parse(p)),
+        _write: (data, offset) => {
+          if (offset == writeFails) throw new Error("full");
+          expect(offset).toBe(stored.length); // in order, each offset once
+          stored += data;
+        },
+        _progress: (p) => progress.push(p),
+        _done: (f) => {
+          done = f;
+        },
       },
-      _progress: (p) => progress.push(p),
-      _done: (f) => { done = f; },
-    }, timers, { _streamId: 7, _fileId: 1, _size: size, _blockSize: 1000, _retryMs: 10000 });
+      timers,
+      { _streamId: 7, _fileId: 1, _size: size, _blockSize: 1000, _retryMs: 10000 },
+    );
     const last = () => requests[requests.length - 1].params.fileBlock;
-    const answer = (o?: any) => { const b = last(); reply(bytes(blockReply(file, o ?? b.offset, b.size, "t"))); };
+    const answer = (o?: any) => {
+      const b = last();
+      reply(bytes(blockReply(file, o ?? b.offset, b.size, "t")));
+    };
     return { file, timers, requests, progress, reply, last, answer, stored: () => stored, done: () => done };
   }
 
   it("reassembles the file block by block, progress rising at most every 5 %", () => {
     const r = rig(10500);
-    expect(r.requests[0].params).toEqual({ fileToken: "1", fileInfo: { streamId: 7, fileId: 1 }, fileBlock: { size: 1000, offset: 0 } });
+    expect(r.requests[0].params).toEqual({
+      fileToken: "1",
+      fileInfo: { streamId: 7, fileId: 1 },
+      fileBlock: { size: 1000, offset: 0 },
+    });
     while (r.done() == "pending") r.answer();
     expect(r.done()).toBeNull();
     expect(r.stored()).toBe(bytes(r.file));
@@ -75,7 +96,8 @@ describe("mqttDownload", () => {
     r.answer(0); // late duplicate: would restart the file on the device
     r.reply(bytes(blockReply(r.file, 1000, 1000, "t", true)));
     expect(r.stored().length).toBe(1000);
-    r.answer(); r.answer();
+    r.answer();
+    r.answer();
     expect(r.stored()).toBe(bytes(r.file));
   });
 
@@ -95,7 +117,8 @@ describe("mqttDownload", () => {
 
   it("fails with -4 when Storage cannot take a block", () => {
     const r = rig(3000, 1000);
-    r.answer(); r.answer();
+    r.answer();
+    r.answer();
     expect(r.done()[0]).toBe(-4);
     expect(r.timers.pending.size).toBe(0);
   });
@@ -109,9 +132,21 @@ function boot(storage: FakeStorage) {
   const ran: string[] = [];
   let restarted = false;
   const ctx: any = {
-    require: (m: string) => { if (m != "Storage") throw new Error(m); return storage; },
-    print: () => { }, process: { env: { BOARD: "ESP32" } },
-    E: { reboot: () => { restarted = true; } }, load: () => { restarted = true; }, setTimeout: (f: () => void) => f(),
+    require: (m: string) => {
+      if (m != "Storage") throw new Error(m);
+      return storage;
+    },
+    print: () => {},
+    process: { env: { BOARD: "ESP32" } },
+    E: {
+      reboot: () => {
+        restarted = true;
+      },
+    },
+    load: () => {
+      restarted = true;
+    },
+    setTimeout: (f: () => void) => f(),
     host: { ran: (name: string) => ran.push(name) },
   };
   ctx.global = ctx;
@@ -121,14 +156,30 @@ function boot(storage: FakeStorage) {
 /** What firmware/ota.ts does once online: confirm a trial. */
 function online(storage: FakeStorage) {
   const state = readState(storage);
-  if (state.m.some((m) => m.t)) { state.m.forEach((m) => { m.t = 0; m.r = ""; }); saveState(storage, state); }
+  if (state.m.some((m) => m.t)) {
+    state.m.forEach((m) => {
+      m.t = 0;
+      m.r = "";
+    });
+    saveState(storage, state);
+  }
 }
 /** What firmware/ota.ts does after a verified download of module 0. */
 function install(storage: FakeStorage, version: string) {
-  const state = readState(storage), record = state.m[0], file = downloadSlot(state, 0);
-  if (record.g == file) { record.g = ""; saveState(storage, state); }
+  const state = readState(storage),
+    record = state.m[0],
+    file = downloadSlot(state, 0);
+  if (record.g == file) {
+    record.g = "";
+    saveState(storage, state);
+  }
   storage.write(file, version == "bad" ? 'throw Error("bad")' : 'host.ran("' + version + '")');
-  record.g = record.f; record.w = record.v; record.f = file; record.v = version; record.t = 1; record.r = "";
+  record.g = record.f;
+  record.w = record.v;
+  record.f = file;
+  record.v = version;
+  record.t = 1;
+  record.r = "";
   saveState(storage, state);
 }
 function flashed() {
@@ -199,7 +250,10 @@ describe("install and rollback (the shipped loader)", () => {
         for (let i = 0; i < 3; i++) {
           const b = boot(after);
           expect(b.ran.length + (b.restarted ? 1 : 0)).toBe(1);
-          if (!b.restarted) { expect(["v1", "v2"]).toContain(b.ran[0]); online(after); }
+          if (!b.restarted) {
+            expect(["v1", "v2"]).toContain(b.ran[0]);
+            online(after);
+          }
         }
         const final = readState(after).m[0];
         expect(final.t).toBe(0);

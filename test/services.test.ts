@@ -6,13 +6,24 @@ import { DeviceLog } from "../lib/logs";
 import { makeIot } from "../firmware/console";
 import { fakeTimers } from "./support/fake-time";
 import { FakeStorage } from "./support/fake-storage";
-import { ESPRUINO, ESPRUINO_HINT, HARNESS_HELPERS, libScript, minifyAsShipped, runInEspruino } from "./support/espruino";
+import {
+  ESPRUINO,
+  ESPRUINO_HINT,
+  HARNESS_HELPERS,
+  libScript,
+  minifyAsShipped,
+  runInEspruino,
+} from "./support/espruino";
 
-const PK = "a1X2bEnP82z", DN = "example1";
-const SYS = `/sys/${PK}/${DN}/`, SVC = SYS + "thing/service/";
+const PK = "a1X2bEnP82z",
+  DN = "example1";
+const SYS = `/sys/${PK}/${DN}/`,
+  SVC = SYS + "thing/service/";
 const decode = (p: string) => JSON.parse(Buffer.from(p, "latin1").toString("utf8"));
 
-beforeAll(() => { (globalThis as any).VERSION = "9.8.7-test"; });
+beforeAll(() => {
+  (globalThis as any).VERSION = "9.8.7-test";
+});
 
 function setup(logSize = 8) {
   const pubs: { topic: string; payload: string; qos: number }[] = [];
@@ -21,17 +32,34 @@ function setup(logSize = 8) {
   const clock = { ms: 5000 }; // a board before NTP: a few seconds after 1970
   const logs = DeviceLog(logSize, () => clock.ms);
   const host = {
-    publish(topic: string, payload: string, qos: 0 | 1) { pubs.push({ topic, payload, qos }); },
-    error(msg: string) { errors.push(msg); },
+    publish(topic: string, payload: string, qos: 0 | 1) {
+      pubs.push({ topic, payload, qos });
+    },
+    error(msg: string) {
+      errors.push(msg);
+    },
   };
-  const a = new Alink(host, timers, PK, DN, () => clock.ms, (s) => { clock.ms = s * 1000; }, logs);
+  const a = new Alink(
+    host,
+    timers,
+    PK,
+    DN,
+    () => clock.ms,
+    (s) => {
+      clock.ms = s * 1000;
+    },
+    logs,
+  );
   const replies = () => pubs.filter((p) => !p.topic.startsWith("/ext/ntp/") && !p.topic.endsWith("/config/log/get"));
   // goes online and answers the NTP request so that real time is known (2020-03-06T07:15:26.464Z at the response)
   const sync = () => {
     a.online();
     const sent = decode(pubs.filter((p) => p.topic.endsWith("/request")).pop()!.payload).deviceSendTime;
     clock.ms += 100;
-    a.message(`/ext/ntp/${PK}/${DN}/response`, JSON.stringify({ deviceSendTime: sent, serverRecvTime: "1583478926414", serverSendTime: "1583478926414" }));
+    a.message(
+      `/ext/ntp/${PK}/${DN}/response`,
+      JSON.stringify({ deviceSendTime: sent, serverRecvTime: "1583478926414", serverSendTime: "1583478926414" }),
+    );
   };
   return { a, pubs, errors, logs, clock, replies, sync };
 }
@@ -71,19 +99,28 @@ describe("services", () => {
     const topic = `/ext/rrpc/1234567890123456789/sys/${PK}/${DN}/thing/service/GetInfo`;
     t.a.onService = (identifier, params) => ({ identifier, got: params.q });
     t.a.message(topic, request("9", { q: 5 }, "GetInfo"));
-    expect(t.pubs.map((p) => [p.topic, p.qos, decode(p.payload)])).toEqual([[topic, 0, { id: "9", code: 200, data: { identifier: "GetInfo", got: 5 } }]]);
+    expect(t.pubs.map((p) => [p.topic, p.qos, decode(p.payload)])).toEqual([
+      [topic, 0, { id: "9", code: 200, data: { identifier: "GetInfo", got: 5 } }],
+    ]);
   });
 
   it('params not an object: 460 without calling the handler; "sys":{"ack":0}: handled, no reply', () => {
     const t = setup();
     let calls = 0;
-    t.a.onService = () => { calls++; return {}; };
+    t.a.onService = () => {
+      calls++;
+      return {};
+    };
     t.a.message(SVC + "S", request("1", [1]));
     t.a.message(SVC + "S", JSON.stringify({ id: "2", version: "1.0" }));
     t.a.message(SVC + "S", request("3", { a: 1 }, "S", { sys: { ack: 0 } }));
     t.a.message(SVC + "S", request("4", { a: 1 }, "S", { sys: { ack: 1 } }));
     expect(calls).toBe(2);
-    expect(t.pubs.map((p) => decode(p.payload))).toEqual([{ id: "1", code: 460, data: {} }, { id: "2", code: 460, data: {} }, { id: "4", code: 200, data: {} }]);
+    expect(t.pubs.map((p) => decode(p.payload))).toEqual([
+      { id: "1", code: 460, data: {} },
+      { id: "2", code: 460, data: {} },
+      { id: "4", code: 200, data: {} },
+    ]);
   });
 
   it("ignores our own replies echoed back (a code, or a _reply topic): no reply loop", () => {
@@ -98,9 +135,14 @@ describe("services", () => {
 
   it("property/set still goes to the set handler, never to services", () => {
     const t = setup();
-    const sets: any[] = [], services: any[] = [];
-    t.a.onSet = (p) => { sets.push(p); };
-    t.a.onService = (i, p) => { services.push([i, p]); };
+    const sets: any[] = [],
+      services: any[] = [];
+    t.a.onSet = (p) => {
+      sets.push(p);
+    };
+    t.a.onService = (i, p) => {
+      services.push([i, p]);
+    };
     t.a.message(SVC + "property/set", request("5", { Light: 1 }, "property.set"));
     expect(sets).toEqual([{ Light: 1 }]);
     expect(services).toEqual([]);
@@ -111,9 +153,20 @@ describe("services", () => {
     const t = setup();
     t.a.onService = () => ({});
     t.a.onRrpc = () => "x";
-    for (const topic of [SYS + "thing/serv", SYS + "thing/service", SYS + "thing/service/", SVC + "a/b", `/sys/${PK}/other/thing/service/S`,
-      `/ext/rrpc/1/sys/${PK}/${DN}/thing/service/`, `/ext/rrpc/1/sys/${PK}/${DN}/thing/serv`, `/ext/rrpc/sys/${PK}/${DN}/thing/service/S`,
-      `/ext/rrpc/1/2/sys/${PK}/${DN}/thing/service/S`, SYS + "rrpc/request/", SYS + "rrpc/request/1/2", SYS + "rrpc/reques"]) {
+    for (const topic of [
+      SYS + "thing/serv",
+      SYS + "thing/service",
+      SYS + "thing/service/",
+      SVC + "a/b",
+      `/sys/${PK}/other/thing/service/S`,
+      `/ext/rrpc/1/sys/${PK}/${DN}/thing/service/`,
+      `/ext/rrpc/1/sys/${PK}/${DN}/thing/serv`,
+      `/ext/rrpc/sys/${PK}/${DN}/thing/service/S`,
+      `/ext/rrpc/1/2/sys/${PK}/${DN}/thing/service/S`,
+      SYS + "rrpc/request/",
+      SYS + "rrpc/request/1/2",
+      SYS + "rrpc/reques",
+    ]) {
       t.a.message(topic, request("1", {}));
     }
     expect(t.pubs).toEqual([]);
@@ -125,11 +178,16 @@ describe("classic RRPC", () => {
     const t = setup();
     t.a.message(SYS + "rrpc/request/1", "ping"); // no handler: no response (the caller times out)
     const got: string[] = [];
-    t.a.onRrpc = (payload) => { got.push(payload); return payload == "obj" ? { ok: 1 } : payload == "none" ? undefined : "pong:" + payload; };
+    t.a.onRrpc = (payload) => {
+      got.push(payload);
+      return payload == "obj" ? { ok: 1 } : payload == "none" ? undefined : "pong:" + payload;
+    };
     t.a.message(SYS + "rrpc/request/1234567890", "ping");
     t.a.message(SYS + "rrpc/request/2", "obj");
     t.a.message(SYS + "rrpc/request/3", "none");
-    t.a.onRrpc = () => { throw new Error("boom"); };
+    t.a.onRrpc = () => {
+      throw new Error("boom");
+    };
     t.a.message(SYS + "rrpc/request/4", "x");
     expect(got).toEqual(["ping", "obj", "none"]);
     expect(t.pubs).toEqual([
@@ -175,8 +233,20 @@ describe("device logs", () => {
     // response at device 5350 ms = 1583478926414 + (5350 - 5250) / 2 ... the step is (real - device) at the sync
     const step = 1583478926414 + 50 - 5350;
     expect(checkLogPost(posts[0])).toEqual([
-      { utcTime: new Date(5000 + step).toISOString(), logLevel: "WARN", module: "link", code: "", logContent: "down 42 s: socket closed" },
-      { utcTime: new Date(5250 + step).toISOString(), logLevel: "ERROR", module: "app", code: "E7", logContent: "sensor 温度 failed" },
+      {
+        utcTime: new Date(5000 + step).toISOString(),
+        logLevel: "WARN",
+        module: "link",
+        code: "",
+        logContent: "down 42 s: socket closed",
+      },
+      {
+        utcTime: new Date(5250 + step).toISOString(),
+        logLevel: "ERROR",
+        module: "app",
+        code: "E7",
+        logContent: "sensor 温度 failed",
+      },
     ]);
     // once online and synced, each entry goes at once, with the real clock
     t.logs.add("WARN", "app", "later");
@@ -231,15 +301,32 @@ describe("device logs", () => {
     const get = t.pubs.find((p) => p.topic == SYS + "thing/config/log/get")!;
     expect(get.qos).toBe(0);
     const m = decode(get.payload);
-    expect(m).toEqual({ id: m.id, version: "1.0", params: { configScope: "device", getType: "content" }, method: "thing.config.log.get" });
-    t.a.message(SYS + "thing/config/log/get_reply", JSON.stringify({ id: m.id, version: "1.0", code: 200, data: { getType: "content", content: { mode: 0 } } }));
+    expect(m).toEqual({
+      id: m.id,
+      version: "1.0",
+      params: { configScope: "device", getType: "content" },
+      method: "thing.config.log.get",
+    });
+    t.a.message(
+      SYS + "thing/config/log/get_reply",
+      JSON.stringify({ id: m.id, version: "1.0", code: 200, data: { getType: "content", content: { mode: 0 } } }),
+    );
     t.sync();
     t.logs.add("WARN", "app", "held");
     expect(t.replies()).toEqual([]);
     // malformed configs change nothing
-    for (const bad of ['{"params":{"content":{"mode":"1"}}}', '{"params":{}}', '{"data":5}', "[]"]) t.a.message(SYS + "thing/config/log/push", bad);
+    for (const bad of ['{"params":{"content":{"mode":"1"}}}', '{"params":{}}', '{"data":5}', "[]"])
+      t.a.message(SYS + "thing/config/log/push", bad);
     expect(t.replies()).toEqual([]);
-    t.a.message(SYS + "thing/config/log/push", JSON.stringify({ id: "3", version: "1.0", params: { getType: "content", content: { mode: 1 } }, method: "thing.config.log.push" }));
+    t.a.message(
+      SYS + "thing/config/log/push",
+      JSON.stringify({
+        id: "3",
+        version: "1.0",
+        params: { getType: "content", content: { mode: 1 } },
+        method: "thing.config.log.push",
+      }),
+    );
     expect(checkLogPost(t.replies()[0]).map((e: any) => e.logContent)).toEqual(["held"]);
     expect(t.errors).toEqual([]);
   });
@@ -254,21 +341,48 @@ describe("device logs", () => {
 });
 
 describe("console hooks", () => {
-  const full = { ssid: "home", password: "Wifi-Pass-7391", productKey: PK, deviceName: DN, deviceSecret: "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw" };
+  const full = {
+    ssid: "home",
+    password: "Wifi-Pass-7391",
+    productKey: PK,
+    deviceName: DN,
+    deviceSecret: "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw",
+  };
   function rig() {
-    const lines: string[] = [], alinks: any[] = [];
+    const lines: string[] = [],
+      alinks: any[] = [];
     let status: any = { state: "wifi", reconnects: 0, lastError: "" };
     const link: any = { start() {}, stop() {}, status: () => ({ ...status }) };
     const logs = DeviceLog(8, () => Date.now());
     const iot = makeIot({
-      _storage: new FakeStorage() as any, _link: link, _keepAlive: 300, _log: (l) => lines.push(l), _telnet() {},
-      _alink: () => { const a: any = { stop() {}, online() {}, offline() {}, message() {} }; alinks.push(a); return a; },
+      _storage: new FakeStorage() as any,
+      _link: link,
+      _keepAlive: 300,
+      _log: (l) => lines.push(l),
+      _telnet() {},
+      _alink: () => {
+        const a: any = { stop() {}, online() {}, offline() {}, message() {} };
+        alinks.push(a);
+        return a;
+      },
       _creds: () => ({ host: "h", port: 1, clientId: "c", username: "u", password: "p" }),
       _logs: logs,
     });
-    return { iot, link, logs, alinks, lines, setStatus: (s: any) => { status = { ...status, ...s }; } };
+    return {
+      iot,
+      link,
+      logs,
+      alinks,
+      lines,
+      setStatus: (s: any) => {
+        status = { ...status, ...s };
+      },
+    };
   }
-  const taken = (logs: any) => { const t = logs._take(); return t ? JSON.parse(t).map((e: any) => [e.logLevel, e.module, e.logContent]) : []; };
+  const taken = (logs: any) => {
+    const t = logs._take();
+    return t ? JSON.parse(t).map((e: any) => [e.logLevel, e.module, e.logContent]) : [];
+  };
 
   it("iot.on('service'): the first listener's value that is not undefined; 404 without listeners; iot.on('rrpc') likewise", () => {
     const r = rig();
@@ -277,12 +391,17 @@ describe("console hooks", () => {
     expect(a.onService("S", {})).toBe(404);
     expect(a.onRrpc("p")).toBe(undefined);
     const seen: any[] = [];
-    r.iot.on("service", (id: string, p: any) => { seen.push([id, p]); });
-    r.iot.on("service", (id: string) => id == "A" ? { a: 1 } : 7);
+    r.iot.on("service", (id: string, p: any) => {
+      seen.push([id, p]);
+    });
+    r.iot.on("service", (id: string) => (id == "A" ? { a: 1 } : 7));
     r.iot.on("service", () => 9);
     expect(a.onService("A", { x: 1 })).toEqual({ a: 1 });
     expect(a.onService("B", {})).toBe(7);
-    expect(seen).toEqual([["A", { x: 1 }], ["B", {}]]);
+    expect(seen).toEqual([
+      ["A", { x: 1 }],
+      ["B", {}],
+    ]);
     r.iot.on("rrpc", (p: string) => "re:" + p);
     expect(a.onRrpc("p")).toBe("re:p");
   });
@@ -297,7 +416,10 @@ describe("console hooks", () => {
     r.iot.log("DEBUG", "now kept");
     expect(() => r.iot.log("LOUD", "x")).toThrow(/log level/);
     expect(() => r.iot.setup({ logLevel: "warn" })).toThrow(/^logLevel: one of DEBUG,INFO,WARN,ERROR$/);
-    expect(taken(r.logs)).toEqual([["ERROR", "app", "kept"], ["DEBUG", "app", "now kept"]]);
+    expect(taken(r.logs)).toEqual([
+      ["ERROR", "app", "kept"],
+      ["DEBUG", "app", "now kept"],
+    ]);
   });
 
   it("logs each boot, and one entry per outage when back online: how long, why, failed attempts and the last error", () => {
@@ -310,11 +432,18 @@ describe("console hooks", () => {
     r.link.onOffline();
     r.setStatus({ reconnects: 4, lastError: "connack 5: not authorized" });
     r.link.onOnline();
-    expect(taken(r.logs)).toEqual([["WARN", "link", "down 0 s: ping timeout; then 3 failed attempts, last: connack 5: not authorized"]]);
-    r.setStatus({ reconnects: 5, lastError: "3 closes soon after login: another device is probably using these credentials" });
+    expect(taken(r.logs)).toEqual([
+      ["WARN", "link", "down 0 s: ping timeout; then 3 failed attempts, last: connack 5: not authorized"],
+    ]);
+    r.setStatus({
+      reconnects: 5,
+      lastError: "3 closes soon after login: another device is probably using these credentials",
+    });
     r.link.onOffline();
     r.link.onOnline();
-    expect(taken(r.logs)).toEqual([["WARN", "link", "down 0 s: 3 closes soon after login: another device is probably using these credentials"]]);
+    expect(taken(r.logs)).toEqual([
+      ["WARN", "link", "down 0 s: 3 closes soon after login: another device is probably using these credentials"],
+    ]);
     expect(r.lines.join("\n")).not.toMatch(/Wifi-Pass|ga7XA6/);
   });
 });
@@ -323,7 +452,9 @@ describe("console hooks", () => {
 // startsWith/split (no indexOf), service outcomes, classic RRPC, and a log post whose times
 // come from Espruino's own Date.toISOString and parseInt.
 describe.skipIf(!ESPRUINO)("services and logs in the real Espruino interpreter (" + ESPRUINO_HINT + ")", () => {
-  const harness = HARNESS_HELPERS + `
+  const harness =
+    HARNESS_HELPERS +
+    `
 var pubs=[],errs=[],tm={},th=1,clock=5000;
 var logs=DeviceLog(3,function(){return clock});
 var a=new Alink({publish:function(t,p,q){pubs.push([t,p,q])},error:function(m){errs.push(m)}},
@@ -350,9 +481,15 @@ OUT("pubs",pubs);OUT("errs",errs);
 quit();
 `;
   it("service replies, RRPC and a log post match the Node results", async () => {
-    const { markers: out, output } = runInEspruino(await minifyAsShipped(libScript("bytes.ts", "crypto.ts", "alink.ts", "logs.ts")) + harness);
+    const { markers: out, output } = runInEspruino(
+      (await minifyAsShipped(libScript("bytes.ts", "crypto.ts", "alink.ts", "logs.ts"))) + harness,
+    );
     expect(out.errs, output).toEqual([]);
-    const pubs = out.pubs.map((p: any[]) => [p[0], p[2], p[0].endsWith("log/post") || p[1][0] == "{" ? JSON.parse(p[1]) : p[1]]);
+    const pubs = out.pubs.map((p: any[]) => [
+      p[0],
+      p[2],
+      p[0].endsWith("log/post") || p[1][0] == "{" ? JSON.parse(p[1]) : p[1],
+    ]);
     const S = "/sys/pk/dn/thing/service/";
     expect(pubs.slice(0, 7)).toEqual([
       [S + "None_reply", 0, { id: "1", code: 404, data: {} }],
@@ -366,9 +503,21 @@ quit();
     const post = pubs.find((p: any[]) => p[0] == "/sys/pk/dn/thing/log/post")!;
     // step at the sync: 1583478926414 + (5100 - 5000) / 2 - 5100; every entry was logged at 5000
     const utcTime = new Date(5000 + 1583478926464 - 5100).toISOString();
-    expect(post[2]).toEqual({ id: expect.stringMatching(/^\d+$/), version: "1.0", sys: { ack: 0 }, method: "thing.log.post", params: [
-      ...[3, 4, 5].map((i) => ({ utcTime, logLevel: "WARN", module: "app", code: "", logContent: "line " + i })),
-      { utcTime: new Date(1583478926464).toISOString(), logLevel: "WARN", module: "log", code: "dropped", logContent: "2 older entries dropped" },
-    ] });
+    expect(post[2]).toEqual({
+      id: expect.stringMatching(/^\d+$/),
+      version: "1.0",
+      sys: { ack: 0 },
+      method: "thing.log.post",
+      params: [
+        ...[3, 4, 5].map((i) => ({ utcTime, logLevel: "WARN", module: "app", code: "", logContent: "line " + i })),
+        {
+          utcTime: new Date(1583478926464).toISOString(),
+          logLevel: "WARN",
+          module: "log",
+          code: "dropped",
+          logContent: "2 older entries dropped",
+        },
+      ],
+    });
   }, 30000);
 });

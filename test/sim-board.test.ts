@@ -22,7 +22,12 @@ function board(app?: string) {
   if (app !== undefined) writeFileSync(join(dir, "app.js"), app);
   const out: string[] = [];
   const log: string[] = [];
-  const d = createDevice({ source: "var booted = (typeof booted == 'undefined' ? 0 : booted) + 1;\n" + FOOTER, storageDir: dir, out: (l) => out.push(l), log: (l) => log.push(l) });
+  const d = createDevice({
+    source: "var booted = (typeof booted == 'undefined' ? 0 : booted) + 1;\n" + FOOTER,
+    storageDir: dir,
+    out: (l) => out.push(l),
+    log: (l) => log.push(l),
+  });
   open.push(d);
   return { d, out, log };
 }
@@ -50,9 +55,13 @@ describe("simulated pins", () => {
 
   it("LED1/BTN1 fail saying the ESP32 build has none; unmodelled board APIs name themselves", () => {
     const { d } = board();
-    expect(() => d.eval("digitalWrite(LED1, 1)", { throws: true })).toThrow(/LED1 is not defined: the ESP32 build of Espruino has no LED1/);
+    expect(() => d.eval("digitalWrite(LED1, 1)", { throws: true })).toThrow(
+      /LED1 is not defined: the ESP32 build of Espruino has no LED1/,
+    );
     expect(() => d.eval("BTN1.read()", { throws: true })).toThrow(/no BTN1/);
-    expect(() => d.eval("setWatch(function () {}, D0)", { throws: true })).toThrow(/setWatch exists on the board but is not provided by the simulator/);
+    expect(() => d.eval("setWatch(function () {}, D0)", { throws: true })).toThrow(
+      /setWatch exists on the board but is not provided by the simulator/,
+    );
     expect(() => d.eval("I2C1.setup({})", { throws: true })).toThrow(/I2C1 exists on the board/);
     expect(() => d.eval("D2.analog()", { throws: true })).toThrow(/D2\.analog is not provided/);
     // what README's app example uses is there

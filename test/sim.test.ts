@@ -38,7 +38,9 @@ describe("timers", () => {
       setInterval(function () { fired.push("b") }, 10);
     `);
     expect(() => d.eval("clearTimeout(undefined)", { throws: true })).toThrow(/clearTimeout\(undefined\) not allowed/);
-    expect(() => d.eval("clearInterval(undefined)", { throws: true })).toThrow(/clearInterval\(undefined\) not allowed/);
+    expect(() => d.eval("clearInterval(undefined)", { throws: true })).toThrow(
+      /clearInterval\(undefined\) not allowed/,
+    );
     d.eval("clearTimeout()");
     vi.advanceTimersByTime(100);
     expect(d.eval("fired.length")).toBe(0);
@@ -88,7 +90,9 @@ describe("missing APIs and the language subset", () => {
   it("a member the stand-ins lack fails loudly, naming it", () => {
     const { d } = device("");
     expect(() => d.eval("E.foo()", { throws: true })).toThrow("simulator: E.foo is not provided by the stand-in");
-    expect(() => d.eval('require("crypto").MD5("x")', { throws: true })).toThrow("simulator: crypto.MD5 is not provided");
+    expect(() => d.eval('require("crypto").MD5("x")', { throws: true })).toThrow(
+      "simulator: crypto.MD5 is not provided",
+    );
     expect(() => d.eval('require("Wifi").save()', { throws: true })).toThrow("simulator: Wifi.save is not provided");
     expect(() => d.eval('require("http")', { throws: true })).toThrow('simulator: require("http") is not provided');
     expect(() => d.eval("process.hrtime()", { throws: true })).toThrow("simulator: process.hrtime");
@@ -96,8 +100,18 @@ describe("missing APIs and the language subset", () => {
 
   it("what Espruino lacks is missing here too", () => {
     const { d } = device("");
-    for (const expr of ["new Map()", "new Set()", "Symbol()", "Array.from([1])", "Uint8Array.from([1])",
-      "Number.isInteger(1)", "Math.trunc(1.5)", "Object.freeze({})", "new ArrayBuffer(4).slice(1)", "Reflect.ownKeys({})"]) {
+    for (const expr of [
+      "new Map()",
+      "new Set()",
+      "Symbol()",
+      "Array.from([1])",
+      "Uint8Array.from([1])",
+      "Number.isInteger(1)",
+      "Math.trunc(1.5)",
+      "Object.freeze({})",
+      "new ArrayBuffer(4).slice(1)",
+      "Reflect.ownKeys({})",
+    ]) {
       expect(() => d.eval(expr, { throws: true }), expr).toThrow();
     }
     expect(d.eval("new Uint8Array([1,2]).length")).toBe(2);
@@ -129,11 +143,17 @@ describe("E, time and process", () => {
     const { d } = device("");
     const got = d.eval('var h = require("crypto").SHA256("abc\\xff"); E.toString(new Uint8Array(h))');
     expect(d.eval("Object.prototype.toString.call(h)")).toBe("[object ArrayBuffer]");
-    expect(Buffer.from(got, "latin1").toString("hex")).toBe(createHash("sha256").update(Buffer.from([97, 98, 99, 255])).digest("hex"));
+    expect(Buffer.from(got, "latin1").toString("hex")).toBe(
+      createHash("sha256")
+        .update(Buffer.from([97, 98, 99, 255]))
+        .digest("hex"),
+    );
   });
 
   it("setTime steps Date.now()/getTime() by an offset; values are fractional ms", () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "setInterval", "setImmediate", "clearTimeout", "clearInterval", "clearImmediate"] });
+    vi.useFakeTimers({
+      toFake: ["setTimeout", "setInterval", "setImmediate", "clearTimeout", "clearInterval", "clearImmediate"],
+    });
     const { d } = device("var t = 0; setTimeout(function () { t = 1 }, 1000);");
     d.eval("setTime(1000000)");
     const now = d.eval("Date.now()");
@@ -171,7 +191,9 @@ describe("E, time and process", () => {
 
   it("watchdog: kicked regularly -> no reset; timeScale shortens the period", () => {
     vi.useFakeTimers();
-    const { d } = device(`E.enableWatchdog(10, false); setInterval(function () { E.kickWatchdog() }, 2000);`, { timeScale: 10 });
+    const { d } = device(`E.enableWatchdog(10, false); setInterval(function () { E.kickWatchdog() }, 2000);`, {
+      timeScale: 10,
+    });
     vi.advanceTimersByTime(10000); // 100 s of device time
     expect(d.boots).toBe(1);
     d.eval("clearTimeout()");
@@ -198,7 +220,9 @@ describe("Storage", () => {
     const { d } = device("", { storageDir: dir });
     d.eval(`require("Storage").writeJSON("c.json", {n: 2, c: {ssid: "x\\xe9", "a-b": [1, true, null]}})`);
     expect(readFileSync(join(dir, "c.json"), "latin1")).toBe('{n:2,c:{ssid:"x\\xe9","a-b":[1,true,null]}}');
-    expect(d.eval('JSON.stringify(require("Storage").readJSON("c.json"))')).toBe('{"n":2,"c":{"ssid":"x\u00e9","a-b":[1,true,null]}}');
+    expect(d.eval('JSON.stringify(require("Storage").readJSON("c.json"))')).toBe(
+      '{"n":2,"c":{"ssid":"x\u00e9","a-b":[1,true,null]}}',
+    );
     d.eval('require("Storage").write("bad", "{n:2, c:")');
     expect(() => d.eval('require("Storage").readJSON("bad")', { throws: true })).toThrow(/expected/);
     expect(d.eval('require("Storage").readJSON("bad", true)')).toBe(undefined);
@@ -206,7 +230,7 @@ describe("Storage", () => {
   });
 
   it("liberal parser and writer agree with JSON on plain data", () => {
-    const v = { a: 1, "b c": ["x\n\"y", -2.5e3, false, null], d: {} };
+    const v = { a: 1, "b c": ['x\n"y', -2.5e3, false, null], d: {} };
     expect(parseLiberal(espruinoJSON(v)!)).toEqual(v);
     expect(parseLiberal(JSON.stringify(v))).toEqual(v);
     expect(() => parseLiberal("{a:1} x")).toThrow(/expected EOF/);
@@ -215,21 +239,34 @@ describe("Storage", () => {
 
 describe("net and Wi-Fi", () => {
   let server: Server | null = null;
-  afterEach(() => { server?.close(); server = null; });
+  afterEach(() => {
+    server?.close();
+    server = null;
+  });
   function listen(onConn: (s: Socket) => void): Promise<number> {
     server = createServer(onConn);
     return new Promise((r) => server!.listen(0, "127.0.0.1", () => r((server!.address() as any).port)));
   }
   const until = async (f: () => any, what: string) => {
-    for (let i = 0; i < 500; i++) { if (f()) return; await new Promise((r) => setTimeout(r, 10)); }
+    for (let i = 0; i < 500; i++) {
+      if (f()) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
     throw new Error("timed out waiting for " + what);
   };
 
   it("write() sends a Uint8Array as its decimal text, strings as bytes; write after end() throws", async () => {
     const chunks: Buffer[] = [];
     let ended = false;
-    const port = await listen((s) => { s.on("data", (b) => chunks.push(b)); s.on("end", () => { ended = true; s.end(); }); });
-    const { d } = device(`
+    const port = await listen((s) => {
+      s.on("data", (b) => chunks.push(b));
+      s.on("end", () => {
+        ended = true;
+        s.end();
+      });
+    });
+    const { d } = device(
+      `
       var W = require("Wifi"), ev = [];
       W.connect("SimAP", {password: "sim-password"}, function (e) {
         var s = require("net").connect({host: "127.0.0.1", port: ${port}}, function () {
@@ -241,7 +278,9 @@ describe("net and Wi-Fi", () => {
         s.on("end", function () { ev.push("end") });
         s.on("close", function () { ev.push("close") });
       });
-    `, { wifiDelay: 0 });
+    `,
+      { wifiDelay: 0 },
+    );
     await until(() => d.eval("ev.length") >= 3, "end/close");
     expect(d.eval("ev.join('|')")).toBe("This socket is closed|end|close");
     expect(ended).toBe(true);
@@ -250,8 +289,10 @@ describe("net and Wi-Fi", () => {
 
   it("a refused connect reports error, end, close; with Wi-Fi down connect throws", async () => {
     const port = await listen(() => {});
-    server!.close(); server = null;
-    const { d } = device(`
+    server!.close();
+    server = null;
+    const { d } = device(
+      `
       var ev = [];
       require("Wifi").connect("SimAP", {password: "sim-password"}, function () {
         var s = require("net").connect({host: "127.0.0.1", port: ${port}}, function () { ev.push("open") });
@@ -259,22 +300,29 @@ describe("net and Wi-Fi", () => {
         s.on("end", function () { ev.push("end") });
         s.on("close", function (h) { ev.push("close " + h) });
       });
-    `, { wifiDelay: 0 });
+    `,
+      { wifiDelay: 0 },
+    );
     await until(() => d.eval("ev.length") >= 3, "close");
     expect(d.eval("ev.join('|')")).toBe("error connection refused|end|close true");
     d.wifiDown();
-    expect(() => d.eval(`require("net").connect({host: "127.0.0.1", port: ${port}})`, { throws: true })).toThrow("Unable to create socket");
+    expect(() => d.eval(`require("net").connect({host: "127.0.0.1", port: ${port}})`, { throws: true })).toThrow(
+      "Unable to create socket",
+    );
   });
 
   it("Wi-Fi: wrong password -> 'disconnected' then cb(error); drop -> 'disconnected' and open sockets die", async () => {
     const peers: Socket[] = [];
     const port = await listen((s) => peers.push(s));
-    const { d } = device(`
+    const { d } = device(
+      `
       var W = require("Wifi"), ev = [];
       W.on("disconnected", function (x) { ev.push("disc " + x.msg) });
       W.on("connected", function (x) { ev.push("conn " + x.ip) });
       W.connect("SimAP", {password: "wrong"}, function (e) { ev.push("cb " + e) });
-    `, { wifiDelay: 0 });
+    `,
+      { wifiDelay: 0 },
+    );
     await until(() => d.eval("ev.length") >= 2, "auth failure");
     expect(d.eval("ev.join('|')")).toBe("disc AUTH_FAIL|cb AUTH_FAIL");
     d.eval(`ev = []; W.connect("SimAP", {password: "sim-password"}, function (e) {
@@ -299,18 +347,31 @@ describe("net and Wi-Fi", () => {
 });
 
 describe("tls stand-in: Node's TLS, no certificate check, and the two Espruino 2v29 crashes", () => {
-  let pem: any = null, tlsPort = 0, tcpPort = 0;
+  let pem: any = null,
+    tlsPort = 0,
+    tcpPort = 0;
   const servers: any[] = [];
   const until = async (f: () => any, what: string) => {
-    for (let i = 0; i < 500; i++) { if (f()) return; await new Promise((r) => setTimeout(r, 10)); }
+    for (let i = 0; i < 500; i++) {
+      if (f()) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
     throw new Error("timed out waiting for " + what);
   };
-  afterEach(() => { while (servers.length) servers.pop().close(); });
+  afterEach(() => {
+    while (servers.length) servers.pop().close();
+  });
   // a TLS echo server with a self-signed certificate (no check on the device) and a TCP one that greets
   async function start() {
-    pem = pem || await generate([{ name: "commonName", value: "sim-test" }], { keySize: 2048 });
-    const t = createTlsServer({ key: pem.private, cert: pem.cert }, (s) => { s.on("data", (b) => s.write(b)); s.on("error", () => {}); });
-    const n = createServer((s) => { s.write("hello"); s.on("error", () => {}); });
+    pem = pem || (await generate([{ name: "commonName", value: "sim-test" }], { keySize: 2048 }));
+    const t = createTlsServer({ key: pem.private, cert: pem.cert }, (s) => {
+      s.on("data", (b) => s.write(b));
+      s.on("error", () => {});
+    });
+    const n = createServer((s) => {
+      s.write("hello");
+      s.on("error", () => {});
+    });
     servers.push(t, n);
     tlsPort = await new Promise((r) => t.listen(0, "127.0.0.1", () => r((t.address() as any).port)));
     tcpPort = await new Promise((r) => n.listen(0, "127.0.0.1", () => r((n.address() as any).port)));
@@ -321,9 +382,12 @@ describe("tls stand-in: Node's TLS, no certificate check, and the two Espruino 2
 
   it("connects without checking the self-signed certificate; data flows both ways; writes in its own data callback are fine", async () => {
     await start();
-    const { d, lines } = device(open(`
+    const { d, lines } = device(
+      open(`
       var s = require("tls").connect({host: "127.0.0.1", port: ${tlsPort}}, function () { s.write("ping") });
-      s.on("data", function (x) { ev.push(x); if (x == "ping") s.write("pong") });`), { wifiDelay: 0 });
+      s.on("data", function (x) { ev.push(x); if (x == "ping") s.write("pong") });`),
+      { wifiDelay: 0 },
+    );
     await until(() => d.eval("ev.length") >= 2, "echo");
     expect(d.eval("ev.join('|')")).toBe("ping|pong");
     expect(lines).toEqual([]);
@@ -331,11 +395,14 @@ describe("tls stand-in: Node's TLS, no certificate check, and the two Espruino 2
 
   it("tls.connect inside a socket's data callback: a clear CRASH line, a throw, and a power cycle", async () => {
     await start();
-    const { d, lines } = device(open(`
+    const { d, lines } = device(
+      open(`
       var n = require("net").connect({host: "127.0.0.1", port: ${tcpPort}});
       n.on("data", function () {
         try { require("tls").connect({host: "127.0.0.1", port: ${tlsPort}}) } catch (e) { ev.push(e.message) }
-      });`), { wifiDelay: 0 });
+      });`),
+      { wifiDelay: 0 },
+    );
     const boots: number[] = [];
     d.events.on("boot", (n: number) => boots.push(n));
     await until(() => boots.length > 0, "reboot");
@@ -344,14 +411,17 @@ describe("tls stand-in: Node's TLS, no certificate check, and the two Espruino 2
 
   it("a write to a TLS socket inside ANOTHER socket's data callback crashes too", async () => {
     await start();
-    const { d, lines } = device(open(`
+    const { lines } = device(
+      open(`
       var t = require("tls").connect({host: "127.0.0.1", port: ${tlsPort}}, function () {
         var n = require("net").connect({host: "127.0.0.1", port: ${tcpPort}});
         n.on("data", function () {
           setTimeout(function () { t.write("later"); ev.push("timer write ok") }, 0);
           try { t.write("now") } catch (e) { ev.push("threw") }
         });
-      });`), { wifiDelay: 0 });
+      });`),
+      { wifiDelay: 0 },
+    );
     await until(() => lines.some((l) => l.includes("CRASH")), "crash line");
     expect(lines.join("\n")).toMatch(/a write to a TLS socket inside another socket's data callback/);
   });

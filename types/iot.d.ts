@@ -157,7 +157,10 @@ declare const D10: Pin, D11: Pin, D12: Pin, D13: Pin, D14: Pin, D15: Pin, D16: P
 declare const D20: Pin, D21: Pin, D22: Pin, D23: Pin, D24: Pin, D25: Pin, D26: Pin, D27: Pin, D28: Pin, D29: Pin;
 declare const D30: Pin, D31: Pin, D32: Pin, D33: Pin, D34: Pin, D35: Pin, D36: Pin, D37: Pin, D38: Pin, D39: Pin;
 // No LED1/BTN1: the ESP32 build of Espruino declares none (use your board's pin, often D2).
-declare function pinMode(pin: Pin, mode: "input" | "input_pullup" | "input_pulldown" | "output" | "opendrain" | "analog" | "auto"): void;
+declare function pinMode(
+  pin: Pin,
+  mode: "input" | "input_pullup" | "input_pulldown" | "output" | "opendrain" | "analog" | "auto",
+): void;
 declare const console: { log(...args: any[]): void };
 declare function setTimeout(fn: () => void, ms: number): any;
 declare function setInterval(fn: () => void, ms: number): any;

@@ -17,9 +17,16 @@ export const ESPRUINO_HINT = "set ESPRUINO=/path/to/espruino (a Linux build of t
 /** lib/ files (e.g. "bytes.ts") as one ES2015 script: imports dropped, exports made plain
  * declarations (the files must come in dependency order). */
 export function libScript(...files: string[]): string {
-  return files.map((f) => ts.transpileModule(readFileSync(new URL("../../lib/" + f, import.meta.url), "utf8"),
-    { compilerOptions: { target: ts.ScriptTarget.ES2015, module: ts.ModuleKind.ES2015 } }).outputText
-    .replace(/^import .*$/gm, "").replace(/^export /gm, "")).join("\n");
+  return files
+    .map((f) =>
+      ts
+        .transpileModule(readFileSync(new URL("../../lib/" + f, import.meta.url), "utf8"), {
+          compilerOptions: { target: ts.ScriptTarget.ES2015, module: ts.ModuleKind.ES2015 },
+        })
+        .outputText.replace(/^import .*$/gm, "")
+        .replace(/^export /gm, ""),
+    )
+    .join("\n");
 }
 
 /** code minified as the bundle is (top-level names kept: a script's globals are not mangled). */
@@ -28,7 +35,8 @@ export async function minifyAsShipped(code: string): Promise<string> {
 }
 
 /** Source text with every non-ASCII char as \uXXXX (the bundle is ASCII, as the board reads bytes). */
-export const asciiSource = (s: string) => s.replace(/[^\x00-\x7f]/g, (c) => "\\u" + (c.charCodeAt(0) + 0x10000).toString(16).slice(1));
+export const asciiSource = (s: string) =>
+  s.replace(/[^\x00-\x7f]/g, (c) => "\\u" + (c.charCodeAt(0) + 0x10000).toString(16).slice(1));
 
 /** Runs script in the interpreter (in a fresh temp dir). Lines `@@name <json>` it prints
  * come back parsed in markers; output is everything printed. The script should end with quit(). */
@@ -38,13 +46,16 @@ export function runInEspruino(script: string, timeoutMs = 30000): { markers: Rec
   try {
     writeFileSync(join(dir, "t.js"), script, "latin1");
     const r = spawnSync(ESPRUINO, ["t.js"], { cwd: dir, input: "", timeout: timeoutMs, encoding: "latin1" });
-    const output = (r.stdout || "") + (r.stderr || ""), markers: Record<string, any> = {};
+    const output = (r.stdout || "") + (r.stderr || ""),
+      markers: Record<string, any> = {};
     for (const line of output.split(/\r?\n/)) {
       const m = /^@@(\w+) (.*)$/.exec(line);
       if (m) markers[m[1]] = JSON.parse(m[2]);
     }
     return { markers, output };
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Espruino-side helpers for harness scripts: H(bytes) is lower-case hex, OUT(name, value)

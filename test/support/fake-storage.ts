@@ -6,19 +6,40 @@ export class FakeStorage {
   files = new Map<string, string>();
   /** Every name the code under test passed, before truncation. */
   names: string[] = [];
-  protected name(n: string) { this.names.push(n); return n.slice(0, 28); }
-  read(n: string) { return this.files.get(this.name(n)); }
-  write(n: string, s: string) { this.files.set(this.name(n), s); return true; }
-  writeJSON(n: string, v: any) { return this.write(n, JSON.stringify(v).replace(/"(\w+)":/g, "$1:")); }
+  protected name(n: string) {
+    this.names.push(n);
+    return n.slice(0, 28);
+  }
+  read(n: string) {
+    return this.files.get(this.name(n));
+  }
+  write(n: string, s: string) {
+    this.files.set(this.name(n), s);
+    return true;
+  }
+  writeJSON(n: string, v: any) {
+    return this.write(n, JSON.stringify(v).replace(/"(\w+)":/g, "$1:"));
+  }
   readJSON(n: string, noExceptions?: boolean) {
     const text = this.read(n);
     if (text === undefined) return undefined;
-    try { return Function("return (" + text + ")")(); } catch (e) { if (noExceptions) return undefined; throw e; }
+    try {
+      return Function("return (" + text + ")")();
+    } catch (e) {
+      if (noExceptions) return undefined;
+      throw e;
+    }
   }
-  erase(n: string) { this.files.delete(this.name(n)); }
-  list() { return [...this.files.keys()]; }
+  erase(n: string) {
+    this.files.delete(this.name(n));
+  }
+  list() {
+    return [...this.files.keys()];
+  }
   /** The whole content, to compare before and after. */
-  snapshot() { return JSON.stringify([...this.files.entries()].sort()); }
+  snapshot() {
+    return JSON.stringify([...this.files.entries()].sort());
+  }
 }
 
 /** FakeStorage whose power fails during write number `cutAt` (1-based): that file is left
@@ -41,5 +62,8 @@ export class PowerCutStorage extends FakeStorage {
     }
     return super.write(n, s);
   }
-  read(n: string) { if (this.off) throw new Error("power is off"); return super.read(n); }
+  read(n: string) {
+    if (this.off) throw new Error("power is off");
+    return super.read(n);
+  }
 }

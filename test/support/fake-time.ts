@@ -16,11 +16,17 @@ export interface FakeTimers {
 }
 
 export function fakeTimers(start = 0): FakeTimers {
-  let now = start, lastHandle = 0;
+  let now = start,
+    lastHandle = 0;
   const pending: FakeTimers["pending"] = new Map();
   const earliest = (until: number) => {
-    let handle = 0, timer: any = null;
-    for (const [h, t] of pending) if (t.at <= until && (!timer || t.at < timer.at)) { handle = h; timer = t; }
+    let handle = 0,
+      timer: any = null;
+    for (const [h, t] of pending)
+      if (t.at <= until && (!timer || t.at < timer.at)) {
+        handle = h;
+        timer = t;
+      }
     return timer ? { handle, timer } : null;
   };
   const run = (next: { handle: number; timer: any }) => {
@@ -29,7 +35,9 @@ export function fakeTimers(start = 0): FakeTimers {
     next.timer.fn();
   };
   return {
-    get now() { return now; },
+    get now() {
+      return now;
+    },
     pending,
     set(fn, ms) {
       if (typeof fn != "function" || !(ms >= 0)) throw new Error("bad set(" + typeof fn + ", " + ms + ")");

@@ -20,15 +20,26 @@ export function seeded(seed: number) {
 /** Our reader's packet in mqtt-packet's vocabulary. */
 export function asMp(p: any): any {
   switch (p.type) {
-    case 2: return { cmd: "connack", sessionPresent: p.sp, returnCode: p.rc };
-    case 3: return {
-      cmd: "publish", topic: toBuf(p.topic).toString("utf8"), payload: p.payload,
-      qos: p.qos, dup: p.dup, retain: p.retain, ...(p.qos ? { messageId: p.id } : {}),
-    };
-    case 4: return { cmd: "puback", messageId: p.id };
-    case 9: return { cmd: "suback", messageId: p.id, granted: p.granted };
-    case 11: return { cmd: "unsuback", messageId: p.id };
-    case 13: return { cmd: "pingresp" };
+    case 2:
+      return { cmd: "connack", sessionPresent: p.sp, returnCode: p.rc };
+    case 3:
+      return {
+        cmd: "publish",
+        topic: toBuf(p.topic).toString("utf8"),
+        payload: p.payload,
+        qos: p.qos,
+        dup: p.dup,
+        retain: p.retain,
+        ...(p.qos ? { messageId: p.id } : {}),
+      };
+    case 4:
+      return { cmd: "puback", messageId: p.id };
+    case 9:
+      return { cmd: "suback", messageId: p.id, granted: p.granted };
+    case 11:
+      return { cmd: "unsuback", messageId: p.id };
+    case 13:
+      return { cmd: "pingresp" };
   }
   throw new Error("reader yielded unknown type " + p.type);
 }
@@ -38,14 +49,25 @@ export function asMp(p: any): any {
  * maps to `{cmd}` alone, never equal to one of ours. */
 export function mpFields(x: any): any {
   switch (x.cmd) {
-    case "connack": return { cmd: x.cmd, sessionPresent: x.sessionPresent, returnCode: x.returnCode };
-    case "publish": return {
-      cmd: x.cmd, topic: x.topic, payload: toStr(Buffer.from(x.payload)), qos: x.qos, dup: x.dup, retain: x.retain,
-      ...(x.qos ? { messageId: x.messageId } : {}),
-    };
-    case "puback": case "unsuback": return { cmd: x.cmd, messageId: x.messageId };
-    case "suback": return { cmd: x.cmd, messageId: x.messageId, granted: x.granted };
-    case "pingresp": return { cmd: x.cmd };
+    case "connack":
+      return { cmd: x.cmd, sessionPresent: x.sessionPresent, returnCode: x.returnCode };
+    case "publish":
+      return {
+        cmd: x.cmd,
+        topic: x.topic,
+        payload: toStr(Buffer.from(x.payload)),
+        qos: x.qos,
+        dup: x.dup,
+        retain: x.retain,
+        ...(x.qos ? { messageId: x.messageId } : {}),
+      };
+    case "puback":
+    case "unsuback":
+      return { cmd: x.cmd, messageId: x.messageId };
+    case "suback":
+      return { cmd: x.cmd, messageId: x.messageId, granted: x.granted };
+    case "pingresp":
+      return { cmd: x.cmd };
   }
   return { cmd: x.cmd };
 }

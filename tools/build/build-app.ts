@@ -27,21 +27,39 @@ export async function buildApp(input: string): Promise<string> {
   // A throwaway tsconfig: the program's root files are the app and types/iot.d.ts, wherever the app is.
   const tmp = mkdtempSync(join(tmpdir(), "build-app-"));
   const tsconfig = join(tmp, "tsconfig.json");
-  writeFileSync(tsconfig, JSON.stringify({
-    compilerOptions: {
-      target: "ES2015", module: "ESNext", moduleResolution: "bundler", lib: ["ES2015"], types: ["espruino"],
-      typeRoots: [resolve(root, "node_modules/@types")], rootDir: "/", strict: true, skipLibCheck: true, allowJs: true, checkJs: false,
-    },
-    files: [resolve(input), resolve(root, "types/iot.d.ts")],
-    include: [`${resolve(dirname(input))}/**/*.ts`],
-  }));
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      compilerOptions: {
+        target: "ES2015",
+        module: "ESNext",
+        moduleResolution: "bundler",
+        lib: ["ES2015"],
+        types: ["espruino"],
+        typeRoots: [resolve(root, "node_modules/@types")],
+        rootDir: "/",
+        strict: true,
+        skipLibCheck: true,
+        allowJs: true,
+        checkJs: false,
+      },
+      files: [resolve(input), resolve(root, "types/iot.d.ts")],
+      include: [`${resolve(dirname(input))}/**/*.ts`],
+    }),
+  );
   let bundle: Awaited<ReturnType<typeof rollup>>;
   try {
     bundle = await rollup({
       input,
-      onwarn: (w) => { warnings.push(w.message); },
+      onwarn: (w) => {
+        warnings.push(w.message);
+      },
       plugins: [
-        typescript({ tsconfig, include: [`${resolve(dirname(input))}/**/*`, resolve(root, "types/iot.d.ts")], noEmitOnError: true }),
+        typescript({
+          tsconfig,
+          include: [`${resolve(dirname(input))}/**/*`, resolve(root, "types/iot.d.ts")],
+          noEmitOnError: true,
+        }),
         terser(terserOptions as any),
       ],
     });
@@ -55,21 +73,34 @@ export async function buildApp(input: string): Promise<string> {
   if (typeErrors.length) throw new Error("type errors:\n  " + typeErrors.join("\n  "));
   const code = output[0].code;
   const problems = checkBundle(code);
-  if (problems.length) throw new Error(`Espruino subset check FAILED (${problems.length}):\n  ` + problems.join("\n  "));
+  if (problems.length)
+    throw new Error(`Espruino subset check FAILED (${problems.length}):\n  ` + problems.join("\n  "));
   return code;
 }
 
 async function main(argv: string[]) {
-  let input = "", out = "dist/app.js";
+  let input = "",
+    out = "dist/app.js";
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === "--help" || a === "-h") { console.log(USAGE); process.exit(0); }
-    else if (a === "-o" || a === "--out") out = argv[++i];
+    if (a === "--help" || a === "-h") {
+      console.log(USAGE);
+      process.exit(0);
+    } else if (a === "-o" || a === "--out") out = argv[++i];
     else if (!a.startsWith("-") && !input) input = a;
-    else { console.error(`build:app: unknown argument ${a}\n${USAGE}`); process.exit(2); }
+    else {
+      console.error(`build:app: unknown argument ${a}\n${USAGE}`);
+      process.exit(2);
+    }
   }
-  if (!input) { console.error(`build:app: which app?\n${USAGE}`); process.exit(2); }
-  if (!existsSync(input)) { console.error(`build:app: ${input} not found`); process.exit(1); }
+  if (!input) {
+    console.error(`build:app: which app?\n${USAGE}`);
+    process.exit(2);
+  }
+  if (!existsSync(input)) {
+    console.error(`build:app: ${input} not found`);
+    process.exit(1);
+  }
   let code: string;
   try {
     code = await buildApp(input);

@@ -38,7 +38,9 @@ export function checkBundle(code: string): string[] {
   for (let i = 0; i < code.length; i++) {
     const c = code.charCodeAt(i);
     if (c > 126 || (c < 32 && c !== 10 && c !== 13 && c !== 9)) {
-      problems.push(`offset ${i}: non-ASCII character U+${c.toString(16).padStart(4, "0")} (the device reads the file as bytes)`);
+      problems.push(
+        `offset ${i}: non-ASCII character U+${c.toString(16).padStart(4, "0")} (the device reads the file as bytes)`,
+      );
       break;
     }
   }
@@ -53,9 +55,15 @@ export function checkBundle(code: string): string[] {
   // Names declared anywhere in the bundle: a local `Map` is not the global one.
   const declared = new Set<string>();
   ancestor(ast, {
-    VariableDeclarator(n) { if (n.id.type === "Identifier") declared.add(n.id.name); },
-    FunctionDeclaration(n) { if (n.id) declared.add(n.id.name); },
-    ClassDeclaration(n) { if (n.id) declared.add(n.id.name); },
+    VariableDeclarator(n) {
+      if (n.id.type === "Identifier") declared.add(n.id.name);
+    },
+    FunctionDeclaration(n) {
+      if (n.id) declared.add(n.id.name);
+    },
+    ClassDeclaration(n) {
+      if (n.id) declared.add(n.id.name);
+    },
   });
   ancestor(ast, {
     ObjectPattern: (n) => report(n, "destructuring"),
@@ -91,15 +99,22 @@ export function checkBundle(code: string): string[] {
     },
     MemberExpression(n) {
       const name = propName(n);
-      if (n.object.type === "Identifier" && !declared.has(n.object.name) && (BANNED_MEMBERS[n.object.name] || []).includes(name))
+      if (
+        n.object.type === "Identifier" &&
+        !declared.has(n.object.name) &&
+        (BANNED_MEMBERS[n.object.name] || []).includes(name)
+      )
         report(n, `${n.object.name}.${name}`);
       if (name === "finally") report(n, "Promise.prototype.finally");
     },
     CallExpression(n) {
       if (n.callee.type !== "Identifier" || n.callee.name !== "require") return;
       const arg = n.arguments[0];
-      if (!arg || arg.type !== "Literal" || !BUILTIN_MODULES.includes(arg.value as string))
-        report(n, `require of ${arg && arg.type === "Literal" ? JSON.stringify(arg.value) : "a computed name"} (only Espruino built-ins: ${BUILTIN_MODULES.join(", ")})`);
+      if (arg?.type !== "Literal" || !BUILTIN_MODULES.includes(arg.value as string))
+        report(
+          n,
+          `require of ${arg && arg.type === "Literal" ? JSON.stringify(arg.value) : "a computed name"} (only Espruino built-ins: ${BUILTIN_MODULES.join(", ")})`,
+        );
     },
     // A closure created inside `for (let|const …)` captures the last value on Espruino.
     VariableDeclaration(n, ancestors: Node[]) {
@@ -140,14 +155,17 @@ function main() {
   const code = readFileSync(file, "latin1");
   const problems = checkBundle(code);
   const { raw, gzip } = bundleSizes(code);
-  console.log(`${file}: ${raw} bytes raw, ${gzip} bytes gzip (limit ${board.bundleLimit}, target ${board.bundleTarget})`);
+  console.log(
+    `${file}: ${raw} bytes raw, ${gzip} bytes gzip (limit ${board.bundleLimit}, target ${board.bundleTarget})`,
+  );
   if (problems.length) {
     console.error(`Espruino subset check FAILED (${problems.length}):\n  ` + problems.join("\n  "));
     process.exit(1);
   }
   console.log("Espruino subset check passed");
   // what the platform's OTA console asks for when this file is uploaded as the firmware image
-  const image = Buffer.from(code, "latin1"), digest = (alg: string) => createHash(alg).update(image).digest("hex");
+  const image = Buffer.from(code, "latin1"),
+    digest = (alg: string) => createHash(alg).update(image).digest("hex");
   console.log(`OTA image: size ${raw}, MD5 ${digest("md5")}, SHA256 ${digest("sha256")}`);
   if (raw > board.bundleLimit) {
     console.error(`bundle is ${raw} bytes, over board.json bundleLimit ${board.bundleLimit}`);

@@ -26,11 +26,13 @@ export function parserTraps(ast: Node, report: Report) {
     }
   };
   const scanScope = (scope: Node) => {
-    const decl = new Map<string, number>(), uses: Node[] = [];
+    const decl = new Map<string, number>(),
+      uses: Node[] = [];
     const walk = (n: Node, top: boolean): void => {
       if (!top && isFunction(n)) return scanScope(n);
       if (n.type === "VariableDeclaration" && n.kind === "var")
-        for (const d of n.declarations) if (d.id.type === "Identifier" && !decl.has(d.id.name)) decl.set(d.id.name, n.start);
+        for (const d of n.declarations)
+          if (d.id.type === "Identifier" && !decl.has(d.id.name)) decl.set(d.id.name, n.start);
       if (n.type === "Identifier") uses.push(n);
       // property names are not variable uses
       if (n.type === "MemberExpression" && !n.computed) return walk(n.object, false);
@@ -38,16 +40,21 @@ export function parserTraps(ast: Node, report: Report) {
       children(n, (c) => walk(c, false));
     };
     if (scope.type === "Program") walk(scope, true);
-    else { scope.params.forEach((p) => walk(p, false)); walk(scope.body, true); }
+    else {
+      scope.params.forEach((p) => walk(p, false));
+      walk(scope.body, true);
+    }
     for (const u of uses) {
       const at = decl.get(u.name);
-      if (at !== undefined && u.start < at) report(u, `'${u.name}' used before its var statement (Espruino does not hoist var)`);
+      if (at !== undefined && u.start < at)
+        report(u, `'${u.name}' used before its var statement (Espruino does not hoist var)`);
     }
   };
   scanScope(ast);
   const visit = (n: Node) => {
     if (n.type === "ArrowFunctionExpression" && n.expression) {
-      let firstThis = Infinity, late = false;
+      let firstThis = Infinity,
+        late = false;
       const w = (x: Node, inRegular: boolean) => {
         if (x.type === "ThisExpression" && !inRegular) firstThis = Math.min(firstThis, x.start);
         if (isFunction(x)) {
@@ -57,7 +64,8 @@ export function parserTraps(ast: Node, report: Report) {
         children(x, (c) => w(c, inRegular));
       };
       w(n.body, false);
-      if (late) report(n, "expression-bodied arrow with a function after `this` (Espruino loses `this`): use a block body");
+      if (late)
+        report(n, "expression-bodied arrow with a function after `this` (Espruino loses `this`): use a block body");
     }
     children(n, visit);
   };
@@ -70,15 +78,32 @@ function skippedThisArrowNodes(ast: Node): [Node, string][] {
   const out: [Node, string][] = [];
   const usesThis = (fn: Node) => {
     let u = false;
-    recursive(fn.body, null, { ThisExpression() { u = true }, FunctionExpression() {}, FunctionDeclaration() {} }, base);
+    recursive(
+      fn.body,
+      null,
+      {
+        ThisExpression() {
+          u = true;
+        },
+        FunctionExpression() {},
+        FunctionDeclaration() {},
+      },
+      base,
+    );
     return u;
   };
   fullAncestor(ast, (n: Node, _st, anc: Node[]) => {
     if (n.type !== "ArrowFunctionExpression" || !usesThis(n)) return;
     let block = false;
     for (let i = anc.length - 2; i >= 0; i--) {
-      const p = anc[i], c = anc[i + 1];
-      if (p.type === "FunctionExpression" || p.type === "FunctionDeclaration" || (p.type === "ArrowFunctionExpression" && p.body.type === "BlockStatement")) break;
+      const p = anc[i],
+        c = anc[i + 1];
+      if (
+        p.type === "FunctionExpression" ||
+        p.type === "FunctionDeclaration" ||
+        (p.type === "ArrowFunctionExpression" && p.body.type === "BlockStatement")
+      )
+        break;
       if (p.type === "BlockStatement") block = true;
       let why: string | null = null;
       if (p.type === "LogicalExpression" && c === p.right) why = "right of " + p.operator;
@@ -86,7 +111,10 @@ function skippedThisArrowNodes(ast: Node): [Node, string][] {
       if (!block && p.type === "IfStatement" && c !== p.test) why = "brace-less if branch";
       if (!block && /^(For|ForOf|ForIn|While)Statement$/.test(p.type) && c === p.body) why = "brace-less loop body";
       if (p.type === "ArrowFunctionExpression" && p.body.type !== "BlockStatement") why = "expression-bodied arrow";
-      if (why) { out.push([n, why]); break; }
+      if (why) {
+        out.push([n, why]);
+        break;
+      }
     }
   });
   return out;
@@ -97,4 +125,3 @@ export function skippedThisArrows(code: string): string[] {
   const ast = parse(code, { ecmaVersion: 2015, sourceType: "script" });
   return skippedThisArrowNodes(ast).map(([n, why]) => why + ": " + code.slice(Math.max(0, n.start - 40), n.end + 10));
 }
-

@@ -37,9 +37,9 @@
 //   /ext/rrpc/+ and thing/service/+ subscribed, aedes would otherwise echo the device's replies.
 // - replies go out at QoS 1 and reach the device at min(1, granted QoS); setProperty's qos option
 //   (default 1) likewise. A set towards an offline device rejects at once.
-export { startEmulator, type Emulator, type EmulatorOptions } from './lifecycle'
-export { parseClientId, expectedPassword, ownTopic, type ClientIdInfo } from './rules'
-export type { Device } from './registry'
-export type { Fault, ClientInfo } from './connection'
-export type { SetReply, SetPropertyOptions } from './platform'
-export { checkLogPost, type ServiceReply, type CallServiceOptions, type LogPost } from './services'
+export { startEmulator, type Emulator, type EmulatorOptions } from "./lifecycle";
+export { parseClientId, expectedPassword, ownTopic, type ClientIdInfo } from "./rules";
+export type { Device } from "./registry";
+export type { Fault, ClientInfo } from "./connection";
+export type { SetReply, SetPropertyOptions } from "./platform";
+export { checkLogPost, type ServiceReply, type CallServiceOptions, type LogPost } from "./services";

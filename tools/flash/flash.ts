@@ -82,11 +82,16 @@ export function cliArgs(o: FlashOptions, board: Board, dir: string): string[] {
   const args = [
     `${dir}/node_modules/espruino/bin/espruino-cli.js`,
     "--no-ble", // the CLI crashes probing Bluetooth on machines without D-Bus
-    "-p", o.port,
-    "-b", String(o.baud),
-    "--board", `${boardDir}/${board.espruinoBoard}.json`,
-    "--config", `BOARD_JSON_URL=${boardDir}`,
-    "--config", `MODULE_URL=${boardDir}`,
+    "-p",
+    o.port,
+    "-b",
+    String(o.baud),
+    "--board",
+    `${boardDir}/${board.espruinoBoard}.json`,
+    "--config",
+    `BOARD_JSON_URL=${boardDir}`,
+    "--config",
+    `MODULE_URL=${boardDir}`,
   ];
   // the install script (written by main) runs once from RAM and writes Storage
   if (o.mode === "flash") args.push(`${dir}/dist/install.js`);
@@ -137,15 +142,25 @@ async function main(mode: string, argv: string[]) {
   if (mode === "flash") {
     const file = `${root}/dist/firmware.js`;
     try {
-      const image = readFileSync(file, "latin1"), loader = readFileSync(`${root}/dist/loader.js`, "latin1");
+      const image = readFileSync(file, "latin1"),
+        loader = readFileSync(`${root}/dist/loader.js`, "latin1");
       writeFileSync(`${root}/dist/install.js`, installScript(image, loader), "latin1");
       what = `dist/firmware.js (${statSync(file).size} bytes) as Storage file fw.a, booted by the OTA loader (.bootcde)`;
-    } catch { console.error(`${mode}: dist/firmware.js or dist/loader.js not found: run npm run build`); process.exit(1); }
+    } catch {
+      console.error(`${mode}: dist/firmware.js or dist/loader.js not found: run npm run build`);
+      process.exit(1);
+    }
   }
   if (mode === "upload-app") {
     let code = "";
-    try { code = readFileSync(o.app!, "latin1"); }
-    catch (e) { console.error(`${mode}: cannot read ${o.app}: ${(e as Error).message} (give the file: npm run upload-app -- --port P path/to/app.js)`); process.exit(1); }
+    try {
+      code = readFileSync(o.app!, "latin1");
+    } catch (e) {
+      console.error(
+        `${mode}: cannot read ${o.app}: ${(e as Error).message} (give the file: npm run upload-app -- --port P path/to/app.js)`,
+      );
+      process.exit(1);
+    }
     const problems = checkBundle(code);
     if (problems.length) {
       console.error(`${mode}: ${o.app} would fail on Espruino (${problems.length}):\n  ` + problems.join("\n  "));
@@ -157,8 +172,14 @@ async function main(mode: string, argv: string[]) {
   // stdin stays the terminal (the console's raw mode); output is passed through and kept for failure()
   const child = spawn(process.execPath, cliArgs(o, board, root), { stdio: ["inherit", "pipe", "pipe"] });
   let output = "";
-  child.stdout.on("data", (b) => { output += b; process.stdout.write(b); });
-  child.stderr.on("data", (b) => { output += b; process.stderr.write(b); });
+  child.stdout.on("data", (b) => {
+    output += b;
+    process.stdout.write(b);
+  });
+  child.stderr.on("data", (b) => {
+    output += b;
+    process.stderr.write(b);
+  });
   const code: number = await new Promise((resolve) => child.on("close", (c) => resolve(c ?? 1)));
   const why = failure(mode, o.port, output);
   if (why) {

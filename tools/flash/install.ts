@@ -11,7 +11,8 @@ const CHUNK = 1024;
 
 /** The install script for `image` (dist/firmware.js) and `loader` (dist/loader.js). */
 export function installScript(image: string, loader: string): string {
-  const slot = JSON.stringify(FIRMWARE_SLOTS[0]), lines = ['var S=require("Storage");'];
+  const slot = JSON.stringify(FIRMWARE_SLOTS[0]),
+    lines = ['var S=require("Storage");'];
   for (let offset = 0; offset < image.length; offset += CHUNK) {
     const piece = JSON.stringify(image.slice(offset, offset + CHUNK));
     lines.push(offset ? `S.write(${slot},${piece},${offset});` : `S.write(${slot},${piece},0,${image.length});`);

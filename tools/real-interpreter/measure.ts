@@ -26,7 +26,11 @@ export interface MeasureOptions {
   tls?: boolean;
 }
 
-export interface Check { name: string, ok: boolean, detail: string }
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
 
 /** Checks and figures; a figure is undefined when the run did not get that far. */
 export interface Measurement {
@@ -55,29 +59,54 @@ export interface Measurement {
  */
 export async function measureDevice(o: MeasureOptions): Promise<Measurement> {
   const log = o.log || (() => {});
-  const posts = 50, rateN = o.rate || 100, windowN = o.window || 8;
+  const posts = 50,
+    rateN = o.rate || 100,
+    windowN = o.window || 8;
   const dev = { productKey: randomName(11), deviceName: "espruino-test", deviceSecret: randomName(32) };
-  const emuEvents: { ev: string, d: any, t: number }[] = [];
+  const emuEvents: { ev: string; d: any; t: number }[] = [];
   const emu = await startEmulator({ port: 0, devices: [dev], log: (l) => log("emu: " + l) });
   for (const ev of ["connect", "connack", "subscribe", "post", "set_reply", "ntp", "disconnect", "kick", "pingreq"]) {
     emu.on(ev, (d: any) => emuEvents.push({ ev, d, t: Date.now() }));
   }
-  const setup = Object.assign({ ssid: "emulator", password: "password123", host: "127.0.0.1", port: emu.port }, dev, o.tls === false ? { tls: false } : {});
+  const setup = Object.assign(
+    { ssid: "emulator", password: "password123", host: "127.0.0.1", port: emu.port },
+    dev,
+    o.tls === false ? { tls: false } : {},
+  );
   const connects: any[] = [];
   emu.on("connect", (c: any) => connects.push(c));
   const checks: Check[] = [];
-  const check = (name: string, ok: unknown, detail?: unknown) => { checks.push({ name, ok: !!ok, detail: detail === undefined ? "" : String(detail) }); log((ok ? "ok   " : "FAIL ") + name + (detail !== undefined ? " (" + detail + ")" : "")) };
+  const check = (name: string, ok: unknown, detail?: unknown) => {
+    checks.push({ name, ok: !!ok, detail: detail === undefined ? "" : String(detail) });
+    log((ok ? "ok   " : "FAIL ") + name + (detail !== undefined ? " (" + detail + ")" : ""));
+  };
   const r: Measurement = { checks, ok: false };
   const limit = o.timeoutMs || 90000;
-  let d: DeviceRun | null = null, d2: DeviceRun | null = null;
+  let d: DeviceRun | null = null,
+    d2: DeviceRun | null = null;
   try {
-    d = startDevice({ espruino: o.espruino, firmware: o.firmware, setup, plan: { posts, rate: rateN, window: windowN, quit: true }, timeoutMs: limit });
+    d = startDevice({
+      espruino: o.espruino,
+      firmware: o.firmware,
+      setup,
+      plan: { posts, rate: rateN, window: windowN, quit: true },
+      timeoutMs: limit,
+    });
     d.markers.on("line", (l) => log("dev: " + l));
     // An uncaught error while the script runs makes the Linux build exit at once.
-    let load: any = null, loadErr = "";
-    try { load = await d.wait("load", 20000, true) } catch (e: any) { loadErr = e.message }
+    let load: any = null,
+      loadErr = "";
+    try {
+      load = await d.wait("load", 20000, true);
+    } catch (e: any) {
+      loadErr = e.message;
+    }
     const loadErrors = errorLines(d.output());
-    check("bundle loads without error", load && loadErrors.length === 0, loadErrors.join(" | ") || loadErr || "load " + load.ms + " ms");
+    check(
+      "bundle loads without error",
+      load && loadErrors.length === 0,
+      loadErrors.join(" | ") || loadErr || "load " + load.ms + " ms",
+    );
     if (!load) throw new Error("the bundle did not load");
     r.jsvarsAfterLoad = load.mem.usage;
     r.loadMs = load.ms;
@@ -88,35 +117,73 @@ export async function measureDevice(o: MeasureOptions): Promise<Measurement> {
     // "online" line can reach us first
     await until(() => emuEvents.some((e) => e.ev === "connack"), 2000, "CONNACK", 10).catch(() => {});
     const connack = emuEvents.filter((e) => e.ev === "connack");
-    check("comes online: CONNECT + CONNACK 0", connack.length >= 1 && connack[0].d.returnCode === 0, "connacks " + connack.map((e) => e.d.returnCode).join(","));
-    check("transport is " + (o.tls === false ? "TCP" : "TLS"), connects.length >= 1 && connects[0].tls === (o.tls !== false), connects.map((c) => c.tls ? "tls" : "tcp").join(","));
+    check(
+      "comes online: CONNECT + CONNACK 0",
+      connack.length >= 1 && connack[0].d.returnCode === 0,
+      "connacks " + connack.map((e) => e.d.returnCode).join(","),
+    );
+    check(
+      "transport is " + (o.tls === false ? "TCP" : "TLS"),
+      connects.length >= 1 && connects[0].tls === (o.tls !== false),
+      connects.map((c) => (c.tls ? "tls" : "tcp")).join(","),
+    );
     await d.wait("ready", 10000, true);
     // "online" comes with CONNACK; a set published before the SUBSCRIBE is processed is lost.
-    await until(() => emuEvents.some((e) => e.ev === "subscribe" && e.d.topics.some((t: any) => t.topic.endsWith("/property/set"))), 5000, "SUBSCRIBE", 10).catch(() => {});
+    await until(
+      () =>
+        emuEvents.some((e) => e.ev === "subscribe" && e.d.topics.some((t: any) => t.topic.endsWith("/property/set"))),
+      5000,
+      "SUBSCRIBE",
+      10,
+    ).catch(() => {});
     const subs = emuEvents.filter((e) => e.ev === "subscribe").flatMap((e) => e.d.topics.map((t) => t.topic));
-    check("subscribes to the platform topics", subs.some((t) => t.endsWith("/thing/service/property/set")), subs.join(" "));
-    let reply: any = null, setErr: string | null = null;
-    try { reply = await emu.setProperty(dev.productKey, dev.deviceName, { Switch: 1, Note: "x" }, { timeout: 5000 }) } catch (e: any) { setErr = e.message }
+    check(
+      "subscribes to the platform topics",
+      subs.some((t) => t.endsWith("/thing/service/property/set")),
+      subs.join(" "),
+    );
+    let reply: any = null,
+      setErr: string | null = null;
+    try {
+      reply = await emu.setProperty(dev.productKey, dev.deviceName, { Switch: 1, Note: "x" }, { timeout: 5000 });
+    } catch (e: any) {
+      setErr = e.message;
+    }
     const setSeen = d.seen("set")[0] || (await d.wait("set", 2000).catch(() => null));
-    check("property set reaches iot.on('set') and gets set_reply 200", reply && reply.code === 200 && setSeen && setSeen.params && setSeen.params.Switch === 1,
-      setErr || JSON.stringify(reply));
+    check(
+      "property set reaches iot.on('set') and gets set_reply 200",
+      reply && reply.code === 200 && setSeen?.params && setSeen.params.Switch === 1,
+      setErr || JSON.stringify(reply),
+    );
     const done = await d.wait("done", limit, true);
     const postEv = emuEvents.filter((e) => e.ev === "post");
     const total = 1 + posts + rateN * (windowN > 1 ? 2 : 1);
     // The firmware may post more on its own (e.g. set values reported back): at least ours.
-    check("every post gets a post_reply 200 (" + total + " posts)", done.codes["200"] >= total && postEv.length >= total &&
-      postEv.every((e) => e.d.code === 200) && Object.keys(done.codes).length === 1,
-      "replies " + JSON.stringify(done.codes) + ", emulator saw " + postEv.length + " posts");
+    check(
+      "every post gets a post_reply 200 (" + total + " posts)",
+      done.codes["200"] >= total &&
+        postEv.length >= total &&
+        postEv.every((e) => e.d.code === 200) &&
+        Object.keys(done.codes).length === 1,
+      "replies " + JSON.stringify(done.codes) + ", emulator saw " + postEv.length + " posts",
+    );
     const note = postEv.find((e) => e.d.params && "Text" in e.d.params);
-    check("non-ASCII text arrives as UTF-8", note && note.d.params.Text === "\u6e29\u5ea6 caf\xe9", note ? JSON.stringify(note.d.params) + " code " + note.d.code : "post not seen");
+    check(
+      "non-ASCII text arrives as UTF-8",
+      note && note.d.params.Text === "\u6e29\u5ea6 caf\xe9",
+      note ? JSON.stringify(note.d.params) + " code " + note.d.code : "post not seen",
+    );
     r.jsvarsAfter10 = done.mem["10"];
     r.jsvarsAfter50 = done.mem["50"];
     r.jsvarsSamples = done.mem;
     r.jsvarsEnd = done.mem.end;
     // A leak of even one JsVar per message adds >= 40 between post 10 and post 50, and
     // >= 200 over the rate runs that follow (whose end still has some transient state).
-    check("JsVars do not grow from message to message (after 10 vs after 50 vs after all " + total + ")",
-      r.jsvarsAfter50 - r.jsvarsAfter10 < 10 && r.jsvarsEnd - r.jsvarsAfter50 < 40, JSON.stringify(done.mem));
+    check(
+      "JsVars do not grow from message to message (after 10 vs after 50 vs after all " + total + ")",
+      r.jsvarsAfter50 - r.jsvarsAfter10 < 10 && r.jsvarsEnd - r.jsvarsAfter50 < 40,
+      JSON.stringify(done.mem),
+    );
     r.qos1PerSec = round(done.rate.seq);
     r.qos1WindowPerSec = done.rate.win ? round(done.rate.win) : null;
     r.window = windowN;
@@ -128,7 +195,11 @@ export async function measureDevice(o: MeasureOptions): Promise<Measurement> {
     r.loadAverage = round(loadavg()[0]);
     r.ntpSetTimeCalls = done.setTimes;
     r.clockOffsetMs = round(done.offMs);
-    check("NTP sync sets the clock (|offset| < 1 s)", done.setTimes >= 1 && Math.abs(done.offMs) < 1000, "setTime calls " + done.setTimes + ", offset " + round(done.offMs) + " ms");
+    check(
+      "NTP sync sets the clock (|offset| < 1 s)",
+      done.setTimes >= 1 && Math.abs(done.offMs) < 1000,
+      "setTime calls " + done.setTimes + ", offset " + round(done.offMs) + " ms",
+    );
     r.status = done.status;
     const ex = await Promise.race([d.exited, new Promise((res) => setTimeout(() => res(null), 3000))]);
     if (!ex) await d.kill();
@@ -143,17 +214,39 @@ export async function measureDevice(o: MeasureOptions): Promise<Measurement> {
       r.jsvarsHarness = cl.mem.usage;
       r.jsvarsFirmwareIdle = r.jsvarsAfterLoad - cl.mem.usage;
       r.jsvarsFirmwareOnline = r.jsvarsOnline - cl.mem.usage;
-    } finally { await c.kill(); rmSync(c.dir, { recursive: true, force: true }) }
+    } finally {
+      await c.kill();
+      rmSync(c.dir, { recursive: true, force: true });
+    }
 
     if (o.reboot !== false) {
       // Second boot in the same Storage: the saved config alone must bring it online.
       const before = emuEvents.filter((e) => e.ev === "connack").length;
-      d2 = startDevice({ espruino: o.espruino, firmware: o.firmware, dir: d.dir, setup: null, plan: { quit: false }, timeoutMs: 30000 });
+      d2 = startDevice({
+        espruino: o.espruino,
+        firmware: o.firmware,
+        dir: d.dir,
+        setup: null,
+        plan: { quit: false },
+        timeoutMs: 30000,
+      });
       d2.markers.on("line", (l) => log("dev2: " + l));
-      let on2: any = null, err2: string | null = null;
-      try { on2 = await d2.wait("online", 20000, true) } catch (e: any) { err2 = e.message }
-      check("reboot comes online from the config saved in Storage", on2 && emuEvents.filter((e) => e.ev === "connack").length > before, err2 || "online after " + on2.ms + " ms");
-      if (on2) { r.rebootLoadToOnlineMs = on2.ms; r.rebootJsvarsOnline = on2.mem.usage }
+      let on2: any = null,
+        err2: string | null = null;
+      try {
+        on2 = await d2.wait("online", 20000, true);
+      } catch (e: any) {
+        err2 = e.message;
+      }
+      check(
+        "reboot comes online from the config saved in Storage",
+        on2 && emuEvents.filter((e) => e.ev === "connack").length > before,
+        err2 || "online after " + on2.ms + " ms",
+      );
+      if (on2) {
+        r.rebootLoadToOnlineMs = on2.ms;
+        r.rebootJsvarsOnline = on2.mem.usage;
+      }
       await d2.kill();
       // board.json's RAM budget: resident JsVars online, booted from Storage with the saved
       // config as a board does, net of the harness (set for the 32-bit ESP32 JsVar layout;
@@ -163,8 +256,12 @@ export async function measureDevice(o: MeasureOptions): Promise<Measurement> {
       r.jsvarsFirmwareOnlineBooted = on2 ? r.rebootJsvarsOnline - r.jsvarsHarness : undefined;
       // Over TLS the Linux builds hold mbedTLS's session (~1,500-2,800 JsVars) in JsVars; an ESP32
       // holds it in its native heap. The budget is the firmware's own: it is checked on a TCP run.
-      if (o.tls === false) check("firmware JsVars online (booted from Storage) within board.json ramBudgetOnlineJsVars", r.jsvarsFirmwareOnlineBooted > 0 && r.jsvarsFirmwareOnlineBooted <= budget,
-        r.jsvarsFirmwareOnlineBooted + " of " + budget);
+      if (o.tls === false)
+        check(
+          "firmware JsVars online (booted from Storage) within board.json ramBudgetOnlineJsVars",
+          r.jsvarsFirmwareOnlineBooted > 0 && r.jsvarsFirmwareOnlineBooted <= budget,
+          r.jsvarsFirmwareOnlineBooted + " of " + budget,
+        );
     }
   } catch (e: any) {
     check("scenario ran to the end", false, e.message);

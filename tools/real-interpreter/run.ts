@@ -34,11 +34,14 @@ export const ENABLE_HINT =
   "set ESPRUINO=/path/to/espruino (a Linux build of the Espruino interpreter) to run the bundle in the real interpreter";
 
 /** The interpreter named by $ESPRUINO: `{ path }` when usable, else `{ path: null, reason }`. */
-export function findEspruino(env: NodeJS.ProcessEnv = process.env): { path: string, reason?: undefined } | { path: null, reason: string } {
+export function findEspruino(
+  env: NodeJS.ProcessEnv = process.env,
+): { path: string; reason?: undefined } | { path: null; reason: string } {
   const p = env.ESPRUINO;
   if (!p) return { path: null, reason: "ESPRUINO is not set; " + ENABLE_HINT };
   const abs = resolve(p);
-  if (!existsSync(abs) || !statSync(abs).isFile()) return { path: null, reason: "ESPRUINO=" + p + " is not a file; " + ENABLE_HINT };
+  if (!existsSync(abs) || !statSync(abs).isFile())
+    return { path: null, reason: "ESPRUINO=" + p + " is not a file; " + ENABLE_HINT };
   return { path: abs };
 }
 
@@ -155,8 +158,8 @@ export interface DeviceRun {
   dir: string;
   proc: ChildProcess;
   markers: EventEmitter;
-  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>;
-  kill: () => Promise<{ code: number | null, signal: NodeJS.Signals | null }>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill: () => Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   output: () => string;
   /** every value of marker `name` so far */
   seen: (name: string) => any[];
@@ -176,17 +179,24 @@ export function startDevice(o: StartOptions): DeviceRun {
   const dir = o.dir || mkdtempSync(join(tmpdir(), "espruino-run-"));
   const fw = o.code != null ? o.code : readFileSync(o.firmware || DEFAULT_FIRMWARE, "latin1");
   const plan = Object.assign({ posts: 0, rate: 0, window: 1, quit: false }, o.plan || {});
-  const post = (o.postlude || POSTLUDE).replace("%SETUP%", () => JSON.stringify(o.setup || null)).replace("%PLAN%", () => JSON.stringify(plan));
+  const post = (o.postlude || POSTLUDE)
+    .replace("%SETUP%", () => JSON.stringify(o.setup || null))
+    .replace("%PLAN%", () => JSON.stringify(plan));
   // The loader marks a restart it asked for with otaLoader == 2: the postlude waits for that boot.
   const boot = readFileSync(LOADER, "latin1") + "\n;if(global.otaLoader!=2)" + post;
-  const install = `(function(S){if(S.read("ota.s0")===undefined&&S.read("ota.s1")===undefined){S.write("fw.a",${JSON.stringify(fw)});` +
+  const install =
+    `(function(S){if(S.read("ota.s0")===undefined&&S.read("ota.s1")===undefined){S.write("fw.a",${JSON.stringify(fw)});` +
     `S.writeJSON("ota.s1",${JSON.stringify(initialState())})}S.write(".boot0",${JSON.stringify(PRELUDE)});S.write(".bootcde",${JSON.stringify(boot)})})(require("Storage"));\n`;
   // latin1 keeps the bundle's bytes as they are (it is ASCII when the build is right).
   const fromStorage = o.code == null && o.boot != "ram";
   // A Storage that has .boot0 runs it before run.js: the prelude must not run twice.
-  writeFileSync(join(dir, "run.js"), fromStorage
-    ? `if(typeof __rt=="undefined")eval(${JSON.stringify(PRELUDE)});\n` + install + boot
-    : PRELUDE + fw + "\n;" + post, "latin1");
+  writeFileSync(
+    join(dir, "run.js"),
+    fromStorage
+      ? `if(typeof __rt=="undefined")eval(${JSON.stringify(PRELUDE)});\n` + install + boot
+      : PRELUDE + fw + "\n;" + post,
+    "latin1",
+  );
   // stdin: a pipe that stays open and silent. At end of file (stdin "ignore") the 32-bit
   // build reads char 0xFF on every idle loop into the REPL's input line, which then grows
   // by ~25 JsVars a second: a "leak" that is the harness, not the firmware.
@@ -194,13 +204,18 @@ export function startDevice(o: StartOptions): DeviceRun {
   proc.stdin!.on("error", () => {});
   const markers = new EventEmitter();
   const seen = new Map<string, any[]>();
-  let out = "", buf = "";
+  let out = "",
+    buf = "";
   const onData = (d: Buffer) => {
     const s = d.toString("latin1");
-    out += s; buf += s;
+    out += s;
+    buf += s;
     let i;
     while ((i = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, i).replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replace(/\r/g, "");
+      const line = buf
+        .slice(0, i)
+        .replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
+        .replace(/\r/g, "");
       buf = buf.slice(i + 1);
       markers.emit("line", line);
       // A failed interpreter assertion dumps all memory and exits: report it at once.
@@ -209,7 +224,11 @@ export function startDevice(o: StartOptions): DeviceRun {
       const m = /@@(\w+) (.*)$/.exec(line);
       if (m) {
         let v: any;
-        try { v = JSON.parse(m[2]) } catch (e) { v = { unparsed: m[2] } }
+        try {
+          v = JSON.parse(m[2]);
+        } catch (_e) {
+          v = { unparsed: m[2] };
+        }
         if (!seen.has(m[1])) seen.set(m[1], []);
         seen.get(m[1])!.push(v);
         markers.emit("marker", m[1], v);
@@ -219,9 +238,14 @@ export function startDevice(o: StartOptions): DeviceRun {
   };
   proc.stdout!.on("data", onData);
   proc.stderr!.on("data", onData);
-  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((res) => proc.on("exit", (code, signal) => res({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    proc.on("exit", (code, signal) => res({ code, signal })),
+  );
   let alive = true;
-  exited.then(() => { alive = false; markers.emit("exit") });
+  exited.then(() => {
+    alive = false;
+    markers.emit("exit");
+  });
   const timer = o.timeoutMs ? setTimeout(() => kill(), o.timeoutMs) : null;
   function kill() {
     if (timer) clearTimeout(timer);
@@ -229,18 +253,41 @@ export function startDevice(o: StartOptions): DeviceRun {
     return exited;
   }
   return {
-    dir, proc, markers, exited, kill,
+    dir,
+    proc,
+    markers,
+    exited,
+    kill,
     output: () => out,
     seen: (name) => seen.get(name) || [],
     wait(name, ms, past) {
       if (past && seen.has(name)) return Promise.resolve(seen.get(name)![0]);
       return new Promise((res, rej) => {
-        const done = () => { clearTimeout(t); markers.off("@" + name, ok); markers.off("@fail", bad); markers.off("exit", gone) };
-        const ok = (v: any) => { done(); res(v) };
-        const bad = (v: any) => { done(); rej(new Error("device reported failure while waiting for " + name + ": " + JSON.stringify(v))) };
-        const gone = () => { done(); rej(new Error("interpreter exited while waiting for " + name + "\n" + tail(out))) };
-        const t = setTimeout(() => { done(); rej(new Error("no " + name + " within " + ms + " ms\n" + tail(out))) }, ms);
-        markers.on("@" + name, ok); markers.on("@fail", bad); markers.on("exit", gone);
+        const done = () => {
+          clearTimeout(t);
+          markers.off("@" + name, ok);
+          markers.off("@fail", bad);
+          markers.off("exit", gone);
+        };
+        const ok = (v: any) => {
+          done();
+          res(v);
+        };
+        const bad = (v: any) => {
+          done();
+          rej(new Error("device reported failure while waiting for " + name + ": " + JSON.stringify(v)));
+        };
+        const gone = () => {
+          done();
+          rej(new Error("interpreter exited while waiting for " + name + "\n" + tail(out)));
+        };
+        const t = setTimeout(() => {
+          done();
+          rej(new Error("no " + name + " within " + ms + " ms\n" + tail(out)));
+        }, ms);
+        markers.on("@" + name, ok);
+        markers.on("@fail", bad);
+        markers.on("exit", gone);
         if (!alive) gone();
       });
     },
@@ -248,7 +295,10 @@ export function startDevice(o: StartOptions): DeviceRun {
 }
 
 function tail(s: string): string {
-  const l = s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split("\n").filter((x) => x.trim());
+  const l = s
+    .replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
+    .split("\n")
+    .filter((x) => x.trim());
   return "--- interpreter output (last 15 lines) ---\n" + l.slice(-15).join("\n");
 }
 
@@ -262,14 +312,26 @@ export function until<T>(f: () => T, ms: number, what = "a condition", every = 2
     const t0 = Date.now();
     const iv = setInterval(() => {
       let v: T | null;
-      try { v = f() } catch (e) { v = null }
-      if (v) { clearInterval(iv); res(v) } else if (Date.now() - t0 > ms) { clearInterval(iv); rej(new Error("timed out after " + ms + " ms waiting for " + what)) }
+      try {
+        v = f();
+      } catch (_e) {
+        v = null;
+      }
+      if (v) {
+        clearInterval(iv);
+        res(v);
+      } else if (Date.now() - t0 > ms) {
+        clearInterval(iv);
+        rej(new Error("timed out after " + ms + " ms waiting for " + what));
+      }
     }, every);
   });
 }
 
 /** Lines of the interpreter's output that report an uncaught error. */
 export function errorLines(out: string): string[] {
-  return out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split(/\r?\n/)
+  return out
+    .replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
+    .split(/\r?\n/)
     .filter((l) => /Uncaught|ERROR:|ASSERT\(|FAILED|InternalError/.test(l));
 }

@@ -8,7 +8,9 @@ import { startEmulator, type Emulator, type Device } from "../emulator/index";
 
 export const KEEPALIVE = 30;
 // the platform minimum: dead-link detection in real time stays short
-export const WATCHDOG: number = JSON.parse(readFileSync(new URL("../../board.json", import.meta.url), "utf8")).watchdogSeconds;
+export const WATCHDOG: number = JSON.parse(
+  readFileSync(new URL("../../board.json", import.meta.url), "utf8"),
+).watchdogSeconds;
 
 // Postlude for the scenarios (plain ES5, runs on the interpreter). Markers:
 // @@st on every change of state/wifi/lastError/reconnects, @@online/@@offline, @@p (a post
@@ -41,13 +43,22 @@ if(s.state=="unconfigured"){if(SETUP){try{iot.setup(SETUP);__out("setup",{ms:ms(
 `;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-export const newDevice = (): Device => ({ productKey: randomName(11), deviceName: "scenario-" + randomName(4), deviceSecret: randomName(32) });
+export const newDevice = (): Device => ({
+  productKey: randomName(11),
+  deviceName: "scenario-" + randomName(4),
+  deviceSecret: randomName(32),
+});
 
 /** Lines that report an uncaught error or an interpreter failure (a refused connect's own
  * "ERROR: Connect failed" line is the Linux build's normal report, caught by the firmware). */
 export function badLines(out: string): string[] {
-  return out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split(/\r?\n/)
-    .filter((l) => /Uncaught|ASSERT\(|FAILED|InternalError|ERROR:/.test(l) && !/ERROR: Connect failed \(err \d+\)\s*$/.test(l));
+  return out
+    .replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
+    .split(/\r?\n/)
+    .filter(
+      (l) =>
+        /Uncaught|ASSERT\(|FAILED|InternalError|ERROR:/.test(l) && !/ERROR: Connect failed \(err \d+\)\s*$/.test(l),
+    );
 }
 
 export interface ScenarioOptions {
@@ -63,11 +74,15 @@ export interface ScenarioOptions {
   outage?: "broker" | "wifi";
 }
 
-export interface Check { name: string, ok: boolean, detail: string }
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
 
 /** An emulator that records its events; `count` counts them (optionally filtered). */
 export interface RecordingEmulator extends Emulator {
-  events: { ev: string, d: any, t: number }[];
+  events: { ev: string; d: any; t: number }[];
   count: (ev: string, f?: (d: any) => boolean) => number;
 }
 
@@ -79,7 +94,11 @@ export interface ScenarioDevice extends DeviceRun {
   lastSt: () => any;
 }
 
-export const setupFor = (dev: Device, port: number, host?: string) => Object.assign({ ssid: "emulator", password: "password123", host: host || "127.0.0.1", port, keepAlive: KEEPALIVE }, dev);
+export const setupFor = (dev: Device, port: number, host?: string) =>
+  Object.assign(
+    { ssid: "emulator", password: "password123", host: host || "127.0.0.1", port, keepAlive: KEEPALIVE },
+    dev,
+  );
 
 /** One scenario's run: what it started (cleaned up at the end), its checks and figures. */
 export class Ctx {
@@ -93,7 +112,8 @@ export class Ctx {
   readonly o: ScenarioOptions;
 
   constructor(name: string, o: ScenarioOptions) {
-    this.name = name; this.o = o;
+    this.name = name;
+    this.o = o;
     this.log = o.log || (() => {});
   }
   check(name: string, ok: unknown, detail?: unknown) {
@@ -101,7 +121,7 @@ export class Ctx {
     this.log((ok ? "ok   " : "FAIL ") + this.name + ": " + name + (detail !== undefined ? " (" + detail + ")" : ""));
   }
   async emu(devices: Device[]): Promise<RecordingEmulator> {
-    const emu = await startEmulator({ port: 0, devices, log: (l) => this.log("emu: " + l) }) as RecordingEmulator;
+    const emu = (await startEmulator({ port: 0, devices, log: (l) => this.log("emu: " + l) })) as RecordingEmulator;
     emu.events = [];
     for (const ev of ["connect", "connack", "subscribe", "post", "set_reply", "ntp", "disconnect", "kick", "pingreq"]) {
       emu.on(ev, (d) => emu.events.push({ ev, d, t: Date.now() }));
@@ -112,11 +132,22 @@ export class Ctx {
   }
   /** An interpreter on the scenario postlude. */
   device(setup: object | null, plan: Record<string, unknown>, dir?: string, tag?: string): ScenarioDevice {
-    const run = startDevice({ espruino: this.o.espruino, firmware: this.o.firmware, postlude: POSTLUDE, setup, plan: Object.assign({}, plan), dir, timeoutMs: 600000 + (this.o.minutes || 0) * 60000 });
+    const run = startDevice({
+      espruino: this.o.espruino,
+      firmware: this.o.firmware,
+      postlude: POSTLUDE,
+      setup,
+      plan: Object.assign({}, plan),
+      dir,
+      timeoutMs: 600000 + (this.o.minutes || 0) * 60000,
+    });
     const d: ScenarioDevice = Object.assign(run, {
       tag: tag || "dev",
       m: (name: string) => run.seen(name),
-      lastSt: () => { const a = run.seen("st"); return a.length ? a[a.length - 1] : null },
+      lastSt: () => {
+        const a = run.seen("st");
+        return a.length ? a[a.length - 1] : null;
+      },
     });
     d.markers.on("line", (l) => this.log(d.tag + ": " + l));
     this.devs.push(d);
@@ -130,17 +161,31 @@ export class Ctx {
   }
   /** The watchdog is enabled in manual mode and kicked at least every watchdogSeconds / 3 (+1 s). */
   watchdog(d: ScenarioDevice, runMs: number) {
-    const all = d.m("st").concat(d.m("mem")).filter((x) => x.wd).sort((a, b) => a.ms - b.ms);
+    const all = d
+      .m("st")
+      .concat(d.m("mem"))
+      .filter((x) => x.wd)
+      .sort((a, b) => a.ms - b.ms);
     const wd = all.length ? all[all.length - 1].wd : null;
     // the kick gap is only known once a run is longer than one period
-    this.check("watchdog enabled manually and kicked every period/3 in every state (" + d.tag + ")",
-      wd && wd.s === WATCHDOG && wd.auto === false && wd.gap <= WATCHDOG / 3 + 1 && (runMs < WATCHDOG * 1000 / 3 + 2000 || wd.kicks >= 2),
-      JSON.stringify(wd));
+    this.check(
+      "watchdog enabled manually and kicked every period/3 in every state (" + d.tag + ")",
+      wd &&
+        wd.s === WATCHDOG &&
+        wd.auto === false &&
+        wd.gap <= WATCHDOG / 3 + 1 &&
+        (runMs < (WATCHDOG * 1000) / 3 + 2000 || wd.kicks >= 2),
+      JSON.stringify(wd),
+    );
   }
   noErrors(devs?: ScenarioDevice[]) {
     for (const d of devs || this.devs) {
       const bad = badLines(d.output());
-      this.check("no uncaught errors / interpreter failures (" + d.tag + ")", bad.length === 0, bad.slice(0, 3).join(" | ") || "none");
+      this.check(
+        "no uncaught errors / interpreter failures (" + d.tag + ")",
+        bad.length === 0,
+        bad.slice(0, 3).join(" | ") || "none",
+      );
     }
   }
 }
@@ -148,7 +193,8 @@ export class Ctx {
 // Every scenario starts the same way: a fresh device identity on its own emulator, one
 // interpreter configured for it, waited for until online.
 export async function onlineDevice(c: Ctx, plan: Record<string, unknown>, tag?: string) {
-  const dev = newDevice(), emu = await c.emu([dev]);
+  const dev = newDevice(),
+    emu = await c.emu([dev]);
   const d = c.device(setupFor(dev, emu.port), plan, undefined, tag);
   const on = await d.wait("online", 30000, true);
   return { dev, emu, d, on };

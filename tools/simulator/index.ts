@@ -19,7 +19,7 @@
 // header of the file concerned. Two more: process.memory() numbers are plausible, not measured
 // (usage ~ bundle text / 12 + 600), and unknown timer ids are ignored by clearTimeout (2v29);
 // only `undefined` throws.
-export { createDevice, type Device } from './device'
-export type { DeviceOptions } from './core'
-export { format } from './format'
-export { espruinoJSON, parseLiberal } from './espruino-json'
+export { createDevice, type Device } from "./device";
+export type { DeviceOptions } from "./core";
+export { format } from "./format";
+export { espruinoJSON, parseLiberal } from "./espruino-json";

@@ -16,141 +16,169 @@
 //   to a TLS socket inside ANOTHER socket's 'data' callback, prints "simulator: CRASH ..." to
 //   the console, throws, and power-cycles the device (as the board's watchdog would after the
 //   assert), so tests see it.
-import net from 'node:net'
-import tls from 'node:tls'
-import { execFileSync } from 'node:child_process'
-import type { Core } from './core'
+import net from "node:net";
+import tls from "node:tls";
+import { execFileSync } from "node:child_process";
+import type { Core } from "./core";
 
-interface Entry { ns: net.Socket, kill: () => void }
+interface Entry {
+  ns: net.Socket;
+  kill: () => void;
+}
 
 /** @param wifiConnected whether the station is associated (sockets need it) */
-export function createNet (core: Core, wifiConnected: () => boolean) {
-  const dns = new Map([['localhost', '127.0.0.1'], ...Object.entries(core.opts.hosts || {})])
-  const sockets = new Set<Entry>()
+export function createNet(core: Core, wifiConnected: () => boolean) {
+  const dns = new Map([["localhost", "127.0.0.1"], ...Object.entries(core.opts.hosts || {})]);
+  const sockets = new Set<Entry>();
   /** Host sockets the device abandoned, still open until the peer or close() ends them. */
-  const orphans = new Set<net.Socket>()
+  const orphans = new Set<net.Socket>();
 
-  function resolve (host: string): string {
-    if (net.isIP(host)) return host
-    const known = dns.get(host)
-    if (known !== undefined) return known
-    let ip = ''
+  function resolve(host: string): string {
+    if (net.isIP(host)) return host;
+    const known = dns.get(host);
+    if (known !== undefined) return known;
+    let ip = "";
     try {
-      ip = execFileSync(process.execPath, ['-e', 'require("dns").lookup(process.argv[1],{family:4},(e,a)=>{process.stdout.write(e?"":a)})', host], { timeout: 10000, encoding: 'utf8' }).trim()
-    } catch { ip = '' }
-    if (!ip) return ''
-    dns.set(host, ip)
-    return ip
+      ip = execFileSync(
+        process.execPath,
+        ["-e", 'require("dns").lookup(process.argv[1],{family:4},(e,a)=>{process.stdout.write(e?"":a)})', host],
+        { timeout: 10000, encoding: "utf8" },
+      ).trim();
+    } catch {
+      ip = "";
+    }
+    if (!ip) return "";
+    dns.set(host, ip);
+    return ip;
   }
 
   /** The device socket whose 'data' listeners are running (null outside one). */
-  let inData: any = null
+  let inData: any = null;
 
-  function crash (what: string): never {
-    const msg = 'simulator: CRASH: ' + what + ' kills Espruino 2v29 (ASSERT(net) FAILED, docs/ESPRUINO.md §4); defer it with setTimeout'
-    core.out(msg)
-    core.log(msg)
-    const g = core.gen
-    setImmediate(() => { if (g === core.gen) crashed(msg) })
-    throw core.err(msg)
+  function crash(what: string): never {
+    const msg =
+      "simulator: CRASH: " +
+      what +
+      " kills Espruino 2v29 (ASSERT(net) FAILED, docs/ESPRUINO.md §4); defer it with setTimeout";
+    core.out(msg);
+    core.log(msg);
+    const g = core.gen;
+    setImmediate(() => {
+      if (g === core.gen) crashed(msg);
+    });
+    throw core.err(msg);
   }
-  let crashed: (why: string) => void = () => {}
+  let crashed: (why: string) => void = () => {};
 
-  function connect (o: any, cb: any, secure?: boolean) {
-    if (!o || typeof o !== 'object') throw core.err('simulator: net.connect needs {host, port}')
-    if (secure && inData) crash('tls.connect inside a socket data callback')
-    const host = o.host === undefined ? '127.0.0.1' : String(o.host)
-    const port = Number(o.port)
-    if (!wifiConnected()) throw core.err('Unable to create socket', 'InternalError')
-    const ip = resolve(host)
-    if (!ip) throw core.err('Unable to locate host', 'InternalError')
-    const g = core.gen
-    const sock = new core.C.Object()
-    const st = { ended: false, closed: false, error: null as any }
+  function connect(o: any, cb: any, secure?: boolean) {
+    if (!o || typeof o !== "object") throw core.err("simulator: net.connect needs {host, port}");
+    if (secure && inData) crash("tls.connect inside a socket data callback");
+    const host = o.host === undefined ? "127.0.0.1" : String(o.host);
+    const port = Number(o.port);
+    if (!wifiConnected()) throw core.err("Unable to create socket", "InternalError");
+    const ip = resolve(host);
+    if (!ip) throw core.err("Unable to locate host", "InternalError");
+    const g = core.gen;
+    const sock = new core.C.Object();
+    const st = { ended: false, closed: false, error: null as any };
     // no certificate check and no SNI (servername '' suppresses it in Node), as on the device
-    const ns: net.Socket = secure ? tls.connect({ host: ip, port, rejectUnauthorized: false, servername: '' }) : net.connect({ host: ip, port })
-    ns.setNoDelay(true)
-    const entry = { ns, kill }
-    sockets.add(entry)
-    core.log('net: connect ' + host + ':' + port)
-    function finish (hadError: boolean) {
-      if (st.closed) return
-      st.closed = true
-      sockets.delete(entry)
-      if (g !== core.gen) return
-      if (hadError && st.error) core.fire(sock, 'error', [core.toCtx(st.error)])
-      core.fire(sock, 'end', [])
-      core.fire(sock, 'close', [hadError])
+    const ns: net.Socket = secure
+      ? tls.connect({ host: ip, port, rejectUnauthorized: false, servername: "" })
+      : net.connect({ host: ip, port });
+    ns.setNoDelay(true);
+    const entry = { ns, kill };
+    sockets.add(entry);
+    core.log("net: connect " + host + ":" + port);
+    function finish(hadError: boolean) {
+      if (st.closed) return;
+      st.closed = true;
+      sockets.delete(entry);
+      if (g !== core.gen) return;
+      if (hadError && st.error) core.fire(sock, "error", [core.toCtx(st.error)]);
+      core.fire(sock, "end", []);
+      core.fire(sock, "close", [hadError]);
     }
-    function kill () {
+    function kill() {
       // The device's side is gone; the TCP link is left for the broker to time out.
-      sockets.delete(entry)
-      ns.removeAllListeners('data')
-      ns.on('data', () => {})
-      orphans.add(ns)
-      ns.on('close', () => orphans.delete(ns))
-      setImmediate(() => finish(false))
+      sockets.delete(entry);
+      ns.removeAllListeners("data");
+      ns.on("data", () => {});
+      orphans.add(ns);
+      ns.on("close", () => orphans.delete(ns));
+      setImmediate(() => finish(false));
     }
-    ns.on(secure ? 'secureConnect' : 'connect', () => {
-      if (st.closed || g !== core.gen) return
-      core.log('net: open ' + host + ':' + port)
-      core.fire(sock, 'connect', [proxy])
-    })
+    ns.on(secure ? "secureConnect" : "connect", () => {
+      if (st.closed || g !== core.gen) return;
+      core.log("net: open " + host + ":" + port);
+      core.fire(sock, "connect", [proxy]);
+    });
     const fireData = (s: string) => {
-      inData = sock
-      try { core.fire(sock, 'data', [s]) } finally { inData = null }
-    }
-    ns.on('data', (b: Buffer) => {
-      if (st.closed || g !== core.gen) return
-      const s = b.toString('latin1')
-      const rechunk = core.opts.rechunk
-      if (!rechunk) return fireData(s)
-      const max = rechunk === true ? 64 : rechunk
-      for (let i = 0; i < s.length && !st.closed;) {
-        const n = 1 + Math.floor(Math.random() * max)
-        fireData(s.slice(i, i + n))
-        i += n
+      inData = sock;
+      try {
+        core.fire(sock, "data", [s]);
+      } finally {
+        inData = null;
       }
-    })
-    ns.on('error', (e: any) => {
-      st.error = { code: e.code === 'ECONNRESET' ? -9 : e.code === 'ECONNREFUSED' ? -11 : -10, message: e.code === 'ECONNRESET' ? 'connection reset' : e.code === 'ECONNREFUSED' ? 'connection refused' : 'unknown' }
-      core.log('net: error ' + host + ':' + port + ' ' + e.code)
-    })
-    ns.on('close', () => { core.log('net: closed ' + host + ':' + port); finish(!!st.error) })
+    };
+    ns.on("data", (b: Buffer) => {
+      if (st.closed || g !== core.gen) return;
+      const s = b.toString("latin1");
+      const rechunk = core.opts.rechunk;
+      if (!rechunk) return fireData(s);
+      const max = rechunk === true ? 64 : rechunk;
+      for (let i = 0; i < s.length && !st.closed; ) {
+        const n = 1 + Math.floor(Math.random() * max);
+        fireData(s.slice(i, i + n));
+        i += n;
+      }
+    });
+    ns.on("error", (e: any) => {
+      st.error = {
+        code: e.code === "ECONNRESET" ? -9 : e.code === "ECONNREFUSED" ? -11 : -10,
+        message:
+          e.code === "ECONNRESET" ? "connection reset" : e.code === "ECONNREFUSED" ? "connection refused" : "unknown",
+      };
+      core.log("net: error " + host + ":" + port + " " + e.code);
+    });
+    ns.on("close", () => {
+      core.log("net: closed " + host + ":" + port);
+      finish(!!st.error);
+    });
     Object.assign(sock, {
-      write (d: any) {
-        if (secure && inData && inData !== sock) crash('a write to a TLS socket inside another socket\'s data callback')
-        if (st.ended || st.closed) throw core.err('This socket is closed')
+      write(d: any) {
+        if (secure && inData && inData !== sock) crash("a write to a TLS socket inside another socket's data callback");
+        if (st.ended || st.closed) throw core.err("This socket is closed");
         // Espruino converts a non-string with jsvAsString: arrays and typed arrays become "1,2,3".
-        let s
-        if (typeof d === 'string') s = d
-        else if (ArrayBuffer.isView(d) || Object.prototype.toString.call(d) === '[object ArrayBuffer]') s = Array.prototype.join.call(ArrayBuffer.isView(d) ? d : new Uint8Array(d), ',')
-        else if (Array.isArray(d)) s = d.join(',')
-        else s = String(d)
-        ns.write(core.bytesOf(s, 'socket.write'))
+        let s;
+        if (typeof d === "string") s = d;
+        else if (ArrayBuffer.isView(d) || Object.prototype.toString.call(d) === "[object ArrayBuffer]")
+          s = Array.prototype.join.call(ArrayBuffer.isView(d) ? d : new Uint8Array(d), ",");
+        else if (Array.isArray(d)) s = d.join(",");
+        else s = String(d);
+        ns.write(core.bytesOf(s, "socket.write"));
       },
-      end (d: any) {
-        if (st.ended || st.closed) return
-        if (d !== undefined) sock.write(d)
-        st.ended = true
-        ns.end()
-      }
-    })
-    const proxy = core.stand('socket', sock)
-    if (typeof cb === 'function') sock.on('connect', cb)
-    return proxy
+      end(d: any) {
+        if (st.ended || st.closed) return;
+        if (d !== undefined) sock.write(d);
+        st.ended = true;
+        ns.end();
+      },
+    });
+    const proxy = core.stand("socket", sock);
+    if (typeof cb === "function") sock.on("connect", cb);
+    return proxy;
   }
 
   /** The device loses every socket (Wi-Fi drop, reboot); the TCP links stay open. */
-  function abandonAll () {
-    for (const s of [...sockets]) s.kill()
+  function abandonAll() {
+    for (const s of [...sockets]) s.kill();
   }
 
   /** Really closes every host socket (device close()). */
-  function destroyAll () {
-    for (const s of sockets) s.ns.destroy()
-    for (const s of orphans) s.destroy()
-    orphans.clear()
+  function destroyAll() {
+    for (const s of sockets) s.ns.destroy();
+    for (const s of orphans) s.destroy();
+    orphans.clear();
   }
 
   return {
@@ -159,6 +187,8 @@ export function createNet (core: Core, wifiConnected: () => boolean) {
     abandonAll,
     destroyAll,
     /** what a crash does (device.ts: reboot) */
-    onCrash (f: (why: string) => void) { crashed = f }
-  }
+    onCrash(f: (why: string) => void) {
+      crashed = f;
+    },
+  };
 }

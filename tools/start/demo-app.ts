@@ -1,6 +1,6 @@
 // The demo application `npm start` writes into the simulated Storage as app.js on first run;
 // the firmware runs it after start. It is device code: Espruino's ES2015 subset, no Node API.
-export const POST_SECONDS = 10
+export const POST_SECONDS = 10;
 
 export const DEMO_APP = `// Demo app written by npm start: posts a fake temperature every ${POST_SECONDS} s while online.
 var demoTimer = null;
@@ -18,4 +18,4 @@ iot.on("offline", function () {
 });
 iot.on("reply", function (id, code) { console.log("app: reply to " + id + ": " + code); });
 iot.on("set", function (p) { console.log("app: cloud set " + JSON.stringify(p)); iot.post(p); });
-`
+`;
