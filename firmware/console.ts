@@ -1,5 +1,5 @@
 // The global `iot` console object; config persistence in Storage.
-import { FIELDS, mergeConfig, validateConfig, maskConfig } from "../lib/config";
+import { fieldNames, mergeConfig, validateConfig, maskConfig } from "../lib/config";
 import { subscriptions } from "../lib/alink";
 import { LOG_LEVELS, type DeviceLog } from "../lib/logs";
 
@@ -25,8 +25,9 @@ export interface IotDeps {
 // compares, and only then erases the old slot. Power lost at any step leaves the old or
 // the new file whole; boot takes the valid slot with the highest n.
 const SLOT = "iot.cfg";
-// run iot.setup({ssid:"..",password:"..",productKey:"..",deviceName:"..",deviceSecret:".."})
-const HINT = 'run iot.setup({' + FIELDS.slice(0, 5).join(':"..",') + ':".."})', NOT_CONFIGURED = "iot: not configured";
+const NOT_CONFIGURED = "iot: not configured";
+// the setup hint after why: a function, not a resident string (its literal stays in flash)
+const withHint = (why: string) => why + '; run iot.setup({ssid:"..",password:"..",productKey:"..",deviceName:"..",deviceSecret:".."})';
 
 export const makeIot = (deps: IotDeps): any => {
   // listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver async)
@@ -61,7 +62,7 @@ export const makeIot = (deps: IotDeps): any => {
   };
   // the current Alink; throws with the setup hint when not configured
   const configuredAlink = (): any => {
-    if (!config) throw Error(NOT_CONFIGURED + "; " + HINT);
+    if (!config) throw Error(withHint(NOT_CONFIGURED));
     return alink;
   };
   const stop = () => {
@@ -161,7 +162,7 @@ export const makeIot = (deps: IotDeps): any => {
   // Espruino 2v29 tells no reset reason on an ESP32 (only ESP8266.getResetInfo exists): each
   // boot is logged, so the cloud shows resets (watchdog, crash, power) between normal ones
   logs.add("WARN", "boot", "boot " + VERSION);
-  if (!config) deps._log((whyBad ? "iot: stored config bad (" + whyBad + ")" : NOT_CONFIGURED) + "; " + HINT);
+  if (!config) deps._log(withHint(whyBad ? "iot: stored config bad (" + whyBad + ")" : NOT_CONFIGURED));
 
   return {
     version: VERSION,
@@ -189,7 +190,7 @@ export const makeIot = (deps: IotDeps): any => {
       listeners[event].push(listener);
     },
     help() {
-      deps._log(("setup({" + FIELDS.join() + "}) show() status() start() stop() clear() post(params) event(id,params) log(level,text) on(" +
+      deps._log(("setup({" + fieldNames().join() + "}) show() status() start() stop() clear() post(params) event(id,params) log(level,text) on(" +
         Object.keys(listeners).join("|") + ",fn)").split(" ").map(command => "iot." + command).join("\n"));
     }
   };
