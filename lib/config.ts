@@ -1,5 +1,5 @@
 // Console config: field rules, group merge, masking. Messages name fields, never values.
-import { checkDevice, bad, str, int } from "./aliyun";
+import { checkDevice } from "./aliyun";
 import { LOG_LEVELS } from "./logs";
 
 // Every known field, in the fixed order iot.show() prints them, in groups that are set together
@@ -12,25 +12,26 @@ export const fieldNames = (): string[] => "ssid,password,productKey,deviceName,d
 
 // config must be an object without unknown field names (all of them are named).
 const checkKnown = (config: any) => {
-  if (!config || typeof config != "object") bad("config", "not an object");
+  if (!config || typeof config != "object") throw Error("config: not an object");
   const known = fieldNames(), unknown = Object.keys(config).filter(field => known.indexOf(field) < 0);
-  if (unknown.length) bad("unknown field", unknown.join(", "));
+  if (unknown.length) throw Error("unknown field: " + unknown.join(", "));
 };
 
 // Throws an Error naming the field and the rule when config is not a complete, valid config.
 export const validateConfig = (config: any): void => {
   checkKnown(config);
-  const password = config.password;
-  str(config, "ssid", /^/, "1-32 chars", 0, 0, 32);
-  // "" is an open network; WEP keys are 5/13 chars, WPA 8-63, a raw PSK 64 hex digits:
-  // the ESP32's station config holds up to 64, and the access point judges the rest
-  if (typeof password != "string" || password.length > 64) bad("password", "string of 0-64 chars");
-  int(config, "keepAlive", 30, 1200, "integer 30-1200");
-  if (config.telnet != null && typeof config.telnet != "boolean") bad("telnet", "true or false");
-  // which device log entries reach the platform's log service (default WARN)
-  if (config.logLevel != null && LOG_LEVELS.indexOf(config.logLevel) < 0) bad("logLevel", "one of " + LOG_LEVELS.join());
-  // the device group's fields (required ones included)
-  checkDevice(config);
+  // the device group's fields (required ones included), after these
+  checkDevice(config, (str, int, bad) => {
+    const password = config.password;
+    str(config, "ssid", /^/, "1-32 chars", 0, 0, 32);
+    // "" is an open network; WEP keys are 5/13 chars, WPA 8-63, a raw PSK 64 hex digits:
+    // the ESP32's station config holds up to 64, and the access point judges the rest
+    if (typeof password != "string" || password.length > 64) bad("password", "string of 0-64 chars");
+    int(config, "keepAlive", 30, 1200, "integer 30-1200");
+    if (config.telnet != null && typeof config.telnet != "boolean") bad("telnet", "true or false");
+    // which device log entries reach the platform's log service (default WARN)
+    if (config.logLevel != null && LOG_LEVELS.indexOf(config.logLevel) < 0) bad("logLevel", "one of " + LOG_LEVELS.join());
+  });
 };
 
 // stored + patch -> new validated config (stored is not modified). Naming one field of a
@@ -42,10 +43,10 @@ export const mergeConfig = (stored: any, patch: any): any => {
     endpointFields = all.slice(9, 12), merged = Object.assign({}, stored),
     endpoints = endpointFields.filter(field => patch[field] != null);
   [[wifiGroup, wifiGroup], [all.slice(2, 9), nameGroup]].forEach(groups => groups[0].forEach(field => {
-    if (field in patch) groups[1].forEach(other => { if (!(other in patch)) bad(other, "required with " + field) });
+    if (field in patch) groups[1].forEach(other => { if (!(other in patch)) throw Error(other + ": required with " + field) });
   }));
   if (nameGroup[0] in patch) identityFields.forEach(field => { delete merged[field] });
-  if (endpoints.length > 1) bad(endpoints.join("+"), "only one of " + endpointFields.join(", "));
+  if (endpoints.length > 1) throw Error(endpoints.join("+") + ": only one of " + endpointFields.join(", "));
   if (endpoints.length) endpointFields.forEach(field => { delete merged[field] });
   for (const field in patch) {
     if (patch[field] == null) delete merged[field]; else merged[field] = patch[field];
