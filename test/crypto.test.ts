@@ -125,7 +125,7 @@ function bytes(n, o) { var s = "", i; for (i = 0; i < n; i++) s += String.fromCh
 var r = { md5: [], hmac: [], cred: [] }, n, k;
 for (n = 0; n <= 130; n++) r.md5.push(hex(md5(bytes(n, n))));
 for (k in H) for (n = 0; n <= 80; n += 5) r.hmac.push(hex(hmac(H[k], bytes(n, 1), bytes(n * 2, 7))));
-SIGN_METHODS.forEach(function (m) {
+["hmacmd5", "hmacsha1", "hmacsha256"].forEach(function (m) {
   r.cred.push(credentials({ productKey: "a1X2bEnP82z", deviceName: "example1", deviceSecret: "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw", signMethod: m, timestamp: 2524608000000 }, H.sha1, H.sha256));
 });
 console.log("@@result " + JSON.stringify(r));
@@ -141,6 +141,6 @@ quit();
     }
     const content = "clientIda1X2bEnP82z.example1deviceNameexample1productKeya1X2bEnP82ztimestamp2524608000000";
     expect(r.cred.map((c: any) => c.password)).toEqual(["md5", "sha1", "sha256"].map(a => hx(a, "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw", content)));
-    expect(r.cred[2].clientId).toBe("a1X2bEnP82z.example1|securemode=3,signmethod=hmacsha256,timestamp=2524608000000|");
+    expect(r.cred[2].clientId).toBe("a1X2bEnP82z.example1|securemode=2,signmethod=hmacsha256,timestamp=2524608000000|");
   });
 });
