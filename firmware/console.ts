@@ -25,14 +25,14 @@ export interface IotDeps {
 // compares, and only then erases the old slot. Power lost at any step leaves the old or
 // the new file whole; boot takes the valid slot with the highest n.
 const SLOT = "iot.cfg";
-const NOT_CONFIGURED = "iot: not configured";
+const NOT_CONFIGURED = "iot: not configured", EVENTS = "online|offline|set|reply|service|rrpc";
 // the setup hint after why: a function, not a resident string (its literal stays in flash)
 const withHint = (why: string) => why + '; run iot.setup({ssid:"..",password:"..",productKey:"..",deviceName:"..",deviceSecret:".."})';
 
 export const makeIot = (deps: IotDeps): any => {
-  // listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver async)
-  const storage = deps._storage, link = deps._link, logs = deps._logs,
-    listeners: any = { online: [], offline: [], set: [], reply: [], service: [], rrpc: [] };
+  // listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver
+  // async), each created by its first iot.on(): empty resident arrays cost RAM
+  const storage = deps._storage, link = deps._link, logs = deps._logs, listeners: any = {};
   // config: the valid stored one (null: none); sequence: its n; slot: the file holding it;
   // whyBad: why a stored file was rejected at boot
   // lastPostId: carried from one Alink to the next, so ids never repeat after setup/start/clear
@@ -41,24 +41,16 @@ export const makeIot = (deps: IotDeps): any => {
     // the reason it went down ("" before the first online), status().reconnects at that moment
     downAt = Date.now(), downReason = "", downCount = 0;
 
-  // Calls every listener in order; the first number returned is the set reply code.
-  // (A throw propagates: Link and Alink catch it, Alink answers 500.)
-  const emit = (event: string, first?: any, second?: any, third?: any): any => {
-    let code: any;
-    listeners[event].forEach((listener: any) => {
-      const result = listener(first, second, third);
-      if (code == null && typeof result == "number") code = result;
-    });
-    return code == null ? 200 : code;
-  };
-  // Services and RRPC: the first listener's return value that is not undefined.
-  const first = (event: string, first?: any, second?: any): any => {
+  // Calls every listener in order (a throw propagates: Link and Alink catch it, Alink answers 500).
+  // Returns the set reply code: the first number returned, else 200; with anyValue (services,
+  // RRPC) the first return value that is not undefined. One function for both: each is resident.
+  const emit = (event: string, anyValue?: any, first?: any, second?: any, third?: any): any => {
     let result: any;
-    listeners[event].forEach((listener: any) => {
-      const value = listener(first, second);
-      if (result === undefined) result = value;
+    (listeners[event] || []).forEach((listener: any) => {
+      const value = listener(first, second, third);
+      if (result === undefined && (anyValue || typeof value == "number")) result = value;
     });
-    return result;
+    return anyValue || result !== undefined ? result : 200;
   };
   // the current Alink; throws with the setup hint when not configured
   const configuredAlink = (): any => {
@@ -78,11 +70,11 @@ export const makeIot = (deps: IotDeps): any => {
     stop();
     alink = deps._alink(current.productKey, current.deviceName);
     alink._lastId = lastPostId;
-    alink.onSet = (params: any) => emit("set", params);
-    alink.onReply = (id: any, code: any, message: any) => { emit("reply", id, code, message) };
+    alink.onSet = (params: any) => emit("set", 0, params);
+    alink.onReply = (id: any, code: any, message: any) => { emit("reply", 0, id, code, message) };
     // no service listener: 404, the platform's "service not found"
-    alink.onService = (identifier: any, params: any) => listeners.service.length ? first("service", identifier, params) : 404;
-    alink.onRrpc = (payload: any) => first("rrpc", payload);
+    alink.onService = (identifier: any, params: any) => listeners.service ? emit("service", 1, identifier, params) : 404;
+    alink.onRrpc = (payload: any) => emit("rrpc", 1, payload);
     // credentials give {host, port, clientId, username, password (MQTT)}: completed into a Session
     link.start(Object.assign(session, {
       _ssid: current.ssid, _wifiPassword: current.password, _keepAlive: current.keepAlive || deps._keepAlive,
@@ -186,12 +178,12 @@ export const makeIot = (deps: IotDeps): any => {
     // an app line for the platform's log service (module "app"), same buffer and level filter
     log(level: string, text: any) { logs.add(level, "app", text) },
     on(event: string, listener: any) {
-      if (!listeners[event] || typeof listener != "function") throw Error("iot.on(" + Object.keys(listeners).join("|") + ", function)");
-      listeners[event].push(listener);
+      if (EVENTS.split("|").indexOf(event) < 0 || typeof listener != "function") throw Error("iot.on(" + EVENTS + ", function)");
+      (listeners[event] = listeners[event] || []).push(listener);
     },
     help() {
       deps._log(("setup({" + fieldNames().join() + "}) show() status() start() stop() clear() post(params) event(id,params) log(level,text) on(" +
-        Object.keys(listeners).join("|") + ",fn)").split(" ").map(command => "iot." + command).join("\n"));
+        EVENTS + ",fn)").split(" ").map(command => "iot." + command).join("\n"));
     }
   };
 };
