@@ -64,31 +64,34 @@ export const makeIot = (deps: IotDeps): any => {
       lastPostId = alink._lastId;
     }
   };
+  // Alink's callbacks: created once here, not per start (a closure there keeps start's scope)
+  const onSet = (params: any) => emit("set", 0, params);
+  const onReply = (id: any, code: any, message: any) => { emit("reply", 0, id, code, message) };
+  // no service listener: 404, the platform's "service not found"
+  const onService = (identifier: any, params: any) => listeners.service ? emit("service", 1, identifier, params) : 404;
+  const onRrpc = (payload: any) => emit("rrpc", 1, payload);
   const start = () => {
     configuredAlink();
     const current = config, session = deps._creds(current);
     stop();
     alink = deps._alink(current.productKey, current.deviceName);
     alink._lastId = lastPostId;
-    alink.onSet = (params: any) => emit("set", 0, params);
-    alink.onReply = (id: any, code: any, message: any) => { emit("reply", 0, id, code, message) };
-    // no service listener: 404, the platform's "service not found"
-    alink.onService = (identifier: any, params: any) => listeners.service ? emit("service", 1, identifier, params) : 404;
-    alink.onRrpc = (payload: any) => emit("rrpc", 1, payload);
+    alink.onSet = onSet; alink.onReply = onReply; alink.onService = onService; alink.onRrpc = onRrpc;
     // credentials give {host, port, clientId, username, password (MQTT)}: completed into a Session
-    link.start(Object.assign(session, {
+    // Registration runs once in a device's life: _register exists only in its session.
+    // The reply's secret or token becomes the stored identity
+    // (as iot.setup would store it), and the login with it starts at once; it is never logged.
+    Object.assign(session, {
       _ssid: current.ssid, _wifiPassword: current.password, _keepAlive: current.keepAlive || deps._keepAlive,
       _topics: subscriptions(current.productKey, current.deviceName).concat(deps._topics ? deps._topics(current.productKey, current.deviceName) : []), _tls: current.tls !== false,
       _secret: current.productSecret ? "productSecret" : current.deviceToken ? "deviceToken" : "deviceSecret",
-      // Registration runs once in a device's life: this function exists only in its session.
-      // The reply's secret or token becomes the stored identity (as iot.setup would store it),
-      // and the login with it starts at once; it is never logged.
-      _register: current.productSecret && ((payload: string) => {
-        const reply = JSON.parse(payload);
-        deps._log("iot: registered");
-        setup({ productKey: current.productKey, deviceName: current.deviceName, deviceSecret: reply.deviceSecret, clientId: reply.clientId, deviceToken: reply.deviceToken });
-      })
-    }));
+    });
+    if (current.productSecret) session._register = (payload: string) => {
+      const reply = JSON.parse(payload);
+      deps._log("iot: registered");
+      setup({ productKey: current.productKey, deviceName: current.deviceName, deviceSecret: reply.deviceSecret, clientId: reply.clientId, deviceToken: reply.deviceToken });
+    };
+    link.start(session);
   };
   const run = () => {
     deps._telnet(!!(config && config.telnet));
