@@ -99,13 +99,8 @@ export const makeIot = (deps: IotDeps): any => {
     if (config) start();
   };
   const setup = (patch: any) => {
-    const merged = mergeConfig(config, patch);
-    save(merged);
-    config = merged;
-    run();
-  };
-  const save = (newConfig: any) => {
-    const newSlot = slot ^ 1, file = SLOT + newSlot, record = { n: sequence + 1, c: newConfig };
+    // the save, inline (a function of its own would be resident)
+    const merged = mergeConfig(config, patch), newSlot = slot ^ 1, file = SLOT + newSlot, record = { n: sequence + 1, c: merged };
     let verified = false;
     try {
       storage.writeJSON(file, record);
@@ -117,6 +112,8 @@ export const makeIot = (deps: IotDeps): any => {
     }
     storage.erase(SLOT + slot);
     slot = newSlot; sequence++;
+    config = merged;
+    run();
   };
 
   link.onMessage = (topic: string, payload: string) => { if (alink) alink.message(topic, payload) };

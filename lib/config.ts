@@ -8,18 +8,20 @@ import { LOG_LEVELS } from "./logs";
 // checks which), naming any of these sets a new identity; endpoint [9, 12): alternatives, setting
 // one removes the others. A new array per call from a literal (which stays in flash): resident
 // arrays of strings cost RAM, and only setup, boot and the console need them.
-export const fieldNames = (): string[] => "ssid,password,productKey,deviceName,deviceSecret,productSecret,preregistered,clientId,deviceToken,region,instanceId,host,port,tls,signMethod,keepAlive,telnet,logLevel".split(",");
-
-// config must be an object without unknown field names (all of them are named).
-const checkKnown = (config: any) => {
-  if (!config || typeof config != "object") throw Error("config: not an object");
-  const known = fieldNames(), unknown = Object.keys(config).filter(field => known.indexOf(field) < 0);
-  if (unknown.length) throw Error("unknown field: " + unknown.join(", "));
+// With check: first checks that config is an object without unknown field names (all are named).
+export const fieldNames = (check?: any, config?: any): string[] => {
+  const known = "ssid,password,productKey,deviceName,deviceSecret,productSecret,preregistered,clientId,deviceToken,region,instanceId,host,port,tls,signMethod,keepAlive,telnet,logLevel".split(",");
+  if (check) {
+    if (!config || typeof config != "object") throw Error("config: not an object");
+    const unknown = Object.keys(config).filter(field => known.indexOf(field) < 0);
+    if (unknown.length) throw Error("unknown field: " + unknown.join(", "));
+  }
+  return known;
 };
 
 // Throws an Error naming the field and the rule when config is not a complete, valid config.
 export const validateConfig = (config: any): void => {
-  checkKnown(config);
+  fieldNames(1, config);
   // the device group's fields (required ones included), after these
   checkDevice(config, (str, int, bad) => {
     const password = config.password;
@@ -38,8 +40,7 @@ export const validateConfig = (config: any): void => {
 // group requires the whole group; a new identity or endpoint replaces the old one whole;
 // null/undefined removes an optional field.
 export const mergeConfig = (stored: any, patch: any): any => {
-  checkKnown(patch);
-  const all = fieldNames(), wifiGroup = all.slice(0, 2), nameGroup = all.slice(2, 4), identityFields = all.slice(4, 9),
+  const all = fieldNames(1, patch), wifiGroup = all.slice(0, 2), nameGroup = all.slice(2, 4), identityFields = all.slice(4, 9),
     endpointFields = all.slice(9, 12), merged = Object.assign({}, stored),
     endpoints = endpointFields.filter(field => patch[field] != null);
   [[wifiGroup, wifiGroup], [all.slice(2, 9), nameGroup]].forEach(groups => groups[0].forEach(field => {
