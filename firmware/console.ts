@@ -25,9 +25,7 @@ export interface IotDeps {
 // compares, and only then erases the old slot. Power lost at any step leaves the old or
 // the new file whole; boot takes the valid slot with the highest n.
 const SLOT = "iot.cfg";
-const NOT_CONFIGURED = "iot: not configured", EVENTS = "online|offline|set|reply|service|rrpc";
-// the setup hint after why: a function, not a resident string (its literal stays in flash)
-const withHint = (why: string) => why + '; run iot.setup({ssid:"..",password:"..",productKey:"..",deviceName:"..",deviceSecret:".."})';
+const EVENTS = "online|offline|set|reply|service|rrpc";
 
 export const makeIot = (deps: IotDeps): any => {
   // listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver
@@ -52,9 +50,11 @@ export const makeIot = (deps: IotDeps): any => {
     });
     return anyValue || result !== undefined ? result : 200;
   };
-  // the current Alink; throws with the setup hint when not configured
-  const configuredAlink = (): any => {
-    if (!config) throw Error(withHint(NOT_CONFIGURED));
+  // the current Alink; throws with the setup hint when not configured (at boot, after why the
+  // stored config was rejected). Literals, not resident strings.
+  const configuredAlink = (whyBad?: string): any => {
+    if (!config) throw Error((whyBad ? "iot: stored config bad (" + whyBad + ")" : "iot: not configured") +
+      '; run iot.setup({ssid:"..",password:"..",productKey:"..",deviceName:"..",deviceSecret:".."})');
     return alink;
   };
   const stop = () => {
@@ -154,12 +154,12 @@ export const makeIot = (deps: IotDeps): any => {
   // Espruino 2v29 tells no reset reason on an ESP32 (only ESP8266.getResetInfo exists): each
   // boot is logged, so the cloud shows resets (watchdog, crash, power) between normal ones
   logs.add("WARN", "boot", "boot " + VERSION);
-  if (!config) deps._log(withHint(whyBad ? "iot: stored config bad (" + whyBad + ")" : NOT_CONFIGURED));
+  if (!config) try { configuredAlink(whyBad) } catch (thrown) { deps._log((thrown as Error).message) }
 
   return {
     version: VERSION,
     setup: setup,
-    show() { deps._log(config ? JSON.stringify(maskConfig(config)) : NOT_CONFIGURED) },
+    show() { deps._log(config ? JSON.stringify(maskConfig(config)) : "iot: not configured") },
     status() {
       const status = link.status();
       if (!config) status.state = "unconfigured";
