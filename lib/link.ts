@@ -106,16 +106,14 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   const connectWifi = () => {
     const attempt = ++generation;
     state = "wifi"; wifiState = "connecting";
-    armTimer(0 /* phase */, () => wifiDown("wifi timeout"), settings.wifiTimeoutSeconds * 1000);
+    // Wi-Fi down: inline here and in wifiLost (a helper function would be resident);
+    // a current attempt always has a session (stop() clears the timer and bumps generation)
+    armTimer(0 /* phase */, () => { wifiState = "down"; dropLink("wifi timeout"); }, settings.wifiTimeoutSeconds * 1000);
     env._wifiConnect(session!._ssid, session!._wifiPassword, (err) => {
       if (attempt != generation) return;
-      if (err) wifiDown("wifi: " + err);
+      if (err) { wifiState = "down"; dropLink("wifi: " + err); }
       else { wifiState = "up"; connectMqtt(); }
     });
-  };
-  const wifiDown = (reason: string) => {
-    wifiState = "down";
-    if (session) dropLink(reason);
   };
   const connectMqtt = () => {
     // socket callbacks: ignored once this socket is replaced or ended
@@ -200,7 +198,11 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
         armTimer(0 /* phase */, () => { networkAttempts = loginAttempts = twinCloses = 0; }, settings.stableSeconds * 1000 - 10000);
       }, 10000); // proven
       if (topics.length) send(encodeSubscribe(nextPacketId(), topics, 1));
-      for (const item of queue) sendQueued(item);
+      // a resend sets DUP
+      for (const item of queue) {
+        send(item._sent ? String.fromCharCode(item._bytes.charCodeAt(0) | 8) + item._bytes.slice(1) : item._bytes);
+        item._sent = 1;
+      }
       if (state == "online") callUser(link.onOnline);
     }
     if (state == "registering") {
@@ -220,10 +222,6 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     // in place, no new array; acknowledgements mostly come in order: the first item matches
     if (type == PUBACK) for (let index = 0; index < queue.length; index++) if (queue[index]._id == packet.id) { queue.splice(index, 1); break; }
     if (type == SUBACK && packet.granted.indexOf(128) >= 0) error("subscribe refused");
-  };
-  const sendQueued = (item: QueuedPublish) => {
-    send(item._sent ? String.fromCharCode(item._bytes.charCodeAt(0) | 8) + item._bytes.slice(1) : item._bytes);
-    item._sent = 1;
   };
   // next packet id: 1..65535, never one still queued
   const nextPacketId = () => {
@@ -248,7 +246,11 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       if (wasOnline) callUser(link.onOffline);
     },
     // ignored while connecting: Wifi.connect itself may report the old link's loss
-    wifiLost() { if (wifiState == "up") wifiDown("wifi lost"); },
+    wifiLost() {
+      if (wifiState != "up") return;
+      wifiState = "down";
+      if (session) dropLink("wifi lost"); // stopped: nothing to drop
+    },
     publish(topic, payload, qos) {
       // _bytes last: Espruino 2v29 lets a throw in a non-last object literal value escape try/catch
       const id = qos ? nextPacketId() : 0, online = state == "online",
@@ -256,7 +258,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       if (!qos) { if (online) send(item._bytes); return; } // QoS 0 offline: dropped, not counted
       if (queue.length >= settings.queueLength) { queue.shift(); dropped++; }
       queue.push(item);
-      if (online) sendQueued(item);
+      if (online) { send(item._bytes); item._sent = 1; } // new: never sent, no DUP
     },
     status() {
       return {
