@@ -24,8 +24,8 @@ export interface IotDeps {
 // A save writes n+1 into the slot NOT holding the current config, reads it back and
 // compares, and only then erases the old slot. Power lost at any step leaves the old or
 // the new file whole; boot takes the valid slot with the highest n.
-const SLOT = "iot.cfg";
-const EVENTS = "online|offline|set|reply|service|rrpc";
+// (The file names and event names are written as literals: module-level constants are
+// resident variables, as the build does not inline them.)
 
 export const makeIot = (deps: IotDeps): any => {
   // listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver
@@ -100,7 +100,7 @@ export const makeIot = (deps: IotDeps): any => {
   };
   const setup = (patch: any) => {
     // the save, inline (a function of its own would be resident)
-    const merged = mergeConfig(config, patch), newSlot = slot ^ 1, file = SLOT + newSlot, record = { n: sequence + 1, c: merged };
+    const merged = mergeConfig(config, patch), newSlot = slot ^ 1, file = "iot.cfg" + newSlot, record = { n: sequence + 1, c: merged };
     let verified = false;
     try {
       storage.writeJSON(file, record);
@@ -110,7 +110,7 @@ export const makeIot = (deps: IotDeps): any => {
       storage.erase(file);
       throw Error("iot: Storage write failed");
     }
-    storage.erase(SLOT + slot);
+    storage.erase("iot.cfg" + slot);
     slot = newSlot; sequence++;
     config = merged;
     run();
@@ -140,9 +140,9 @@ export const makeIot = (deps: IotDeps): any => {
 
   // Boot: never throws. Parse errors are not echoed (they can quote the file's text).
   [0, 1].forEach(fileSlot => {
-    if (storage.read(SLOT + fileSlot) === undefined) return;
+    if (storage.read("iot.cfg" + fileSlot) === undefined) return;
     let record: any;
-    try { record = storage.readJSON(SLOT + fileSlot, true) } catch (ignored) { }
+    try { record = storage.readJSON("iot.cfg" + fileSlot, true) } catch (ignored) { }
     try {
       if (!record || typeof record.n != "number") throw Error("unreadable");
       validateConfig(record.c);
@@ -169,7 +169,7 @@ export const makeIot = (deps: IotDeps): any => {
     stop: stop,
     clear() {
       stop();
-      storage.erase(SLOT + 0); storage.erase(SLOT + 1);
+      storage.erase("iot.cfg0"); storage.erase("iot.cfg1");
       config = alink = null;
       deps._telnet(false); // back to the safe default, as at boot without a config
     },
@@ -178,12 +178,13 @@ export const makeIot = (deps: IotDeps): any => {
     // an app line for the platform's log service (module "app"), same buffer and level filter
     log(level: string, text: any) { logs.add(level, "app", text) },
     on(event: string, listener: any) {
-      if (EVENTS.split("|").indexOf(event) < 0 || typeof listener != "function") throw Error("iot.on(" + EVENTS + ", function)");
+      const events = "online|offline|set|reply|service|rrpc";
+      if (events.split("|").indexOf(event) < 0 || typeof listener != "function") throw Error("iot.on(" + events + ", function)");
       (listeners[event] = listeners[event] || []).push(listener);
     },
     help() {
       deps._log(("setup({" + fieldNames().join() + "}) show() status() start() stop() clear() post(params) event(id,params) log(level,text) on(" +
-        EVENTS + ",fn)").split(" ").map(command => "iot." + command).join("\n"));
+        "online|offline|set|reply|service|rrpc,fn)").split(" ").map(command => "iot." + command).join("\n"));
     }
   };
 };
