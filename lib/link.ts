@@ -76,7 +76,7 @@ const errorText = (thrown: any) => "" + (thrown && thrown.message || thrown);
 // A closure, not a class: state in locals minifies to one or two letters, no `this.` anywhere
 // (and none of Espruino's `this`-in-arrow traps). `new Link(..)` works too.
 export function Link(env: LinkEnv, settings: LinkSettings): Link {
-  const noop = () => {}, watchdogPeriod = settings.watchdogSeconds * 1000 / 3,
+  const watchdogPeriod = settings.watchdogSeconds * 1000 / 3,
     timers: any[] = []; // pending timer handle per slot; null when fired or cleared
   let session: Session | null = null, state = "unconfigured", wifiState = "off", lastError = "",
     socket: LinkSocket | null = null, queue: QueuedPublish[] = [],
@@ -231,7 +231,9 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   };
 
   const link: Link = {
-    onMessage: noop, onOnline: noop, onOffline: noop, _id: 0,
+    // defaults that do nothing, each its own: the user's replace them and they are freed
+    // (one shared noop would stay resident in this scope)
+    onMessage: () => {}, onOnline: () => {}, onOffline: () => {}, _id: 0,
     start(newSession) {
       const wasOnline = endSession("wifi");
       session = newSession;
