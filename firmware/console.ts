@@ -30,7 +30,8 @@ export interface IotDeps {
 export const makeIot = (deps: IotDeps): any => {
   // listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver
   // async), each created by its first iot.on(): empty resident arrays cost RAM
-  const storage = deps._storage, link = deps._link, logs = deps._logs, listeners: any = {};
+  // (deps._storage, _link, _logs used as they are: local aliases would be resident too)
+  const listeners: any = {};
   // config: the valid stored one (null: none); sequence: its n; slot: the file holding it;
   // whyBad: why a stored file was rejected at boot
   // lastPostId: carried from one Alink to the next, so ids never repeat after setup/start/clear
@@ -58,7 +59,7 @@ export const makeIot = (deps: IotDeps): any => {
     return alink;
   };
   const stop = () => {
-    link.stop();
+    deps._link.stop();
     if (alink) {
       alink.stop();
       lastPostId = alink._lastId;
@@ -91,11 +92,11 @@ export const makeIot = (deps: IotDeps): any => {
       deps._log("iot: registered");
       setup({ productKey: current.productKey, deviceName: current.deviceName, deviceSecret: reply.deviceSecret, clientId: reply.clientId, deviceToken: reply.deviceToken });
     };
-    link.start(session);
+    deps._link.start(session);
   };
   const run = () => {
     deps._telnet(!!(config && config.telnet));
-    logs._level = LOG_LEVELS.indexOf(config && config.logLevel || "WARN");
+    deps._logs._level = LOG_LEVELS.indexOf(config && config.logLevel || "WARN");
     if (config) start();
   };
   const setup = (patch: any) => {
@@ -103,35 +104,35 @@ export const makeIot = (deps: IotDeps): any => {
     const merged = mergeConfig(config, patch), newSlot = slot ^ 1, file = "iot.cfg" + newSlot, record = { n: sequence + 1, c: merged };
     let verified = false;
     try {
-      storage.writeJSON(file, record);
-      verified = JSON.stringify(storage.readJSON(file, true)) == JSON.stringify(record);
+      deps._storage.writeJSON(file, record);
+      verified = JSON.stringify(deps._storage.readJSON(file, true)) == JSON.stringify(record);
     } catch (ignored) { }
     if (!verified) {
-      storage.erase(file);
+      deps._storage.erase(file);
       throw Error("iot: Storage write failed");
     }
-    storage.erase("iot.cfg" + slot);
+    deps._storage.erase("iot.cfg" + slot);
     slot = newSlot; sequence++;
     config = merged;
     run();
   };
 
-  link.onMessage = (topic: string, payload: string) => { if (alink) alink.message(topic, payload) };
+  deps._link.onMessage = (topic: string, payload: string) => { if (alink) alink.message(topic, payload) };
   // one console line per transition, so a user watching the serial port sees the link
   // One cloud log entry per outage, once back online: how long, why, and the failed attempts
   // (refused credentials and their backoff, a twin login) with the last error. Link errors
   // never contain secrets.
-  link.onOnline = () => {
-    const status = link.status(), attempts = status.reconnects - downCount;
+  deps._link.onOnline = () => {
+    const status = deps._link.status(), attempts = status.reconnects - downCount;
     deps._log("iot: online");
     if (alink) alink.online();
-    if (downReason || attempts) logs.add("WARN", "link", "down " + Math.round((Date.now() - downAt) / 1000) + " s: " +
+    if (downReason || attempts) deps._logs.add("WARN", "link", "down " + Math.round((Date.now() - downAt) / 1000) + " s: " +
       (downReason || "boot") + (attempts ? "; then " + attempts + " failed attempts, last: " + status.lastError : ""));
     downReason = "";
     emit("online");
   };
-  link.onOffline = () => {
-    const status = link.status();
+  deps._link.onOffline = () => {
+    const status = deps._link.status();
     deps._log("iot: offline (" + status.lastError + ")");
     if (alink) alink.offline();
     downAt = Date.now(); downReason = status.lastError; downCount = status.reconnects;
@@ -140,9 +141,9 @@ export const makeIot = (deps: IotDeps): any => {
 
   // Boot: never throws. Parse errors are not echoed (they can quote the file's text).
   [0, 1].forEach(fileSlot => {
-    if (storage.read("iot.cfg" + fileSlot) === undefined) return;
+    if (deps._storage.read("iot.cfg" + fileSlot) === undefined) return;
     let record: any;
-    try { record = storage.readJSON("iot.cfg" + fileSlot, true) } catch (ignored) { }
+    try { record = deps._storage.readJSON("iot.cfg" + fileSlot, true) } catch (ignored) { }
     try {
       if (!record || typeof record.n != "number") throw Error("unreadable");
       validateConfig(record.c);
@@ -153,7 +154,7 @@ export const makeIot = (deps: IotDeps): any => {
   try { run() } catch (thrown) { deps._log("iot: start failed: " + thrown) }
   // Espruino 2v29 tells no reset reason on an ESP32 (only ESP8266.getResetInfo exists): each
   // boot is logged, so the cloud shows resets (watchdog, crash, power) between normal ones
-  logs.add("WARN", "boot", "boot " + VERSION);
+  deps._logs.add("WARN", "boot", "boot " + VERSION);
   if (!config) try { configuredAlink(whyBad) } catch (thrown) { deps._log((thrown as Error).message) }
 
   return {
@@ -161,7 +162,7 @@ export const makeIot = (deps: IotDeps): any => {
     setup: setup,
     show() { deps._log(config ? JSON.stringify(maskConfig(config)) : "iot: not configured") },
     status() {
-      const status = link.status();
+      const status = deps._link.status();
       if (!config) status.state = "unconfigured";
       return status;
     },
@@ -169,14 +170,14 @@ export const makeIot = (deps: IotDeps): any => {
     stop: stop,
     clear() {
       stop();
-      storage.erase("iot.cfg0"); storage.erase("iot.cfg1");
+      deps._storage.erase("iot.cfg0"); deps._storage.erase("iot.cfg1");
       config = alink = null;
       deps._telnet(false); // back to the safe default, as at boot without a config
     },
     post(params: any) { return configuredAlink().post(params) },
     event(identifier: string, params: any) { return configuredAlink().event(identifier, params) },
     // an app line for the platform's log service (module "app"), same buffer and level filter
-    log(level: string, text: any) { logs.add(level, "app", text) },
+    log(level: string, text: any) { deps._logs.add(level, "app", text) },
     on(event: string, listener: any) {
       const events = "online|offline|set|reply|service|rrpc";
       if (events.split("|").indexOf(event) < 0 || typeof listener != "function") throw Error("iot.on(" + events + ", function)");
