@@ -1,5 +1,5 @@
 // The global `iot` console object; config persistence in Storage.
-import { FIELDS, mergeConfig, validateConfig, maskConfig } from "../lib/config";
+import { fieldNames, mergeConfig, validateConfig, maskConfig } from "../lib/config";
 import { subscriptions } from "../lib/alink";
 import { LOG_LEVELS, type DeviceLog } from "../lib/logs";
 
@@ -24,14 +24,14 @@ export interface IotDeps {
 // A save writes n+1 into the slot NOT holding the current config, reads it back and
 // compares, and only then erases the old slot. Power lost at any step leaves the old or
 // the new file whole; boot takes the valid slot with the highest n.
-const SLOT = "iot.cfg";
-// run iot.setup({ssid:"..",password:"..",productKey:"..",deviceName:"..",deviceSecret:".."})
-const HINT = 'run iot.setup({' + FIELDS.slice(0, 5).join(':"..",') + ':".."})', NOT_CONFIGURED = "iot: not configured";
+// (The file names and event names are written as literals: module-level constants are
+// resident variables, as the build does not inline them.)
 
 export const makeIot = (deps: IotDeps): any => {
-  // listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver async)
-  const storage = deps._storage, link = deps._link, logs = deps._logs,
-    listeners: any = { online: [], offline: [], set: [], reply: [], service: [], rrpc: [] };
+  // listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver
+  // async), each created by its first iot.on(): empty resident arrays cost RAM
+  // (deps._storage, _link, _logs used as they are: local aliases would be resident too)
+  const listeners: any = {};
   // config: the valid stored one (null: none); sequence: its n; slot: the file holding it;
   // whyBad: why a stored file was rejected at boot
   // lastPostId: carried from one Alink to the next, so ids never repeat after setup/start/clear
@@ -40,105 +40,99 @@ export const makeIot = (deps: IotDeps): any => {
     // the reason it went down ("" before the first online), status().reconnects at that moment
     downAt = Date.now(), downReason = "", downCount = 0;
 
-  // Calls every listener in order; the first number returned is the set reply code.
-  // (A throw propagates: Link and Alink catch it, Alink answers 500.)
-  const emit = (event: string, first?: any, second?: any, third?: any): any => {
-    let code: any;
-    listeners[event].forEach((listener: any) => {
-      const result = listener(first, second, third);
-      if (code == null && typeof result == "number") code = result;
-    });
-    return code == null ? 200 : code;
-  };
-  // Services and RRPC: the first listener's return value that is not undefined.
-  const first = (event: string, first?: any, second?: any): any => {
+  // Calls every listener in order (a throw propagates: Link and Alink catch it, Alink answers 500).
+  // Returns the set reply code: the first number returned, else 200; with anyValue (services,
+  // RRPC) the first return value that is not undefined. One function for both: each is resident.
+  const emit = (event: string, anyValue?: any, first?: any, second?: any, third?: any): any => {
     let result: any;
-    listeners[event].forEach((listener: any) => {
-      const value = listener(first, second);
-      if (result === undefined) result = value;
+    (listeners[event] || []).forEach((listener: any) => {
+      const value = listener(first, second, third);
+      if (result === undefined && (anyValue || typeof value == "number")) result = value;
     });
-    return result;
+    return anyValue || result !== undefined ? result : 200;
   };
-  // the current Alink; throws with the setup hint when not configured
-  const configuredAlink = (): any => {
-    if (!config) throw Error(NOT_CONFIGURED + "; " + HINT);
+  // the current Alink; throws with the setup hint when not configured (at boot, after why the
+  // stored config was rejected). Literals, not resident strings.
+  const configuredAlink = (whyBad?: string): any => {
+    if (!config) throw Error((whyBad ? "iot: stored config bad (" + whyBad + ")" : "iot: not configured") +
+      '; run iot.setup({ssid:"..",password:"..",productKey:"..",deviceName:"..",deviceSecret:".."})');
     return alink;
   };
   const stop = () => {
-    link.stop();
+    deps._link.stop();
     if (alink) {
       alink.stop();
       lastPostId = alink._lastId;
     }
   };
+  // Alink's callbacks: created once here, not per start (a closure there keeps start's scope)
+  const onSet = (params: any) => emit("set", 0, params);
+  const onReply = (id: any, code: any, message: any) => { emit("reply", 0, id, code, message) };
+  // no service listener: 404, the platform's "service not found"
+  const onService = (identifier: any, params: any) => listeners.service ? emit("service", 1, identifier, params) : 404;
+  const onRrpc = (payload: any) => emit("rrpc", 1, payload);
   const start = () => {
     configuredAlink();
     const current = config, session = deps._creds(current);
     stop();
     alink = deps._alink(current.productKey, current.deviceName);
     alink._lastId = lastPostId;
-    alink.onSet = (params: any) => emit("set", params);
-    alink.onReply = (id: any, code: any, message: any) => { emit("reply", id, code, message) };
-    // no service listener: 404, the platform's "service not found"
-    alink.onService = (identifier: any, params: any) => listeners.service.length ? first("service", identifier, params) : 404;
-    alink.onRrpc = (payload: any) => first("rrpc", payload);
+    alink.onSet = onSet; alink.onReply = onReply; alink.onService = onService; alink.onRrpc = onRrpc;
     // credentials give {host, port, clientId, username, password (MQTT)}: completed into a Session
-    link.start(Object.assign(session, {
+    // Registration runs once in a device's life: _register exists only in its session.
+    // The reply's secret or token becomes the stored identity
+    // (as iot.setup would store it), and the login with it starts at once; it is never logged.
+    Object.assign(session, {
       _ssid: current.ssid, _wifiPassword: current.password, _keepAlive: current.keepAlive || deps._keepAlive,
       _topics: subscriptions(current.productKey, current.deviceName).concat(deps._topics ? deps._topics(current.productKey, current.deviceName) : []), _tls: current.tls !== false,
       _secret: current.productSecret ? "productSecret" : current.deviceToken ? "deviceToken" : "deviceSecret",
-      // Registration runs once in a device's life: this function exists only in its session.
-      // The reply's secret or token becomes the stored identity (as iot.setup would store it),
-      // and the login with it starts at once; it is never logged.
-      _register: current.productSecret && ((payload: string) => {
-        const reply = JSON.parse(payload);
-        deps._log("iot: registered");
-        setup({ productKey: current.productKey, deviceName: current.deviceName, deviceSecret: reply.deviceSecret, clientId: reply.clientId, deviceToken: reply.deviceToken });
-      })
-    }));
+    });
+    if (current.productSecret) session._register = (payload: string) => {
+      const reply = JSON.parse(payload);
+      deps._log("iot: registered");
+      setup({ productKey: current.productKey, deviceName: current.deviceName, deviceSecret: reply.deviceSecret, clientId: reply.clientId, deviceToken: reply.deviceToken });
+    };
+    deps._link.start(session);
   };
   const run = () => {
     deps._telnet(!!(config && config.telnet));
-    logs._level = LOG_LEVELS.indexOf(config && config.logLevel || "WARN");
+    deps._logs._level = LOG_LEVELS.indexOf(config && config.logLevel || "WARN");
     if (config) start();
   };
   const setup = (patch: any) => {
-    const merged = mergeConfig(config, patch);
-    save(merged);
+    // the save, inline (a function of its own would be resident)
+    const merged = mergeConfig(config, patch), newSlot = slot ^ 1, file = "iot.cfg" + newSlot, record = { n: sequence + 1, c: merged };
+    let verified = false;
+    try {
+      deps._storage.writeJSON(file, record);
+      verified = JSON.stringify(deps._storage.readJSON(file, true)) == JSON.stringify(record);
+    } catch (ignored) { }
+    if (!verified) {
+      deps._storage.erase(file);
+      throw Error("iot: Storage write failed");
+    }
+    deps._storage.erase("iot.cfg" + slot);
+    slot = newSlot; sequence++;
     config = merged;
     run();
   };
-  const save = (newConfig: any) => {
-    const newSlot = slot ^ 1, file = SLOT + newSlot, record = { n: sequence + 1, c: newConfig };
-    let verified = false;
-    try {
-      storage.writeJSON(file, record);
-      verified = JSON.stringify(storage.readJSON(file, true)) == JSON.stringify(record);
-    } catch (ignored) { }
-    if (!verified) {
-      storage.erase(file);
-      throw Error("iot: Storage write failed");
-    }
-    storage.erase(SLOT + slot);
-    slot = newSlot; sequence++;
-  };
 
-  link.onMessage = (topic: string, payload: string) => { if (alink) alink.message(topic, payload) };
+  deps._link.onMessage = (topic: string, payload: string) => { if (alink) alink.message(topic, payload) };
   // one console line per transition, so a user watching the serial port sees the link
   // One cloud log entry per outage, once back online: how long, why, and the failed attempts
   // (refused credentials and their backoff, a twin login) with the last error. Link errors
   // never contain secrets.
-  link.onOnline = () => {
-    const status = link.status(), attempts = status.reconnects - downCount;
+  deps._link.onOnline = () => {
+    const status = deps._link.status(), attempts = status.reconnects - downCount;
     deps._log("iot: online");
     if (alink) alink.online();
-    if (downReason || attempts) logs.add("WARN", "link", "down " + Math.round((Date.now() - downAt) / 1000) + " s: " +
+    if (downReason || attempts) deps._logs.add("WARN", "link", "down " + Math.round((Date.now() - downAt) / 1000) + " s: " +
       (downReason || "boot") + (attempts ? "; then " + attempts + " failed attempts, last: " + status.lastError : ""));
     downReason = "";
     emit("online");
   };
-  link.onOffline = () => {
-    const status = link.status();
+  deps._link.onOffline = () => {
+    const status = deps._link.status();
     deps._log("iot: offline (" + status.lastError + ")");
     if (alink) alink.offline();
     downAt = Date.now(); downReason = status.lastError; downCount = status.reconnects;
@@ -147,9 +141,9 @@ export const makeIot = (deps: IotDeps): any => {
 
   // Boot: never throws. Parse errors are not echoed (they can quote the file's text).
   [0, 1].forEach(fileSlot => {
-    if (storage.read(SLOT + fileSlot) === undefined) return;
+    if (deps._storage.read("iot.cfg" + fileSlot) === undefined) return;
     let record: any;
-    try { record = storage.readJSON(SLOT + fileSlot, true) } catch (ignored) { }
+    try { record = deps._storage.readJSON("iot.cfg" + fileSlot, true) } catch (ignored) { }
     try {
       if (!record || typeof record.n != "number") throw Error("unreadable");
       validateConfig(record.c);
@@ -160,15 +154,15 @@ export const makeIot = (deps: IotDeps): any => {
   try { run() } catch (thrown) { deps._log("iot: start failed: " + thrown) }
   // Espruino 2v29 tells no reset reason on an ESP32 (only ESP8266.getResetInfo exists): each
   // boot is logged, so the cloud shows resets (watchdog, crash, power) between normal ones
-  logs.add("WARN", "boot", "boot " + VERSION);
-  if (!config) deps._log((whyBad ? "iot: stored config bad (" + whyBad + ")" : NOT_CONFIGURED) + "; " + HINT);
+  deps._logs.add("WARN", "boot", "boot " + VERSION);
+  if (!config) try { configuredAlink(whyBad) } catch (thrown) { deps._log((thrown as Error).message) }
 
   return {
     version: VERSION,
     setup: setup,
-    show() { deps._log(config ? JSON.stringify(maskConfig(config)) : NOT_CONFIGURED) },
+    show() { deps._log(config ? JSON.stringify(maskConfig(config)) : "iot: not configured") },
     status() {
-      const status = link.status();
+      const status = deps._link.status();
       if (!config) status.state = "unconfigured";
       return status;
     },
@@ -176,21 +170,22 @@ export const makeIot = (deps: IotDeps): any => {
     stop: stop,
     clear() {
       stop();
-      storage.erase(SLOT + 0); storage.erase(SLOT + 1);
+      deps._storage.erase("iot.cfg0"); deps._storage.erase("iot.cfg1");
       config = alink = null;
       deps._telnet(false); // back to the safe default, as at boot without a config
     },
     post(params: any) { return configuredAlink().post(params) },
     event(identifier: string, params: any) { return configuredAlink().event(identifier, params) },
     // an app line for the platform's log service (module "app"), same buffer and level filter
-    log(level: string, text: any) { logs.add(level, "app", text) },
+    log(level: string, text: any) { deps._logs.add(level, "app", text) },
     on(event: string, listener: any) {
-      if (!listeners[event] || typeof listener != "function") throw Error("iot.on(" + Object.keys(listeners).join("|") + ", function)");
-      listeners[event].push(listener);
+      const events = "online|offline|set|reply|service|rrpc";
+      if (events.split("|").indexOf(event) < 0 || typeof listener != "function") throw Error("iot.on(" + events + ", function)");
+      (listeners[event] = listeners[event] || []).push(listener);
     },
     help() {
-      deps._log(("setup({" + FIELDS.join() + "}) show() status() start() stop() clear() post(params) event(id,params) log(level,text) on(" +
-        Object.keys(listeners).join("|") + ",fn)").split(" ").map(command => "iot." + command).join("\n"));
+      deps._log(("setup({" + fieldNames().join() + "}) show() status() start() stop() clear() post(params) event(id,params) log(level,text) on(" +
+        "online|offline|set|reply|service|rrpc,fn)").split(" ").map(command => "iot." + command).join("\n"));
     }
   };
 };

@@ -9,12 +9,12 @@ const crypto = require("crypto"), wifi = require("Wifi");
 
 // native SHA1/SHA256 return ArrayBuffer; the firmware works on byte strings. With no
 // contiguous block left for the result they print an error and return undefined.
-const nativeHash = (name: string): Hash => (bytes) => {
-  const digest = crypto[name](bytes);
+// (Plain functions, not closures from a factory: a closure keeps its scope resident.)
+const digestBytes = (digest: any): string => {
   if (!digest) throw Error("crypto: out of memory");
   return E.toString(new Uint8Array(digest));
 };
-export const sha1 = nativeHash("SHA1"), sha256 = nativeHash("SHA256");
+export const sha1: Hash = (bytes) => digestBytes(crypto.SHA1(bytes)), sha256: Hash = (bytes) => digestBytes(crypto.SHA256(bytes));
 
 // getTime() when the firmware started, moved along with every clock step so that
 // uptime never jumps when NTP sets the clock.
@@ -63,5 +63,6 @@ export const makeEnv = (): LinkEnv => {
 
 // Wi-Fi does not reconnect by itself: report its loss to the link, which retries with backoff.
 export const watchWifi = (link: Link): void => {
-  wifi.on("disconnected", () => link.wifiLost());
+  // the method itself, not a wrapper closure (it ignores the event's details; it uses no `this`)
+  wifi.on("disconnected", link.wifiLost);
 };

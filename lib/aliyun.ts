@@ -14,28 +14,30 @@ export interface Device {
   timestamp?: number;      // integer epoch ms; signed only when given (the board's clock reads 1970 until synced)
 }
 
-export const SIGN_METHODS = ["hmacmd5", "hmacsha1", "hmacsha256"];
-
-// Shared with lib/config.ts: errors name the field and the rule, never the value.
-export function bad(field: string, rule: string): never { throw Error(field + ": " + rule) }
-
+// Validators for checkDevice and, through its `more` callback, lib/config.ts: created per call
+// (setup and boot only), not resident. Errors name the field and the rule, never the value.
+export type Bad = (field: string, rule: string) => never;
 // object[field] must be set (unless optional) and match pattern: trivial regexes only
 // (Espruino has no {m,n}; lengths are checked apart). Never echoes the value.
-export function str(object: any, field: string, pattern: RegExp, rule: string, optional?: any, minLength?: any, maxLength?: any) {
-  const value = object[field];
-  if (!optional && !value) bad(field, "required");
-  if (value != null && (typeof value != "string" || value.length < minLength || value.length > maxLength || !pattern.test(value))) bad(field, rule);
-}
-
+export type Str = (object: any, field: string, pattern: RegExp, rule: string, optional?: any, minLength?: any, maxLength?: any) => void;
 // object[field], when set, must be an integer min..max.
-export function int(object: any, field: string, min: number, max: number, rule: string) {
-  const value = object[field];
-  if (value != null && !(typeof value == "number" && value % 1 == 0 && value >= min && value <= max)) bad(field, rule);
-}
+export type Int = (object: any, field: string, min: number, max: number, rule: string) => void;
 
-/** Throws an Error naming the field and its rule; messages never contain the secret. */
-export function checkDevice(device: Device): void {
-  const fields: any = device || {}, signMethod = fields.signMethod;
+/** Throws an Error naming the field and its rule; messages never contain the secret.
+ * more: checks run first with the same validators (lib/config.ts: the other config fields). */
+export function checkDevice(device: Device, more?: (str: Str, int: Int, bad: Bad) => void): void {
+  const bad: Bad = (field, rule) => { throw Error(field + ": " + rule) };
+  const str: Str = (object, field, pattern, rule, optional, minLength, maxLength) => {
+    const value = object[field];
+    if (!optional && !value) bad(field, "required");
+    if (value != null && (typeof value != "string" || value.length < minLength || value.length > maxLength || !pattern.test(value))) bad(field, rule);
+  };
+  const int: Int = (object, field, min, max, rule) => {
+    const value = object[field];
+    if (value != null && !(typeof value == "number" && value % 1 == 0 && value >= min && value <= max)) bad(field, rule);
+  };
+  if (more) more(str, int, bad);
+  const fields: any = device || {}, signMethod = fields.signMethod, signMethods = ["hmacmd5", "hmacsha1", "hmacsha256"];
   // <= 31 keeps the default client id `${productKey}.${deviceName}` within 64 chars
   str(fields, "productKey", /^[a-zA-Z\d]+$/, "1-31 letters and digits", 0, 0, 31);
   str(fields, "deviceName", /^[\w@.:-]+$/, "4-32 chars of letters, digits, -_@.:", 0, 4, 32);
@@ -52,7 +54,7 @@ export function checkDevice(device: Device): void {
   if (fields.preregistered != null && !fields.productSecret) bad("preregistered", "only with productSecret");
   ["tls", "preregistered"].forEach(field => { if (fields[field] != null && typeof fields[field] != "boolean") bad(field, "true or false") });
   ["host", "region", "instanceId"].forEach(field => str(fields, field, /^[\w.-]+$/, "letters, digits, -._", 1));
-  if (signMethod != null && SIGN_METHODS.indexOf(signMethod) < 0) bad("signMethod", "one of " + SIGN_METHODS.join(", "));
+  if (signMethod != null && signMethods.indexOf(signMethod) < 0) bad("signMethod", "one of " + signMethods.join(", "));
   int(fields, "port", 1, 65535, "integer 1-65535");
   // Espruino's Date.now() is fractional: the caller floors it
   int(fields, "timestamp", 0, 1e15, "integer epoch ms");

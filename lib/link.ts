@@ -57,28 +57,26 @@ export interface Link {
 }
 
 const errorText = (thrown: any) => "" + (thrown && thrown.message || thrown);
-// states (status().state) and Wi-Fi states (status().wifi) the code compares against
-const ONLINE = "online", CONNECTING = "connecting", REGISTERING = "registering", SOCKET_CLOSED = "socket closed";
+// States, timer slots and times are written as literals: the build does not inline constants,
+// and each module-level one would be a resident variable.
 // Timer slots: indexes into the link's timer table, each holding at most one pending timer.
-// PHASE_TIMER: the deadline or wait of the current state: Wi-Fi connect timeout, then
-//   CONNACK timeout; the backoff wait; online, the PROVEN_MS mark, then stableSeconds after
+// 0 (phase): the deadline or wait of the current state: Wi-Fi connect timeout, then
+//   CONNACK timeout; the backoff wait; online, the proven mark (below), then stableSeconds after
 //   CONNACK the stable mark (backoff schedules and twin count reset).
-// SEND_TIMER: keep-alive, keepAlive/2 after the last send: PINGREQ.
-// RECEIVE_TIMER: keepAlive/2 after the last byte received: PINGREQ; once a PINGREQ is out,
-//   the PINGRESP deadline (pingTimeoutSeconds). Sending the PINGREQ re-arms SEND_TIMER for
+// 1 (send): keep-alive, keepAlive/2 after the last send: PINGREQ.
+// 2 (receive): keepAlive/2 after the last byte received: PINGREQ; once a PINGREQ is out,
+//   the PINGRESP deadline (pingTimeoutSeconds). Sending the PINGREQ re-arms slot 1 for
 //   keepAlive/2 (at least 15 s, over pingTimeoutSeconds): one PINGREQ outstanding at most.
-const PHASE_TIMER = 0, SEND_TIMER = 1, RECEIVE_TIMER = 2;
-// A session online this long without a drop has proved the broker keeps us: the network
+// Proven: a session online 10 s without a drop has proved the broker keeps us: the network
 // backoff starts again from 1 s. A time, not an answer to our packets: a PINGRESP takes
 // keepAlive/2 to be due, and a device that posts nothing waits for no PUBACK. A broker that
 // accepts and drops at once (a refused publish, an overloaded server) drops us within this
 // time, so its reconnects still back off.
-const PROVEN_MS = 10000;
 
 // A closure, not a class: state in locals minifies to one or two letters, no `this.` anywhere
 // (and none of Espruino's `this`-in-arrow traps). `new Link(..)` works too.
 export function Link(env: LinkEnv, settings: LinkSettings): Link {
-  const noop = () => {}, watchdogPeriod = settings.watchdogSeconds * 1000 / 3,
+  const watchdogPeriod = settings.watchdogSeconds * 1000 / 3,
     timers: any[] = []; // pending timer handle per slot; null when fired or cleared
   let session: Session | null = null, state = "unconfigured", wifiState = "off", lastError = "",
     socket: LinkSocket | null = null, queue: QueuedPublish[] = [],
@@ -107,44 +105,42 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   };
   const connectWifi = () => {
     const attempt = ++generation;
-    state = "wifi"; wifiState = CONNECTING;
-    armTimer(PHASE_TIMER, () => wifiDown("wifi timeout"), settings.wifiTimeoutSeconds * 1000);
+    state = "wifi"; wifiState = "connecting";
+    // Wi-Fi down: inline here and in wifiLost (a helper function would be resident);
+    // a current attempt always has a session (stop() clears the timer and bumps generation)
+    armTimer(0 /* phase */, () => { wifiState = "down"; dropLink("wifi timeout"); }, settings.wifiTimeoutSeconds * 1000);
     env._wifiConnect(session!._ssid, session!._wifiPassword, (err) => {
       if (attempt != generation) return;
-      if (err) wifiDown("wifi: " + err);
+      if (err) { wifiState = "down"; dropLink("wifi: " + err); }
       else { wifiState = "up"; connectMqtt(); }
     });
-  };
-  const wifiDown = (reason: string) => {
-    wifiState = "down";
-    if (session) dropLink(reason);
   };
   const connectMqtt = () => {
     // socket callbacks: ignored once this socket is replaced or ended
     const current = session!, attempt = ++generation, reader = new MqttReader(settings.maxPacket),
       ifCurrent = (fn: (data?: any) => void) => (data?: any) => { if (attempt == generation) fn(data); };
-    state = CONNECTING;
-    armTimer(PHASE_TIMER, () => dropLink("connack timeout"), settings.connackTimeoutSeconds * 1000);
+    state = "connecting";
+    armTimer(0 /* phase */, () => dropLink("connack timeout"), settings.connackTimeoutSeconds * 1000);
     try {
       socket = env._connect(current.host, current.port, current._tls,
         ifCurrent(() => send(encodeConnect(current.clientId, current.username, current.password, current._keepAlive))),
         ifCurrent((data) => {
           // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
-          armTimer(RECEIVE_TIMER, ping, current._keepAlive * 500);
+          armTimer(2 /* receive */, ping, current._keepAlive * 500);
           try {
             reader.push(data, (packet) => { if (attempt == generation) onPacket(packet); });
           } catch (thrown) {
             if (attempt == generation) dropLink(errorText(thrown));
           }
         }),
-        ifCurrent(() => dropLink(SOCKET_CLOSED)));
+        ifCurrent(() => dropLink("socket closed")));
     } catch (thrown) {
       dropLink("connect: " + errorText(thrown));
     }
   };
   // tear down the session (socket, all timers but the watchdog's); true if it was online
   const endSession = (nextState: string) => {
-    const oldSocket = socket, wasOnline = state == ONLINE;
+    const oldSocket = socket, wasOnline = state == "online";
     generation++; socket = null; state = nextState;
     for (const slot in timers) armTimer(slot);
     if (oldSocket) try { oldSocket.end(); } catch (ignored) { /* already closed */ }
@@ -160,30 +156,30 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     // closed again when the twin logs in after its own backoff. A flaky network or a
     // restarting broker closes sessions too, but then attempts fail in between (refused,
     // timed out): every drop other than the close of an online session ends the count.
-    twinCloses = wasOnline && reason == SOCKET_CLOSED ? twinCloses + 1 : 0;
+    twinCloses = wasOnline && reason == "socket closed" ? twinCloses + 1 : 0;
     const twin = twinCloses > 2;
     error(twin ? "another device is probably using these credentials" : reason);
     reconnects++;
-    armTimer(PHASE_TIMER, () => wifiState == "up" ? connectMqtt() : connectWifi(),
+    armTimer(0 /* phase */, () => wifiState == "up" ? connectMqtt() : connectWifi(),
       twin || badCredentials ? backoffDelay(loginAttempts++, 2000, 900000, env._random()) : backoffDelay(networkAttempts++, 1000, 60000, env._random()));
     if (wasOnline) callUser(link.onOffline);
   };
   const send = (bytes: string) => {
     if (socket) try {
       socket.write(bytes);
-      armTimer(SEND_TIMER, ping, session!._keepAlive * 500);
+      armTimer(1 /* send */, ping, session!._keepAlive * 500);
     } catch (thrown) {
       dropLink("write: " + errorText(thrown));
     }
   };
   const ping = () => {
     send("\xc0\0"); // PINGREQ (as mqtt.ts encodePingreq): a literal stays in flash, a function is resident
-    if (socket) armTimer(RECEIVE_TIMER, () => dropLink("ping timeout"), settings.pingTimeoutSeconds * 1000);
+    if (socket) armTimer(2 /* receive */, () => dropLink("ping timeout"), settings.pingTimeoutSeconds * 1000);
   };
   // packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
   const onPacket = (packet: any) => {
     const type = packet.type, returnCode = packet.rc, current = session!, topics = current._topics;
-    if (type == CONNACK && state == CONNECTING) {
+    if (type == CONNACK && state == "connecting") {
       if (returnCode) {
         const badCredentials = returnCode == 4 || returnCode == 5;
         // return codes 1..5 (MQTT 3.1.1 §3.2.2.3): a literal in the code (flash), not a resident array
@@ -192,24 +188,28 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       }
       if (current._register) {
         // no reply within the CONNACK timeout: a failed attempt, on the long schedule
-        state = REGISTERING;
-        return armTimer(PHASE_TIMER, () => dropLink("register: no reply", true), settings.connackTimeoutSeconds * 1000);
+        state = "registering";
+        return armTimer(0 /* phase */, () => dropLink("register: no reply", true), settings.connackTimeoutSeconds * 1000);
       }
-      state = ONLINE; connects++;
-      armTimer(PHASE_TIMER, () => {
+      state = "online"; connects++;
+      armTimer(0 /* phase */, () => {
         networkAttempts = 0;
         // stable: both schedules and the twin count start again
-        armTimer(PHASE_TIMER, () => { networkAttempts = loginAttempts = twinCloses = 0; }, settings.stableSeconds * 1000 - PROVEN_MS);
-      }, PROVEN_MS);
+        armTimer(0 /* phase */, () => { networkAttempts = loginAttempts = twinCloses = 0; }, settings.stableSeconds * 1000 - 10000);
+      }, 10000); // proven
       if (topics.length) send(encodeSubscribe(nextPacketId(), topics, 1));
-      for (const item of queue) sendQueued(item);
-      if (state == ONLINE) callUser(link.onOnline);
+      // a resend sets DUP
+      for (const item of queue) {
+        send(item._sent ? String.fromCharCode(item._bytes.charCodeAt(0) | 8) + item._bytes.slice(1) : item._bytes);
+        item._sent = 1;
+      }
+      if (state == "online") callUser(link.onOnline);
     }
-    if (state == REGISTERING) {
+    if (state == "registering") {
       // the platform closes after its reply: the session ends here, the login starts from a timer
       if (type == PUBLISH && /^\/ext\/reg/.test(packet.topic)) {
         endSession("registered");
-        armTimer(PHASE_TIMER, () => {
+        armTimer(0 /* phase */, () => {
           try { current._register!(packet.payload); } catch (thrown) { dropLink("register: " + errorText(thrown), true); }
         }, 0);
       }
@@ -223,10 +223,6 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     if (type == PUBACK) for (let index = 0; index < queue.length; index++) if (queue[index]._id == packet.id) { queue.splice(index, 1); break; }
     if (type == SUBACK && packet.granted.indexOf(128) >= 0) error("subscribe refused");
   };
-  const sendQueued = (item: QueuedPublish) => {
-    send(item._sent ? String.fromCharCode(item._bytes.charCodeAt(0) | 8) + item._bytes.slice(1) : item._bytes);
-    item._sent = 1;
-  };
   // next packet id: 1..65535, never one still queued
   const nextPacketId = () => {
     let id = link._id;
@@ -235,7 +231,9 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   };
 
   const link: Link = {
-    onMessage: noop, onOnline: noop, onOffline: noop, _id: 0,
+    // defaults that do nothing, each its own: the user's replace them and they are freed
+    // (one shared noop would stay resident in this scope)
+    onMessage: () => {}, onOnline: () => {}, onOffline: () => {}, _id: 0,
     start(newSession) {
       const wasOnline = endSession("wifi");
       session = newSession;
@@ -244,21 +242,25 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       if (wasOnline) callUser(link.onOffline);
     },
     stop() {
-      if (state == ONLINE) send("\xe0\0"); // DISCONNECT (mqtt.ts encodeDisconnect)
+      if (state == "online") send("\xe0\0"); // DISCONNECT (mqtt.ts encodeDisconnect)
       const wasOnline = endSession("stopped");
       session = null;
       if (wasOnline) callUser(link.onOffline);
     },
     // ignored while connecting: Wifi.connect itself may report the old link's loss
-    wifiLost() { if (wifiState == "up") wifiDown("wifi lost"); },
+    wifiLost() {
+      if (wifiState != "up") return;
+      wifiState = "down";
+      if (session) dropLink("wifi lost"); // stopped: nothing to drop
+    },
     publish(topic, payload, qos) {
       // _bytes last: Espruino 2v29 lets a throw in a non-last object literal value escape try/catch
-      const id = qos ? nextPacketId() : 0, online = state == ONLINE,
+      const id = qos ? nextPacketId() : 0, online = state == "online",
         item: QueuedPublish = { _id: id, _sent: 0, _bytes: encodePublish(topic, payload, qos, id, false, settings.maxPacket) };
       if (!qos) { if (online) send(item._bytes); return; } // QoS 0 offline: dropped, not counted
       if (queue.length >= settings.queueLength) { queue.shift(); dropped++; }
       queue.push(item);
-      if (online) sendQueued(item);
+      if (online) { send(item._bytes); item._sent = 1; } // new: never sent, no DUP
     },
     status() {
       return {
@@ -272,7 +274,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   // but offline for offlineResetMinutes (counted in ticks, immune to clock steps).
   const feedWatchdog = () => {
     env.set(feedWatchdog, watchdogPeriod);
-    offlineTicks = session && state != ONLINE ? offlineTicks + 1 : 0;
+    offlineTicks = session && state != "online" ? offlineTicks + 1 : 0;
     if (offlineTicks * watchdogPeriod < settings.offlineResetMinutes * 60000) env._kick();
   };
   env._kick();

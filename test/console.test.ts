@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from "vitest";
 import { makeIot } from "../firmware/console";
 import { subscriptions } from "../lib/alink";
-import { FIELDS } from "../lib/config";
+import { fieldNames } from "../lib/config";
 import { Link } from "../lib/link";
 import { Alink } from "../lib/alink";
 import { DeviceLog } from "../lib/logs";
@@ -260,7 +260,7 @@ describe("iot.show / help / version", () => {
     expect(a.logs[0]).toBe(a.logs[1]);
     expect(b.logs[0]).toBe(a.logs[0]);
     const o = JSON.parse(a.logs[0]);
-    expect(Object.keys(o)).toEqual(FIELDS.filter(k => k in o));
+    expect(Object.keys(o)).toEqual(fieldNames().filter(k => k in o));
     expect(o.deviceSecret).toBe("****" + SECRET.slice(-2));
     expect(o.password).toMatch(/^\*{4}.{0,4}$/);
     noSecrets(a.logs.join("\n"));

@@ -125,7 +125,7 @@ function bytes(n, o) { var s = "", i; for (i = 0; i < n; i++) s += String.fromCh
 var r = { md5: [], hmac: [], cred: [] }, n, k;
 for (n = 0; n <= 130; n++) r.md5.push(hex(md5(bytes(n, n))));
 for (k in H) for (n = 0; n <= 80; n += 5) r.hmac.push(hex(hmac(H[k], bytes(n, 1), bytes(n * 2, 7))));
-SIGN_METHODS.forEach(function (m) {
+["hmacmd5", "hmacsha1", "hmacsha256"].forEach(function (m) {
   r.cred.push(credentials({ productKey: "a1X2bEnP82z", deviceName: "example1", deviceSecret: "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw", signMethod: m, timestamp: 2524608000000 }, H.sha1, H.sha256));
 });
 console.log("@@result " + JSON.stringify(r));

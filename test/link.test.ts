@@ -836,7 +836,7 @@ var env={set:function(f,ms){q[++handle]={at:now+ms,f:f};return handle},
  clear:function(h){if(h==null||!q[h])throw new Error("bad clear "+h);delete q[h]},
  _random:function(){return 0.5},_kick:function(){},_free:function(){return 0},_uptime:function(){return 0},_log:function(){},
  _wifiConnect:function(s,p,cb){cb(null)},
- _connect:function(host,port,onOpen,onData,onClose){var c={write:function(b){written=b},end:function(){}};sock={open:onOpen,data:onData,close:onClose};return c}};
+ _connect:function(host,port,tls,onOpen,onData,onClose){var c={write:function(b){written=b},end:function(){}};sock={open:onOpen,data:onData,close:onClose};return c}};
 var link=Link(env,{keepAlive:60,queueLength:16,maxPacket:4096,watchdogSeconds:40,offlineResetMinutes:30,
  connackTimeoutSeconds:10,pingTimeoutSeconds:10,wifiTimeoutSeconds:30,stableSeconds:180}),usage=[],i;
 link.start({host:"h",port:1883,clientId:"c",username:"u",password:"p",_ssid:"s",_wifiPassword:"w",_keepAlive:60,_topics:["/t"]});
