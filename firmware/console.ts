@@ -4,19 +4,21 @@ import { subscriptions } from "../lib/alink";
 import { LOG_LEVELS, type DeviceLog } from "../lib/logs";
 
 export interface Store {
-  read(name: string): any; readJSON(name: string, noExceptions: boolean): any;
-  writeJSON(name: string, v: any): any; erase(name: string): void;
+  read(name: string): any;
+  readJSON(name: string, noExceptions: boolean): any;
+  writeJSON(name: string, v: any): any;
+  erase(name: string): void;
 }
 // `_` names: firmware-internal (main → console), mangled to one or two letters
 export interface IotDeps {
-  _storage: Store;                          // require("Storage")
-  _link: any;                               // a Link
+  _storage: Store; // require("Storage")
+  _link: any; // a Link
   _alink(productKey: string, deviceName: string): any; // a new Alink on the link
-  _creds(config: any): any;                 // {host, port, clientId, username, password}
-  _keepAlive: number;                       // default from board.json
+  _creds(config: any): any; // {host, port, clientId, username, password}
+  _keepAlive: number; // default from board.json
   _log(line: string): void;
   _telnet(on: boolean): void;
-  _logs: DeviceLog;                         // device log entries for the platform (main passes it to each Alink too)
+  _logs: DeviceLog; // device log entries for the platform (main passes it to each Alink too)
   _topics?(productKey: string, deviceName: string): string[]; // more topics to subscribe (OTA)
 }
 
@@ -35,10 +37,17 @@ export const makeIot = (deps: IotDeps): any => {
   // config: the valid stored one (null: none); sequence: its n; slot: the file holding it;
   // whyBad: why a stored file was rejected at boot
   // lastPostId: carried from one Alink to the next, so ids never repeat after setup/start/clear
-  let config: any = null, sequence = 0, slot = 0, alink: any = null, whyBad = "", lastPostId = 0,
+  let config: any = null,
+    sequence = 0,
+    slot = 0,
+    alink: any = null,
+    whyBad = "",
+    lastPostId = 0,
     // the link's last outage, for one log entry when it is back: since when (Date.now()),
     // the reason it went down ("" before the first online), status().reconnects at that moment
-    downAt = Date.now(), downReason = "", downCount = 0;
+    downAt = Date.now(),
+    downReason = "",
+    downCount = 0;
 
   // Calls every listener in order (a throw propagates: Link and Alink catch it, Alink answers 500).
   // Returns the set reply code: the first number returned, else 200; with anyValue (services,
@@ -54,8 +63,11 @@ export const makeIot = (deps: IotDeps): any => {
   // the current Alink; throws with the setup hint when not configured (at boot, after why the
   // stored config was rejected). Literals, not resident strings.
   const configuredAlink = (whyBad?: string): any => {
-    if (!config) throw Error((whyBad ? "iot: stored config bad (" + whyBad + ")" : "iot: not configured") +
-      '; run iot.setup({ssid:"..",password:"..",productKey:"..",deviceName:"..",deviceSecret:".."})');
+    if (!config)
+      throw Error(
+        (whyBad ? "iot: stored config bad (" + whyBad + ")" : "iot: not configured") +
+          '; run iot.setup({ssid:"..",password:"..",productKey:"..",deviceName:"..",deviceSecret:".."})',
+      );
     return alink;
   };
   const stop = () => {
@@ -67,67 +79,101 @@ export const makeIot = (deps: IotDeps): any => {
   };
   // Alink's callbacks: created once here, not per start (a closure there keeps start's scope)
   const onSet = (params: any) => emit("set", 0, params);
-  const onReply = (id: any, code: any, message: any) => { emit("reply", 0, id, code, message) };
+  const onReply = (id: any, code: any, message: any) => {
+    emit("reply", 0, id, code, message);
+  };
   // no service listener: 404, the platform's "service not found"
-  const onService = (identifier: any, params: any) => listeners.service ? emit("service", 1, identifier, params) : 404;
+  const onService = (identifier: any, params: any) =>
+    listeners.service ? emit("service", 1, identifier, params) : 404;
   const onRrpc = (payload: any) => emit("rrpc", 1, payload);
   const start = () => {
     configuredAlink();
-    const current = config, session = deps._creds(current);
+    const current = config,
+      session = deps._creds(current);
     stop();
     alink = deps._alink(current.productKey, current.deviceName);
     alink._lastId = lastPostId;
-    alink.onSet = onSet; alink.onReply = onReply; alink.onService = onService; alink.onRrpc = onRrpc;
+    alink.onSet = onSet;
+    alink.onReply = onReply;
+    alink.onService = onService;
+    alink.onRrpc = onRrpc;
     // credentials give {host, port, clientId, username, password (MQTT)}: completed into a Session
     // Registration runs once in a device's life: _register exists only in its session.
     // The reply's secret or token becomes the stored identity
     // (as iot.setup would store it), and the login with it starts at once; it is never logged.
     Object.assign(session, {
-      _ssid: current.ssid, _wifiPassword: current.password, _keepAlive: current.keepAlive || deps._keepAlive,
-      _topics: subscriptions(current.productKey, current.deviceName).concat(deps._topics ? deps._topics(current.productKey, current.deviceName) : []), _tls: current.tls !== false,
+      _ssid: current.ssid,
+      _wifiPassword: current.password,
+      _keepAlive: current.keepAlive || deps._keepAlive,
+      _topics: subscriptions(current.productKey, current.deviceName).concat(
+        deps._topics ? deps._topics(current.productKey, current.deviceName) : [],
+      ),
+      _tls: current.tls !== false,
       _secret: current.productSecret ? "productSecret" : current.deviceToken ? "deviceToken" : "deviceSecret",
     });
-    if (current.productSecret) session._register = (payload: string) => {
-      const reply = JSON.parse(payload);
-      deps._log("iot: registered");
-      setup({ productKey: current.productKey, deviceName: current.deviceName, deviceSecret: reply.deviceSecret, clientId: reply.clientId, deviceToken: reply.deviceToken });
-    };
+    if (current.productSecret)
+      session._register = (payload: string) => {
+        const reply = JSON.parse(payload);
+        deps._log("iot: registered");
+        setup({
+          productKey: current.productKey,
+          deviceName: current.deviceName,
+          deviceSecret: reply.deviceSecret,
+          clientId: reply.clientId,
+          deviceToken: reply.deviceToken,
+        });
+      };
     deps._link.start(session);
   };
   const run = () => {
     deps._telnet(!!(config && config.telnet));
-    deps._logs._level = LOG_LEVELS.indexOf(config && config.logLevel || "WARN");
+    deps._logs._level = LOG_LEVELS.indexOf((config && config.logLevel) || "WARN");
     if (config) start();
   };
   const setup = (patch: any) => {
     // the save, inline (a function of its own would be resident)
-    const merged = mergeConfig(config, patch), newSlot = slot ^ 1, file = "iot.cfg" + newSlot, record = { n: sequence + 1, c: merged };
+    const merged = mergeConfig(config, patch),
+      newSlot = slot ^ 1,
+      file = "iot.cfg" + newSlot,
+      record = { n: sequence + 1, c: merged };
     let verified = false;
     try {
       deps._storage.writeJSON(file, record);
       verified = JSON.stringify(deps._storage.readJSON(file, true)) == JSON.stringify(record);
-    } catch (ignored) { }
+    } catch (ignored) {}
     if (!verified) {
       deps._storage.erase(file);
       throw Error("iot: Storage write failed");
     }
     deps._storage.erase("iot.cfg" + slot);
-    slot = newSlot; sequence++;
+    slot = newSlot;
+    sequence++;
     config = merged;
     run();
   };
 
-  deps._link.onMessage = (topic: string, payload: string) => { if (alink) alink.message(topic, payload) };
+  deps._link.onMessage = (topic: string, payload: string) => {
+    if (alink) alink.message(topic, payload);
+  };
   // one console line per transition, so a user watching the serial port sees the link
   // One cloud log entry per outage, once back online: how long, why, and the failed attempts
   // (refused credentials and their backoff, a twin login) with the last error. Link errors
   // never contain secrets.
   deps._link.onOnline = () => {
-    const status = deps._link.status(), attempts = status.reconnects - downCount;
+    const status = deps._link.status(),
+      attempts = status.reconnects - downCount;
     deps._log("iot: online");
     if (alink) alink.online();
-    if (downReason || attempts) deps._logs.add("WARN", "link", "down " + Math.round((Date.now() - downAt) / 1000) + " s: " +
-      (downReason || "boot") + (attempts ? "; then " + attempts + " failed attempts, last: " + status.lastError : ""));
+    if (downReason || attempts)
+      deps._logs.add(
+        "WARN",
+        "link",
+        "down " +
+          Math.round((Date.now() - downAt) / 1000) +
+          " s: " +
+          (downReason || "boot") +
+          (attempts ? "; then " + attempts + " failed attempts, last: " + status.lastError : ""),
+      );
     downReason = "";
     emit("online");
   };
@@ -135,32 +181,53 @@ export const makeIot = (deps: IotDeps): any => {
     const status = deps._link.status();
     deps._log("iot: offline (" + status.lastError + ")");
     if (alink) alink.offline();
-    downAt = Date.now(); downReason = status.lastError; downCount = status.reconnects;
+    downAt = Date.now();
+    downReason = status.lastError;
+    downCount = status.reconnects;
     emit("offline");
   };
 
   // Boot: never throws. Parse errors are not echoed (they can quote the file's text).
-  [0, 1].forEach(fileSlot => {
+  [0, 1].forEach((fileSlot) => {
     if (deps._storage.read("iot.cfg" + fileSlot) === undefined) return;
     let record: any;
-    try { record = deps._storage.readJSON("iot.cfg" + fileSlot, true) } catch (ignored) { }
+    try {
+      record = deps._storage.readJSON("iot.cfg" + fileSlot, true);
+    } catch (ignored) {}
     try {
       if (!record || typeof record.n != "number") throw Error("unreadable");
       validateConfig(record.c);
-      if (!config || record.n > sequence) { config = record.c; sequence = record.n; slot = fileSlot }
-    } catch (thrown) { whyBad = (thrown as Error).message }
+      if (!config || record.n > sequence) {
+        config = record.c;
+        sequence = record.n;
+        slot = fileSlot;
+      }
+    } catch (thrown) {
+      whyBad = (thrown as Error).message;
+    }
   });
   // iot must exist even if the start fails, so the user can fix the config
-  try { run() } catch (thrown) { deps._log("iot: start failed: " + thrown) }
+  try {
+    run();
+  } catch (thrown) {
+    deps._log("iot: start failed: " + thrown);
+  }
   // Espruino 2v29 tells no reset reason on an ESP32 (only ESP8266.getResetInfo exists): each
   // boot is logged, so the cloud shows resets (watchdog, crash, power) between normal ones
   deps._logs.add("WARN", "boot", "boot " + VERSION);
-  if (!config) try { configuredAlink(whyBad) } catch (thrown) { deps._log((thrown as Error).message) }
+  if (!config)
+    try {
+      configuredAlink(whyBad);
+    } catch (thrown) {
+      deps._log((thrown as Error).message);
+    }
 
   return {
     version: VERSION,
     setup: setup,
-    show() { deps._log(config ? JSON.stringify(maskConfig(config)) : "iot: not configured") },
+    show() {
+      deps._log(config ? JSON.stringify(maskConfig(config)) : "iot: not configured");
+    },
     status() {
       const status = deps._link.status();
       if (!config) status.state = "unconfigured";
@@ -170,22 +237,39 @@ export const makeIot = (deps: IotDeps): any => {
     stop: stop,
     clear() {
       stop();
-      deps._storage.erase("iot.cfg0"); deps._storage.erase("iot.cfg1");
+      deps._storage.erase("iot.cfg0");
+      deps._storage.erase("iot.cfg1");
       config = alink = null;
       deps._telnet(false); // back to the safe default, as at boot without a config
     },
-    post(params: any) { return configuredAlink().post(params) },
-    event(identifier: string, params: any) { return configuredAlink().event(identifier, params) },
+    post(params: any) {
+      return configuredAlink().post(params);
+    },
+    event(identifier: string, params: any) {
+      return configuredAlink().event(identifier, params);
+    },
     // an app line for the platform's log service (module "app"), same buffer and level filter
-    log(level: string, text: any) { deps._logs.add(level, "app", text) },
+    log(level: string, text: any) {
+      deps._logs.add(level, "app", text);
+    },
     on(event: string, listener: any) {
       const events = "online|offline|set|reply|service|rrpc";
-      if (events.split("|").indexOf(event) < 0 || typeof listener != "function") throw Error("iot.on(" + events + ", function)");
+      if (events.split("|").indexOf(event) < 0 || typeof listener != "function")
+        throw Error("iot.on(" + events + ", function)");
       (listeners[event] = listeners[event] || []).push(listener);
     },
     help() {
-      deps._log(("setup({" + fieldNames().join() + "}) show() status() start() stop() clear() post(params) event(id,params) log(level,text) on(" +
-        "online|offline|set|reply|service|rrpc,fn)").split(" ").map(command => "iot." + command).join("\n"));
-    }
+      deps._log(
+        (
+          "setup({" +
+          fieldNames().join() +
+          "}) show() status() start() stop() clear() post(params) event(id,params) log(level,text) on(" +
+          "online|offline|set|reply|service|rrpc,fn)"
+        )
+          .split(" ")
+          .map((command) => "iot." + command)
+          .join("\n"),
+      );
+    },
   };
 };

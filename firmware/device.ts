@@ -5,7 +5,8 @@ import { watchdogSeconds } from "../board.json";
 import type { Link, LinkEnv } from "../lib/link";
 import type { Hash } from "../lib/crypto";
 
-const crypto = require("crypto"), wifi = require("Wifi");
+const crypto = require("crypto"),
+  wifi = require("Wifi");
 
 // native SHA1/SHA256 return ArrayBuffer; the firmware works on byte strings. With no
 // contiguous block left for the result they print an error and return undefined.
@@ -14,7 +15,8 @@ const digestBytes = (digest: any): string => {
   if (!digest) throw Error("crypto: out of memory");
   return E.toString(new Uint8Array(digest));
 };
-export const sha1: Hash = (bytes) => digestBytes(crypto.SHA1(bytes)), sha256: Hash = (bytes) => digestBytes(crypto.SHA256(bytes));
+export const sha1: Hash = (bytes) => digestBytes(crypto.SHA1(bytes)),
+  sha256: Hash = (bytes) => digestBytes(crypto.SHA256(bytes));
 
 // getTime() when the firmware started, moved along with every clock step so that
 // uptime never jumps when NTP sets the clock.
@@ -42,7 +44,8 @@ export const makeEnv = (): LinkEnv => {
         // native heap), running out mid-handshake asserts and kills the interpreter (measured on
         // both Linux builds, 52 KB free was not enough on the 64-bit one): refuse first.
         const memory = process.memory();
-        if (process.env.BOARD != "ESP32" && memory.free * memory.blocksize < 64000) throw Error("tls: not enough memory");
+        if (process.env.BOARD != "ESP32" && memory.free * memory.blocksize < 64000)
+          throw Error("tls: not enough memory");
       }
       // DNS, connect and the TLS setup block and throw on failure: the link catches
       const socket = (tls ? require("tls") : require("net")).connect({ host: host, port: port }, onOpen);
@@ -52,7 +55,11 @@ export const makeEnv = (): LinkEnv => {
       return socket;
     },
     _wifiConnect(ssid, password, callback) {
-      try { wifi.connect(ssid, { password: password }, callback); } catch (thrown) { callback("" + thrown); }
+      try {
+        wifi.connect(ssid, { password: password }, callback);
+      } catch (thrown) {
+        callback("" + thrown);
+      }
     },
     _kick: E.kickWatchdog,
     _free: () => process.memory().free,

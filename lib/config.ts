@@ -10,10 +10,13 @@ import { LOG_LEVELS } from "./logs";
 // arrays of strings cost RAM, and only setup, boot and the console need them.
 // With check: first checks that config is an object without unknown field names (all are named).
 export const fieldNames = (check?: any, config?: any): string[] => {
-  const known = "ssid,password,productKey,deviceName,deviceSecret,productSecret,preregistered,clientId,deviceToken,region,instanceId,host,port,tls,signMethod,keepAlive,telnet,logLevel".split(",");
+  const known =
+    "ssid,password,productKey,deviceName,deviceSecret,productSecret,preregistered,clientId,deviceToken,region,instanceId,host,port,tls,signMethod,keepAlive,telnet,logLevel".split(
+      ",",
+    );
   if (check) {
     if (!config || typeof config != "object") throw Error("config: not an object");
-    const unknown = Object.keys(config).filter(field => known.indexOf(field) < 0);
+    const unknown = Object.keys(config).filter((field) => known.indexOf(field) < 0);
     if (unknown.length) throw Error("unknown field: " + unknown.join(", "));
   }
   return known;
@@ -32,7 +35,8 @@ export const validateConfig = (config: any): void => {
     int(config, "keepAlive", 30, 1200, "integer 30-1200");
     if (config.telnet != null && typeof config.telnet != "boolean") bad("telnet", "true or false");
     // which device log entries reach the platform's log service (default WARN)
-    if (config.logLevel != null && LOG_LEVELS.indexOf(config.logLevel) < 0) bad("logLevel", "one of " + LOG_LEVELS.join());
+    if (config.logLevel != null && LOG_LEVELS.indexOf(config.logLevel) < 0)
+      bad("logLevel", "one of " + LOG_LEVELS.join());
   });
 };
 
@@ -40,17 +44,36 @@ export const validateConfig = (config: any): void => {
 // group requires the whole group; a new identity or endpoint replaces the old one whole;
 // null/undefined removes an optional field.
 export const mergeConfig = (stored: any, patch: any): any => {
-  const all = fieldNames(1, patch), wifiGroup = all.slice(0, 2), nameGroup = all.slice(2, 4), identityFields = all.slice(4, 9),
-    endpointFields = all.slice(9, 12), merged = Object.assign({}, stored),
-    endpoints = endpointFields.filter(field => patch[field] != null);
-  [[wifiGroup, wifiGroup], [all.slice(2, 9), nameGroup]].forEach(groups => groups[0].forEach(field => {
-    if (field in patch) groups[1].forEach(other => { if (!(other in patch)) throw Error(other + ": required with " + field) });
-  }));
-  if (nameGroup[0] in patch) identityFields.forEach(field => { delete merged[field] });
+  const all = fieldNames(1, patch),
+    wifiGroup = all.slice(0, 2),
+    nameGroup = all.slice(2, 4),
+    identityFields = all.slice(4, 9),
+    endpointFields = all.slice(9, 12),
+    merged = Object.assign({}, stored),
+    endpoints = endpointFields.filter((field) => patch[field] != null);
+  [
+    [wifiGroup, wifiGroup],
+    [all.slice(2, 9), nameGroup],
+  ].forEach((groups) =>
+    groups[0].forEach((field) => {
+      if (field in patch)
+        groups[1].forEach((other) => {
+          if (!(other in patch)) throw Error(other + ": required with " + field);
+        });
+    }),
+  );
+  if (nameGroup[0] in patch)
+    identityFields.forEach((field) => {
+      delete merged[field];
+    });
   if (endpoints.length > 1) throw Error(endpoints.join("+") + ": only one of " + endpointFields.join(", "));
-  if (endpoints.length) endpointFields.forEach(field => { delete merged[field] });
+  if (endpoints.length)
+    endpointFields.forEach((field) => {
+      delete merged[field];
+    });
   for (const field in patch) {
-    if (patch[field] == null) delete merged[field]; else merged[field] = patch[field];
+    if (patch[field] == null) delete merged[field];
+    else merged[field] = patch[field];
   }
   validateConfig(merged);
   return merged;
@@ -60,10 +83,12 @@ export const mergeConfig = (stored: any, patch: any): any => {
 // at most the last 2 chars of a secret of 16+ chars, none of a shorter one (never a useful
 // part of a short secret, and never its length).
 export const maskConfig = (config: any): any => {
-  const masked: any = {}, secrets = "password,deviceSecret,productSecret,deviceToken".split(",");
-  fieldNames().forEach(field => {
+  const masked: any = {},
+    secrets = "password,deviceSecret,productSecret,deviceToken".split(",");
+  fieldNames().forEach((field) => {
     const value = config[field];
-    if (value != null) masked[field] = secrets.indexOf(field) < 0 ? value : value && "****" + (value.length < 16 ? "" : value.slice(-2));
+    if (value != null)
+      masked[field] = secrets.indexOf(field) < 0 ? value : value && "****" + (value.length < 16 ? "" : value.slice(-2));
   });
   return masked;
 };

@@ -2,28 +2,54 @@
 // backoff and watchdog feeding. Pure state machine: clock, sockets and Wi-Fi are injected.
 import { backoffDelay } from "./backoff";
 import {
-  MqttReader, CONNACK, PUBLISH, PUBACK, SUBACK,
-  encodeConnect, encodePublish, encodePuback, encodeSubscribe,
+  MqttReader,
+  CONNACK,
+  PUBLISH,
+  PUBACK,
+  SUBACK,
+  encodeConnect,
+  encodePublish,
+  encodePuback,
+  encodeSubscribe,
 } from "./mqtt";
 
-export interface Timers { set(fn: () => void, ms: number): any; clear(handle: any): void }
-export interface LinkSocket { write(bytes: string): void; end(): void }
+export interface Timers {
+  set(fn: () => void, ms: number): any;
+  clear(handle: any): void;
+}
+export interface LinkSocket {
+  write(bytes: string): void;
+  end(): void;
+}
 export interface LinkEnv extends Timers {
   // `_` names: firmware-internal (device → link), mangled to one or two letters
   _random(): number;
   // tls: TLS, else plain TCP. Throws synchronously on DNS/connect failure (or too little
   // memory for TLS); onOpen runs later (asynchronously); callbacks never fire for a socket after end()
-  _connect(host: string, port: number, tls: boolean, onOpen: () => void, onData: (data: string) => void, onClose: () => void): LinkSocket;
+  _connect(
+    host: string,
+    port: number,
+    tls: boolean,
+    onOpen: () => void,
+    onData: (data: string) => void,
+    onClose: () => void,
+  ): LinkSocket;
   _wifiConnect(ssid: string, password: string, callback: (err: string | null) => void): void;
-  _kick(): void;            // watchdog
-  _free(): number;          // free JsVars
-  _uptime(): number;        // seconds since the firmware started, immune to clock steps (NTP)
+  _kick(): void; // watchdog
+  _free(): number; // free JsVars
+  _uptime(): number; // seconds since the firmware started, immune to clock steps (NTP)
   _log(line: string): void; // never given secrets
 }
 export interface LinkSettings {
-  keepAlive: number; queueLength: number; maxPacket: number; watchdogSeconds: number;
-  offlineResetMinutes: number; connackTimeoutSeconds: number; pingTimeoutSeconds: number;
-  wifiTimeoutSeconds: number; stableSeconds: number;
+  keepAlive: number;
+  queueLength: number;
+  maxPacket: number;
+  watchdogSeconds: number;
+  offlineResetMinutes: number;
+  connackTimeoutSeconds: number;
+  pingTimeoutSeconds: number;
+  wifiTimeoutSeconds: number;
+  stableSeconds: number;
 }
 // password is the MQTT password (as credentials() returns it); _wifiPassword the Wi-Fi one.
 // The `_` fields are the firmware's own (console → link): `_` names are mangled to one or two letters.
@@ -32,17 +58,37 @@ export interface LinkSettings {
 // the reply on /ext/register or /ext/regnwl (no subscribe, never online) and hands its payload
 // to _register from a timer, never from the socket's data callback (it starts a new TLS login).
 export interface Session {
-  _ssid: string; _wifiPassword: string; host: string; port: number; clientId: string;
-  username: string; password: string; _keepAlive: number; _topics: string[];
-  _tls: boolean; _secret: string; _register?: (payload: string) => void;
+  _ssid: string;
+  _wifiPassword: string;
+  host: string;
+  port: number;
+  clientId: string;
+  username: string;
+  password: string;
+  _keepAlive: number;
+  _topics: string[];
+  _tls: boolean;
+  _secret: string;
+  _register?: (payload: string) => void;
 }
 export interface Status {
-  state: string; wifi: string; connects: number; reconnects: number; lastError: string;
-  uptime: number; queue: number; dropped: number; free: number;
+  state: string;
+  wifi: string;
+  connects: number;
+  reconnects: number;
+  lastError: string;
+  uptime: number;
+  queue: number;
+  dropped: number;
+  free: number;
 }
 // A queued QoS 1 PUBLISH: its packet id, its encoded bytes, and whether it was sent before
 // (a resend sets DUP).
-interface QueuedPublish { _id: number; _bytes: string; _sent: number }
+interface QueuedPublish {
+  _id: number;
+  _bytes: string;
+  _sent: number;
+}
 export interface Link {
   onMessage: (topic: string, payload: string) => void;
   onOnline: () => void;
@@ -56,7 +102,7 @@ export interface Link {
   _id: number; // last packet id (white-box tests set it)
 }
 
-const errorText = (thrown: any) => "" + (thrown && thrown.message || thrown);
+const errorText = (thrown: any) => "" + ((thrown && thrown.message) || thrown);
 // States, timer slots and times are written as literals: the build does not inline constants,
 // and each module-level one would be a resident variable.
 // Timer slots: indexes into the link's timer table, each holding at most one pending timer.
@@ -76,14 +122,22 @@ const errorText = (thrown: any) => "" + (thrown && thrown.message || thrown);
 // A closure, not a class: state in locals minifies to one or two letters, no `this.` anywhere
 // (and none of Espruino's `this`-in-arrow traps). `new Link(..)` works too.
 export function Link(env: LinkEnv, settings: LinkSettings): Link {
-  const watchdogPeriod = settings.watchdogSeconds * 1000 / 3,
+  const watchdogPeriod = (settings.watchdogSeconds * 1000) / 3,
     timers: any[] = []; // pending timer handle per slot; null when fired or cleared
-  let session: Session | null = null, state = "unconfigured", wifiState = "off", lastError = "",
-    socket: LinkSocket | null = null, queue: QueuedPublish[] = [],
-    connects = 0, reconnects = 0, dropped = 0, offlineTicks = 0,
+  let session: Session | null = null,
+    state = "unconfigured",
+    wifiState = "off",
+    lastError = "",
+    socket: LinkSocket | null = null,
+    queue: QueuedPublish[] = [],
+    connects = 0,
+    reconnects = 0,
+    dropped = 0,
+    offlineTicks = 0,
     // attempts on the network schedule (1 s to 1 min) and on the login schedule (refused
     // credentials, twin login: 2 s to 15 min), for backoffDelay
-    networkAttempts = 0, loginAttempts = 0,
+    networkAttempts = 0,
+    loginAttempts = 0,
     // bumped whenever a socket or Wi-Fi attempt is replaced: older callbacks see a stale value
     generation = 0,
     // online sessions closed by the platform in a row, with no failed attempt between them
@@ -93,7 +147,12 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   // (re)arm the timer in slot, or just clear it (no fn)
   const armTimer = (slot: any, fn?: () => void, ms?: number) => {
     if (timers[slot] != null) env.clear(timers[slot]);
-    timers[slot] = fn ? env.set(() => { timers[slot] = null; fn(); }, ms!) : null;
+    timers[slot] = fn
+      ? env.set(() => {
+          timers[slot] = null;
+          fn();
+        }, ms!)
+      : null;
   };
   const error = (message: string) => {
     lastError = message;
@@ -101,49 +160,84 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   };
   // user callbacks must not throw into the socket callback
   const callUser = (fn: Function, topic?: string, payload?: string) => {
-    try { fn(topic, payload); } catch (thrown) { error("callback: " + errorText(thrown)); }
+    try {
+      fn(topic, payload);
+    } catch (thrown) {
+      error("callback: " + errorText(thrown));
+    }
   };
   const connectWifi = () => {
     const attempt = ++generation;
-    state = "wifi"; wifiState = "connecting";
+    state = "wifi";
+    wifiState = "connecting";
     // Wi-Fi down: inline here and in wifiLost (a helper function would be resident);
     // a current attempt always has a session (stop() clears the timer and bumps generation)
-    armTimer(0 /* phase */, () => { wifiState = "down"; dropLink("wifi timeout"); }, settings.wifiTimeoutSeconds * 1000);
+    armTimer(
+      0 /* phase */,
+      () => {
+        wifiState = "down";
+        dropLink("wifi timeout");
+      },
+      settings.wifiTimeoutSeconds * 1000,
+    );
     env._wifiConnect(session!._ssid, session!._wifiPassword, (err) => {
       if (attempt != generation) return;
-      if (err) { wifiState = "down"; dropLink("wifi: " + err); }
-      else { wifiState = "up"; connectMqtt(); }
+      if (err) {
+        wifiState = "down";
+        dropLink("wifi: " + err);
+      } else {
+        wifiState = "up";
+        connectMqtt();
+      }
     });
   };
   const connectMqtt = () => {
     // socket callbacks: ignored once this socket is replaced or ended
-    const current = session!, attempt = ++generation, reader = new MqttReader(settings.maxPacket),
-      ifCurrent = (fn: (data?: any) => void) => (data?: any) => { if (attempt == generation) fn(data); };
+    const current = session!,
+      attempt = ++generation,
+      reader = new MqttReader(settings.maxPacket),
+      ifCurrent = (fn: (data?: any) => void) => (data?: any) => {
+        if (attempt == generation) fn(data);
+      };
     state = "connecting";
     armTimer(0 /* phase */, () => dropLink("connack timeout"), settings.connackTimeoutSeconds * 1000);
     try {
-      socket = env._connect(current.host, current.port, current._tls,
+      socket = env._connect(
+        current.host,
+        current.port,
+        current._tls,
         ifCurrent(() => send(encodeConnect(current.clientId, current.username, current.password, current._keepAlive))),
         ifCurrent((data) => {
           // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
           armTimer(2 /* receive */, ping, current._keepAlive * 500);
           try {
-            reader.push(data, (packet) => { if (attempt == generation) onPacket(packet); });
+            reader.push(data, (packet) => {
+              if (attempt == generation) onPacket(packet);
+            });
           } catch (thrown) {
             if (attempt == generation) dropLink(errorText(thrown));
           }
         }),
-        ifCurrent(() => dropLink("socket closed")));
+        ifCurrent(() => dropLink("socket closed")),
+      );
     } catch (thrown) {
       dropLink("connect: " + errorText(thrown));
     }
   };
   // tear down the session (socket, all timers but the watchdog's); true if it was online
   const endSession = (nextState: string) => {
-    const oldSocket = socket, wasOnline = state == "online";
-    generation++; socket = null; state = nextState;
+    const oldSocket = socket,
+      wasOnline = state == "online";
+    generation++;
+    socket = null;
+    state = nextState;
     for (const slot in timers) armTimer(slot);
-    if (oldSocket) try { oldSocket.end(); } catch (ignored) { /* already closed */ }
+    if (oldSocket)
+      try {
+        oldSocket.end();
+      } catch (ignored) {
+        /* already closed */
+      }
     return wasOnline;
   };
   // Callers run onOffline last (`if (wasOnline) callUser(link.onOffline)`), once the link is
@@ -160,17 +254,23 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     const twin = twinCloses > 2;
     error(twin ? "another device is probably using these credentials" : reason);
     reconnects++;
-    armTimer(0 /* phase */, () => wifiState == "up" ? connectMqtt() : connectWifi(),
-      twin || badCredentials ? backoffDelay(loginAttempts++, 2000, 900000, env._random()) : backoffDelay(networkAttempts++, 1000, 60000, env._random()));
+    armTimer(
+      0 /* phase */,
+      () => (wifiState == "up" ? connectMqtt() : connectWifi()),
+      twin || badCredentials
+        ? backoffDelay(loginAttempts++, 2000, 900000, env._random())
+        : backoffDelay(networkAttempts++, 1000, 60000, env._random()),
+    );
     if (wasOnline) callUser(link.onOffline);
   };
   const send = (bytes: string) => {
-    if (socket) try {
-      socket.write(bytes);
-      armTimer(1 /* send */, ping, session!._keepAlive * 500);
-    } catch (thrown) {
-      dropLink("write: " + errorText(thrown));
-    }
+    if (socket)
+      try {
+        socket.write(bytes);
+        armTimer(1 /* send */, ping, session!._keepAlive * 500);
+      } catch (thrown) {
+        dropLink("write: " + errorText(thrown));
+      }
   };
   const ping = () => {
     send("\xc0\0"); // PINGREQ (as mqtt.ts encodePingreq): a literal stays in flash, a function is resident
@@ -178,25 +278,51 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   };
   // packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
   const onPacket = (packet: any) => {
-    const type = packet.type, returnCode = packet.rc, current = session!, topics = current._topics;
+    const type = packet.type,
+      returnCode = packet.rc,
+      current = session!,
+      topics = current._topics;
     if (type == CONNACK && state == "connecting") {
       if (returnCode) {
         const badCredentials = returnCode == 4 || returnCode == 5;
         // return codes 1..5 (MQTT 3.1.1 §3.2.2.3): a literal in the code (flash), not a resident array
-        return dropLink("connack " + returnCode + ": " + (",unacceptable protocol version,identifier rejected,server unavailable,bad username or password,not authorized".split(",")[returnCode] || "refused") +
-          (badCredentials ? ", check " + current._secret : ""), badCredentials);
+        return dropLink(
+          "connack " +
+            returnCode +
+            ": " +
+            (",unacceptable protocol version,identifier rejected,server unavailable,bad username or password,not authorized".split(
+              ",",
+            )[returnCode] || "refused") +
+            (badCredentials ? ", check " + current._secret : ""),
+          badCredentials,
+        );
       }
       if (current._register) {
         // no reply within the CONNACK timeout: a failed attempt, on the long schedule
         state = "registering";
-        return armTimer(0 /* phase */, () => dropLink("register: no reply", true), settings.connackTimeoutSeconds * 1000);
+        return armTimer(
+          0 /* phase */,
+          () => dropLink("register: no reply", true),
+          settings.connackTimeoutSeconds * 1000,
+        );
       }
-      state = "online"; connects++;
-      armTimer(0 /* phase */, () => {
-        networkAttempts = 0;
-        // stable: both schedules and the twin count start again
-        armTimer(0 /* phase */, () => { networkAttempts = loginAttempts = twinCloses = 0; }, settings.stableSeconds * 1000 - 10000);
-      }, 10000); // proven
+      state = "online";
+      connects++;
+      armTimer(
+        0 /* phase */,
+        () => {
+          networkAttempts = 0;
+          // stable: both schedules and the twin count start again
+          armTimer(
+            0 /* phase */,
+            () => {
+              networkAttempts = loginAttempts = twinCloses = 0;
+            },
+            settings.stableSeconds * 1000 - 10000,
+          );
+        },
+        10000,
+      ); // proven
       if (topics.length) send(encodeSubscribe(nextPacketId(), topics, 1));
       // a resend sets DUP
       for (const item of queue) {
@@ -209,9 +335,17 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       // the platform closes after its reply: the session ends here, the login starts from a timer
       if (type == PUBLISH && /^\/ext\/reg/.test(packet.topic)) {
         endSession("registered");
-        armTimer(0 /* phase */, () => {
-          try { current._register!(packet.payload); } catch (thrown) { dropLink("register: " + errorText(thrown), true); }
-        }, 0);
+        armTimer(
+          0 /* phase */,
+          () => {
+            try {
+              current._register!(packet.payload);
+            } catch (thrown) {
+              dropLink("register: " + errorText(thrown), true);
+            }
+          },
+          0,
+        );
       }
       return;
     }
@@ -220,20 +354,29 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       callUser(link.onMessage, packet.topic, packet.payload);
     }
     // in place, no new array; acknowledgements mostly come in order: the first item matches
-    if (type == PUBACK) for (let index = 0; index < queue.length; index++) if (queue[index]._id == packet.id) { queue.splice(index, 1); break; }
+    if (type == PUBACK)
+      for (let index = 0; index < queue.length; index++)
+        if (queue[index]._id == packet.id) {
+          queue.splice(index, 1);
+          break;
+        }
     if (type == SUBACK && packet.granted.indexOf(128) >= 0) error("subscribe refused");
   };
   // next packet id: 1..65535, never one still queued
   const nextPacketId = () => {
     let id = link._id;
-    do id = id % 65535 + 1; while (queue.some((item) => item._id == id));
-    return link._id = id;
+    do id = (id % 65535) + 1;
+    while (queue.some((item) => item._id == id));
+    return (link._id = id);
   };
 
   const link: Link = {
     // defaults that do nothing, each its own: the user's replace them and they are freed
     // (one shared noop would stay resident in this scope)
-    onMessage: () => {}, onOnline: () => {}, onOffline: () => {}, _id: 0,
+    onMessage: () => {},
+    onOnline: () => {},
+    onOffline: () => {},
+    _id: 0,
     start(newSession) {
       const wasOnline = endSession("wifi");
       session = newSession;
@@ -255,17 +398,38 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     },
     publish(topic, payload, qos) {
       // _bytes last: Espruino 2v29 lets a throw in a non-last object literal value escape try/catch
-      const id = qos ? nextPacketId() : 0, online = state == "online",
-        item: QueuedPublish = { _id: id, _sent: 0, _bytes: encodePublish(topic, payload, qos, id, false, settings.maxPacket) };
-      if (!qos) { if (online) send(item._bytes); return; } // QoS 0 offline: dropped, not counted
-      if (queue.length >= settings.queueLength) { queue.shift(); dropped++; }
+      const id = qos ? nextPacketId() : 0,
+        online = state == "online",
+        item: QueuedPublish = {
+          _id: id,
+          _sent: 0,
+          _bytes: encodePublish(topic, payload, qos, id, false, settings.maxPacket),
+        };
+      if (!qos) {
+        if (online) send(item._bytes);
+        return;
+      } // QoS 0 offline: dropped, not counted
+      if (queue.length >= settings.queueLength) {
+        queue.shift();
+        dropped++;
+      }
       queue.push(item);
-      if (online) { send(item._bytes); item._sent = 1; } // new: never sent, no DUP
+      if (online) {
+        send(item._bytes);
+        item._sent = 1;
+      } // new: never sent, no DUP
     },
     status() {
       return {
-        state: state, wifi: wifiState, connects: connects, reconnects: reconnects, lastError: lastError,
-        uptime: Math.floor(env._uptime()), queue: queue.length, dropped: dropped, free: env._free(),
+        state: state,
+        wifi: wifiState,
+        connects: connects,
+        reconnects: reconnects,
+        lastError: lastError,
+        uptime: Math.floor(env._uptime()),
+        queue: queue.length,
+        dropped: dropped,
+        free: env._free(),
       };
     },
     error: error,

@@ -3,13 +3,17 @@
 import { describe, it, expect } from "vitest";
 import { createHash, createHmac } from "node:crypto";
 import { createRequire } from "node:module";
-import { credentials, checkDevice, Device } from "../lib/aliyun";
+import { credentials, checkDevice } from "../lib/aliyun";
 // the platform's sign methods (docs/ALIYUN.md), listed here independently of the code
 const SIGN_METHODS = ["hmacmd5", "hmacsha1", "hmacsha256"];
-import { Hash } from "../lib/crypto";
+import type { Hash } from "../lib/crypto";
 
-const node = (alg: string): Hash => s => createHash(alg).update(Buffer.from(s, "latin1")).digest().toString("latin1");
-const sha1 = node("sha1"), sha256 = node("sha256");
+const node =
+  (alg: string): Hash =>
+  (s) =>
+    createHash(alg).update(Buffer.from(s, "latin1")).digest().toString("latin1");
+const sha1 = node("sha1"),
+  sha256 = node("sha256");
 const cred = (d: any) => credentials(d, sha1, sha256);
 const SECRET = "Zq9SecretValue0xDEADbeef";
 const base = (): any => ({ productKey: "a1X2bEnP82z", deviceName: "example1", deviceSecret: SECRET });
@@ -36,7 +40,9 @@ describe("credentials: docs/ALIYUN.md vectors", () => {
   }
 
   it("SDK-style vector (default method hmacsha256, default id pk.dn)", () => {
-    const c = cred(Object.assign(base(), { deviceSecret: "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw", timestamp: 2524608000000, tls: false }));
+    const c = cred(
+      Object.assign(base(), { deviceSecret: "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw", timestamp: 2524608000000, tls: false }),
+    );
     expect(c.clientId).toBe("a1X2bEnP82z.example1|securemode=3,signmethod=hmacsha256,timestamp=2524608000000|");
     expect(c.password.toUpperCase()).toBe("909EA16E2F80B550E9746E212CE5F511B66CAA75F2D1C417D55BE8DCDF05594A");
   });
@@ -64,7 +70,12 @@ describe("credentials: defaults and options", () => {
 
   it("uses the injected hashes for sha1/sha256 and its own md5", () => {
     const calls: string[] = [];
-    const spy = (n: string, h: Hash): Hash => s => { calls.push(n); return h(s) };
+    const spy =
+      (n: string, h: Hash): Hash =>
+      (s) => {
+        calls.push(n);
+        return h(s);
+      };
     credentials(Object.assign(base(), { signMethod: "hmacsha1" }), spy("sha1", sha1), spy("sha256", sha256));
     credentials(Object.assign(base(), { signMethod: "hmacsha256" }), spy("sha1", sha1), spy("sha256", sha256));
     credentials(Object.assign(base(), { signMethod: "hmacmd5" }), spy("sha1", sha1), spy("sha256", sha256));
@@ -90,7 +101,9 @@ describe("credentials: defaults and options", () => {
   });
 
   it("null optional fields count as absent", () => {
-    const c = cred(Object.assign(base(), { host: null, port: null, signMethod: null, timestamp: null, clientIdPrefix: null }));
+    const c = cred(
+      Object.assign(base(), { host: null, port: null, signMethod: null, timestamp: null, clientIdPrefix: null }),
+    );
     expect(c).toEqual(cred(base()));
   });
 });
@@ -99,15 +112,21 @@ describe("credentials vs the official Node SDK (alibabacloud-iot-device-sdk 1.2.
   const Model = createRequire(import.meta.url)("alibabacloud-iot-device-sdk/lib/model.js");
   // The SDK signs with a timestamp from Date.now() at construction: pin it afterwards.
   const sdk = (alg: string) => {
-    const m = new Model({ productKey: "a1X2bEnP82z", deviceName: "example1", deviceSecret: SECRET,
-      signAlgorithm: alg, clientId: "a1X2bEnP82z.example1" });
+    const m = new Model({
+      productKey: "a1X2bEnP82z",
+      deviceName: "example1",
+      deviceSecret: SECRET,
+      signAlgorithm: alg,
+      clientId: "a1X2bEnP82z.example1",
+    });
     m.timestamp = 1700000000123;
     return { p: m.genConnectPrarms(), url: m.brokerUrl as string, mode: m.securemode };
   };
   const ours = (m: string) => cred(Object.assign(base(), { signMethod: m, timestamp: 1700000000123, tls: false }));
 
   it("hmacsha1: same username and password; its clientId adds `,lan=…,_v=…` before the closing |", () => {
-    const s = sdk("sha1"), o = ours("hmacsha1");
+    const s = sdk("sha1"),
+      o = ours("hmacsha1");
     expect(s.p.username).toBe(o.username);
     expect(s.p.password).toBe(o.password);
     expect(s.p.clientId.startsWith(o.clientId.slice(0, -1) + ",lan=")).toBe(true);
@@ -117,8 +136,13 @@ describe("credentials vs the official Node SDK (alibabacloud-iot-device-sdk 1.2.
   });
 
   it("hmacsha256/hmacmd5: the SDK announces the method but signs HMAC-SHA1 (its bug); we sign as announced", () => {
-    for (const [alg, m] of [["sha256", "hmacsha256"], ["md5", "hmacmd5"]]) {
-      const s = sdk(alg), o = ours(m), content = "clientIda1X2bEnP82z.example1deviceNameexample1productKeya1X2bEnP82ztimestamp1700000000123";
+    for (const [alg, m] of [
+      ["sha256", "hmacsha256"],
+      ["md5", "hmacmd5"],
+    ]) {
+      const s = sdk(alg),
+        o = ours(m),
+        content = "clientIda1X2bEnP82z.example1deviceNameexample1productKeya1X2bEnP82ztimestamp1700000000123";
       expect(s.p.clientId).toContain(",signmethod=" + m + ",");
       expect(s.p.password).toBe(nodeHmac("sha1", SECRET, content));
       expect(o.password).toBe(nodeHmac(alg, SECRET, content));
@@ -202,20 +226,25 @@ describe("checkDevice", () => {
   }
 
   it("accepts the boundaries of every rule", () => {
-    const ok = ([
-      { productKey: "a".repeat(31), deviceName: "x".repeat(32) },
-      { deviceName: "a-_@", clientIdPrefix: "x".repeat(64) },
-      { deviceName: "Dev.1:2" },
-      { deviceSecret: "!~#$%^&*()[]{}|,=<>?/\\'\"`" },
-      { deviceSecret: "x".repeat(128) }, { deviceSecret: "x" },
-      { clientIdPrefix: "!\"#$%&'()*+-./09:;<>?@AZ[\\]^_`az{}~" },
-      { port: 1, tls: true }, { port: 65535, tls: false },
-      { deviceSecret: undefined, productSecret: "x".repeat(128), preregistered: false },
-      { deviceSecret: undefined, productSecret: "x", preregistered: true, tls: true },
-      { deviceSecret: undefined, deviceToken: "x".repeat(128), clientId: "x".repeat(64), tls: false },
-      { host: "iot-06z.mqtt_x.example.com", region: "ap-southeast-1", instanceId: "iot-06z00_x" },
-      { timestamp: 0 }, { timestamp: 2524608000000 },
-    ] as any[]).concat(SIGN_METHODS.map(m => ({ signMethod: m })));
+    const ok = (
+      [
+        { productKey: "a".repeat(31), deviceName: "x".repeat(32) },
+        { deviceName: "a-_@", clientIdPrefix: "x".repeat(64) },
+        { deviceName: "Dev.1:2" },
+        { deviceSecret: "!~#$%^&*()[]{}|,=<>?/\\'\"`" },
+        { deviceSecret: "x".repeat(128) },
+        { deviceSecret: "x" },
+        { clientIdPrefix: "!\"#$%&'()*+-./09:;<>?@AZ[\\]^_`az{}~" },
+        { port: 1, tls: true },
+        { port: 65535, tls: false },
+        { deviceSecret: undefined, productSecret: "x".repeat(128), preregistered: false },
+        { deviceSecret: undefined, productSecret: "x", preregistered: true, tls: true },
+        { deviceSecret: undefined, deviceToken: "x".repeat(128), clientId: "x".repeat(64), tls: false },
+        { host: "iot-06z.mqtt_x.example.com", region: "ap-southeast-1", instanceId: "iot-06z00_x" },
+        { timestamp: 0 },
+        { timestamp: 2524608000000 },
+      ] as any[]
+    ).concat(SIGN_METHODS.map((m) => ({ signMethod: m })));
     for (const p of ok) expect(() => checkDevice(Object.assign(base(), p)), JSON.stringify(p)).not.toThrow();
   });
 
@@ -225,16 +254,37 @@ describe("checkDevice", () => {
 
   it("no error message ever contains the secret, wherever the user typed it", () => {
     const msgs: string[] = [];
-    const tryIt = (d: any) => { try { checkDevice(d) } catch (e: any) { msgs.push(e.message) } };
+    const tryIt = (d: any) => {
+      try {
+        checkDevice(d);
+      } catch (e: any) {
+        msgs.push(e.message);
+      }
+    };
     for (const [patch] of badCases) tryIt(Object.assign(base(), patch));
     // the secret itself invalid, or pasted into the wrong field
-    for (const f of ["deviceSecret", "deviceName", "productKey", "clientIdPrefix", "host", "region", "instanceId", "signMethod"]) {
+    for (const f of [
+      "deviceSecret",
+      "deviceName",
+      "productKey",
+      "clientIdPrefix",
+      "host",
+      "region",
+      "instanceId",
+      "signMethod",
+    ]) {
       tryIt(Object.assign(base(), { [f]: SECRET + " |" }));
       tryIt(Object.assign(base(), { [f]: SECRET + "é" }));
     }
     // the other identity groups' secret and token, and a secret pasted as clientId
-    for (const p of [{ productSecret: SECRET + " |" }, { productSecret: SECRET, tls: false }, { deviceToken: SECRET + " |", clientId: "c1" },
-      { deviceToken: "token", clientId: SECRET + "|" }, { deviceToken: SECRET }]) tryIt(Object.assign(base(), { deviceSecret: undefined }, p));
+    for (const p of [
+      { productSecret: SECRET + " |" },
+      { productSecret: SECRET, tls: false },
+      { deviceToken: SECRET + " |", clientId: "c1" },
+      { deviceToken: "token", clientId: SECRET + "|" },
+      { deviceToken: SECRET },
+    ])
+      tryIt(Object.assign(base(), { deviceSecret: undefined }, p));
     expect(msgs.length).toBe(badCases.length + 21);
     for (const m of msgs) {
       expect(m).not.toContain(SECRET);
@@ -244,7 +294,8 @@ describe("checkDevice", () => {
 });
 
 describe("credentials: dynamic registration and preregistration-free login (docs/ALIYUN.md §6)", () => {
-  const reg = (o: any) => Object.assign({ productKey: "al123456789", deviceName: "device1", productSecret: "secret" }, o);
+  const reg = (o: any) =>
+    Object.assign({ productKey: "al123456789", deviceName: "device1", productSecret: "secret" }, o);
   it("register: the platform's vector (hmacsha1, random 123), clientId and username", () => {
     // random() * 1e9, floored: "123"
     const r = credentials(reg({ signMethod: "hmacsha1" }), sha1, sha256, () => 123.5e-9);
@@ -255,26 +306,38 @@ describe("credentials: dynamic registration and preregistration-free login (docs
   it("every method against Node's createHmac over deviceName..productKey..random..", () => {
     for (const m of SIGN_METHODS) {
       const r = credentials(reg({ signMethod: m, productSecret: SECRET }), sha1, sha256, () => 0.5);
-      expect(r.clientId).toBe("al123456789.device1|securemode=2,authType=register,random=500000000,signmethod=" + m + "|");
+      expect(r.clientId).toBe(
+        "al123456789.device1|securemode=2,authType=register,random=500000000,signmethod=" + m + "|",
+      );
       expect(r.password).toBe(nodeHmac(m.slice(4), SECRET, "deviceNamedevice1productKeyal123456789random500000000"));
     }
   });
   it("the random changes with random(); the timestamp is not signed during registration", () => {
-    const a = credentials(reg({ timestamp: 5 }), sha1, sha256, () => 0.1), b = credentials(reg({}), sha1, sha256, () => 0.2);
-    expect(a.clientId).toBe("al123456789.device1|securemode=2,authType=register,random=100000000,signmethod=hmacsha256|");
+    const a = credentials(reg({ timestamp: 5 }), sha1, sha256, () => 0.1),
+      b = credentials(reg({}), sha1, sha256, () => 0.2);
+    expect(a.clientId).toBe(
+      "al123456789.device1|securemode=2,authType=register,random=100000000,signmethod=hmacsha256|",
+    );
     expect(a.password).not.toBe(b.password);
   });
   it("preregistered: false is regnwl; with an instanceId it is named (as the Link SDK does)", () => {
     const r = credentials(reg({ preregistered: false }), sha1, sha256, () => 0.25);
     expect(r.clientId).toBe("al123456789.device1|securemode=2,authType=regnwl,random=250000000,signmethod=hmacsha256|");
     const i = credentials(reg({ preregistered: false, instanceId: "iot-06z00x" }), sha1, sha256, () => 0.25);
-    expect(i.clientId).toBe("al123456789.device1|securemode=2,authType=regnwl,random=250000000,instanceId=iot-06z00x,signmethod=hmacsha256|");
+    expect(i.clientId).toBe(
+      "al123456789.device1|securemode=2,authType=regnwl,random=250000000,instanceId=iot-06z00x,signmethod=hmacsha256|",
+    );
     expect(i.host).toBe("iot-06z00x.mqtt.iothub.aliyuncs.com");
     expect(i.password).toBe(r.password);
   });
   it("clientId + deviceToken: connwl login, the token is the password", () => {
     const c = cred({ productKey: "al123456789", deviceName: "device1", clientId: "a1b2c3", deviceToken: "TOKEN-42" });
-    expect(c).toEqual({ host: "al123456789.iot-as-mqtt.cn-shanghai.aliyuncs.com", port: 1883,
-      clientId: "a1b2c3|securemode=-2,authType=connwl|", username: "device1&al123456789", password: "TOKEN-42" });
+    expect(c).toEqual({
+      host: "al123456789.iot-as-mqtt.cn-shanghai.aliyuncs.com",
+      port: 1883,
+      clientId: "a1b2c3|securemode=-2,authType=connwl|",
+      username: "device1&al123456789",
+      password: "TOKEN-42",
+    });
   });
 });

@@ -3,12 +3,22 @@ import { fieldNames, validateConfig, mergeConfig, maskConfig } from "../lib/conf
 
 const SECRET = "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw";
 const WIFIPW = "Wifi-Pass-7391";
-const full = () => ({ ssid: "home", password: WIFIPW, productKey: "a1X2bEnP82z", deviceName: "example1", deviceSecret: SECRET });
+const full = () => ({
+  ssid: "home",
+  password: WIFIPW,
+  productKey: "a1X2bEnP82z",
+  deviceName: "example1",
+  deviceSecret: SECRET,
+});
 
 // Every thrown message: must name `field`, must not contain any secret of the config tried.
 function rejects(stored: any, patch: any, field: string | RegExp) {
   let msg = "";
-  try { mergeConfig(stored, patch); } catch (e) { msg = (e as Error).message; }
+  try {
+    mergeConfig(stored, patch);
+  } catch (e) {
+    msg = (e as Error).message;
+  }
   expect(msg, JSON.stringify(patch)).not.toBe("");
   expect(msg).toMatch(typeof field == "string" ? new RegExp("\\b" + field + "\\b") : field);
   const c = Object.assign({}, stored, patch);
@@ -118,7 +128,9 @@ describe("validateConfig / mergeConfig rules", () => {
     expect([c.host, c.instanceId, c.region]).toEqual([undefined, "iot-06z00x", undefined]);
     c = mergeConfig(c, { host: "broker.example.com" });
     expect([c.host, c.instanceId, c.region, c.port]).toEqual(["broker.example.com", undefined, undefined, 8883]);
-    expect(rejects(c, { host: "a.b", region: "cn-shanghai" }, /^region\+host: only one of region, instanceId, host$/)).toBeTruthy();
+    expect(
+      rejects(c, { host: "a.b", region: "cn-shanghai" }, /^region\+host: only one of region, instanceId, host$/),
+    ).toBeTruthy();
     // removing one does not touch the others; other fields do not touch the endpoint
     expect(mergeConfig(c, { region: null }).host).toBe("broker.example.com");
     expect(mergeConfig(c, { keepAlive: 60 }).host).toBe("broker.example.com");
@@ -127,22 +139,33 @@ describe("validateConfig / mergeConfig rules", () => {
   });
 
   it("identity: exactly one of deviceSecret | productSecret (+preregistered) | clientId+deviceToken; setting one removes the others", () => {
-    const PS = "Pq7Zk2xW9vRt4", TK = "Tk8LmN3bVc4Qz";
-    let c = mergeConfig(full(), { productKey: "a1X2bEnP82z", deviceName: "example1", productSecret: PS, preregistered: false });
+    const PS = "Pq7Zk2xW9vRt4",
+      TK = "Tk8LmN3bVc4Qz";
+    let c = mergeConfig(full(), {
+      productKey: "a1X2bEnP82z",
+      deviceName: "example1",
+      productSecret: PS,
+      preregistered: false,
+    });
     expect([c.deviceSecret, c.productSecret, c.preregistered]).toEqual([undefined, PS, false]);
     c = mergeConfig(c, { productKey: "a1X2bEnP82z", deviceName: "example1", clientId: "cid1", deviceToken: TK });
     expect([c.productSecret, c.preregistered, c.clientId, c.deviceToken]).toEqual([undefined, undefined, "cid1", TK]);
     c = mergeConfig(c, { productKey: "a1X2bEnP82z", deviceName: "example1", deviceSecret: SECRET });
     expect(c).toEqual(full());
     // every identity field needs productKey and deviceName with it
-    for (const f of ["productSecret", "preregistered", "clientId", "deviceToken", "deviceSecret"]) rejects(full(), { [f]: "x" }, "productKey");
+    for (const f of ["productSecret", "preregistered", "clientId", "deviceToken", "deviceSecret"])
+      rejects(full(), { [f]: "x" }, "productKey");
     // two groups at once, or a half group
     rejects(null, Object.assign(full(), { productSecret: PS }), /^deviceSecret\+productSecret: exactly one of/);
     rejects(full(), { productKey: "a1X2bEnP82z", deviceName: "example1", deviceToken: TK }, "clientId");
     rejects(full(), { productKey: "a1X2bEnP82z", deviceName: "example1", clientId: "cid1" }, "clientId");
     rejects(full(), { productKey: "a1X2bEnP82z", deviceName: "example1" }, "deviceSecret");
     // registration is TLS-only, whichever comes first
-    rejects(null, Object.assign(full(), { deviceSecret: undefined, productSecret: PS, tls: false }), /^productSecret: registration needs tls: true$/);
+    rejects(
+      null,
+      Object.assign(full(), { deviceSecret: undefined, productSecret: PS, tls: false }),
+      /^productSecret: registration needs tls: true$/,
+    );
     const reg = mergeConfig(null, Object.assign(full(), { deviceSecret: undefined, productSecret: PS }));
     rejects(reg, { tls: false }, "productSecret");
     expect(mergeConfig(full(), { tls: false }).tls).toBe(false);
@@ -163,7 +186,7 @@ describe("maskConfig", () => {
     const b = Object.assign(full(), { region: "cn-shanghai", keepAlive: 600, telnet: true });
     expect(Object.keys(maskConfig(a))).toEqual(Object.keys(maskConfig(b)));
     const keys = Object.keys(maskConfig(a));
-    expect(keys).toEqual(fieldNames().filter(k => k in a));
+    expect(keys).toEqual(fieldNames().filter((k) => k in a));
     expect(JSON.stringify(maskConfig(a))).toBe(JSON.stringify(maskConfig(b)));
   });
 
@@ -183,10 +206,32 @@ describe("maskConfig", () => {
   });
 
   it("masks productSecret and deviceToken like deviceSecret; clientId and preregistered are shown", () => {
-    const m = maskConfig({ ssid: "home", password: WIFIPW, productKey: "pk", deviceName: "dev1", productSecret: "Pq7Zk2xW9vRt4aBcD", preregistered: false, tls: true });
-    expect(m).toEqual({ ssid: "home", password: "****", productKey: "pk", deviceName: "dev1", productSecret: "****cD", preregistered: false, tls: true });
-    expect(maskConfig({ clientId: "cid1", deviceToken: "Tk8LmN3bVc4Qz" })).toEqual({ clientId: "cid1", deviceToken: "****" });
-    expect(maskConfig({ clientId: "cid1", deviceToken: "Tk8LmN3bVc4Qz1234" })).toEqual({ clientId: "cid1", deviceToken: "****34" });
+    const m = maskConfig({
+      ssid: "home",
+      password: WIFIPW,
+      productKey: "pk",
+      deviceName: "dev1",
+      productSecret: "Pq7Zk2xW9vRt4aBcD",
+      preregistered: false,
+      tls: true,
+    });
+    expect(m).toEqual({
+      ssid: "home",
+      password: "****",
+      productKey: "pk",
+      deviceName: "dev1",
+      productSecret: "****cD",
+      preregistered: false,
+      tls: true,
+    });
+    expect(maskConfig({ clientId: "cid1", deviceToken: "Tk8LmN3bVc4Qz" })).toEqual({
+      clientId: "cid1",
+      deviceToken: "****",
+    });
+    expect(maskConfig({ clientId: "cid1", deviceToken: "Tk8LmN3bVc4Qz1234" })).toEqual({
+      clientId: "cid1",
+      deviceToken: "****34",
+    });
   });
 
   it("no 5-char piece of a secret appears in the masked output", () => {

@@ -15,51 +15,128 @@ import { fakeTimers } from "./support/fake-time";
 const SECRET = "ga7XA6KdlEeiPXQPpRbAjOZXwG8ypgqw";
 const WIFIPW = "Wifi-Pass-7391";
 const MQTTPW = "MQTT-PASSWORD-909EA16E2F80B550";
-const full = () => ({ ssid: "home", password: WIFIPW, productKey: "a1X2bEnP82z", deviceName: "example1", deviceSecret: SECRET });
+const full = () => ({
+  ssid: "home",
+  password: WIFIPW,
+  productKey: "a1X2bEnP82z",
+  deviceName: "example1",
+  deviceSecret: SECRET,
+});
 
-beforeAll(() => { (globalThis as any).VERSION = "9.8.7-test"; });
+beforeAll(() => {
+  (globalThis as any).VERSION = "9.8.7-test";
+});
 
 function fakeLink() {
   const l: any = {
-    calls: [] as string[], sessions: [] as any[], state: "unconfigured",
-    start(s: any) { l.calls.push("start"); l.sessions.push(s); l.state = "wifi"; },
-    stop() { l.calls.push("stop"); l.state = "stopped"; },
-    status() { return { state: l.state, queue: 0 }; },
+    calls: [] as string[],
+    sessions: [] as any[],
+    state: "unconfigured",
+    start(s: any) {
+      l.calls.push("start");
+      l.sessions.push(s);
+      l.state = "wifi";
+    },
+    stop() {
+      l.calls.push("stop");
+      l.state = "stopped";
+    },
+    status() {
+      return { state: l.state, queue: 0 };
+    },
   };
   return l;
 }
 
 function setupIot(storage = new FakeStorage(), extra: any = {}) {
-  const logs: string[] = [], alinks: any[] = [], telnet: boolean[] = [], link = fakeLink();
-  const iot = makeIot(Object.assign({
-    _storage: storage, _link: link, _keepAlive: 300,
-    _alink(pk: string, dn: string) {
-      const a: any = { pk, dn, stopped: 0, msgs: [] as any[], onlines: 0, posts: [] as any[], onSet: null, onReply: null,
-        stop() { a.stopped++; }, message(t: string, p: string) { a.msgs.push([t, p]); }, online() { a.onlines++; }, offline() { a.offlines = (a.offlines || 0) + 1; },
-        post(p: any) { a.posts.push(p); return "1"; }, event(i: string, p: any) { a.posts.push([i, p]); return "2"; } };
-      alinks.push(a);
-      return a;
-    },
-    _creds(c: any) { return { host: c.productKey + ".example", port: c.port || 1883, clientId: "cid|", username: c.deviceName + "&" + c.productKey, password: MQTTPW }; },
-    _log(s: string) { logs.push(s); },
-    _telnet(on: boolean) { telnet.push(on); },
-    _logs: DeviceLog(8, () => Date.now()),
-  }, extra));
+  const logs: string[] = [],
+    alinks: any[] = [],
+    telnet: boolean[] = [],
+    link = fakeLink();
+  const iot = makeIot(
+    Object.assign(
+      {
+        _storage: storage,
+        _link: link,
+        _keepAlive: 300,
+        _alink(pk: string, dn: string) {
+          const a: any = {
+            pk,
+            dn,
+            stopped: 0,
+            msgs: [] as any[],
+            onlines: 0,
+            posts: [] as any[],
+            onSet: null,
+            onReply: null,
+            stop() {
+              a.stopped++;
+            },
+            message(t: string, p: string) {
+              a.msgs.push([t, p]);
+            },
+            online() {
+              a.onlines++;
+            },
+            offline() {
+              a.offlines = (a.offlines || 0) + 1;
+            },
+            post(p: any) {
+              a.posts.push(p);
+              return "1";
+            },
+            event(i: string, p: any) {
+              a.posts.push([i, p]);
+              return "2";
+            },
+          };
+          alinks.push(a);
+          return a;
+        },
+        _creds(c: any) {
+          return {
+            host: c.productKey + ".example",
+            port: c.port || 1883,
+            clientId: "cid|",
+            username: c.deviceName + "&" + c.productKey,
+            password: MQTTPW,
+          };
+        },
+        _log(s: string) {
+          logs.push(s);
+        },
+        _telnet(on: boolean) {
+          telnet.push(on);
+        },
+        _logs: DeviceLog(8, () => Date.now()),
+      },
+      extra,
+    ),
+  );
   return { iot, storage, logs, alinks, telnet, link };
 }
 
 // Every line ever printed, every error message: no secret in any of them.
 function noSecrets(text: string) {
-  for (const s of [SECRET, WIFIPW, MQTTPW]) for (let i = 0; i + 5 <= s.length; i++) expect(text).not.toContain(s.slice(i, i + 5));
+  for (const s of [SECRET, WIFIPW, MQTTPW])
+    for (let i = 0; i + 5 <= s.length; i++) expect(text).not.toContain(s.slice(i, i + 5));
 }
-function msgOf(f: () => any) { try { f(); } catch (e) { return (e as Error).message; } return ""; }
+function msgOf(f: () => any) {
+  try {
+    f();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return "";
+}
 
 describe("boot", () => {
   it("without config: one line naming the setup fields; link not started; telnet off", () => {
     const { logs, link, telnet, iot } = setupIot();
     expect(logs).toHaveLength(1);
     expect(logs[0]).not.toContain("\n");
-    for (const f of ["iot.setup(", "ssid", "password", "productKey", "deviceName", "deviceSecret"]) expect(logs[0]).toContain(f);
+    for (const f of ["iot.setup(", "ssid", "password", "productKey", "deviceName", "deviceSecret"])
+      expect(logs[0]).toContain(f);
     expect(link.calls).toEqual([]);
     expect(telnet).toEqual([false]);
     expect(iot.status().state).toBe("unconfigured");
@@ -72,12 +149,20 @@ describe("boot", () => {
     expect(b.logs).toEqual([]);
     expect(b.link.sessions).toHaveLength(1);
     expect(b.link.sessions[0]).toEqual({
-      _ssid: "home", _wifiPassword: WIFIPW, host: "a1X2bEnP82z.example", port: 1883, clientId: "cid|",
-      username: "example1&a1X2bEnP82z", password: MQTTPW, _keepAlive: 600, _topics: subscriptions("a1X2bEnP82z", "example1"),
-      _tls: true, _secret: "deviceSecret",
+      _ssid: "home",
+      _wifiPassword: WIFIPW,
+      host: "a1X2bEnP82z.example",
+      port: 1883,
+      clientId: "cid|",
+      username: "example1&a1X2bEnP82z",
+      password: MQTTPW,
+      _keepAlive: 600,
+      _topics: subscriptions("a1X2bEnP82z", "example1"),
+      _tls: true,
+      _secret: "deviceSecret",
     });
     expect(b.telnet).toEqual([true]);
-    expect(b.alinks.map(x => x.pk + "/" + x.dn)).toEqual(["a1X2bEnP82z/example1"]);
+    expect(b.alinks.map((x) => x.pk + "/" + x.dn)).toEqual(["a1X2bEnP82z/example1"]);
   });
 
   it("keepAlive defaults to the board's value", () => {
@@ -100,13 +185,25 @@ describe("boot", () => {
 
 describe("corrupt Storage", () => {
   const cases: [string, (s: FakeStorage) => void, RegExp][] = [
-    ["garbage", s => s.files.set("iot.cfg0", "\xff\x00{{garbage " + SECRET), /unreadable/],
-    ["truncated file", s => { const t = new FakeStorage(); t.writeJSON("x", { n: 1, c: full() }); s.files.set("iot.cfg1", t.files.get("x")!.slice(0, 60)); }, /unreadable/],
-    ["not an object", s => s.writeJSON("iot.cfg0", 5), /unreadable/],
-    ["no sequence number", s => s.writeJSON("iot.cfg0", { c: full() }), /unreadable/],
-    ["partial object", s => s.writeJSON("iot.cfg0", { n: 1, c: { ssid: "home", password: WIFIPW } }), /productKey/],
-    ["invalid field", s => s.writeJSON("iot.cfg1", { n: 3, c: Object.assign(full(), { keepAlive: 5 }) }), /keepAlive/],
-    ["missing config", s => s.writeJSON("iot.cfg1", { n: 3 }), /object/],
+    ["garbage", (s) => s.files.set("iot.cfg0", "\xff\x00{{garbage " + SECRET), /unreadable/],
+    [
+      "truncated file",
+      (s) => {
+        const t = new FakeStorage();
+        t.writeJSON("x", { n: 1, c: full() });
+        s.files.set("iot.cfg1", t.files.get("x")!.slice(0, 60));
+      },
+      /unreadable/,
+    ],
+    ["not an object", (s) => s.writeJSON("iot.cfg0", 5), /unreadable/],
+    ["no sequence number", (s) => s.writeJSON("iot.cfg0", { c: full() }), /unreadable/],
+    ["partial object", (s) => s.writeJSON("iot.cfg0", { n: 1, c: { ssid: "home", password: WIFIPW } }), /productKey/],
+    [
+      "invalid field",
+      (s) => s.writeJSON("iot.cfg1", { n: 3, c: Object.assign(full(), { keepAlive: 5 }) }),
+      /keepAlive/,
+    ],
+    ["missing config", (s) => s.writeJSON("iot.cfg1", { n: 3 }), /object/],
   ];
   for (const [name, put, why] of cases) {
     it(`${name}: one line saying what is wrong, no crash, link not started`, () => {
@@ -128,8 +225,8 @@ describe("corrupt Storage", () => {
   it("one slot corrupt: the other one is used", () => {
     for (const bad of ["garbage{", "{n:9,c:{ssid:1}}"]) {
       const a = setupIot();
-      a.iot.setup(full());                 // n=1 → slot 1
-      a.iot.setup({ keepAlive: 600 });     // n=2 → slot 0
+      a.iot.setup(full()); // n=1 → slot 1
+      a.iot.setup({ keepAlive: 600 }); // n=2 → slot 0
       const good = a.storage.files.get("iot.cfg0")!;
       expect(good).toBeDefined();
       a.storage.files.set("iot.cfg1", bad);
@@ -161,42 +258,67 @@ describe("power loss during a save", () => {
   // Storage whose power is cut at the k-th mutating operation: a cut writeJSON leaves a
   // truncated file (or nothing), a cut erase leaves the file; nothing runs after the cut.
   class CutStorage extends FakeStorage {
-    ops = 0; cutAt = Infinity; dead = false; half = true;
-    step() { if (this.dead) throw new Error("no power"); if (++this.ops >= this.cutAt) { this.dead = true; return true; } return false; }
+    ops = 0;
+    cutAt = Infinity;
+    dead = false;
+    half = true;
+    step() {
+      if (this.dead) throw new Error("no power");
+      if (++this.ops >= this.cutAt) {
+        this.dead = true;
+        return true;
+      }
+      return false;
+    }
     writeJSON(n: string, v: any) {
       if (this.step()) {
-        const t = new FakeStorage(); t.writeJSON(n, v);
-        if (this.half) this.files.set(n.slice(0, 28), t.files.get(n.slice(0, 28))!.slice(0, 40)); else this.files.delete(n.slice(0, 28));
+        const t = new FakeStorage();
+        t.writeJSON(n, v);
+        if (this.half) this.files.set(n.slice(0, 28), t.files.get(n.slice(0, 28))!.slice(0, 40));
+        else this.files.delete(n.slice(0, 28));
         throw new Error("power lost");
       }
       return super.writeJSON(n, v);
     }
-    erase(n: string) { if (this.step()) throw new Error("power lost"); super.erase(n); }
-    readJSON(n: string, e?: boolean) { if (this.dead) throw new Error("no power"); return super.readJSON(n, e); }
+    erase(n: string) {
+      if (this.step()) throw new Error("power lost");
+      super.erase(n);
+    }
+    readJSON(n: string, e?: boolean) {
+      if (this.dead) throw new Error("no power");
+      return super.readJSON(n, e);
+    }
   }
 
-  for (const half of [true, false]) for (let cut = 1; cut <= 4; cut++) {
-    it(`cut at operation ${cut} (${half ? "truncated" : "missing"} file): boot finds the old or the new config`, () => {
-      const s = new CutStorage();
-      s.half = half;
-      const a = setupIot(s);
-      a.iot.setup(full());
-      a.iot.setup({ keepAlive: 100 });   // old config: keepAlive 100
-      s.ops = 0; s.cutAt = cut;
-      try { a.iot.setup({ keepAlive: 200 }); } catch (e) { /* power lost */ }
-      // reboot on the same flash
-      s.dead = false; s.cutAt = Infinity;
-      const b = setupIot(s);
-      expect(b.logs).toEqual([]);
-      expect([100, 200]).toContain(b.link.sessions[0]._keepAlive);
-      // the save completed only if its write was verified and not cut
-      if (cut >= 2) expect(b.link.sessions[0]._keepAlive).toBe(200);
-      if (cut == 1) expect(b.link.sessions[0]._keepAlive).toBe(100);
-      // and the next save still works and survives
-      b.iot.setup({ keepAlive: 300 });
-      expect(setupIot(s).link.sessions[0]._keepAlive).toBe(300);
-    });
-  }
+  for (const half of [true, false])
+    for (let cut = 1; cut <= 4; cut++) {
+      it(`cut at operation ${cut} (${half ? "truncated" : "missing"} file): boot finds the old or the new config`, () => {
+        const s = new CutStorage();
+        s.half = half;
+        const a = setupIot(s);
+        a.iot.setup(full());
+        a.iot.setup({ keepAlive: 100 }); // old config: keepAlive 100
+        s.ops = 0;
+        s.cutAt = cut;
+        try {
+          a.iot.setup({ keepAlive: 200 });
+        } catch (_e) {
+          /* power lost */
+        }
+        // reboot on the same flash
+        s.dead = false;
+        s.cutAt = Infinity;
+        const b = setupIot(s);
+        expect(b.logs).toEqual([]);
+        expect([100, 200]).toContain(b.link.sessions[0]._keepAlive);
+        // the save completed only if its write was verified and not cut
+        if (cut >= 2) expect(b.link.sessions[0]._keepAlive).toBe(200);
+        if (cut == 1) expect(b.link.sessions[0]._keepAlive).toBe(100);
+        // and the next save still works and survives
+        b.iot.setup({ keepAlive: 300 });
+        expect(setupIot(s).link.sessions[0]._keepAlive).toBe(300);
+      });
+    }
 
   it("a write that reads back wrong is rejected and the old config kept", () => {
     const s = new FakeStorage();
@@ -204,7 +326,7 @@ describe("power loss during a save", () => {
     a.iot.setup(full());
     const before = s.snapshot();
     a.link.calls.length = 0;
-    s.writeJSON = (n: string, v: any) => FakeStorage.prototype.write.call(s, n, "{n:1,c:{ssid:\"corrupted\"}}");
+    s.writeJSON = (n: string, v: any) => FakeStorage.prototype.write.call(s, n, '{n:1,c:{ssid:"corrupted"}}');
     const m = msgOf(() => a.iot.setup({ keepAlive: 600 }));
     expect(m).toMatch(/Storage/);
     expect(s.snapshot()).toBe(before);
@@ -218,9 +340,18 @@ describe("iot.setup", () => {
   it("a rejected setup leaves the stored config and the running link untouched", () => {
     const a = setupIot();
     a.iot.setup(full());
-    const snap = a.storage.snapshot(), calls = a.link.calls.length, nal = a.alinks.length;
-    const bad = [{ devicesecret: SECRET }, { ssid: "x" }, { keepAlive: 5 }, { password: "x".repeat(65), ssid: "x" },
-      { productKey: "pk", deviceName: "dev1", deviceSecret: "bad secret " + SECRET }, null, "x"];
+    const snap = a.storage.snapshot(),
+      calls = a.link.calls.length,
+      nal = a.alinks.length;
+    const bad = [
+      { devicesecret: SECRET },
+      { ssid: "x" },
+      { keepAlive: 5 },
+      { password: "x".repeat(65), ssid: "x" },
+      { productKey: "pk", deviceName: "dev1", deviceSecret: "bad secret " + SECRET },
+      null,
+      "x",
+    ];
     for (const p of bad) {
       const m = msgOf(() => a.iot.setup(p));
       expect(m).not.toBe("");
@@ -251,7 +382,8 @@ describe("iot.show / help / version", () => {
     const a = setupIot();
     a.iot.setup(Object.assign({ telnet: false, keepAlive: 60 }, full()));
     a.logs.length = 0;
-    a.iot.show(); a.iot.show();
+    a.iot.show();
+    a.iot.show();
     const b = setupIot();
     b.iot.setup(Object.assign(full(), { keepAlive: 60, telnet: false }));
     b.logs.length = 0;
@@ -260,7 +392,7 @@ describe("iot.show / help / version", () => {
     expect(a.logs[0]).toBe(a.logs[1]);
     expect(b.logs[0]).toBe(a.logs[0]);
     const o = JSON.parse(a.logs[0]);
-    expect(Object.keys(o)).toEqual(fieldNames().filter(k => k in o));
+    expect(Object.keys(o)).toEqual(fieldNames().filter((k) => k in o));
     expect(o.deviceSecret).toBe("****" + SECRET.slice(-2));
     expect(o.password).toMatch(/^\*{4}.{0,4}$/);
     noSecrets(a.logs.join("\n"));
@@ -279,7 +411,7 @@ describe("iot.show / help / version", () => {
     a.iot.help();
     const lines = a.logs.join("\n").split("\n");
     for (const c of ["setup", "show", "status", "start", "stop", "clear", "post", "event", "on"]) {
-      expect(lines.some(l => l.includes("iot." + c + "("))).toBe(true);
+      expect(lines.some((l) => l.includes("iot." + c + "("))).toBe(true);
     }
     expect(lines.length).toBeLessThanOrEqual(10);
   });
@@ -353,7 +485,7 @@ describe("iot.post / event / on", () => {
     expect(a.alinks[0].msgs).toEqual([["/t", "p"]]);
     expect(seen).toEqual(["on1", "on2", "off"]);
     // no event-emitter properties leak onto iot
-    expect(Object.keys(a.iot).filter(k => k[0] == "#")).toEqual([]);
+    expect(Object.keys(a.iot).filter((k) => k[0] == "#")).toEqual([]);
   });
 
   it("set: the first listener returning a number gives the code; 200 without listeners", () => {
@@ -361,7 +493,9 @@ describe("iot.post / event / on", () => {
     a.iot.setup(full());
     expect(a.alinks[0].onSet({ p: 1 })).toBe(200);
     const got: any[] = [];
-    a.iot.on("set", (p: any) => { got.push(p); });
+    a.iot.on("set", (p: any) => {
+      got.push(p);
+    });
     expect(a.alinks[0].onSet({ p: 2 })).toBe(200);
     a.iot.on("set", () => 460);
     a.iot.on("set", () => 470);
@@ -395,24 +529,48 @@ describe("wired to the real Link, Alink and credentials", () => {
   const board = JSON.parse(readFileSync("board.json", "utf8"));
 
   function rig(storage = new FakeStorage()) {
-    const written: any[] = [], logs: string[] = [];
-    let sock: any = null, wifiCb: any = null;
+    const written: any[] = [],
+      logs: string[] = [];
+    let sock: any = null,
+      wifiCb: any = null;
     const timers = fakeTimers();
     const env = {
-      set: timers.set, clear: timers.clear, _random: () => 0.5, _kick: () => {}, _free: () => 1000, _uptime: () => timers.now / 1000, _log: (l: string) => logs.push(l),
-      _wifiConnect(ss: string, pw: string, cb: any) { wifiCb = cb; },
+      set: timers.set,
+      clear: timers.clear,
+      _random: () => 0.5,
+      _kick: () => {},
+      _free: () => 1000,
+      _uptime: () => timers.now / 1000,
+      _log: (l: string) => logs.push(l),
+      _wifiConnect(ss: string, pw: string, cb: any) {
+        wifiCb = cb;
+      },
       _connect(host: string, port: number, tls: boolean, onOpen: any, onData: any) {
         const parser = mqttPacket.parser({ protocolVersion: 4 });
         parser.on("packet", (p: any) => written.push(p));
         sock = { host, port, tls, onOpen, onData, write: (b: string) => parser.parse(bin(b)), end() {}, ended: false };
-        sock.end = () => { sock.ended = true; };
+        sock.end = () => {
+          sock.ended = true;
+        };
         return sock;
       },
     };
     const link = Link(env as any, board);
     const iot = makeIot({
-      _storage: storage, _link: link, _keepAlive: board.keepAlive, _log: (l: string) => logs.push(l), _telnet() {},
-      _alink: (pk: string, dn: string) => new Alink(link, env, pk, dn, () => 1700000000000, () => {}),
+      _storage: storage,
+      _link: link,
+      _keepAlive: board.keepAlive,
+      _log: (l: string) => logs.push(l),
+      _telnet() {},
+      _alink: (pk: string, dn: string) =>
+        new Alink(
+          link,
+          env,
+          pk,
+          dn,
+          () => 1700000000000,
+          () => {},
+        ),
       _creds: (c: any) => credentials(c, h("sha1"), h("sha256"), () => 0.5),
       _logs: DeviceLog(8, () => Date.now()),
     });
@@ -451,24 +609,29 @@ describe("wired to the real Link, Alink and credentials", () => {
     const id = "a1X2bEnP82z.example1";
     expect(c.clientId).toBe(id + "|securemode=2,signmethod=hmacsha256|");
     expect(r.sock().tls).toBe(true);
-    const sig = createHmac("sha256", SECRET).update("clientId" + id + "deviceNameexample1productKeya1X2bEnP82z").digest("hex");
+    const sig = createHmac("sha256", SECRET)
+      .update("clientId" + id + "deviceNameexample1productKeya1X2bEnP82z")
+      .digest("hex");
     expect(c.password.toString().toLowerCase()).toBe(sig);
     r.send({ cmd: "connack", returnCode: 0, sessionPresent: false });
     expect(r.iot.status().state).toBe("online");
     expect(seen).toEqual(["online"]);
-    const sub = r.written.find(p => p.cmd == "subscribe");
+    const sub = r.written.find((p) => p.cmd == "subscribe");
     expect(sub.subscriptions.map((x: any) => x.topic)).toEqual(subscriptions("a1X2bEnP82z", "example1"));
     const setTopic = "/sys/a1X2bEnP82z/example1/thing/service/property/set";
-    const replies = () => r.written.filter(p => p.topic == setTopic + "_reply").map(p => JSON.parse(p.payload.toString()).code);
+    const replies = () =>
+      r.written.filter((p) => p.topic == setTopic + "_reply").map((p) => JSON.parse(p.payload.toString()).code);
     r.send({ cmd: "publish", topic: setTopic, payload: '{"id":"1","params":{"a":1}}', qos: 0 });
-    r.iot.on("set", (p: any) => p.a == 2 ? 460 : undefined);
+    r.iot.on("set", (p: any) => (p.a == 2 ? 460 : undefined));
     r.send({ cmd: "publish", topic: setTopic, payload: '{"id":"2","params":{"a":2}}', qos: 0 });
-    r.iot.on("set", () => { throw new Error("boom"); });
+    r.iot.on("set", () => {
+      throw new Error("boom");
+    });
     r.send({ cmd: "publish", topic: setTopic, payload: '{"id":"3","params":{"a":3}}', qos: 0 });
     expect(replies()).toEqual([200, 460, 500]);
     // iot.post goes out as a property post
     r.iot.post({ t: 1 });
-    expect(r.written.some(p => p.topic == "/sys/a1X2bEnP82z/example1/thing/event/property/post")).toBe(true);
+    expect(r.written.some((p) => p.topic == "/sys/a1X2bEnP82z/example1/thing/event/property/post")).toBe(true);
     r.iot.stop();
     expect(seen).toEqual(["online", "offline"]);
     expect(r.iot.status().state).toBe("stopped");
@@ -481,24 +644,56 @@ describe("registration (productSecret) and preregistration-free login, with the 
   const str = (b: Buffer) => b.toString("latin1");
   const h = (alg: string) => (s: string) => str(createHash(alg).update(bin(s)).digest());
   const board = JSON.parse(readFileSync("board.json", "utf8"));
-  const PK = "a1X2bEnP82z", DN = "example1", PS = "Pq7Zk2xW9vRt4", TOKEN = "Tk8LmN3bVc4Qz";
+  const PK = "a1X2bEnP82z",
+    DN = "example1",
+    PS = "Pq7Zk2xW9vRt4",
+    TOKEN = "Tk8LmN3bVc4Qz";
   const SIGNED = (key: string, content: string) => createHmac("sha256", key).update(content).digest("hex");
-  const regConfig = (o: any = {}) => Object.assign({ ssid: "home", password: WIFIPW, productKey: PK, deviceName: DN, productSecret: PS }, o);
+  const regConfig = (o: any = {}) =>
+    Object.assign({ ssid: "home", password: WIFIPW, productKey: PK, deviceName: DN, productSecret: PS }, o);
 
   function rig(storage = new FakeStorage()) {
-    const logs: string[] = [], sockets: any[] = [];
-    let wifiCb: any = null, inData = false;
+    const logs: string[] = [],
+      sockets: any[] = [];
+    let wifiCb: any = null,
+      inData = false;
     const timers = fakeTimers();
     const env = {
-      set: timers.set, clear: timers.clear, _random: () => 0.5, _kick: () => {}, _free: () => 1000, _uptime: () => timers.now / 1000, _log: (l: string) => logs.push(l),
-      _wifiConnect(ss: string, pw: string, cb: any) { wifiCb = cb; },
+      set: timers.set,
+      clear: timers.clear,
+      _random: () => 0.5,
+      _kick: () => {},
+      _free: () => 1000,
+      _uptime: () => timers.now / 1000,
+      _log: (l: string) => logs.push(l),
+      _wifiConnect(ss: string, pw: string, cb: any) {
+        wifiCb = cb;
+      },
       _connect(host: string, port: number, tls: boolean, onOpen: any, onData: any, onClose: any) {
         // the 2v29 trap: no TLS socket may be created inside a socket's data callback
         if (inData) throw new Error("TLS connect inside a data callback");
         const parser = mqttPacket.parser({ protocolVersion: 4 });
-        const sock: any = { host, port, tls, onOpen, onClose, packets: [] as any[], ended: false,
-          onData: (d: string) => { inData = true; try { onData(d); } finally { inData = false; } },
-          write: (b: string) => parser.parse(bin(b)), end() { sock.ended = true; } };
+        const sock: any = {
+          host,
+          port,
+          tls,
+          onOpen,
+          onClose,
+          packets: [] as any[],
+          ended: false,
+          onData: (d: string) => {
+            inData = true;
+            try {
+              onData(d);
+            } finally {
+              inData = false;
+            }
+          },
+          write: (b: string) => parser.parse(bin(b)),
+          end() {
+            sock.ended = true;
+          },
+        };
         parser.on("packet", (p: any) => sock.packets.push(p));
         sockets.push(sock);
         return sock;
@@ -506,24 +701,50 @@ describe("registration (productSecret) and preregistration-free login, with the 
     };
     const link = Link(env as any, board);
     const iot = makeIot({
-      _storage: storage, _link: link, _keepAlive: board.keepAlive, _log: (l: string) => logs.push(l), _telnet() {},
-      _alink: (pk: string, dn: string) => new Alink(link, env, pk, dn, () => 1700000000000, () => {}),
+      _storage: storage,
+      _link: link,
+      _keepAlive: board.keepAlive,
+      _log: (l: string) => logs.push(l),
+      _telnet() {},
+      _alink: (pk: string, dn: string) =>
+        new Alink(
+          link,
+          env,
+          pk,
+          dn,
+          () => 1700000000000,
+          () => {},
+        ),
       _creds: (c: any) => credentials(c, h("sha1"), h("sha256"), () => 0.5),
       _logs: DeviceLog(8, () => Date.now()),
     });
     const sock = () => sockets[sockets.length - 1];
     const send = (p: any) => sock().onData(str(mqttPacket.generate(p)));
     // Wi-Fi up (when asked), open the socket: its CONNECT
-    const open = () => { if (wifiCb) { const cb = wifiCb; wifiCb = null; cb(null); } sock().onOpen(); return sock().packets[0]; };
+    const open = () => {
+      if (wifiCb) {
+        const cb = wifiCb;
+        wifiCb = null;
+        cb(null);
+      }
+      sock().onOpen();
+      return sock().packets[0];
+    };
     const stored = () => {
-      const records = ["iot.cfg0", "iot.cfg1"].map(n => storage.readJSON(n, true)).filter(Boolean).sort((a: any, b: any) => b.n - a.n);
+      const records = ["iot.cfg0", "iot.cfg1"]
+        .map((n) => storage.readJSON(n, true))
+        .filter(Boolean)
+        .sort((a: any, b: any) => b.n - a.n);
       return records[0].c;
     };
     return { iot, link, logs, sockets, sock, send, open, stored, timers, storage };
   }
   const connack = (code: number) => ({ cmd: "connack", returnCode: code, sessionPresent: false });
   const reply = (topic: string, body: any) => ({ cmd: "publish", topic, payload: JSON.stringify(body), qos: 0 });
-  const noRegSecrets = (text: string) => { for (const x of [PS, TOKEN, SECRET]) for (let i = 0; i + 5 <= x.length; i++) expect(text).not.toContain(x.slice(i, i + 5)); };
+  const noRegSecrets = (text: string) => {
+    for (const x of [PS, TOKEN, SECRET])
+      for (let i = 0; i + 5 <= x.length; i++) expect(text).not.toContain(x.slice(i, i + 5));
+  };
 
   it("register: signed CONNECT, no subscribe, reply → deviceSecret stored (productSecret gone) → login started from a timer → a restart logs in, never registers", () => {
     const r = rig();
@@ -541,10 +762,18 @@ describe("registration (productSecret) and preregistration-free login, with the 
     expect(r.sockets).toHaveLength(1);
     expect(first.packets.map((p: any) => p.cmd)).toEqual(["connect"]);
     r.timers.advance(1);
-    expect(r.stored()).toEqual({ ssid: "home", password: WIFIPW, productKey: PK, deviceName: DN, deviceSecret: SECRET });
+    expect(r.stored()).toEqual({
+      ssid: "home",
+      password: WIFIPW,
+      productKey: PK,
+      deviceName: DN,
+      deviceSecret: SECRET,
+    });
     const login = r.open();
     expect(login.clientId).toBe(PK + "." + DN + "|securemode=2,signmethod=hmacsha256|");
-    expect(login.password.toString()).toBe(SIGNED(SECRET, "clientId" + PK + "." + DN + "deviceName" + DN + "productKey" + PK));
+    expect(login.password.toString()).toBe(
+      SIGNED(SECRET, "clientId" + PK + "." + DN + "deviceName" + DN + "productKey" + PK),
+    );
     r.send(connack(0));
     expect(r.iot.status().state).toBe("online");
     expect(r.logs).toContain("iot: registered");
@@ -559,13 +788,26 @@ describe("registration (productSecret) and preregistration-free login, with the 
     for (const topic of ["/ext/regnwl", "/ext/register"]) {
       const r = rig();
       r.iot.setup(regConfig({ preregistered: false }));
-      expect(r.open().clientId).toBe(PK + "." + DN + "|securemode=2,authType=regnwl,random=500000000,signmethod=hmacsha256|");
+      expect(r.open().clientId).toBe(
+        PK + "." + DN + "|securemode=2,authType=regnwl,random=500000000,signmethod=hmacsha256|",
+      );
       r.send(connack(0));
       r.send(reply(topic, { clientId: "cid-77", productKey: PK, deviceName: DN, deviceToken: TOKEN }));
       r.timers.advance(1);
-      expect(r.stored()).toEqual({ ssid: "home", password: WIFIPW, productKey: PK, deviceName: DN, clientId: "cid-77", deviceToken: TOKEN });
+      expect(r.stored()).toEqual({
+        ssid: "home",
+        password: WIFIPW,
+        productKey: PK,
+        deviceName: DN,
+        clientId: "cid-77",
+        deviceToken: TOKEN,
+      });
       const login = r.open();
-      expect([login.clientId, login.username, login.password.toString()]).toEqual(["cid-77|securemode=-2,authType=connwl|", DN + "&" + PK, TOKEN]);
+      expect([login.clientId, login.username, login.password.toString()]).toEqual([
+        "cid-77|securemode=-2,authType=connwl|",
+        DN + "&" + PK,
+        TOKEN,
+      ]);
       r.send(connack(0));
       expect(r.iot.status().state).toBe("online");
       r.iot.show();
@@ -603,7 +845,8 @@ describe("registration (productSecret) and preregistration-free login, with the 
       expect(r.iot.status().lastError).toBe("connack 4: bad username or password, check productSecret");
       const n = r.sockets.length;
       while (r.sockets.length == n) r.timers.runNext();
-      gaps.push(r.timers.now - last); last = r.timers.now;
+      gaps.push(r.timers.now - last);
+      last = r.timers.now;
     }
     // random 0.5: 3/4 of 2, 4, 8, 16 s
     expect(gaps.slice(1)).toEqual([3000, 6000, 12000]);
@@ -620,7 +863,9 @@ describe("registration (productSecret) and preregistration-free login, with the 
     expect(rebooted.open().clientId).toContain("authType=register");
     // the save of the reply fails (the write does not verify): old config kept, backoff, retry
     const before = r.storage.snapshot();
-    r.storage.writeJSON = () => { throw new Error("power"); };
+    r.storage.writeJSON = () => {
+      throw new Error("power");
+    };
     r.send(reply("/ext/register", { productKey: PK, deviceName: DN, deviceSecret: SECRET }));
     r.timers.advance(1);
     expect(r.iot.status()).toMatchObject({ state: "backoff", lastError: "register: iot: Storage write failed" });

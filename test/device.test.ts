@@ -20,7 +20,9 @@ describe.skipIf(skip)("firmware in the real Espruino interpreter (" + ENABLE_HIN
     expect(c, aborted ? aborted.detail : "check " + name + " missing").toBeTruthy();
     expect(c.ok, c.name + ": " + c.detail).toBe(true);
   };
-  beforeAll(async () => { r = await measureDevice({ espruino: found.path!, firmware }) }, 180000);
+  beforeAll(async () => {
+    r = await measureDevice({ espruino: found.path!, firmware });
+  }, 180000);
 
   it("loads without error", () => check("bundle loads without error"));
   it("connects over TLS (the default)", () => check("transport is TLS"));
@@ -46,10 +48,13 @@ describe.skipIf(skip)("TLS off, and registration over TLS, in the real interpret
     // the leak check is the default run's (its limits assume the full 251 posts)
     all({ checks: r.checks.filter((c: any) => !c.name.startsWith("JsVars do not grow")) });
     expect(r.checks.find((c: any) => c.name == "transport is TCP")!.ok).toBe(true);
-    expect(r.checks.find((c: any) => c.name.startsWith("firmware JsVars online (booted from Storage) within"))!.ok).toBe(true);
+    expect(
+      r.checks.find((c: any) => c.name.startsWith("firmware JsVars online (booted from Storage) within"))!.ok,
+    ).toBe(true);
   }, 180000);
   for (const preregistered of [true, false]) {
-    it((preregistered ? "register" : "regnwl") + ": registers once, logs in, a restart logs in without registering", async () => {
+    it((preregistered ? "register" : "regnwl") +
+      ": registers once, logs in, a restart logs in without registering", async () => {
       all(await registrationRun({ espruino: found.path!, firmware, preregistered }));
     }, 120000);
   }

@@ -1,9 +1,8 @@
 // Link state machine with fake time, a fake socket and fake Wi-Fi. Broker bytes are built
 // with mqtt-packet's generate() and what the link writes is parsed with mqtt-packet's parser.
 import { describe, it, expect } from "vitest";
-// @ts-ignore CommonJS module without default export types
 import mqttPacket from "mqtt-packet";
-import { Link, LinkEnv, LinkSettings, Session } from "../lib/link";
+import { Link, type LinkEnv, type LinkSettings, type Session } from "../lib/link";
 import { fakeTimers } from "./support/fake-time";
 import { seeded } from "./support/mqtt-oracle";
 import { ESPRUINO, ESPRUINO_HINT, libScript, minifyAsShipped, runInEspruino } from "./support/espruino";
@@ -16,14 +15,26 @@ class FakeSocket {
   ended = false;
   pong: ((f: () => void) => void) | null = null;
   parser = mqttPacket.parser({ protocolVersion: 4 });
-  constructor(public host: string, public port: number, public tls: boolean, public onOpen: () => void,
-              public onData: (s: string) => void, public onClose: () => void, public at: number) {
+  constructor(
+    public host: string,
+    public port: number,
+    public tls: boolean,
+    public onOpen: () => void,
+    public onData: (s: string) => void,
+    public onClose: () => void,
+    public at: number,
+  ) {
     this.parser.on("packet", (p: any) => {
       this.packets.push(p);
       // a live broker answers PINGREQ a little later (never inside write())
-      if (this.pong && p.cmd == "pingreq") this.pong(() => { if (!this.ended) this.send({ cmd: "pingresp" }); });
+      if (this.pong && p.cmd == "pingreq")
+        this.pong(() => {
+          if (!this.ended) this.send({ cmd: "pingresp" });
+        });
     });
-    this.parser.on("error", (e: any) => { throw e; });
+    this.parser.on("error", (e: any) => {
+      throw e;
+    });
   }
   write(b: string) {
     if (this.ended) throw new Error("write after end");
@@ -32,37 +43,78 @@ class FakeSocket {
     this.written.push(b);
     this.parser.parse(Buffer.from(b, "latin1"));
   }
-  end() { this.ended = true; }
-  send(p: any) { this.onData(gen(p)); }
-  cmds() { return this.packets.map((p) => p.cmd); }
-  last() { return this.packets[this.packets.length - 1]; }
+  end() {
+    this.ended = true;
+  }
+  send(p: any) {
+    this.onData(gen(p));
+  }
+  cmds() {
+    return this.packets.map((p) => p.cmd);
+  }
+  last() {
+    return this.packets[this.packets.length - 1];
+  }
 }
 
 const SETTINGS: LinkSettings = {
-  keepAlive: 300, queueLength: 16, maxPacket: 4096, watchdogSeconds: 40,
-  offlineResetMinutes: 30, connackTimeoutSeconds: 10, pingTimeoutSeconds: 10,
-  wifiTimeoutSeconds: 30, stableSeconds: 180,
+  keepAlive: 300,
+  queueLength: 16,
+  maxPacket: 4096,
+  watchdogSeconds: 40,
+  offlineResetMinutes: 30,
+  connackTimeoutSeconds: 10,
+  pingTimeoutSeconds: 10,
+  wifiTimeoutSeconds: 30,
+  stableSeconds: 180,
 };
-const TOPICS = ["/sys/pk/dn/thing/service/property/set", "/sys/pk/dn/thing/event/+/post_reply", "/ext/ntp/pk/dn/response"];
+const TOPICS = [
+  "/sys/pk/dn/thing/service/property/set",
+  "/sys/pk/dn/thing/event/+/post_reply",
+  "/ext/ntp/pk/dn/response",
+];
 const SESSION: Session = {
-  _ssid: "net", _wifiPassword: "wifipass1", host: "pk.iot-as-mqtt.cn-shanghai.aliyuncs.com", port: 1883,
-  clientId: "pk.dn|securemode=3,signmethod=hmacsha256|", username: "dn&pk", password: "MQTTPASSWORD",
-  _keepAlive: 60, _topics: TOPICS, _tls: true, _secret: "deviceSecret",
+  _ssid: "net",
+  _wifiPassword: "wifipass1",
+  host: "pk.iot-as-mqtt.cn-shanghai.aliyuncs.com",
+  port: 1883,
+  clientId: "pk.dn|securemode=3,signmethod=hmacsha256|",
+  username: "dn&pk",
+  password: "MQTTPASSWORD",
+  _keepAlive: 60,
+  _topics: TOPICS,
+  _tls: true,
+  _secret: "deviceSecret",
 };
 
 function rig(over?: Partial<LinkSettings>, opts?: { wifi?: "auto" | "manual" }) {
   const T = fakeTimers();
   const r = {
-    T, sockets: [] as FakeSocket[], wifiCalls: [] as { at: number; cb: (e: string | null) => void }[],
-    logs: [] as string[], kicks: 0, pong: false, rand: 1, connectThrows: 0, online: 0, offline: 0,
-    messages: [] as [string, string][], link: null as any as Link,
-    sock() { return r.sockets[r.sockets.length - 1]; },
+    T,
+    sockets: [] as FakeSocket[],
+    wifiCalls: [] as { at: number; cb: (e: string | null) => void }[],
+    logs: [] as string[],
+    kicks: 0,
+    pong: false,
+    rand: 1,
+    connectThrows: 0,
+    online: 0,
+    offline: 0,
+    messages: [] as [string, string][],
+    link: null as any as Link,
+    sock() {
+      return r.sockets[r.sockets.length - 1];
+    },
   };
   const env: LinkEnv = {
-    set: T.set, clear: T.clear,
+    set: T.set,
+    clear: T.clear,
     _random: () => r.rand,
     _connect(host, port, tls, onOpen, onData, onClose) {
-      if (r.connectThrows) { r.connectThrows--; throw new Error("Unable to create socket"); }
+      if (r.connectThrows) {
+        r.connectThrows--;
+        throw new Error("Unable to create socket");
+      }
       const s = new FakeSocket(host, port, tls, onOpen, onData, onClose, T.now);
       if (r.pong) s.pong = (f) => T.set(f, 50);
       r.sockets.push(s);
@@ -71,17 +123,27 @@ function rig(over?: Partial<LinkSettings>, opts?: { wifi?: "auto" | "manual" }) 
     _wifiConnect(ssid, password, cb) {
       expect([ssid, password]).toEqual([SESSION._ssid, SESSION._wifiPassword]);
       r.wifiCalls.push({ at: T.now, cb });
-      if (!opts || opts.wifi != "manual") cb(null);
+      if (opts?.wifi != "manual") cb(null);
     },
-    _kick() { r.kicks++; },
+    _kick() {
+      r.kicks++;
+    },
     _free: () => 1234,
     _uptime: () => T.now / 1000,
-    _log(l) { r.logs.push(l); },
+    _log(l) {
+      r.logs.push(l);
+    },
   };
   r.link = Link(env, Object.assign({}, SETTINGS, over));
-  r.link.onOnline = () => { r.online++; };
-  r.link.onOffline = () => { r.offline++; };
-  r.link.onMessage = (t, p) => { r.messages.push([t, p]); };
+  r.link.onOnline = () => {
+    r.online++;
+  };
+  r.link.onOffline = () => {
+    r.offline++;
+  };
+  r.link.onMessage = (t, p) => {
+    r.messages.push([t, p]);
+  };
   return r;
 }
 type Rig = ReturnType<typeof rig>;
@@ -112,8 +174,15 @@ describe("Link: session", () => {
     expect([s.host, s.port]).toEqual([SESSION.host, 1883]);
     s.onOpen();
     const c = s.packets[0];
-    expect(c).toMatchObject({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true,
-      clientId: SESSION.clientId, username: SESSION.username, keepalive: 60 });
+    expect(c).toMatchObject({
+      cmd: "connect",
+      protocolId: "MQTT",
+      protocolVersion: 4,
+      clean: true,
+      clientId: SESSION.clientId,
+      username: SESSION.username,
+      keepalive: 60,
+    });
     expect(c.password.toString()).toBe(SESSION.password);
     expect(r.online).toBe(0);
     s.send({ cmd: "connack", returnCode: 0, sessionPresent: false });
@@ -130,7 +199,17 @@ describe("Link: session", () => {
     goOnline(r);
     const st = r.link.status();
     expect(JSON.parse(JSON.stringify(st))).toEqual(st);
-    expect(Object.keys(st).sort()).toEqual(["connects", "dropped", "free", "lastError", "queue", "reconnects", "state", "uptime", "wifi"]);
+    expect(Object.keys(st).sort()).toEqual([
+      "connects",
+      "dropped",
+      "free",
+      "lastError",
+      "queue",
+      "reconnects",
+      "state",
+      "uptime",
+      "wifi",
+    ]);
     expect(st.free).toBe(1234);
     const start = r.link.status().uptime;
     r.T.advance(5e3);
@@ -146,7 +225,10 @@ describe("Link: session", () => {
     s.send({ cmd: "publish", topic: "/ext/ntp/pk/dn/response", payload: Buffer.from([0xe6, 0xb8, 0xa9]), qos: 0 });
     expect(s.cmds().slice(2)).toEqual(["puback"]);
     expect(s.last().messageId).toBe(4242);
-    expect(r.messages).toEqual([[TOPICS[0], '{"id":"7"}'], ["/ext/ntp/pk/dn/response", "\xe6\xb8\xa9"]]);
+    expect(r.messages).toEqual([
+      [TOPICS[0], '{"id":"7"}'],
+      ["/ext/ntp/pk/dn/response", "\xe6\xb8\xa9"],
+    ]);
   });
 
   it("handles socket data in 1-byte pieces and several packets in one chunk", () => {
@@ -154,7 +236,9 @@ describe("Link: session", () => {
     r.link.start(SESSION);
     const s = r.sock();
     s.onOpen();
-    const bytes = gen({ cmd: "connack", returnCode: 0 }) + gen({ cmd: "suback", messageId: 1, granted: [1, 1, 1] }) +
+    const bytes =
+      gen({ cmd: "connack", returnCode: 0 }) +
+      gen({ cmd: "suback", messageId: 1, granted: [1, 1, 1] }) +
       gen({ cmd: "publish", topic: "a/b", payload: Buffer.from("x".repeat(200)), qos: 1, messageId: 77 });
     for (const ch of bytes) s.onData(ch);
     expect(r.link.status().state).toBe("online");
@@ -176,7 +260,9 @@ describe("Link: session", () => {
   it("a throwing user callback is contained and named in lastError", () => {
     const r = rig();
     const s = goOnline(r);
-    r.link.onMessage = () => { throw new Error("boom"); };
+    r.link.onMessage = () => {
+      throw new Error("boom");
+    };
     expect(() => s.send({ cmd: "publish", topic: "t", payload: Buffer.from("p"), qos: 1, messageId: 5 })).not.toThrow();
     expect(r.link.status()).toMatchObject({ state: "online", lastError: expect.stringContaining("boom") });
     expect(s.last()).toMatchObject({ cmd: "puback", messageId: 5 });
@@ -243,8 +329,11 @@ describe("Link: keep-alive", () => {
     for (const k of [60, 300, 1200]) {
       const r = rig();
       const s = goOnline(r, Object.assign({}, SESSION, { _keepAlive: k }));
-      let down = -1, pings = 0;
-      r.link.onOffline = () => { down = r.T.now; };
+      let down = -1,
+        pings = 0;
+      r.link.onOffline = () => {
+        down = r.T.now;
+      };
       while (r.sockets.length == 1 && r.T.now < 2 * k * 1000) {
         r.T.advance(1000);
         r.link.publish("t", "x", 0); // busy QoS 0 sender never hears back
@@ -312,7 +401,12 @@ describe("Link: reconnect and backoff", () => {
     const r = rig();
     r.pong = true;
     let s = goOnline(r);
-    const gap = () => { const t0 = r.T.now, n = r.sockets.length; while (r.sockets.length == n) r.T.advance(100); return r.T.now - t0; };
+    const gap = () => {
+      const t0 = r.T.now,
+        n = r.sockets.length;
+      while (r.sockets.length == n) r.T.advance(100);
+      return r.T.now - t0;
+    };
     const gaps: number[] = [];
     // a refused connect between the closes: the platform was unreachable, not a twin
     for (let i = 0; i < 3; i++) {
@@ -341,7 +435,8 @@ describe("Link: reconnect and backoff", () => {
       const s = accept(r);
       r.T.advance(100);
       s.onClose();
-      const t0 = r.T.now, n = r.sockets.length;
+      const t0 = r.T.now,
+        n = r.sockets.length;
       while (r.sockets.length == n) r.T.advance(100);
       gaps.push(r.T.now - t0);
     }
@@ -377,7 +472,10 @@ describe("Link: reconnect and backoff", () => {
     r.T.advance(1000);
     expect(r.sockets.length).toBe(2);
     const s2 = r.sockets[1];
-    expect(() => { s2.onOpen(); s2.onData("\xf0\x00"); }).not.toThrow(); // reserved packet type
+    expect(() => {
+      s2.onOpen();
+      s2.onData("\xf0\x00");
+    }).not.toThrow(); // reserved packet type
     expect(r.link.status().lastError).toMatch(/^mqtt: /);
   });
 
@@ -456,7 +554,8 @@ describe("Link: CONNACK refusals and twin logins", () => {
       // sessions of 3 s and of 40 s both count
       r.T.advance(i % 2 ? 40000 : 3000);
       s.onClose();
-      const t0 = r.T.now, n = r.sockets.length;
+      const t0 = r.T.now,
+        n = r.sockets.length;
       while (r.sockets.length == n) r.T.advance(100);
       gaps.push(r.T.now - t0);
       if (i < 2) expect(r.link.status().lastError).toBe("socket closed");
@@ -483,7 +582,8 @@ describe("Link: CONNACK refusals and twin logins", () => {
       s.onClose();
       expect(r.link.status().lastError).toBe("socket closed");
       r.T.advance(1000); // the first retry falls into the outage
-      if (i % 2) r.sock().onClose(); // refused
+      if (i % 2)
+        r.sock().onClose(); // refused
       else r.T.advance(10000); // no answer: CONNACK timeout
       expect(r.link.status().lastError).toMatch(/^(socket closed|connack timeout)$/);
       const n = r.sockets.length;
@@ -497,12 +597,20 @@ describe("Link: CONNACK refusals and twin logins", () => {
     for (const failure of ["wifi", "ping"]) {
       const r = rig();
       let s = goOnline(r);
-      const reconnect = () => { const n = r.sockets.length; while (r.sockets.length == n) r.T.advance(100); s = accept(r); };
-      const kick = () => { s.onClose(); reconnect(); };
+      const reconnect = () => {
+        const n = r.sockets.length;
+        while (r.sockets.length == n) r.T.advance(100);
+        s = accept(r);
+      };
+      const kick = () => {
+        s.onClose();
+        reconnect();
+      };
       kick();
       kick(); // two kicks in a row
       // then a network failure
-      if (failure == "wifi") r.link.wifiLost(); else r.T.advance(ka / 2 + 10000);
+      if (failure == "wifi") r.link.wifiLost();
+      else r.T.advance(ka / 2 + 10000);
       expect(r.link.status().lastError).toBe(failure == "wifi" ? "wifi lost" : "ping timeout");
       reconnect();
       kick();
@@ -516,7 +624,10 @@ describe("Link: CONNACK refusals and twin logins", () => {
   it("onOffline may call stop(): it stays stopped (the old backoff timer tried to reconnect a null session)", () => {
     const r = rig();
     const s = goOnline(r);
-    r.link.onOffline = () => { r.offline++; r.link.stop(); };
+    r.link.onOffline = () => {
+      r.offline++;
+      r.link.stop();
+    };
     s.onClose();
     expect(r.link.status().state).toBe("stopped");
     const st = r.link.status();
@@ -529,7 +640,10 @@ describe("Link: CONNACK refusals and twin logins", () => {
     const r = rig();
     const s = goOnline(r);
     r.pong = true;
-    r.link.onOffline = () => { r.offline++; r.link.start(SESSION); };
+    r.link.onOffline = () => {
+      r.offline++;
+      r.link.start(SESSION);
+    };
     s.onClose();
     expect(r.sockets.length).toBe(2);
     accept(r);
@@ -545,8 +659,12 @@ describe("Link: CONNACK refusals and twin logins", () => {
     const n = s.written.length;
     // QoS 1 to "/t": 2 header bytes + 2 + 2 topic + 2 packet id + payload
     let err: any = null;
-    try { r.link.publish("/t", "x".repeat(93), 1); } catch (e) { err = e; }
-    expect(String(err && err.message)).toBe("mqtt: packet over 100 bytes");
+    try {
+      r.link.publish("/t", "x".repeat(93), 1);
+    } catch (e) {
+      err = e;
+    }
+    expect(String(err?.message)).toBe("mqtt: packet over 100 bytes");
     expect(r.link.status().queue).toBe(0);
     expect(s.written.length).toBe(n);
     r.link.publish("/t", "x".repeat(92), 1); // the link still works
@@ -559,7 +677,9 @@ describe("Link: CONNACK refusals and twin logins", () => {
     const r = rig();
     const s = goOnline(r);
     let seen: any = null;
-    r.link.onOffline = () => { seen = r.link.status(); };
+    r.link.onOffline = () => {
+      seen = r.link.status();
+    };
     s.onClose();
     expect(seen).toMatchObject({ state: "backoff", lastError: "socket closed", reconnects: 1 });
   });
@@ -615,13 +735,14 @@ describe("Link: QoS 1 queue", () => {
     let s = goOnline(r);
     r.link.publish("/a", "one", 1);
     r.link.publish("/a", "two", 1);
-    const p1 = s.packets[2], p2 = s.packets[3];
+    const p1 = s.packets[2],
+      p2 = s.packets[3];
     expect([p1.dup, p1.qos, p1.payload.toString()]).toEqual([false, 1, "one"]);
     s.send({ cmd: "puback", messageId: p1.messageId });
     expect(r.link.status().queue).toBe(1);
     s.onClose();
     r.link.publish("/b", "three", 1); // offline
-    r.link.publish("/b", "q0", 0);   // offline QoS 0: dropped, not counted
+    r.link.publish("/b", "q0", 0); // offline QoS 0: dropped, not counted
     expect(r.link.status()).toMatchObject({ queue: 2, dropped: 0 });
     r.T.advance(1000);
     s = accept(r);
@@ -660,7 +781,6 @@ describe("Link: QoS 1 queue", () => {
     r.link.publish("/i", "e", 1); // 1 still queued → 2
     expect(ids().slice(3)).toEqual([65535, 2]);
   });
-
 });
 
 describe("Link: watchdog and stop", () => {
@@ -668,12 +788,12 @@ describe("Link: watchdog and stop", () => {
   it("kicks while unconfigured and while stopped, for hours", () => {
     const r = rig();
     r.T.advance(5 * 3600e3);
-    expect(r.kicks).toBeGreaterThanOrEqual(Math.floor(5 * 3600e3 / P));
+    expect(r.kicks).toBeGreaterThanOrEqual(Math.floor((5 * 3600e3) / P));
     r.link.start(SESSION);
     r.link.stop();
     const k = r.kicks;
     r.T.advance(5 * 3600e3);
-    expect(r.kicks - k).toBeGreaterThanOrEqual(Math.floor(5 * 3600e3 / P));
+    expect(r.kicks - k).toBeGreaterThanOrEqual(Math.floor((5 * 3600e3) / P));
   });
 
   it("kicks while online for hours (with PINGRESPs)", () => {
@@ -683,17 +803,21 @@ describe("Link: watchdog and stop", () => {
     r.T.advance(3 * 3600e3);
     expect(r.sockets.length).toBe(1);
     expect(r.link.status().state).toBe("online");
-    expect(r.kicks).toBeGreaterThanOrEqual(Math.floor(3 * 3600e3 / P));
+    expect(r.kicks).toBeGreaterThanOrEqual(Math.floor((3 * 3600e3) / P));
   });
 
   it("stops kicking when configured but offline for offlineResetMinutes", () => {
     const r = rig();
     r.connectThrows = 1e9;
     r.link.start(SESSION);
-    let lastKick = 0, k = r.kicks;
+    let lastKick = 0,
+      k = r.kicks;
     for (let t = 0; t < 60 * 60e3; t += 1000) {
       r.T.advance(1000);
-      if (r.kicks != k) { k = r.kicks; lastKick = r.T.now; }
+      if (r.kicks != k) {
+        k = r.kicks;
+        lastKick = r.T.now;
+      }
     }
     expect(lastKick).toBeGreaterThan(30 * 60e3 - 2 * P);
     expect(lastKick).toBeLessThanOrEqual(30 * 60e3);
@@ -747,11 +871,22 @@ describe("Link: a flaky broker is not a twin device", () => {
   // Bytes written to a connection the broker has closed are lost, as on a real socket.
   function flakyBroker(rand: () => number) {
     const T = fakeTimers();
-    const open = new Set<object>(), received: string[] = [], logs: string[] = [];
-    let up = true, connects = 0;
+    const open = new Set<object>(),
+      received: string[] = [],
+      logs: string[] = [];
+    let up = true,
+      connects = 0;
     const env: LinkEnv = {
-      set: T.set, clear: T.clear, _random: rand, _kick() {}, _free: () => 0, _uptime: () => T.now / 1000, _log: (l) => logs.push(l),
-      _wifiConnect(ssid, password, callback) { callback(null); },
+      set: T.set,
+      clear: T.clear,
+      _random: rand,
+      _kick() {},
+      _free: () => 0,
+      _uptime: () => T.now / 1000,
+      _log: (l) => logs.push(l),
+      _wifiConnect(ssid, password, callback) {
+        callback(null);
+      },
       _connect(host, port, _tls, onOpen, onData, onClose) {
         connects++;
         let ended = false;
@@ -760,37 +895,64 @@ describe("Link: a flaky broker is not a twin device", () => {
             if (ended) throw new Error("write after end");
             if (open.has(conn)) parser.parse(Buffer.from(bytes, "latin1"));
           },
-          end() { ended = true; open.delete(conn); },
+          end() {
+            ended = true;
+            open.delete(conn);
+          },
         };
-        const later = (fn: () => void) => T.set(() => { if (!ended) fn(); }, 5);
+        const later = (fn: () => void) =>
+          T.set(() => {
+            if (!ended) fn();
+          }, 5);
         const parser = mqttPacket.parser({ protocolVersion: 4 });
-        const reply = (p: any) => later(() => { if (open.has(conn)) onData(gen(p)); });
+        const reply = (p: any) =>
+          later(() => {
+            if (open.has(conn)) onData(gen(p));
+          });
         parser.on("packet", (p: any) => {
           if (p.cmd == "connect") reply({ cmd: "connack", returnCode: 0, sessionPresent: false });
-          if (p.cmd == "subscribe") reply({ cmd: "suback", messageId: p.messageId, granted: p.subscriptions.map(() => 1) });
+          if (p.cmd == "subscribe")
+            reply({ cmd: "suback", messageId: p.messageId, granted: p.subscriptions.map(() => 1) });
           if (p.cmd == "pingreq") reply({ cmd: "pingresp" });
           if (p.cmd == "publish") {
             received.push(p.payload.toString());
             if (p.qos == 1) reply({ cmd: "puback", messageId: p.messageId });
           }
         });
-        if (up) { open.add(conn); later(onOpen); } else later(onClose); // refused
+        if (up) {
+          open.add(conn);
+          later(onOpen);
+        } else later(onClose); // refused
         (conn as any).onClose = onClose;
         return conn;
       },
     };
     const goDown = () => {
       up = false;
-      for (const conn of [...open]) { open.delete(conn); T.set(() => (conn as any).onClose(), 1); }
+      for (const conn of [...open]) {
+        open.delete(conn);
+        T.set(() => (conn as any).onClose(), 1);
+      }
     };
-    return { T, env, received, logs, goDown, goUp: () => { up = true; }, connects: () => connects };
+    return {
+      T,
+      env,
+      received,
+      logs,
+      goDown,
+      goUp: () => {
+        up = true;
+      },
+      connects: () => connects,
+    };
   }
 
   it("an hour of 3-s outages every 20 s with a QoS 1 post every 2 s: no post lost, queue bounded, few duplicates", () => {
     const b = flakyBroker(seeded(7));
     const link = Link(b.env, SETTINGS);
     link.start(SESSION);
-    let posted = 0, maxQueue = 0;
+    let posted = 0,
+      maxQueue = 0;
     const hour = 3600e3;
     const post = () => {
       if (b.T.now >= hour) return;
@@ -817,7 +979,7 @@ describe("Link: a flaky broker is not a twin device", () => {
     // a post sent just before the broker went away is resent; one or two per outage at most
     expect(b.received.length - distinct.size).toBeLessThanOrEqual(18); // 1 %
     expect(st.reconnects).toBeGreaterThanOrEqual(180); // every outage noticed…
-    expect(st.connects).toBe(181);                     // …and recovered from, once each
+    expect(st.connects).toBe(181); // …and recovered from, once each
     expect(b.logs.join("\n")).not.toMatch(/another device/);
   });
 });
@@ -828,7 +990,10 @@ describe("Link: a flaky broker is not a twin device", () => {
 describe.skipIf(!ESPRUINO)("Link in the real Espruino interpreter (" + ESPRUINO_HINT + ")", () => {
   it("JsVars do not grow from reconnect to reconnect", async () => {
     // minified together: the harness's "_" property names are mangled as the link's are
-    const { markers, output } = runInEspruino(await minifyAsShipped(libScript("backoff.ts", "bytes.ts", "mqtt.ts", "link.ts") + `
+    const { markers, output } = runInEspruino(
+      await minifyAsShipped(
+        libScript("backoff.ts", "bytes.ts", "mqtt.ts", "link.ts") +
+          `
 var now=0,q={},handle=0,sock=null,written="";
 function advance(ms){var end=now+ms,k,best,key;for(;;){best=null;for(k in q)if(q[k].at<=end&&(!best||q[k].at<best.at)){best=q[k];key=k}
  if(!best)break;delete q[key];now=best.at;best.f()}now=end}
@@ -851,7 +1016,10 @@ function cycle(){
 for(i=0;i<220;i++){cycle();if(i==19||i==219)usage.push(process.memory().usage)}
 console.log("@@result "+JSON.stringify({usage:usage,status:link.status()}));
 quit();
-`), 60000);
+`,
+      ),
+      60000,
+    );
     const r = markers.result;
     expect(r, output.slice(-2000)).toBeDefined();
     expect(r.status).toMatchObject({ state: "connecting", connects: 220, reconnects: 440, queue: 0, dropped: 0 });
