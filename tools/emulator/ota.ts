@@ -14,6 +14,7 @@
 import { createHash } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
+import { DEFAULT_CIPHERS } from "node:tls";
 import type { AddressInfo } from "node:net";
 import { loadCertificate } from "./certificate";
 import type { Context } from "./context";
@@ -177,8 +178,18 @@ export class OtaService {
           // short body: the bytes up to `cut`, then the connection closes
           res.write(job.file.subarray(0, faults.cut), () => setTimeout(() => res.destroy(), 50));
         };
+        // RSA key exchange first, as on the MQTT port: Espruino's mbedTLS has no ECDHE (docs/ESPRUINO.md §4)
         const server =
-          scheme === "https" ? https.createServer(await loadCertificate(), handler) : http.createServer(handler);
+          scheme === "https"
+            ? https.createServer(
+                {
+                  ...(await loadCertificate()),
+                  minVersion: "TLSv1.2",
+                  ciphers: "AES256-GCM-SHA384:AES128-SHA256:AES128-SHA:" + DEFAULT_CIPHERS,
+                },
+                handler,
+              )
+            : http.createServer(handler);
         await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
         server.unref();
         return { server, port: (server.address() as AddressInfo).port };

@@ -19,8 +19,10 @@
 // - `http` (the http module): get(url | {host, port, path, protocol}, cb) over Node's http and
 //   https (no certificate check, no SNI). As on Espruino: res.statusCode is a STRING ("200"),
 //   the body comes as 'data' events (byte strings, at most 1024 bytes each), then 'close'; a
-//   failed request fires 'error' {code, message} and 'close' on the request. An https get inside
-//   a socket's 'data' callback is the first crash above; a response's 'data' callback counts as
+//   failed request fires 'error' {code, message} and 'close' on the request; an https body that
+//   ends complete also fires 'error' {code: -30848, "unknown error"} (the server's TLS
+//   close_notify, measured on 2v29) on the request before the response's 'close'. An https get
+//   inside a socket's 'data' callback is the first crash above; a response's 'data' callback counts as
 //   a socket's (a write to a TLS socket from it is the second).
 import net from "node:net";
 import tls from "node:tls";
@@ -123,11 +125,14 @@ export function createNet(core: Core, wifiConnected: () => boolean) {
       });
       const proxy = core.stand("httpCRs", res);
       if (typeof cb === "function") cb(proxy);
-      const finish = () => {
+      // complete: the body ended normally (a cut connection only closes)
+      const finish = (complete: boolean) => {
         if (!live()) return;
         closed = true;
         sockets.delete(entry);
         core.log("http: closed " + url.href);
+        // as 2v29 does: the server's close_notify at the end of an https body comes as an error
+        if (secure && complete) core.fire(req, "error", [core.toCtx({ code: -30848, message: "unknown error" })]);
         core.fire(res, "close", []);
       };
       nres.on("data", (b: Buffer) => {
@@ -141,8 +146,8 @@ export function createNet(core: Core, wifiConnected: () => boolean) {
           }
         }
       });
-      nres.on("end", finish);
-      nres.on("close", finish);
+      nres.on("end", () => finish(true));
+      nres.on("close", () => finish(false));
       nres.on("error", () => {});
     });
     return core.stand("httpCRq", req);
