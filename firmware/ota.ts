@@ -5,7 +5,7 @@
 // it and freed after, or lives only while an update runs.
 //
 // An update: the push names the module (firmware "default" or "app"), size, sign and the
-// MQTT stream. The file is downloaded into the slot that is not running, checked (size and
+// MQTT stream or an http(s) URL (downloaded with Espruino's http module). The file is downloaded into the slot that is not running, checked (size and
 // SHA256 or MD5 over the stored file), then the state puts it on trial and the board
 // restarts. The loader (firmware/loader.js) runs it; once online it is confirmed here. A
 // trial that throws, resets or is not online within otaTrialMinutes goes back to the
@@ -140,7 +140,9 @@ export const makeOta = (
       if (download) log("ota: busy");
       else if (data.module && MODULES.indexOf(data.module) < 0) fail(-1, "unknown module " + data.module);
       else if (!booted) fail(-1, "no OTA loader: npm run flash");
-      else if (data.dProtocol != "mqtt") fail(-2, "url download not supported; use MQTT download");
+      // two patterns: 2v29's regex misreads `s?` in /^https?:/ (never matches; measured)
+      else if (data.dProtocol != "mqtt" && !/^http:\/\//.test(data.url) && !/^https:\/\//.test(data.url))
+        fail(-2, "neither MQTT download nor an http(s) url");
       else {
         size = data.size;
         method = ("" + data.signMethod).toLowerCase();
@@ -160,52 +162,130 @@ export const makeOta = (
           return (fail(-4, "Storage: " + thrown), true);
         }
         log("ota: " + data.version + " > " + file);
-        download = kit._download(
-          {
-            _request: (request) => link.publish("/sys" + prefix + "/thing/file/download", request, 0),
-            _write: (bytes, offset) => {
-              if (!(offset ? storage.write(file, bytes, offset) : storage.write(file, bytes, 0, size)))
-                throw Error("write failed");
+        // both downloads store the file the same way: offset 0 creates it with its full size
+        const write = (bytes: string, offset: number) => {
+          if (!(offset ? storage.write(file, bytes, offset) : storage.write(file, bytes, 0, size)))
+            throw Error("write failed");
+        };
+        // the end of either download: check the stored file, put it on trial, restart
+        const done = (failure: [number, string] | null) => {
+          if (failure) return fail(failure[0], failure[1]);
+          const stored = storage.read(file);
+          if (!stored || stored.length != size || hex(method == "md5" ? md5(stored) : sha256(stored)) != sign) {
+            storage.erase(file);
+            return fail(-3, method + " or size mismatch: upload the file again");
+          }
+          // on trial from the next boot; the running file becomes the rollback target
+          record.g = record.f;
+          record.w = record.v;
+          record.f = file;
+          record.v = "" + data.version;
+          record.t = 1;
+          record.r = "";
+          try {
+            kit._save(storage, state);
+          } catch (thrown) {
+            return fail(-4, "Storage: " + thrown);
+          }
+          download = null;
+          log("ota: " + data.version + " ok, restart");
+          // lets the last progress leave
+          env.set(() => {
+            if (process.env.BOARD == "LINUX") load();
+            else E.reboot();
+          }, 1000);
+        };
+        if (data.dProtocol == "mqtt")
+          download = kit._download(
+            {
+              _request: (request) => link.publish("/sys" + prefix + "/thing/file/download", request, 0),
+              _write: write,
+              _progress: (percent) => progress(percent, "", index),
+              _done: done,
             },
-            _progress: (percent) => progress(percent, "", index),
-            _done: (failure) => {
-              if (failure) return fail(failure[0], failure[1]);
-              const stored = storage.read(file);
-              if (!stored || stored.length != size || hex(method == "md5" ? md5(stored) : sha256(stored)) != sign) {
-                storage.erase(file);
-                return fail(-3, method + " or size mismatch: upload the file again");
-              }
-              // on trial from the next boot; the running file becomes the rollback target
-              record.g = record.f;
-              record.w = record.v;
-              record.f = file;
-              record.v = "" + data.version;
-              record.t = 1;
-              record.r = "";
-              try {
-                kit._save(storage, state);
-              } catch (thrown) {
-                return fail(-4, "Storage: " + thrown);
-              }
-              download = null;
-              log("ota: " + data.version + " ok, restart");
-              // lets the last progress leave
-              env.set(() => {
-                if (process.env.BOARD == "LINUX") load();
-                else E.reboot();
-              }, 1000);
+            env,
+            {
+              _streamId: data.streamId,
+              _fileId: data.streamFileId,
+              _size: size,
+              // a reply carries the block plus topic and a JSON header: well under maxPacket
+              _blockSize: maxPacket - 1024,
+              _retryMs: 10000,
             },
-          },
-          env,
-          {
-            _streamId: data.streamId,
-            _fileId: data.streamFileId,
-            _size: size,
-            // a reply carries the block plus topic and a JSON header: well under maxPacket
-            _blockSize: maxPacket - 1024,
-            _retryMs: 10000,
-          },
-        );
+          );
+        else {
+          // URL download with Espruino's http module (https too: the build has TLS). A no-op
+          // download_reply handler marks the update as running (a second push is "busy").
+          // https: a second TLS session may not fit next to the MQTT one on an ESP32, so the
+          // link is stopped for the download and started again after it, whatever the outcome
+          // (a success restarts the board 1 s later anyway). Its progress is dropped meanwhile
+          // (QoS 0 offline); a failure is queued at QoS 1 and reaches the platform once online.
+          // http: the link stays up and reports the progress.
+          download = () => {};
+          const secure = /^https:/.test(data.url),
+            iot = (global as any).iot;
+          let offset = 0,
+            reported = 0,
+            finished = false,
+            stallTimer: any = null;
+          // Deferred: the push and the response's data both arrive inside a socket's data
+          // callback, where an https get or a write to the TLS link kills 2v29 (docs/ESPRUINO.md §4).
+          const end = (failure: [number, string] | null) => {
+            if (finished) return;
+            finished = true;
+            // a handle is cleared only while set: a stale or null one is not ours to clear
+            if (stallTimer != null) env.clear(stallTimer);
+            stallTimer = null;
+            env.set(() => {
+              if (secure) iot.start();
+              done(failure);
+            }, 0);
+          };
+          // no byte for 60 s: the server or the network is gone
+          const watch = () => {
+            if (stallTimer != null) env.clear(stallTimer);
+            stallTimer = env.set(() => {
+              stallTimer = null;
+              end([-2, "no data for 60 s at " + offset]);
+            }, 60000);
+          };
+          env.set(() => {
+            if (secure) iot.stop();
+            watch();
+            try {
+              require("http")
+                .get(data.url, (response: any) => {
+                  if (response.statusCode != "200") return end([-2, "HTTP " + response.statusCode]);
+                  response.on("data", (bytes: string) => {
+                    if (finished) return;
+                    if (offset + bytes.length > size) return end([-2, "longer than size " + size]);
+                    try {
+                      write(bytes, offset);
+                    } catch (thrown) {
+                      return end([-4, "Storage: " + thrown]);
+                    }
+                    offset += bytes.length;
+                    watch();
+                    const percent = Math.floor((offset * 100) / size);
+                    if (percent >= reported + 5 || percent == 100) {
+                      reported = percent;
+                      env.set(() => progress(percent, "", index), 0);
+                    }
+                  });
+                  response.on("close", () =>
+                    end(offset == size ? null : [-2, "HTTP body ended at " + offset + " of " + size]),
+                  );
+                })
+                // 2v29 reports the server's TLS close_notify at the end of an https body as an
+                // error (code -30848, "unknown error"; measured): with every byte in, it is the end
+                .on("error", (failure: any) =>
+                  end(offset == size ? null : [-2, "HTTP " + ((failure && failure.message) || failure)]),
+                );
+            } catch (thrown) {
+              end([-2, "HTTP " + thrown]);
+            }
+          }, 0);
+        }
       }
       return true;
     },

@@ -88,6 +88,25 @@ describe.skipIf(!ESPRUINO)(
       );
     }, 150000);
 
+    for (const scheme of ["http", "https"] as const)
+      it(`URL download over ${scheme} with Espruino's http module: verifies, restarts into the new slot, informs it`, async () => {
+        const r = await rig();
+        const image = readFileSync("dist/firmware.js");
+        r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version: "3.0.0", url: scheme });
+        await until("informs 3.0.0", () => r.informs().includes("3.0.0"), 60000).catch((e) => {
+          const lines = r.run
+            .output()
+            .split("\n")
+            .filter((l: string) => !l.includes("@@mem"));
+          throw new Error(e.message + " steps " + r.steps() + "\n" + lines.join("\n").slice(-3000));
+        });
+        expect(r.steps().filter((s) => s < 0)).toEqual([]);
+        // over http the link stayed up and reported the progress up to 100
+        if (scheme == "http") expect(r.steps().at(-1)).toBe(100);
+        expect(r.run.output()).not.toMatch(/Uncaught|threw|ASSERT/);
+        expect(r.run.seen("online").length).toBe(2);
+      }, 150000);
+
     it("an image that throws is rolled back: -1 with the reason, the old version informed again", async () => {
       const r = await rig();
       r.emu.ota(r.dev.productKey, r.dev.deviceName, {

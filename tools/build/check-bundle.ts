@@ -19,7 +19,7 @@ export { skippedThisArrows } from "./parser-traps";
 type Node = any;
 
 // Built-in modules an Espruino ESP32 firmware may require.
-export const BUILTIN_MODULES = ["net", "crypto", "Storage", "Wifi", "TelnetServer", "tls"];
+export const BUILTIN_MODULES = ["net", "crypto", "Storage", "Wifi", "TelnetServer", "tls", "http"];
 const BANNED_GLOBALS = ["Map", "Set", "WeakMap", "WeakSet", "Symbol", "Proxy", "Reflect", "TextEncoder", "TextDecoder"];
 const BANNED_MEMBERS: Record<string, string[]> = {
   Array: ["from"],

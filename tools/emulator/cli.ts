@@ -4,7 +4,7 @@
 // real boards on the LAN (--host 0.0.0.0). A missing devices file is created with one demo
 // device; its secret stays in the file. Every start prints how to connect.
 // --ota: an OTA job for every device, pushed once when it subscribes, served by MQTT download
-// (--url pushes an https URL instead, which this firmware answers with -2).
+// (--url serves the file over HTTP from the emulator instead and pushes its URL).
 import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { fileURLToPath } from "node:url";

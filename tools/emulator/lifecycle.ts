@@ -233,6 +233,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     stop,
     close: async () => {
       await stop();
+      await ota.close();
       emu.removeAllListeners();
     },
     setFault(f: Fault) {

@@ -4,10 +4,19 @@
 // from lib/: it is the oracle the firmware's downloader is tested against.
 //
 // Faults for tests: drop the first reply of given block offsets (the device must ask again),
-// corrupt the CRC of the first reply of given offsets, push a wrong sign, push a URL instead.
+// corrupt the CRC of the first reply of given offsets, push a wrong sign.
+// URL download (job.url): the file is served by a small HTTP server of the emulator on
+// 127.0.0.1 (a random port, https with the emulator's self-signed certificate when
+// job.url == "https"), at /ota/<pk>/<dn>/<streamId>; faults: another HTTP status, or a body
+// cut short (the connection closes after that many bytes).
 // Events: ota_push, ota_request {offset, size}, ota_progress {step, desc, module},
 // ota_inform {version, module}.
 import { createHash } from "node:crypto";
+import http from "node:http";
+import https from "node:https";
+import { DEFAULT_CIPHERS } from "node:tls";
+import type { AddressInfo } from "node:net";
+import { loadCertificate } from "./certificate";
 import type { Context } from "./context";
 import { who, type Conn } from "./connection";
 
@@ -18,6 +27,10 @@ export interface OtaFaults {
   corrupt?: number[];
   /** push a sign that does not match the file */
   badSign?: boolean;
+  /** URL download: answer with this HTTP status (and no file) */
+  httpStatus?: number;
+  /** URL download: close the connection after this many bytes of the file */
+  cut?: number;
 }
 
 export interface OtaJob {
@@ -28,8 +41,8 @@ export interface OtaJob {
   module?: string;
   /** 'SHA256' (default) or 'Md5' */
   signMethod?: string;
-  /** push an https URL instead of MQTT download */
-  url?: boolean;
+  /** URL download instead of MQTT: true or "http" serves over HTTP, "https" over TLS */
+  url?: boolean | "http" | "https";
   faults?: OtaFaults;
 }
 
@@ -71,6 +84,10 @@ export class OtaService {
     OtaJob & { streamId: number; dropped: Set<number>; corrupted: Set<number> }
   >();
   private nextStream = 1;
+  /** the URL download servers, made on first use: one per scheme */
+  private readonly servers: Record<string, Promise<{ server: http.Server; port: number }>> = {};
+  /** the files they serve, by path */
+  private readonly served = new Map<string, OtaJob>();
 
   constructor(ctx: Context) {
     this.ctx = ctx;
@@ -104,8 +121,12 @@ export class OtaService {
       module,
       extData: {},
     };
-    if (job.url) data.url = "https://ota.example.invalid/" + pk + "/" + dn + "/" + streamId;
-    else Object.assign(data, { dProtocol: "mqtt", streamId, streamFileId: 1 });
+    const scheme = job.url === "https" ? "https" : "http";
+    const path = "/ota/" + pk + "/" + dn + "/" + streamId;
+    if (job.url) {
+      this.served.set(path, job);
+      data.url = "";
+    } else Object.assign(data, { dProtocol: "mqtt", streamId, streamFileId: 1 });
     const msg = { code: "1000", data, id: Date.now(), message: "success" };
     this.ctx.log(
       "ota push " +
@@ -123,9 +144,68 @@ export class OtaService {
         (job.url ? ", url" : ", mqtt") +
         ")",
     );
-    this.ctx.emit("ota_push", { productKey: pk, deviceName: dn, ...data });
-    this.publish("/ota/device/upgrade/" + pk + "/" + dn, Buffer.from(JSON.stringify(msg)), 1);
+    const send = () => {
+      this.ctx.emit("ota_push", { productKey: pk, deviceName: dn, ...data });
+      this.publish("/ota/device/upgrade/" + pk + "/" + dn, Buffer.from(JSON.stringify(msg)), 1);
+    };
+    // a URL push goes out once its server listens (msg.data.url is set then)
+    if (job.url)
+      this.server(scheme).then(
+        (s) => {
+          data.url = scheme + "://127.0.0.1:" + s.port + path;
+          send();
+        },
+        (e) => this.ctx.log("ota url server failed: " + e),
+      );
+    else send();
     return msg;
+  }
+
+  /** The URL download server of `scheme`, started on first use. */
+  private server(scheme: string) {
+    this.servers[scheme] =
+      this.servers[scheme] ||
+      (async () => {
+        const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+          const job = this.served.get(req.url || "");
+          const faults = job?.faults || {};
+          const status = !job ? 404 : faults.httpStatus || 200;
+          this.ctx.emit("ota_http", { path: req.url, status });
+          this.ctx.log("ota http GET " + req.url + " -> " + status + (faults.cut !== undefined ? " cut" : ""));
+          if (!job || status !== 200) return res.writeHead(status, { "Content-Type": "text/plain" }).end("no file");
+          res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": job.file.length });
+          if (faults.cut === undefined) return res.end(job.file);
+          // short body: the bytes up to `cut`, then the connection closes
+          res.write(job.file.subarray(0, faults.cut), () => setTimeout(() => res.destroy(), 50));
+        };
+        // RSA key exchange first, as on the MQTT port: Espruino's mbedTLS has no ECDHE (docs/ESPRUINO.md §4)
+        const server =
+          scheme === "https"
+            ? https.createServer(
+                {
+                  ...(await loadCertificate()),
+                  minVersion: "TLSv1.2",
+                  ciphers: "AES256-GCM-SHA384:AES128-SHA256:AES128-SHA:" + DEFAULT_CIPHERS,
+                },
+                handler,
+              )
+            : http.createServer(handler);
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        server.unref();
+        return { server, port: (server.address() as AddressInfo).port };
+      })();
+    return this.servers[scheme];
+  }
+
+  /** Stops the URL download servers. */
+  async close(): Promise<void> {
+    for (const scheme of Object.keys(this.servers)) {
+      const s = await this.servers[scheme].catch(() => null);
+      delete this.servers[scheme];
+      if (!s) continue;
+      s.server.closeAllConnections();
+      await new Promise((resolve) => s.server.close(() => resolve(undefined)));
+    }
   }
 
   /** Device publishes: download requests, progress and inform. */

@@ -104,6 +104,7 @@ export function makeContext(core: Core, parts: Parts) {
   const modules: Record<string, any> = {
     net: core.module("net", { connect: parts.net.connect }),
     tls: core.module("tls", { connect: parts.net.tlsConnect }),
+    http: core.module("http", { get: parts.net.httpGet }),
     crypto: core.module("crypto", {
       SHA1: hash("sha1"),
       SHA224: hash("sha224"),
@@ -146,7 +147,7 @@ export function makeContext(core: Core, parts: Parts) {
         BOARD: "ESP32",
         GIT_COMMIT: "simulator",
         CONSOLE: "Serial1",
-        MODULES: "net,tls,crypto,Storage,Wifi,TelnetServer",
+        MODULES: "net,tls,http,crypto,Storage,Wifi,TelnetServer",
       }),
       version: "2v29",
       memory() {

@@ -16,13 +16,23 @@
 //   to a TLS socket inside ANOTHER socket's 'data' callback, prints "simulator: CRASH ..." to
 //   the console, throws, and power-cycles the device (as the board's watchdog would after the
 //   assert), so tests see it.
+// - `http` (the http module): get(url | {host, port, path, protocol}, cb) over Node's http and
+//   https (no certificate check, no SNI). As on Espruino: res.statusCode is a STRING ("200"),
+//   the body comes as 'data' events (byte strings, at most 1024 bytes each), then 'close'; a
+//   failed request fires 'error' {code, message} and 'close' on the request; an https body that
+//   ends complete also fires 'error' {code: -30848, "unknown error"} (the server's TLS
+//   close_notify, measured on 2v29) on the request before the response's 'close'. An https get
+//   inside a socket's 'data' callback is the first crash above; a response's 'data' callback counts as
+//   a socket's (a write to a TLS socket from it is the second).
 import net from "node:net";
 import tls from "node:tls";
+import http from "node:http";
+import https from "node:https";
 import { execFileSync } from "node:child_process";
 import type { Core } from "./core";
 
 interface Entry {
-  ns: net.Socket;
+  ns: net.Socket | null;
   kill: () => void;
 }
 
@@ -50,6 +60,97 @@ export function createNet(core: Core, wifiConnected: () => boolean) {
     if (!ip) return "";
     dns.set(host, ip);
     return ip;
+  }
+
+  function httpGet(o: any, cb: any) {
+    let url: URL;
+    try {
+      url =
+        typeof o === "string"
+          ? new URL(o)
+          : new URL(
+              (o.protocol || "http:").replace(/:?$/, "://") +
+                (o.host || "127.0.0.1") +
+                (o.port ? ":" + o.port : "") +
+                (o.path || "/"),
+            );
+    } catch {
+      throw core.err("simulator: http.get needs a URL or {host, port, path}");
+    }
+    const secure = url.protocol === "https:";
+    if (secure && inData) crash("http.get of an https URL inside a socket data callback");
+    if (!wifiConnected()) throw core.err("Unable to create socket", "InternalError");
+    const host = url.hostname;
+    const ip = resolve(host);
+    if (!ip) throw core.err("Unable to locate host", "InternalError");
+    const g = core.gen;
+    const req = new core.C.Object();
+    let closed = false;
+    const port = Number(url.port || (secure ? 443 : 80));
+    const options: any = { host: ip, port, path: url.pathname + url.search, headers: { Host: url.host } };
+    const nreq = secure ? https.get({ ...options, rejectUnauthorized: false, servername: "" }) : http.get(options);
+    const entry = {
+      ns: null as any,
+      kill() {
+        sockets.delete(entry);
+        closed = true;
+        nreq.destroy();
+      },
+    };
+    sockets.add(entry);
+    core.log("http: get " + url.href);
+    const live = () => !closed && g === core.gen;
+    nreq.on("socket", (s) => {
+      entry.ns = s;
+    });
+    nreq.on("error", (e: any) => {
+      if (!live()) return;
+      closed = true;
+      sockets.delete(entry);
+      core.log("http: error " + url.href + " " + e.code);
+      const code = e.code === "ECONNREFUSED" ? -11 : e.code === "ECONNRESET" ? -9 : -10;
+      core.fire(req, "error", [
+        core.toCtx({ code, message: e.code === "ECONNREFUSED" ? "connection refused" : "unknown" }),
+      ]);
+      core.fire(req, "close", []);
+    });
+    nreq.on("response", (nres) => {
+      if (!live()) return;
+      const res = new core.C.Object();
+      Object.assign(res, {
+        statusCode: String(nres.statusCode),
+        statusMessage: nres.statusMessage || "",
+        httpVersion: nres.httpVersion,
+        headers: core.toCtx(nres.headers),
+      });
+      const proxy = core.stand("httpCRs", res);
+      if (typeof cb === "function") cb(proxy);
+      // complete: the body ended normally (a cut connection only closes)
+      const finish = (complete: boolean) => {
+        if (!live()) return;
+        closed = true;
+        sockets.delete(entry);
+        core.log("http: closed " + url.href);
+        // as 2v29 does: the server's close_notify at the end of an https body comes as an error
+        if (secure && complete) core.fire(req, "error", [core.toCtx({ code: -30848, message: "unknown error" })]);
+        core.fire(res, "close", []);
+      };
+      nres.on("data", (b: Buffer) => {
+        const s = b.toString("latin1");
+        for (let i = 0; i < s.length && live(); i += 1024) {
+          inData = res;
+          try {
+            core.fire(res, "data", [s.slice(i, i + 1024)]);
+          } finally {
+            inData = null;
+          }
+        }
+      });
+      nres.on("end", () => finish(true));
+      nres.on("close", () => finish(false));
+      nres.on("error", () => {});
+    });
+    return core.stand("httpCRq", req);
   }
 
   /** The device socket whose 'data' listeners are running (null outside one). */
@@ -176,7 +277,7 @@ export function createNet(core: Core, wifiConnected: () => boolean) {
 
   /** Really closes every host socket (device close()). */
   function destroyAll() {
-    for (const s of sockets) s.ns.destroy();
+    for (const s of sockets) s.ns?.destroy();
     for (const s of orphans) s.destroy();
     orphans.clear();
   }
@@ -184,6 +285,7 @@ export function createNet(core: Core, wifiConnected: () => boolean) {
   return {
     connect: (o: any, cb: any) => connect(o, cb),
     tlsConnect: (o: any, cb: any) => connect(o, cb, true),
+    httpGet: (o: any, cb: any) => httpGet(o, cb),
     abandonAll,
     destroyAll,
     /** what a crash does (device.ts: reboot) */
