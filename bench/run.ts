@@ -27,11 +27,15 @@ const parts: [string, string[]][] = [
   ["link", ["lib/backoff.ts", "lib/link.ts", "firmware/device.ts"]],
   ["console", ["lib/config.ts", "firmware/console.ts", "firmware/main.ts", "board.json"]],
   ["alink", ["lib/alink.ts"]],
+  ["device logs", ["lib/logs.ts"]],
+  ["ota", ["lib/ota.ts", "lib/crc16.ts", "firmware/ota.ts"]],
 ];
 
 async function partSizes() {
-  const bundle = await rollup({ ...config, onwarn: () => {} });
-  const { output } = await bundle.generate({ ...config.output, file: undefined, sourcemap: true });
+  // the config's first entry is the firmware (the second is the OTA loader)
+  const firmware: any = Array.isArray(config) ? config[0] : config;
+  const bundle = await rollup({ ...firmware, onwarn: () => {} });
+  const { output } = await bundle.generate({ ...firmware.output, file: undefined, sourcemap: true });
   await bundle.close();
   const { code, map } = output[0] as any;
   const lines = code.split("\n"),
