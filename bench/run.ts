@@ -145,7 +145,8 @@ async function main() {
   if (espruino && existsSync(espruino)) {
     try {
       const { measureDevice } = await import("../tools/real-interpreter/measure");
-      results.device = await measureDevice({ espruino, firmware: "dist/firmware.js" });
+      // plain TCP, as test:device --tcp: the budget is the firmware's own JsVars (see bench/ram.ts)
+      results.device = await measureDevice({ espruino, firmware: "dist/firmware.js", tls: false });
       const d = results.device;
       console.log("\nIn the real Espruino interpreter (Linux build; JsVars are a lower bound for ESP32)");
       console.table({
