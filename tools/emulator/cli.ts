@@ -37,7 +37,7 @@ export function connectHelp(emu: Emulator, devicesFile: string): string {
       emu.host +
       ":" +
       emu.port +
-      " (plain MQTT 3.1.1, no TLS)" +
+      " (MQTT 3.1.1 over TLS, self-signed certificate, or plain TCP, on the same port)" +
       (emu.host === "127.0.0.1" ? "; only this machine can connect (--host 0.0.0.0 for boards on the LAN)" : ""),
     "devices (" +
       devicesFile +
@@ -58,7 +58,7 @@ export function connectHelp(emu: Emulator, devicesFile: string): string {
         '", port: ' +
         emu.port +
         "})",
-      'other clients: clientId "<id>|securemode=3,signmethod=hmacsha256|", username "' +
+      'other clients: clientId "<id>|securemode=2,signmethod=hmacsha256|" over TLS (securemode=3 over TCP), username "' +
         d.deviceName +
         "&" +
         d.productKey +
