@@ -522,12 +522,36 @@ describe("iot.post / event / on", () => {
   });
 });
 
-describe("wired to the real Link, Alink and credentials", () => {
-  const bin = (s: string) => Buffer.from(s, "latin1");
-  const str = (b: Buffer) => b.toString("latin1");
-  const h = (alg: string) => (s: string) => str(createHash(alg).update(bin(s)).digest());
-  const board = JSON.parse(readFileSync("board.json", "utf8"));
+// The real Link, Alink and credentials on an injected env (fake time and sockets): byte
+// helpers, the board's settings and the iot object the two wired-up suites below share.
+const bin = (s: string) => Buffer.from(s, "latin1");
+const str = (b: Buffer) => b.toString("latin1");
+const h = (alg: string) => (s: string) => str(createHash(alg).update(bin(s)).digest());
+const board = JSON.parse(readFileSync("board.json", "utf8"));
+function iotOnRealLink(env: any, storage: FakeStorage, logs: string[]) {
+  const link = Link(env, board);
+  const iot = makeIot({
+    _storage: storage,
+    _link: link,
+    _keepAlive: board.keepAlive,
+    _log: (l: string) => logs.push(l),
+    _telnet() {},
+    _alink: (pk: string, dn: string) =>
+      new Alink(
+        link,
+        env,
+        pk,
+        dn,
+        () => 1700000000000,
+        () => {},
+      ),
+    _creds: (c: any) => credentials(c, h("sha1"), h("sha256"), () => 0.5),
+    _logs: DeviceLog(8, () => Date.now()),
+  });
+  return { link, iot };
+}
 
+describe("wired to the real Link, Alink and credentials", () => {
   function rig(storage = new FakeStorage()) {
     const written: any[] = [],
       logs: string[] = [];
@@ -555,25 +579,7 @@ describe("wired to the real Link, Alink and credentials", () => {
         return sock;
       },
     };
-    const link = Link(env as any, board);
-    const iot = makeIot({
-      _storage: storage,
-      _link: link,
-      _keepAlive: board.keepAlive,
-      _log: (l: string) => logs.push(l),
-      _telnet() {},
-      _alink: (pk: string, dn: string) =>
-        new Alink(
-          link,
-          env,
-          pk,
-          dn,
-          () => 1700000000000,
-          () => {},
-        ),
-      _creds: (c: any) => credentials(c, h("sha1"), h("sha256"), () => 0.5),
-      _logs: DeviceLog(8, () => Date.now()),
-    });
+    const { link, iot } = iotOnRealLink(env, storage, logs);
     const send = (p: any) => sock.onData(str(mqttPacket.generate(p)));
     return { iot, link, written, logs, send, sock: () => sock, wifi: () => wifiCb, timers, storage };
   }
@@ -640,10 +646,6 @@ describe("wired to the real Link, Alink and credentials", () => {
 });
 
 describe("registration (productSecret) and preregistration-free login, with the real Link and fake time", () => {
-  const bin = (s: string) => Buffer.from(s, "latin1");
-  const str = (b: Buffer) => b.toString("latin1");
-  const h = (alg: string) => (s: string) => str(createHash(alg).update(bin(s)).digest());
-  const board = JSON.parse(readFileSync("board.json", "utf8"));
   const PK = "a1X2bEnP82z",
     DN = "example1",
     PS = "Pq7Zk2xW9vRt4",
@@ -699,25 +701,7 @@ describe("registration (productSecret) and preregistration-free login, with the 
         return sock;
       },
     };
-    const link = Link(env as any, board);
-    const iot = makeIot({
-      _storage: storage,
-      _link: link,
-      _keepAlive: board.keepAlive,
-      _log: (l: string) => logs.push(l),
-      _telnet() {},
-      _alink: (pk: string, dn: string) =>
-        new Alink(
-          link,
-          env,
-          pk,
-          dn,
-          () => 1700000000000,
-          () => {},
-        ),
-      _creds: (c: any) => credentials(c, h("sha1"), h("sha256"), () => 0.5),
-      _logs: DeviceLog(8, () => Date.now()),
-    });
+    const { link, iot } = iotOnRealLink(env, storage, logs);
     const sock = () => sockets[sockets.length - 1];
     const send = (p: any) => sock().onData(str(mqttPacket.generate(p)));
     // Wi-Fi up (when asked), open the socket: its CONNECT
