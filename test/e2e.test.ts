@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { createDevice } from "../tools/simulator/index";
 import { startEmulator } from "../tools/emulator/index";
+import { until } from "./support/until";
 
 const SCALE = 10;
 const FIRMWARE = "dist/firmware.js";
@@ -29,15 +30,6 @@ function record(emu: any, names: string[]) {
   const got: { ev: string; t: number; data: any }[] = [];
   for (const ev of names) emu.on(ev, (data: any) => got.push({ ev, t: Date.now(), data }));
   return got;
-}
-
-async function until(what: string, f: () => any, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (f()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error("timed out waiting for " + what);
 }
 
 /** Emulator + simulated device configured through its console; logs shown when a test fails. */

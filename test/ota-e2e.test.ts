@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { createDevice } from "../tools/simulator";
 import { installOta, readOtaState } from "../tools/simulator/ota";
 import { startEmulator } from "../tools/emulator/index";
+import { until } from "./support/until";
 
 const SCALE = 10;
 const FIRMWARE = "dist/firmware.js",
@@ -24,15 +25,6 @@ afterEach(async () => {
   for (const f of cleanup.reverse()) await f();
   cleanup = [];
 });
-
-async function until(what: string, f: () => any, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (f()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error("timed out waiting for " + what);
-}
 
 async function rig(app?: string) {
   const log: string[] = [];
