@@ -154,11 +154,14 @@ describe.skipIf(!ESPRUINO)("board tools against the real interpreter's Telnet co
     );
     const fl = await tsx(["tools/flash/flash.ts", "flash", "--port", "tcp://127.0.0.1:2323"]);
     expect(fl.code, fl.out).toBe(0);
-    expect(fl.out).toMatch(/flash: wrote dist\/firmware\.js \(\d+ bytes\) as boot code \(\.bootcde\)/);
+    expect(fl.out).toMatch(
+      /flash: wrote dist\/firmware\.js \(\d+ bytes\) as Storage file fw\.a, booted by the OTA loader \(\.bootcde\)/,
+    );
     // the Linux build keeps its Storage in ./espruino.flash
     const flash = readFileSync(join(dir, "espruino.flash"), "latin1");
     expect(flash).toContain('console.log("marker-app-7361")');
     expect(flash).toContain(".bootcde");
+    expect(flash).toContain("fw.a");
   }, 60000);
 });
 
