@@ -53,7 +53,10 @@ export async function measureRam(
   const emu = await startEmulator({ port: 0, devices: [dev], log: () => {} });
   // plain TCP: over TLS the Linux builds count mbedTLS's session in JsVars (an ESP32 keeps it in
   // its native heap); the TLS session is measured on its own below
-  const setup = Object.assign({ ssid: "emulator", password: "password123", host: "127.0.0.1", port: emu.port, tls: false }, dev);
+  const setup = Object.assign(
+    { ssid: "emulator", password: "password123", host: "127.0.0.1", port: emu.port, tls: false },
+    dev,
+  );
   const runs: ReturnType<typeof startDevice>[] = [];
   try {
     // 1. unconfigured load, then iot.setup() saves the config
