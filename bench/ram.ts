@@ -17,6 +17,10 @@ export interface RamFigures {
   postsPerSec?: number;
   harness?: number;
   error?: string;
+  /** with `marks`: every `@@mark` the firmware printed while booting, and the raw usage online */
+  marks?: { n: string; u: number }[];
+  onlineUsage?: number;
+  loadUsage?: number;
 }
 
 // Plain ES5, runs on the interpreter after the firmware (boot from the saved config).
@@ -47,6 +51,7 @@ export async function measureRam(
   boot: "storage" | "ram",
   log: (l: string) => void = () => {},
   rateSec = 10,
+  marks = false,
 ): Promise<RamFigures> {
   const r: RamFigures = {};
   const dev = { productKey: randomName(11), deviceName: "espruino-bench", deviceSecret: randomName(32) };
@@ -79,6 +84,13 @@ export async function measureRam(
     runs.push(d);
     d.markers.on("line", (l) => log(l));
     r.online = (await d.wait("online", 15000, true)).mem;
+    if (marks) {
+      // the markers of this boot, from Storage with the saved config; the rest is not needed
+      r.marks = d.seen("mark");
+      r.onlineUsage = r.online;
+      r.loadUsage = d.seen("load")[0].mem;
+      return r;
+    }
     r.posts = (await d.wait("posts", 20000, true)).mem;
     for (let i = 0; i < 20; i++)
       await emu.setProperty(dev.productKey, dev.deviceName, { Switch: i % 2, N: i }, { timeout: 5000 });

@@ -50,10 +50,14 @@ export const makeIot = (deps: IotDeps): any => {
     downCount = 0;
 
   // Calls every listener in order (a throw propagates: Link and Alink catch it, Alink answers 500).
-  // Returns the set reply code: the first number returned, else 200; with anyValue (services,
-  // RRPC) the first return value that is not undefined. One function for both: each is resident.
-  const emit = (event: string, anyValue?: any, first?: any, second?: any, third?: any): any => {
+  // Returns, for services and RRPC, the first return value that is not undefined (no service
+  // listener: 404, the platform's "service not found"); for the others the first number
+  // returned, else 200 (the set reply code). It is also the Alink's handler (alink.on): one
+  // function for every event, because each function is resident.
+  const emit = (event: string, first?: any, second?: any, third?: any): any => {
+    const anyValue = event == "service" || event == "rrpc";
     let result: any;
+    if (event == "service" && !listeners.service) return 404;
     (listeners[event] || []).forEach((listener: any) => {
       const value = listener(first, second, third);
       if (result === undefined && (anyValue || typeof value == "number")) result = value;
@@ -77,15 +81,6 @@ export const makeIot = (deps: IotDeps): any => {
       lastPostId = alink._lastId;
     }
   };
-  // Alink's callbacks: created once here, not per start (a closure there keeps start's scope)
-  const onSet = (params: any) => emit("set", 0, params);
-  const onReply = (id: any, code: any, message: any) => {
-    emit("reply", 0, id, code, message);
-  };
-  // no service listener: 404, the platform's "service not found"
-  const onService = (identifier: any, params: any) =>
-    listeners.service ? emit("service", 1, identifier, params) : 404;
-  const onRrpc = (payload: any) => emit("rrpc", 1, payload);
   const start = () => {
     configuredAlink();
     const current = config,
@@ -93,10 +88,7 @@ export const makeIot = (deps: IotDeps): any => {
     stop();
     alink = deps._alink(current.productKey, current.deviceName);
     alink._lastId = lastPostId;
-    alink.onSet = onSet;
-    alink.onReply = onReply;
-    alink.onService = onService;
-    alink.onRrpc = onRrpc;
+    alink.on = emit;
     // credentials give {host, port, clientId, username, password (MQTT)}: completed into a Session
     // Registration runs once in a device's life: _register exists only in its session.
     // The reply's secret or token becomes the stored identity

@@ -10,15 +10,23 @@
 //   online (the image sets t = 0 once online, or rolls back itself when the trial time ends);
 // - running it throws: the record is rolled back, then the board restarts.
 // Each state change is saved before the step it guards, so a power cut at any moment boots
-// either the old or the new file. `run` is created outside this function: eval'd code sees
-// only `c` and the globals, and keeps nothing of the loader alive.
-(function (run) {
+// either the old or the new file.
+//
+// RAM: the modules are evaluated by the loop at the end, at the top level of this file, not
+// inside a function. Espruino gives every function the chain of scopes it was defined in
+// (an array, one JsVar per level, in each function); code evaluated at the top level has no
+// enclosing scope, which saves JsVars in every function the firmware and the app keep
+// (measured in bench/ram.ts). Top-level names are globals: the loader keeps its state on its
+// one function, otaBoot, and deletes it when done.
+
+// otaBoot(i): the Storage file to run for module i, after the trial bookkeeping; "" to skip
+// it; undefined to stop booting. otaBoot(i, error): module i threw at load; true: stop.
+var otaBoot = function (i, error) {
   var storage = require("Storage"),
-    state,
+    state = otaBoot.s,
     record,
-    i,
-    m,
-    code;
+    j,
+    m;
   var save = function () {
     state.n++;
     storage.writeJSON("ota.s" + (state.n & 1), state);
@@ -31,43 +39,49 @@
     m.t = 0;
     save();
   };
-  for (i = 0; i < 2; i++) {
-    record = storage.readJSON("ota.s" + i, 1);
-    if (record && record.m && record.m[1] && !(state && state.n > record.n)) state = record;
+  if (!state) {
+    for (j = 0; j < 2; j++) {
+      record = storage.readJSON("ota.s" + j, 1);
+      if (record && record.m && record.m[1] && !(state && state.n > record.n)) state = record;
+    }
+    state = otaBoot.s = state || { n: 0, m: [{ f: "fw.a" }, { f: "app.js" }] };
+    global.otaLoader = 1;
   }
-  state = state || { n: 0, m: [{ f: "fw.a" }, { f: "app.js" }] };
-  global.otaLoader = 1;
-  for (i = 0; i < 2; i++) {
-    m = state.m[i];
-    if (m.t && m.g) {
-      if (m.t > 1) back("reset before it came online");
-      else {
-        m.t = 2;
-        save();
-      }
+  m = state.m[i];
+  if (error) {
+    print("boot: " + m.f + " threw " + error);
+    if (m.t) {
+      back("threw at load: " + error);
+      // from a timer: the Linux build ignores a load() made while boot code runs (and has
+      // no E.reboot(); load() restarts it in process)
+      global.otaLoader = 2;
+      setTimeout(function () {
+        if (process.env.BOARD == "LINUX") load();
+        else E.reboot();
+      }, 9);
+      return 1;
     }
-    code = m.f && storage.read(m.f);
-    if (!code) {
-      if (!i) return print("boot: no firmware in Storage " + m.f + ": run npm run flash");
-      continue;
+    return !i;
+  }
+  if (m.t && m.g) {
+    if (m.t > 1) back("reset before it came online");
+    else {
+      m.t = 2;
+      save();
     }
+  }
+  if (m.f && storage.read(m.f)) return m.f;
+  if (!i) print("boot: no firmware in Storage " + m.f + ": run npm run flash");
+  else return "";
+};
+for (otaBoot.i = 0; otaBoot.i < 2; otaBoot.i++) {
+  otaBoot.f = otaBoot(otaBoot.i);
+  if (otaBoot.f == null) break;
+  if (otaBoot.f)
     try {
-      run(code);
+      eval(require("Storage").read(otaBoot.f));
     } catch (e) {
-      print("boot: " + m.f + " threw " + e);
-      if (m.t) {
-        back("threw at load: " + e);
-        // from a timer: the Linux build ignores a load() made while boot code runs (and has
-        // no E.reboot(); load() restarts it in process)
-        global.otaLoader = 2;
-        return setTimeout(function () {
-          if (process.env.BOARD == "LINUX") load();
-          else E.reboot();
-        }, 9);
-      }
-      if (!i) return;
+      if (otaBoot(otaBoot.i, e)) break;
     }
-  }
-})(function (c) {
-  eval(c);
-});
+}
+delete global.otaBoot;

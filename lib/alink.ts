@@ -65,12 +65,15 @@ export class Alink {
   declare online: () => void;
   declare offline: () => void;
   declare stop: () => void;
-  declare onSet: ((params: any) => any) | null;
-  declare onReply: ((id: string, code: number, msg: any) => void) | null;
-  // services: an object return is the reply's data (code 200), a number the code; null: 404
-  declare onService: ((identifier: string, params: any) => any) | null;
-  // classic RRPC: the return is the response payload (a string, else its JSON); null: no response
-  declare onRrpc: ((payload: string) => any) | null;
+  // The application's handler, one function for every event (RAM: one closure, not four):
+  //   on("set", params): a number return is the reply code (else 200)
+  //   on("reply", id, code, message): a post_reply to one of our posts
+  //   on("service", identifier, params): an object return is the reply's data (code 200), a
+  //     number the code
+  //   on("rrpc", payload): classic RRPC, the return is the response payload (a string, else
+  //     its JSON); null or undefined: no response
+  // No handler (null): sets are accepted (200), services answer 404, RRPC gets no response.
+  declare on: ((event: string, first?: any, second?: any, third?: any) => any) | null;
   declare _lastId: number;
 
   constructor(
@@ -134,7 +137,7 @@ export class Alink {
         }
     };
 
-    alink.onSet = alink.onReply = alink.onService = alink.onRrpc = null;
+    alink.on = null;
     alink._lastId = 0;
     alink.stop = () => {
       ntp(0);
@@ -186,8 +189,8 @@ export class Alink {
         // classic RRPC: any payload, answered with the handler's text at QoS 0 (docs/ALIYUN.md §5)
         if (topic.startsWith(rrpcRequest)) {
           value = topic.slice(rrpcRequest.length);
-          if (alink.onRrpc && value && value.split("/").length == 1) {
-            reply = alink.onRrpc(payload);
+          if (alink.on && value && value.split("/").length == 1) {
+            reply = alink.on("rrpc", payload);
             if (reply != null)
               host.publish(
                 "/sys/" + device + "/rrpc/response/" + value,
@@ -212,8 +215,8 @@ export class Alink {
           code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 404;
           data = {};
           try {
-            if (code == 404 && alink.onService) {
-              value = alink.onService(identifier, value);
+            if (code == 404 && alink.on) {
+              value = alink.on("service", identifier, value);
               if (typeof value == "number") code = value;
               else {
                 code = 200;
@@ -230,9 +233,9 @@ export class Alink {
           value = message.params;
           // 460: the platform's "request parameter error"
           code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 200;
-          if (code == 200 && alink.onSet)
+          if (code == 200 && alink.on)
             try {
-              value = alink.onSet(value);
+              value = alink.on("set", value);
               if (typeof value == "number") code = value;
             } catch (thrown) {
               code = 500;
@@ -247,7 +250,7 @@ export class Alink {
           pendingIds.splice(index, 1);
           code = message.code;
           if (code != 200) host.error("post " + value + ": code " + code + " " + message.message);
-          if (alink.onReply) alink.onReply(value, code, message);
+          if (alink.on) alink.on("reply", value, code, message);
         } else if (topic == "/ext/ntp/" + device + "/response") {
           const serverRecv = +message.serverRecvTime,
             serverSend = +message.serverSendTime,

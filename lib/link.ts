@@ -25,7 +25,8 @@ export interface LinkEnv extends Timers {
   // `_` names: firmware-internal (device → link), mangled to one or two letters
   _random(): number;
   // tls: TLS, else plain TCP. Throws synchronously on DNS/connect failure (or too little
-  // memory for TLS); onOpen runs later (asynchronously); callbacks never fire for a socket after end()
+  // memory for TLS); onOpen runs later (asynchronously). The callbacks run with `this` = the
+  // returned socket (as Espruino's event handlers do); the link ignores those of an old socket.
   _connect(
     host: string,
     port: number,
@@ -129,6 +130,8 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     wifiState = "off",
     lastError = "",
     socket: LinkSocket | null = null,
+    // the current socket's packet reader (a new one per socket: a cut packet never carries over)
+    reader: MqttReader | null = null,
     queue: QueuedPublish[] = [],
     connects = 0,
     reconnects = 0,
@@ -191,35 +194,38 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       }
     });
   };
+  // Socket handlers: one set for every socket, created once. Espruino (and Node) call event
+  // handlers with the socket as `this`: a handler of a socket that was replaced or ended sees
+  // another `socket` and does nothing. (Closures per connection would cost RAM while online.)
+  function onSocketOpen(this: LinkSocket) {
+    const current = session!;
+    if (this == socket) send(encodeConnect(current.clientId, current.username, current.password, current._keepAlive));
+  }
+  function onSocketData(this: LinkSocket, data: string) {
+    const from = this;
+    if (from != socket) return;
+    // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
+    armTimer(2 /* receive */, ping, session!._keepAlive * 500);
+    try {
+      // a packet may end the session: the rest of the chunk is then ignored
+      reader!.push(data, (packet) => {
+        if (from == socket) onPacket(packet);
+      });
+    } catch (thrown) {
+      if (from == socket) dropLink(errorText(thrown));
+    }
+  }
+  function onSocketClose(this: LinkSocket) {
+    if (this == socket) dropLink("socket closed");
+  }
   const connectMqtt = () => {
-    // socket callbacks: ignored once this socket is replaced or ended
-    const current = session!,
-      attempt = ++generation,
-      reader = new MqttReader(settings.maxPacket),
-      ifCurrent = (fn: (data?: any) => void) => (data?: any) => {
-        if (attempt == generation) fn(data);
-      };
+    const current = session!;
+    generation++; // a late Wi-Fi callback of this attempt is stale from here on
+    reader = new MqttReader(settings.maxPacket);
     state = "connecting";
     armTimer(0 /* phase */, () => dropLink("connack timeout"), settings.connackTimeoutSeconds * 1000);
     try {
-      socket = env._connect(
-        current.host,
-        current.port,
-        current._tls,
-        ifCurrent(() => send(encodeConnect(current.clientId, current.username, current.password, current._keepAlive))),
-        ifCurrent((data) => {
-          // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
-          armTimer(2 /* receive */, ping, current._keepAlive * 500);
-          try {
-            reader.push(data, (packet) => {
-              if (attempt == generation) onPacket(packet);
-            });
-          } catch (thrown) {
-            if (attempt == generation) dropLink(errorText(thrown));
-          }
-        }),
-        ifCurrent(() => dropLink("socket closed")),
-      );
+      socket = env._connect(current.host, current.port, current._tls, onSocketOpen, onSocketData, onSocketClose);
     } catch (thrown) {
       dropLink("connect: " + errorText(thrown));
     }

@@ -1,4 +1,5 @@
 import { describe, it, expect } from "vitest";
+import { handle } from "./support/alink-handler";
 import mqttPacket from "mqtt-packet";
 import { Alink, json, subscriptions } from "../lib/alink";
 import { Link, type LinkEnv } from "../lib/link";
@@ -383,18 +384,18 @@ describe("cloud messages", () => {
   it("uses the handler's numeric return, 500 when it throws, posts back only on 200", () => {
     const t = setup();
     const got: any[] = [];
-    t.a.onSet = (p) => {
+    handle(t.a, "set", (p) => {
       got.push(p);
       return 404;
-    };
+    });
     t.a.message(setTopic, setMsg("8", { Light: 0 }));
-    t.a.onSet = () => {
+    handle(t.a, "set", () => {
       throw new Error("boom");
-    };
+    });
     t.a.message(setTopic, setMsg("9", { Light: 0 }));
-    t.a.onSet = () => "ignored";
+    handle(t.a, "set", () => "ignored");
     t.a.message(setTopic, setMsg("10", { Light: 1 }));
-    t.a.onSet = () => 200;
+    handle(t.a, "set", () => 200);
     t.a.message(setTopic, setMsg("11", { Light: 2 }));
     expect(got).toEqual([{ Light: 0 }]);
     expect(t.pubs.map((p) => [p.topic.slice(SYS.length), decode(p.payload)])).toEqual([
@@ -411,9 +412,9 @@ describe("cloud messages", () => {
   it("answers a set whose params are not an object with 460, without calling the handler", () => {
     const t = setup();
     let calls = 0;
-    t.a.onSet = () => {
+    handle(t.a, "set", () => {
       calls++;
-    };
+    });
     for (const [id, params] of [
       ["20", null],
       ["21", "x"],
@@ -443,7 +444,7 @@ describe("cloud messages", () => {
   it("matches post replies by id and reports non-200 codes", () => {
     const t = setup();
     const replies: any[] = [];
-    t.a.onReply = (id, code, msg) => replies.push([id, code, msg.message]);
+    handle(t.a, "reply", (id, code, msg) => replies.push([id, code, msg.message]));
     const reply = (topic: string, id: string, code: number, message: string) =>
       t.a.message(
         SYS + topic,
@@ -468,7 +469,7 @@ describe("cloud messages", () => {
   it("keeps a bounded record of pending ids", () => {
     const t = setup();
     const replies: string[] = [];
-    t.a.onReply = (id) => replies.push(id);
+    handle(t.a, "reply", (id) => replies.push(id));
     for (let i = 0; i < 100; i++) t.a.post({ i });
     for (const id of ["1", "84", "85", "100"])
       t.a.message(SYS + "event/property/post_reply", JSON.stringify({ code: 200, id }));
@@ -580,7 +581,7 @@ var a=new Alink({publish:function(t,p,q){pubs.push([t,H(p),q])},error:function(m
  "pk","dn",function(){return clock},function(s){times.push(s)});
 a.post(V[1]);
 try{a.event("a-b",{})}catch(e){errs.push(e.message)}
-a.onSet=function(p){if(p.x==2)throw new Error("no");return p.x==3?404:undefined};
+a.on=function(e,p){if(e!="set")return;if(p.x==2)throw new Error("no");return p.x==3?404:undefined};
 [1,2,3].forEach(function(x){a.message("/sys/pk/dn/thing/service/property/set",'{"id":"'+(6+x)+'","params":{"x":'+x+'}}')});
 a.message("/sys/pk/dn/thing/event/property/post_reply",'{"code":6106,"id":"1","message":"m"}');
 a.message("/sys/pk/dn/thing/service/property/set","{bad");

@@ -67,8 +67,7 @@ function setupIot(storage = new FakeStorage(), extra: any = {}) {
             msgs: [] as any[],
             onlines: 0,
             posts: [] as any[],
-            onSet: null,
-            onReply: null,
+            on: null,
             stop() {
               a.stopped++;
             },
@@ -491,19 +490,19 @@ describe("iot.post / event / on", () => {
   it("set: the first listener returning a number gives the code; 200 without listeners", () => {
     const a = setupIot();
     a.iot.setup(full());
-    expect(a.alinks[0].onSet({ p: 1 })).toBe(200);
+    expect(a.alinks[0].on("set", { p: 1 })).toBe(200);
     const got: any[] = [];
     a.iot.on("set", (p: any) => {
       got.push(p);
     });
-    expect(a.alinks[0].onSet({ p: 2 })).toBe(200);
+    expect(a.alinks[0].on("set", { p: 2 })).toBe(200);
     a.iot.on("set", () => 460);
     a.iot.on("set", () => 470);
-    expect(a.alinks[0].onSet({ p: 3 })).toBe(460);
+    expect(a.alinks[0].on("set", { p: 3 })).toBe(460);
     expect(got).toEqual([{ p: 2 }, { p: 3 }]);
     // listeners survive a restart (new alink)
     a.iot.setup({ keepAlive: 60 });
-    expect(a.alinks[1].onSet({})).toBe(460);
+    expect(a.alinks[1].on("set", {})).toBe(460);
   });
 
   it("reply listeners get id, code and message", () => {
@@ -511,7 +510,7 @@ describe("iot.post / event / on", () => {
     a.iot.setup(full());
     const r: any[] = [];
     a.iot.on("reply", (i: string, c: number, m: any) => r.push([i, c, m]));
-    a.alinks[0].onReply("5", 460, "bad");
+    a.alinks[0].on("reply", "5", 460, "bad");
     expect(r).toEqual([["5", 460, "bad"]]);
   });
 
@@ -686,7 +685,7 @@ describe("registration (productSecret) and preregistration-free login, with the 
           onData: (d: string) => {
             inData = true;
             try {
-              onData(d);
+              onData.call(sock, d);
             } finally {
               inData = false;
             }

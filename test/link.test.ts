@@ -907,7 +907,7 @@ describe("Link: a flaky broker is not a twin device", () => {
         const parser = mqttPacket.parser({ protocolVersion: 4 });
         const reply = (p: any) =>
           later(() => {
-            if (open.has(conn)) onData(gen(p));
+            if (open.has(conn)) onData.call(conn, gen(p));
           });
         parser.on("packet", (p: any) => {
           if (p.cmd == "connect") reply({ cmd: "connack", returnCode: 0, sessionPresent: false });
@@ -921,8 +921,9 @@ describe("Link: a flaky broker is not a twin device", () => {
         });
         if (up) {
           open.add(conn);
-          later(onOpen);
-        } else later(onClose); // refused
+          later(() => onOpen.call(conn));
+        } else later(() => onClose.call(conn)); // refused
+        // the socket's handlers run with `this` = the socket, as in Espruino
         (conn as any).onClose = onClose;
         return conn;
       },
@@ -1001,7 +1002,7 @@ var env={set:function(f,ms){q[++handle]={at:now+ms,f:f};return handle},
  clear:function(h){if(h==null||!q[h])throw new Error("bad clear "+h);delete q[h]},
  _random:function(){return 0.5},_kick:function(){},_free:function(){return 0},_uptime:function(){return 0},_log:function(){},
  _wifiConnect:function(s,p,cb){cb(null)},
- _connect:function(host,port,tls,onOpen,onData,onClose){var c={write:function(b){written=b},end:function(){}};sock={open:onOpen,data:onData,close:onClose};return c}};
+ _connect:function(host,port,tls,onOpen,onData,onClose){sock={write:function(b){written=b},end:function(){},open:onOpen,data:onData,close:onClose};return sock}};
 var link=Link(env,{keepAlive:60,queueLength:16,maxPacket:4096,watchdogSeconds:40,offlineResetMinutes:30,
  connackTimeoutSeconds:10,pingTimeoutSeconds:10,wifiTimeoutSeconds:30,stableSeconds:180}),usage=[],i;
 link.start({host:"h",port:1883,clientId:"c",username:"u",password:"p",_ssid:"s",_wifiPassword:"w",_keepAlive:60,_topics:["/t"]});

@@ -1,5 +1,6 @@
 // Services (async and RRPC over /ext/rrpc), classic RRPC and device logs: lib/alink.ts,
 // lib/logs.ts and the console hooks in firmware/console.ts.
+import { handle } from "./support/alink-handler";
 import { describe, it, expect, beforeAll } from "vitest";
 import { Alink } from "../lib/alink";
 import { DeviceLog } from "../lib/logs";
@@ -71,17 +72,17 @@ describe("services", () => {
   it("asynchronous: an object return is the data (200), a number the code, a throw 500, no handler 404; replies on + _reply at QoS 0", () => {
     const t = setup();
     t.a.message(SVC + "Reboot", request("1", { delay: 1 }));
-    t.a.onService = (identifier, params) => {
+    handle(t.a, "service", (identifier, params) => {
       if (params.mode == "obj") return { identifier, echo: params.v, name: "温度" };
       if (params.mode == "num") return 6813;
       if (params.mode == "throw") throw new Error("boom");
       return undefined;
-    };
+    });
     t.a.message(SVC + "Reboot", request("2", { mode: "obj", v: [1, 2] }));
     t.a.message(SVC + "Reboot", request("3", { mode: "num" }));
     t.a.message(SVC + "Reboot", request("4", { mode: "throw" }));
     t.a.message(SVC + "Reboot", request("5", { mode: "none" }));
-    t.a.onService = () => ({ f: () => 1 }); // data JSON cannot carry: 500, nothing else breaks
+    handle(t.a, "service", () => ({ f: () => 1 })); // data JSON cannot carry: 500, nothing else breaks
     t.a.message(SVC + "Reboot", request("6", {}));
     expect(t.pubs.map((p) => [p.topic, p.qos, decode(p.payload)])).toEqual([
       [SVC + "Reboot_reply", 0, { id: "1", code: 404, data: {} }],
@@ -97,7 +98,7 @@ describe("services", () => {
   it("synchronous (RRPC over /ext/rrpc): the reply goes back on the request's own topic", () => {
     const t = setup();
     const topic = `/ext/rrpc/1234567890123456789/sys/${PK}/${DN}/thing/service/GetInfo`;
-    t.a.onService = (identifier, params) => ({ identifier, got: params.q });
+    handle(t.a, "service", (identifier, params) => ({ identifier, got: params.q }));
     t.a.message(topic, request("9", { q: 5 }, "GetInfo"));
     expect(t.pubs.map((p) => [p.topic, p.qos, decode(p.payload)])).toEqual([
       [topic, 0, { id: "9", code: 200, data: { identifier: "GetInfo", got: 5 } }],
@@ -107,10 +108,10 @@ describe("services", () => {
   it('params not an object: 460 without calling the handler; "sys":{"ack":0}: handled, no reply', () => {
     const t = setup();
     let calls = 0;
-    t.a.onService = () => {
+    handle(t.a, "service", () => {
       calls++;
       return {};
-    };
+    });
     t.a.message(SVC + "S", request("1", [1]));
     t.a.message(SVC + "S", JSON.stringify({ id: "2", version: "1.0" }));
     t.a.message(SVC + "S", request("3", { a: 1 }, "S", { sys: { ack: 0 } }));
@@ -125,7 +126,7 @@ describe("services", () => {
 
   it("ignores our own replies echoed back (a code, or a _reply topic): no reply loop", () => {
     const t = setup();
-    t.a.onService = () => ({});
+    handle(t.a, "service", () => ({}));
     const rrpc = `/ext/rrpc/77/sys/${PK}/${DN}/thing/service/S`;
     t.a.message(rrpc, JSON.stringify({ id: "1", code: 200, data: {} }));
     t.a.message(SVC + "S_reply", JSON.stringify({ id: "1", code: 200, data: {} }));
@@ -137,12 +138,12 @@ describe("services", () => {
     const t = setup();
     const sets: any[] = [],
       services: any[] = [];
-    t.a.onSet = (p) => {
+    handle(t.a, "set", (p) => {
       sets.push(p);
-    };
-    t.a.onService = (i, p) => {
+    });
+    handle(t.a, "service", (i, p) => {
       services.push([i, p]);
-    };
+    });
     t.a.message(SVC + "property/set", request("5", { Light: 1 }, "property.set"));
     expect(sets).toEqual([{ Light: 1 }]);
     expect(services).toEqual([]);
@@ -151,8 +152,8 @@ describe("services", () => {
 
   it("topics that only look alike (Espruino's indexOf trap, other devices, extra levels) get no answer", () => {
     const t = setup();
-    t.a.onService = () => ({});
-    t.a.onRrpc = () => "x";
+    handle(t.a, "service", () => ({}));
+    handle(t.a, "rrpc", () => "x");
     for (const topic of [
       SYS + "thing/serv",
       SYS + "thing/service",
@@ -178,16 +179,16 @@ describe("classic RRPC", () => {
     const t = setup();
     t.a.message(SYS + "rrpc/request/1", "ping"); // no handler: no response (the caller times out)
     const got: string[] = [];
-    t.a.onRrpc = (payload) => {
+    handle(t.a, "rrpc", (payload) => {
       got.push(payload);
       return payload == "obj" ? { ok: 1 } : payload == "none" ? undefined : "pong:" + payload;
-    };
+    });
     t.a.message(SYS + "rrpc/request/1234567890", "ping");
     t.a.message(SYS + "rrpc/request/2", "obj");
     t.a.message(SYS + "rrpc/request/3", "none");
-    t.a.onRrpc = () => {
+    handle(t.a, "rrpc", () => {
       throw new Error("boom");
-    };
+    });
     t.a.message(SYS + "rrpc/request/4", "x");
     expect(got).toEqual(["ping", "obj", "none"]);
     expect(t.pubs).toEqual([
@@ -388,22 +389,22 @@ describe("console hooks", () => {
     const r = rig();
     r.iot.setup(full);
     const a = r.alinks[0];
-    expect(a.onService("S", {})).toBe(404);
-    expect(a.onRrpc("p")).toBe(undefined);
+    expect(a.on("service", "S", {})).toBe(404);
+    expect(a.on("rrpc", "p")).toBe(undefined);
     const seen: any[] = [];
     r.iot.on("service", (id: string, p: any) => {
       seen.push([id, p]);
     });
     r.iot.on("service", (id: string) => (id == "A" ? { a: 1 } : 7));
     r.iot.on("service", () => 9);
-    expect(a.onService("A", { x: 1 })).toEqual({ a: 1 });
-    expect(a.onService("B", {})).toBe(7);
+    expect(a.on("service", "A", { x: 1 })).toEqual({ a: 1 });
+    expect(a.on("service", "B", {})).toBe(7);
     expect(seen).toEqual([
       ["A", { x: 1 }],
       ["B", {}],
     ]);
     r.iot.on("rrpc", (p: string) => "re:" + p);
-    expect(a.onRrpc("p")).toBe("re:p");
+    expect(a.on("rrpc", "p")).toBe("re:p");
   });
 
   it("iot.log adds app lines under the configured logLevel; setup rejects an unknown level", () => {
@@ -462,13 +463,12 @@ var a=new Alink({publish:function(t,p,q){pubs.push([t,p,q])},error:function(m){e
  "pk","dn",function(){return clock},function(s){clock=s*1000},logs);
 var S="/sys/pk/dn/thing/service/";
 a.message(S+"None",'{"id":"1","params":{}}');
-a.onService=function(id,p){if(p.m==1)return {id:id};if(p.m==2)return 6813;if(p.m==3)throw new Error("x")};
+a.on=function(e,id,p){if(e=="rrpc")return "pong "+id;if(e!="service")return;if(p.m==1)return {id:id};if(p.m==2)return 6813;if(p.m==3)throw new Error("x")};
 [1,2,3,4].forEach(function(m){a.message(S+"Svc",'{"id":"'+(m+1)+'","params":{"m":'+m+'}}')});
 a.message("/ext/rrpc/99/sys/pk/dn/thing/service/Svc",'{"id":"6","params":{"m":1}}');
 a.message("/ext/rrpc/99/sys/pk/dn/thing/service/Svc",'{"id":"6","code":200,"data":{}}');
 a.message("/sys/pk/dn/thing/serv",'{"id":"7","params":{}}');
 a.message(S+"Svc_reply",'{"id":"8","params":{"m":1}}');
-a.onRrpc=function(p){return "pong "+p};
 a.message("/sys/pk/dn/rrpc/request/123","ping");
 a.message("/sys/pk/dn/rrpc/reques",'{"id":"9","params":{}}');
 for(var i=1;i<=5;i++)logs.add("WARN","app","line "+i);

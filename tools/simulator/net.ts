@@ -181,6 +181,8 @@ export function createNet(core: Core, wifiConnected: () => boolean) {
     if (!ip) throw core.err("Unable to locate host", "InternalError");
     const g = core.gen;
     const sock = new core.C.Object();
+    // handlers run with `this` = the socket the firmware holds, as in Espruino
+    const proxy = core.stand("socket", sock);
     const st = { ended: false, closed: false, error: null as any };
     // no certificate check and no SNI (servername '' suppresses it in Node), as on the device
     const ns: net.Socket = secure
@@ -195,9 +197,9 @@ export function createNet(core: Core, wifiConnected: () => boolean) {
       st.closed = true;
       sockets.delete(entry);
       if (g !== core.gen) return;
-      if (hadError && st.error) core.fire(sock, "error", [core.toCtx(st.error)]);
-      core.fire(sock, "end", []);
-      core.fire(sock, "close", [hadError]);
+      if (hadError && st.error) core.fire(proxy, "error", [core.toCtx(st.error)]);
+      core.fire(proxy, "end", []);
+      core.fire(proxy, "close", [hadError]);
     }
     function kill() {
       // The device's side is gone; the TCP link is left for the broker to time out.
@@ -211,12 +213,12 @@ export function createNet(core: Core, wifiConnected: () => boolean) {
     ns.on(secure ? "secureConnect" : "connect", () => {
       if (st.closed || g !== core.gen) return;
       core.log("net: open " + host + ":" + port);
-      core.fire(sock, "connect", [proxy]);
+      core.fire(proxy, "connect", [proxy]);
     });
     const fireData = (s: string) => {
       inData = sock;
       try {
-        core.fire(sock, "data", [s]);
+        core.fire(proxy, "data", [s]);
       } finally {
         inData = null;
       }
@@ -265,7 +267,6 @@ export function createNet(core: Core, wifiConnected: () => boolean) {
         ns.end();
       },
     });
-    const proxy = core.stand("socket", sock);
     if (typeof cb === "function") sock.on("connect", cb);
     return proxy;
   }
