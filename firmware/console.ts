@@ -19,15 +19,20 @@ export interface IotDeps {
   _log(line: string): void;
   _telnet(on: boolean): void;
   _logs: DeviceLog; // device log entries for the platform (main passes it to each Alink too)
-  _topics?(productKey: string, deviceName: string): string[]; // more topics to subscribe (OTA)
+  // OTA (firmware/ota.ts makeOta): sees every message first (true: it was OTA's) and every
+  // CONNACK (no topic); its topics are subscribed too
+  _ota?: {
+    _topics(productKey: string, deviceName: string): string[];
+    _message(topic?: string, payload?: string): boolean;
+  };
 }
 
 // Power-safe config: two slots "iot.cfg0"/"iot.cfg1", each {n: sequence, c: config}.
 // A save writes n+1 into the slot NOT holding the current config, reads it back and
 // compares, and only then erases the old slot. Power lost at any step leaves the old or
 // the new file whole; boot takes the valid slot with the highest n.
-// (The file names and event names are written as literals: module-level constants are
-// resident variables, as the build does not inline them.)
+// (The file names and event names are written as literals: a string constant used twice
+// stays a resident variable in the bundle.)
 
 export const makeIot = (deps: IotDeps): any => {
   // listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver
@@ -97,9 +102,10 @@ export const makeIot = (deps: IotDeps): any => {
       _ssid: current.ssid,
       _wifiPassword: current.password,
       _keepAlive: current.keepAlive || deps._keepAlive,
-      _topics: subscriptions(current.productKey, current.deviceName).concat(
-        deps._topics ? deps._topics(current.productKey, current.deviceName) : [],
-      ),
+      _topics: () =>
+        subscriptions(current.productKey, current.deviceName).concat(
+          deps._ota ? deps._ota._topics(current.productKey, current.deviceName) : [],
+        ),
       _tls: current.tls !== false,
       _secret: current.productSecret ? "productSecret" : current.deviceToken ? "deviceToken" : "deviceSecret",
     });
@@ -144,8 +150,9 @@ export const makeIot = (deps: IotDeps): any => {
     run();
   };
 
+  // OTA first: its binary download replies never reach Alink
   deps._link.onMessage = (topic: string, payload: string) => {
-    if (alink) alink.message(topic, payload);
+    if (!(deps._ota && deps._ota._message(topic, payload)) && alink) alink.message(topic, payload);
   };
   // one console line per transition, so a user watching the serial port sees the link
   // One cloud log entry per outage, once back online: how long, why, and the failed attempts
@@ -154,6 +161,7 @@ export const makeIot = (deps: IotDeps): any => {
   deps._link.onOnline = () => {
     const status = deps._link.status(),
       attempts = status.reconnects - downCount;
+    if (deps._ota) deps._ota._message(); // confirms a trial, reports a rollback, informs versions
     deps._log("iot: online");
     if (alink) alink.online();
     if (downReason || attempts)

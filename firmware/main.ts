@@ -25,7 +25,7 @@ watchWifi(link);
   _keepAlive: keepAlive,
   _log: env._log,
   _logs: logs,
-  _topics: ota._topics,
+  _ota: ota,
   // The ESP32's Telnet console (port 23) has no password: off unless the config asks.
   _telnet: (enabled) => {
     if (process.env.BOARD == "ESP32")
@@ -34,13 +34,3 @@ watchWifi(link);
       } catch (ignored) {}
   },
 });
-// OTA sees every message first (its binary download replies never reach Alink) and every CONNACK.
-const onMessage = link.onMessage,
-  onOnline = link.onOnline;
-link.onMessage = (topic, payload) => {
-  if (!ota._message(topic, payload)) onMessage(topic, payload);
-};
-link.onOnline = () => {
-  ota._message();
-  onOnline();
-};

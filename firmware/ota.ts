@@ -18,7 +18,7 @@ import { md5, hex } from "../lib/crypto";
 import { sha256 } from "./device";
 
 export interface Ota {
-  /** The topics to subscribe for this device (set before the link starts). */
+  /** The topics to subscribe for this device (at every CONNACK, before any of its messages). */
   _topics(productKey: string, deviceName: string): string[];
   /** A message: true when it was OTA's (the caller then does not pass it on). No topic:
    * after every CONNACK (confirms a trial, reports a rollback, informs the versions). */

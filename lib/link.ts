@@ -67,7 +67,7 @@ export interface Session {
   username: string;
   password: string;
   _keepAlive: number;
-  _topics: string[];
+  _topics: () => string[]; // made at each CONNACK, not kept: a list of long strings costs RAM
   _tls: boolean;
   _secret: string;
   _register?: (payload: string) => void;
@@ -104,15 +104,17 @@ export interface Link {
 }
 
 const errorText = (thrown: any) => "" + ((thrown && thrown.message) || thrown);
-// States, timer slots and times are written as literals: the build does not inline constants,
-// and each module-level one would be a resident variable.
-// Timer slots: indexes into the link's timer table, each holding at most one pending timer.
-// 0 (phase): the deadline or wait of the current state: Wi-Fi connect timeout, then
+const PHASE = 0,
+  SEND = 1,
+  RECEIVE = 2;
+// Timer slots: indexes into the link's timer table, each holding at most one pending timer
+// (numeric constants: the build inlines them, they cost no RAM).
+// PHASE: the deadline or wait of the current state: Wi-Fi connect timeout, then
 //   CONNACK timeout; the backoff wait; online, the proven mark (below), then stableSeconds after
 //   CONNACK the stable mark (backoff schedules and twin count reset).
-// 1 (send): keep-alive, keepAlive/2 after the last send: PINGREQ.
-// 2 (receive): keepAlive/2 after the last byte received: PINGREQ; once a PINGREQ is out,
-//   the PINGRESP deadline (pingTimeoutSeconds). Sending the PINGREQ re-arms slot 1 for
+// SEND: keep-alive, keepAlive/2 after the last send: PINGREQ.
+// RECEIVE: keepAlive/2 after the last byte received: PINGREQ; once a PINGREQ is out,
+//   the PINGRESP deadline (pingTimeoutSeconds). Sending the PINGREQ re-arms SEND for
 //   keepAlive/2 (at least 15 s, over pingTimeoutSeconds): one PINGREQ outstanding at most.
 // Proven: a session online 10 s without a drop has proved the broker keeps us: the network
 // backoff starts again from 1 s. A time, not an answer to our packets: a PINGRESP takes
@@ -176,7 +178,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     // Wi-Fi down: inline here and in wifiLost (a helper function would be resident);
     // a current attempt always has a session (stop() clears the timer and bumps generation)
     armTimer(
-      0 /* phase */,
+      PHASE,
       () => {
         wifiState = "down";
         dropLink("wifi timeout");
@@ -205,7 +207,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     const from = this;
     if (from != socket) return;
     // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
-    armTimer(2 /* receive */, ping, session!._keepAlive * 500);
+    armTimer(RECEIVE, ping, session!._keepAlive * 500);
     try {
       // a packet may end the session: the rest of the chunk is then ignored
       reader!.push(data, (packet) => {
@@ -223,7 +225,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     generation++; // a late Wi-Fi callback of this attempt is stale from here on
     reader = new MqttReader(settings.maxPacket);
     state = "connecting";
-    armTimer(0 /* phase */, () => dropLink("connack timeout"), settings.connackTimeoutSeconds * 1000);
+    armTimer(PHASE, () => dropLink("connack timeout"), settings.connackTimeoutSeconds * 1000);
     try {
       socket = env._connect(current.host, current.port, current._tls, onSocketOpen, onSocketData, onSocketClose);
     } catch (thrown) {
@@ -261,7 +263,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     error(twin ? "another device is probably using these credentials" : reason);
     reconnects++;
     armTimer(
-      0 /* phase */,
+      PHASE,
       () => (wifiState == "up" ? connectMqtt() : connectWifi()),
       twin || badCredentials
         ? backoffDelay(loginAttempts++, 2000, 900000, env._random())
@@ -273,21 +275,20 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     if (socket)
       try {
         socket.write(bytes);
-        armTimer(1 /* send */, ping, session!._keepAlive * 500);
+        armTimer(SEND, ping, session!._keepAlive * 500);
       } catch (thrown) {
         dropLink("write: " + errorText(thrown));
       }
   };
   const ping = () => {
     send("\xc0\0"); // PINGREQ (as mqtt.ts encodePingreq): a literal stays in flash, a function is resident
-    if (socket) armTimer(2 /* receive */, () => dropLink("ping timeout"), settings.pingTimeoutSeconds * 1000);
+    if (socket) armTimer(RECEIVE, () => dropLink("ping timeout"), settings.pingTimeoutSeconds * 1000);
   };
   // packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
   const onPacket = (packet: any) => {
     const type = packet.type,
       returnCode = packet.rc,
-      current = session!,
-      topics = current._topics;
+      current = session!;
     if (type == CONNACK && state == "connecting") {
       if (returnCode) {
         const badCredentials = returnCode == 4 || returnCode == 5;
@@ -306,21 +307,17 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       if (current._register) {
         // no reply within the CONNACK timeout: a failed attempt, on the long schedule
         state = "registering";
-        return armTimer(
-          0 /* phase */,
-          () => dropLink("register: no reply", true),
-          settings.connackTimeoutSeconds * 1000,
-        );
+        return armTimer(PHASE, () => dropLink("register: no reply", true), settings.connackTimeoutSeconds * 1000);
       }
       state = "online";
       connects++;
       armTimer(
-        0 /* phase */,
+        PHASE,
         () => {
           networkAttempts = 0;
           // stable: both schedules and the twin count start again
           armTimer(
-            0 /* phase */,
+            PHASE,
             () => {
               networkAttempts = loginAttempts = twinCloses = 0;
             },
@@ -329,6 +326,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
         },
         10000,
       ); // proven
+      const topics = current._topics();
       if (topics.length) send(encodeSubscribe(nextPacketId(), topics, 1));
       // a resend sets DUP
       for (const item of queue) {
@@ -342,7 +340,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       if (type == PUBLISH && /^\/ext\/reg/.test(packet.topic)) {
         endSession("registered");
         armTimer(
-          0 /* phase */,
+          PHASE,
           () => {
             try {
               current._register!(packet.payload);

@@ -82,7 +82,7 @@ const SESSION: Session = {
   username: "dn&pk",
   password: "MQTTPASSWORD",
   _keepAlive: 60,
-  _topics: TOPICS,
+  _topics: () => TOPICS,
   _tls: true,
   _secret: "deviceSecret",
 };
@@ -1005,7 +1005,7 @@ var env={set:function(f,ms){q[++handle]={at:now+ms,f:f};return handle},
  _connect:function(host,port,tls,onOpen,onData,onClose){sock={write:function(b){written=b},end:function(){},open:onOpen,data:onData,close:onClose};return sock}};
 var link=Link(env,{keepAlive:60,queueLength:16,maxPacket:4096,watchdogSeconds:40,offlineResetMinutes:30,
  connackTimeoutSeconds:10,pingTimeoutSeconds:10,wifiTimeoutSeconds:30,stableSeconds:180}),usage=[],i;
-link.start({host:"h",port:1883,clientId:"c",username:"u",password:"p",_ssid:"s",_wifiPassword:"w",_keepAlive:60,_topics:["/t"]});
+link.start({host:"h",port:1883,clientId:"c",username:"u",password:"p",_ssid:"s",_wifiPassword:"w",_keepAlive:60,_topics:function(){return ["/t"]}});
 function cycle(){
  sock.open();sock.data("\x20\x02\x00\x00");
  link.publish("/sys/pk/dn/thing/event/property/post",'{"id":"1","params":{"t":21.5}}',1);
