@@ -12,7 +12,7 @@ export const terserOptions = {
   // inlined, so they leave no name in the bundle's scope (every name left there is resident
   // on the board: a function ~8 JsVars). Espruino does not hoist var: the subset check
   // (tools/build/check-bundle.ts) rejects a bundle that uses a var before its statement.
-  compress: { passes: 3, pure_getters: true },
+  compress: { passes: 3, pure_getters: true, inline: 1 },
   mangle: { properties: { regex: /^_/ } },
   format: { ascii_only: true, comments: false },
 };
