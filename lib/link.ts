@@ -367,10 +367,16 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     if (type == SUBACK && packet.granted.indexOf(128) >= 0) error("subscribe refused");
   };
   // next packet id: 1..65535, never one still queued
+  // (a plain loop: queue.some() with an arrow costs more than the JSON of a small post)
   const nextPacketId = () => {
-    let id = link._id;
-    do id = (id % 65535) + 1;
-    while (queue.some((item) => item._id == id));
+    let id = link._id,
+      index = 0;
+    id = (id % 65535) + 1;
+    while (index < queue.length)
+      if (queue[index++]._id == id) {
+        id = (id % 65535) + 1;
+        index = 0;
+      }
     return (link._id = id);
   };
 

@@ -82,7 +82,7 @@ describe("services", () => {
     t.a.message(SVC + "Reboot", request("3", { mode: "num" }));
     t.a.message(SVC + "Reboot", request("4", { mode: "throw" }));
     t.a.message(SVC + "Reboot", request("5", { mode: "none" }));
-    handle(t.a, "service", () => ({ f: () => 1 })); // data JSON cannot carry: 500, nothing else breaks
+    handle(t.a, "service", () => ({ n: Number.NaN })); // data JSON cannot carry: 500, nothing else breaks
     t.a.message(SVC + "Reboot", request("6", {}));
     expect(t.pubs.map((p) => [p.topic, p.qos, decode(p.payload)])).toEqual([
       [SVC + "Reboot_reply", 0, { id: "1", code: 404, data: {} }],
