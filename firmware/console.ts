@@ -82,7 +82,7 @@ export const makeIot = (deps: IotDeps): any => {
   const stop = () => {
     deps._link.stop();
     if (alink) {
-      alink.stop();
+      alink.offline();
       lastPostId = alink._lastId;
     }
   };

@@ -8,15 +8,17 @@ import type { Hash } from "../lib/crypto";
 const crypto = require("crypto"),
   wifi = require("Wifi");
 
-// native SHA1/SHA256 return ArrayBuffer; the firmware works on byte strings. With no
-// contiguous block left for the result they print an error and return undefined.
-// (Plain functions, not closures from a factory: a closure keeps its scope resident.)
-const digestBytes = (digest: any): string => {
-  if (!digest) throw Error("crypto: out of memory");
-  return E.toString(new Uint8Array(digest));
-};
-export const sha1: Hash = (bytes) => digestBytes(crypto.SHA1(bytes)),
-  sha256: Hash = (bytes) => digestBytes(crypto.SHA256(bytes));
+// digest("SHA1") / digest("SHA256"): a Hash over the native hash. Native SHA1/SHA256 return an
+// ArrayBuffer; the firmware works on byte strings. With no contiguous block left for the
+// result they print an error and return undefined. (One resident function: the Hash is
+// created where it is used and freed after.)
+export const digest =
+  (algorithm: "SHA1" | "SHA256"): Hash =>
+  (bytes) => {
+    const result = crypto[algorithm](bytes);
+    if (!result) throw Error("crypto: out of memory");
+    return E.toString(new Uint8Array(result));
+  };
 
 // getTime() when the firmware started, moved along with every clock step so that
 // uptime never jumps when NTP sets the clock.

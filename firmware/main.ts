@@ -6,7 +6,7 @@ import { Link } from "../lib/link";
 import { Alink } from "../lib/alink";
 import { DeviceLog } from "../lib/logs";
 import { credentials } from "../lib/aliyun";
-import { makeEnv, watchWifi, sha1, sha256, stepClock } from "./device";
+import { makeEnv, watchWifi, digest, stepClock } from "./device";
 import { makeIot } from "./console";
 import { makeOta } from "./ota";
 
@@ -21,7 +21,7 @@ watchWifi(link);
   _link: link,
   // Date.now as a value (natives ignore `this`): a wrapper arrow would be resident per Alink
   _alink: (productKey, deviceName) => new Alink(link, env, productKey, deviceName, Date.now, stepClock, logs),
-  _creds: (config) => credentials(config, sha1, sha256, Math.random),
+  _creds: (config) => credentials(config, digest("SHA1"), digest("SHA256"), Math.random),
   _keepAlive: keepAlive,
   _log: env._log,
   _logs: logs,

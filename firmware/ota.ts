@@ -15,7 +15,7 @@ import { otaKit } from "../lib/ota";
 import type { LinkEnv } from "../lib/link";
 import type { DeviceLog } from "../lib/logs";
 import { md5, hex } from "../lib/crypto";
-import { sha256 } from "./device";
+import { digest } from "./device";
 
 export interface Ota {
   /** The topics to subscribe for this device (at every CONNACK, before any of its messages). */
@@ -171,7 +171,11 @@ export const makeOta = (
         const done = (failure: [number, string] | null) => {
           if (failure) return fail(failure[0], failure[1]);
           const stored = storage.read(file);
-          if (!stored || stored.length != size || hex(method == "md5" ? md5(stored) : sha256(stored)) != sign) {
+          if (
+            !stored ||
+            stored.length != size ||
+            hex(method == "md5" ? md5(stored) : digest("SHA256")(stored)) != sign
+          ) {
             storage.erase(file);
             return fail(-3, method + " or size mismatch: upload the file again");
           }

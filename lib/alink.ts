@@ -87,7 +87,6 @@ export class Alink {
   declare message: (topic: string, payload: string) => void;
   declare online: () => void;
   declare offline: () => void;
-  declare stop: () => void;
   // The application's handler, one function for every event (RAM: one closure, not four):
   //   on("set", params): a number return is the reply code (else 200)
   //   on("reply", id, code, message): a post_reply to one of our posts
@@ -162,11 +161,9 @@ export class Alink {
 
     alink.on = null;
     alink._lastId = 0;
-    alink.stop = () => {
-      ntp(0);
-      isOnline = false;
-    };
+    // offline or stopped: no NTP timer (online() starts it again)
     alink.offline = () => {
+      ntp(0);
       isOnline = false;
     };
     alink.online = () => {

@@ -171,30 +171,44 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       error("callback: " + errorText(thrown));
     }
   };
-  const connectWifi = () => {
-    const attempt = ++generation;
-    state = "wifi";
-    wifiState = "connecting";
-    // Wi-Fi down: inline here and in wifiLost (a helper function would be resident);
-    // a current attempt always has a session (stop() clears the timer and bumps generation)
-    armTimer(
-      PHASE,
-      () => {
-        wifiState = "down";
-        dropLink("wifi timeout");
-      },
-      settings.wifiTimeoutSeconds * 1000,
-    );
-    env._wifiConnect(session!._ssid, session!._wifiPassword, (err) => {
-      if (attempt != generation) return;
-      if (err) {
-        wifiState = "down";
-        dropLink("wifi: " + err);
-      } else {
-        wifiState = "up";
-        connectMqtt();
-      }
-    });
+  // The next step of a (re)connect: Wi-Fi unless it is up, then the MQTT session. (One
+  // function for both steps: each function is resident.)
+  const connect = () => {
+    const current = session!,
+      attempt = ++generation; // a late callback of an earlier attempt is stale from here on
+    if (wifiState != "up") {
+      state = "wifi";
+      wifiState = "connecting";
+      // Wi-Fi down: inline here and in wifiLost (a helper function would be resident);
+      // a current attempt always has a session (stop() clears the timer and bumps generation)
+      armTimer(
+        PHASE,
+        () => {
+          wifiState = "down";
+          dropLink("wifi timeout");
+        },
+        settings.wifiTimeoutSeconds * 1000,
+      );
+      env._wifiConnect(current._ssid, current._wifiPassword, (err) => {
+        if (attempt != generation) return;
+        if (err) {
+          wifiState = "down";
+          dropLink("wifi: " + err);
+        } else {
+          wifiState = "up";
+          connect();
+        }
+      });
+      return;
+    }
+    reader = new MqttReader(settings.maxPacket);
+    state = "connecting";
+    armTimer(PHASE, () => dropLink("connack timeout"), settings.connackTimeoutSeconds * 1000);
+    try {
+      socket = env._connect(current.host, current.port, current._tls, onSocketOpen, onSocketData, onSocketClose);
+    } catch (thrown) {
+      dropLink("connect: " + errorText(thrown));
+    }
   };
   // Socket handlers: one set for every socket, created once. Espruino (and Node) call event
   // handlers with the socket as `this`: a handler of a socket that was replaced or ended sees
@@ -220,18 +234,6 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   function onSocketClose(this: LinkSocket) {
     if (this == socket) dropLink("socket closed");
   }
-  const connectMqtt = () => {
-    const current = session!;
-    generation++; // a late Wi-Fi callback of this attempt is stale from here on
-    reader = new MqttReader(settings.maxPacket);
-    state = "connecting";
-    armTimer(PHASE, () => dropLink("connack timeout"), settings.connackTimeoutSeconds * 1000);
-    try {
-      socket = env._connect(current.host, current.port, current._tls, onSocketOpen, onSocketData, onSocketClose);
-    } catch (thrown) {
-      dropLink("connect: " + errorText(thrown));
-    }
-  };
   // tear down the session (socket, all timers but the watchdog's); true if it was online
   const endSession = (nextState: string) => {
     const oldSocket = socket,
@@ -264,7 +266,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     reconnects++;
     armTimer(
       PHASE,
-      () => (wifiState == "up" ? connectMqtt() : connectWifi()),
+      connect,
       twin || badCredentials
         ? backoffDelay(loginAttempts++, 2000, 900000, env._random())
         : backoffDelay(networkAttempts++, 1000, 60000, env._random()),
@@ -391,7 +393,8 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       const wasOnline = endSession("wifi");
       session = newSession;
       networkAttempts = loginAttempts = twinCloses = 0;
-      connectWifi();
+      wifiState = "off"; // a new session joins its Wi-Fi again
+      connect();
       if (wasOnline) callUser(link.onOffline);
     },
     stop() {

@@ -550,9 +550,9 @@ describe("NTP", () => {
     expect(requests()).toBe(4);
     expect(decode(t.pubs[3].payload)).toEqual({ deviceSendTime: "1571810498000" });
     expect(t.armed()).toEqual([60000]);
-    t.a.stop();
+    t.a.offline();
     expect(t.armed()).toEqual([]);
-    t.a.stop(); // twice: must not clear an undefined/stale handle
+    t.a.offline(); // twice: must not clear an undefined/stale handle
     // a response after stop() has no outstanding request
     t.a.message(
       NTP + "response",
@@ -593,7 +593,7 @@ a.message("/sys/pk/dn/thing/service/property/set","{bad");
 a.online();
 clock=1571724098099.9;
 a.message("/ext/ntp/pk/dn/response",'{"deviceSendTime":"1571724098000","serverRecvTime":"1571724098110","serverSendTime":"1571724098115"}');
-a.stop();
+a.offline();
 O("pubs",pubs);O("errs",errs);O("times",times);O("timers",Object.keys(tm).length);
 quit();
 `;

@@ -68,17 +68,15 @@ function setupIot(storage = new FakeStorage(), extra: any = {}) {
             onlines: 0,
             posts: [] as any[],
             on: null,
-            stop() {
-              a.stopped++;
-            },
             message(t: string, p: string) {
               a.msgs.push([t, p]);
             },
             online() {
               a.onlines++;
             },
+            // the console stops an Alink by offline() (no NTP timer, nothing sent)
             offline() {
-              a.offlines = (a.offlines || 0) + 1;
+              a.stopped++;
             },
             post(p: any) {
               a.posts.push(p);

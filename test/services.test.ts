@@ -335,7 +335,7 @@ describe("device logs", () => {
   it("a stopped Alink sends nothing", () => {
     const t = setup();
     t.sync();
-    t.a.stop();
+    t.a.offline();
     t.logs.add("ERROR", "app", "after stop");
     expect(t.replies()).toEqual([]);
   });
@@ -476,7 +476,7 @@ logs.add("DEBUG","app","filtered");
 a.online();
 clock=5100;
 a.message("/ext/ntp/pk/dn/response",'{"deviceSendTime":"5000","serverRecvTime":"1583478926414","serverSendTime":"1583478926414"}');
-a.stop();
+a.offline();
 OUT("pubs",pubs);OUT("errs",errs);
 quit();
 `;
