@@ -183,6 +183,27 @@ async function main() {
       "\nOne TLS session in the interpreter (raw tls.connect to a local Node server; on an ESP32 mbedTLS uses the native heap instead)",
     );
     console.table(results.tls);
+    // Where the JsVars are: the firmware with a marker after every module and statement
+    const { ramParts, printParts } = await import("./ram-parts");
+    results.ramParts = await ramParts();
+    printParts(results.ramParts);
+    // Espruino's MQTT module with minimal glue, measured the same way (ANCHOR_MQTT_JS)
+    const { measureAnchor } = await import("./anchor");
+    results.anchor = await measureAnchor();
+    if ("skipped" in results.anchor) console.log("\nEspruino's MQTT module: " + results.anchor.skipped);
+    else {
+      console.log(
+        "\nSide by side, booted from Storage, online over TCP, JsVars net of the bare interpreter; posts/s with up to 8 awaiting post_reply" +
+          " (the module posts at QoS 0, the firmware's iot.post at QoS 1)",
+      );
+      const side: Record<string, any> = {};
+      for (const [name, row] of Object.entries(results.anchor as Record<string, any>)) {
+        side["Espruino MQTT module + glue, " + name] = row;
+        const ours = results.ram[name + ", boot from Storage"];
+        if (ours) side["this firmware, " + name] = ours;
+      }
+      console.table(side);
+    }
     const over = Object.entries(results.ram).filter(
       ([k, v]: any) => /Storage/.test(k) && !(v.online > 0 && v.online <= board.ramBudgetOnlineJsVars),
     );

@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { startEmulator } from "../emulator/index";
-import { startDevice, errorLines, randomName, until, ROOT, type DeviceRun } from "./run";
+import { startDevice, restartInSameStorage, errorLines, randomName, until, ROOT, type DeviceRun } from "./run";
 
 export interface MeasureOptions {
   espruino: string;
@@ -222,15 +222,7 @@ export async function measureDevice(o: MeasureOptions): Promise<Measurement> {
     if (o.reboot !== false) {
       // Second boot in the same Storage: the saved config alone must bring it online.
       const before = emuEvents.filter((e) => e.ev === "connack").length;
-      d2 = startDevice({
-        espruino: o.espruino,
-        firmware: o.firmware,
-        dir: d.dir,
-        setup: null,
-        plan: { quit: false },
-        timeoutMs: 30000,
-      });
-      d2.markers.on("line", (l) => log("dev2: " + l));
+      d2 = restartInSameStorage(d, o, log);
       let on2: any = null,
         err2: string | null = null;
       try {

@@ -4,7 +4,7 @@
 // without registering. Checks pass/fail as in measure.ts.
 import { rmSync } from "node:fs";
 import { startEmulator } from "../emulator/index";
-import { startDevice, errorLines, randomName, type DeviceRun } from "./run";
+import { startDevice, restartInSameStorage, errorLines, randomName, type DeviceRun } from "./run";
 import type { Check } from "./measure";
 
 export async function registrationRun(o: {
@@ -68,15 +68,7 @@ export async function registrationRun(o: {
     const errs = errorLines(d.output());
     check("no uncaught errors while registering", errs.length === 0, errs.join(" | "));
     const before = connects.length;
-    d2 = startDevice({
-      espruino: o.espruino,
-      firmware: o.firmware,
-      dir: d.dir,
-      setup: null,
-      plan: { quit: false },
-      timeoutMs: 30000,
-    });
-    d2.markers.on("line", (l) => log("dev2: " + l));
+    d2 = restartInSameStorage(d, o, log);
     const on2 = await d2.wait("online", 20000, true);
     check(
       "a restart logs in with the stored credentials, never registers again",

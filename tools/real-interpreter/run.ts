@@ -304,6 +304,25 @@ function tail(s: string): string {
 
 const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 /** `n` random letters and digits (device identities for a run). */
+/** A second boot in the Storage of an earlier run (its saved config and OTA state), as a
+ * board restarts: no setup, no post plan; its lines go to `log` marked "dev2: ". */
+export function restartInSameStorage(
+  first: DeviceRun,
+  o: { espruino: string; firmware?: string },
+  log: (line: string) => void,
+): DeviceRun {
+  const next = startDevice({
+    espruino: o.espruino,
+    firmware: o.firmware,
+    dir: first.dir,
+    setup: null,
+    plan: { quit: false },
+    timeoutMs: 30000,
+  });
+  next.markers.on("line", (line) => log("dev2: " + line));
+  return next;
+}
+
 export const randomName = (n: number) => Array.from(randomBytes(n), (b) => ALNUM[b % ALNUM.length]).join("");
 
 /** Polls `f` every `every` ms until it returns a truthy value (resolved) or `ms` pass (rejected). */
