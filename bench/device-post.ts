@@ -20,7 +20,7 @@ const lib = (f: string) => JSON.stringify(resolve("lib", f));
 const ENTRY = `
 import { json, Alink } from ${lib("alink")};
 import { utf8 } from ${lib("bytes")};
-import { encodePublish } from ${lib("mqtt")};
+import { encodePublish, MqttReader } from ${lib("mqtt")};
 var T = getTime, out = [];
 var small = { Seq: 7, Temp: 21.5 };
 var medium = { Temp: 21.5, Hum: 45, Volt: 3.3, On: true, Mode: "auto", Name: "living room sensor 2",
@@ -52,6 +52,14 @@ var a = new Alink(host, timers, "a1X2bEnP82z", "example1", function () { return 
   time(c[0] + " Alink.post (json+publish)", 20, function () { a.post(v) });
   out.push(c[0] + " payload bytes: " + p.length);
 });
+// the way back: a post_reply (decoded from its PUBLISH bytes, then handled by Alink) and a PUBACK
+var replyTopic = "/sys/a1X2bEnP82z/example1/thing/event/property/post_reply";
+var replyBytes = encodePublish(replyTopic, '{"code":200,"data":{},"id":"1","message":"success","method":"thing.event.property.post","version":"1.0"}', 0, 0, false, 65536);
+var reader = new MqttReader(65536), got = 0;
+time("MqttReader.push post_reply PUBLISH", 20, function () { reader.push(replyBytes, function () { got++ }) });
+time("MqttReader.push PUBACK", 20, function () { reader.push("\x40\x02\x00\x01", function () { got++ }) });
+a.on = function () {};
+time("Alink.message post_reply (not pending)", 20, function () { a.message(replyTopic, '{"code":200,"data":{},"id":"999999","message":"success"}') });
 console.log("@@" + JSON.stringify(out));
 quit();
 `;

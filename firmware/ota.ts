@@ -66,9 +66,10 @@ export const makeOta = (
       return ["/ota/device/upgrade" + prefix, "/sys" + prefix + "/thing/file/download_reply"];
     },
     _message(topic, payload) {
-      // the common case first: a message that is not OTA's creates nothing
-      if (topic && topic != "/ota/device/upgrade" + prefix) {
-        if (topic != "/sys" + prefix + "/thing/file/download_reply") return false;
+      // the common case first: a message that is not OTA's creates nothing. Only subscribed
+      // topics arrive, so their start or end tells them apart (no string built per message).
+      if (topic && !topic.startsWith("/ota/device/upgrade/")) {
+        if (!topic.endsWith("/thing/file/download_reply")) return false;
         if (download) download(payload);
         return true;
       }

@@ -203,11 +203,14 @@ export class Alink {
     alink.message = (topic, payload) => {
       // per topic: code and params/id/times of the message (locals are free, these are reused)
       let message: any, code: any, value: any, index: any, identifier: any, data: any, reply: any, rest: any;
-      const device = productKey + "/" + deviceName,
-        rrpcRequest = "/sys/" + device + "/rrpc/request/";
+      // the most common message, a reply to one of our posts (only ours arrive: we subscribe to
+      // no others), is told by its end: no topic string is built for it
+      const postReply = topic.endsWith("/post_reply"),
+        device = productKey + "/" + deviceName,
+        rrpcRequest = postReply ? "" : "/sys/" + device + "/rrpc/request/";
       try {
         // classic RRPC: any payload, answered with the handler's text at QoS 0 (docs/ALIYUN.md §5)
-        if (topic.startsWith(rrpcRequest)) {
+        if (rrpcRequest && topic.startsWith(rrpcRequest)) {
           value = topic.slice(rrpcRequest.length);
           if (alink.on && value && value.split("/").length == 1) {
             reply = alink.on("rrpc", payload);
@@ -223,6 +226,15 @@ export class Alink {
         message = JSON.parse(payload);
         // before any message.x: Espruino lets a throw inside an object literal escape try/catch
         if (!message || typeof message != "object") throw Error("not a JSON object");
+        if (postReply) {
+          index = pendingIds.indexOf((value = "" + message.id));
+          if (index < 0) return;
+          pendingIds.splice(index, 1);
+          code = message.code;
+          if (code != 200) host.error("post " + value + ": code " + code + " " + message.message);
+          if (alink.on) alink.on("reply", value, code, message);
+          return;
+        }
         // services: asynchronous on thing/service/{identifier} (reply on + "_reply"), synchronous
         // on /ext/rrpc/{rrpcId}/sys/.../thing/service/{identifier} (reply on the same topic):
         // the identifier is what follows thing/service/, one level, not a reply
@@ -263,15 +275,7 @@ export class Alink {
           host.publish(topic + "_reply", json({ id: message.id, code: code, data: {} }), 0);
           // the thing model expects accepted values to be reported back
           if (code == 200) alink.post(message.params);
-        } else if (topic.slice(-11) == "/post_reply") {
-          // only ours arrive: we subscribe to no others
-          index = pendingIds.indexOf((value = "" + message.id));
-          if (index < 0) return;
-          pendingIds.splice(index, 1);
-          code = message.code;
-          if (code != 200) host.error("post " + value + ": code " + code + " " + message.message);
-          if (alink.on) alink.on("reply", value, code, message);
-        } else if (topic == "/ext/ntp/" + device + "/response") {
+        } else if (topic.startsWith("/ext/ntp/")) {
           const serverRecv = +message.serverRecvTime,
             serverSend = +message.serverSendTime,
             sent = ntpSent;
