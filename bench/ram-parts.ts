@@ -16,8 +16,17 @@ import { builds, measureRam } from "./ram";
 // A global defined before the IIFE (rollup's banner): it reads the pool before it allocates.
 const MARK = `var __mark=function(n){var u=process.memory().usage;console.log("@@mark "+JSON.stringify({n:n,u:u}))};`;
 
-// The functions that build the resident objects: a marker after each statement of their body.
-const BUILDERS = ["Link", "makeIot", "makeOta", "DeviceLog", "makeEnv", "constructor"];
+// The functions that build the resident objects, by file: a marker after each statement of
+// their body. (They all run while the firmware boots; the MqttReader's constructor, which
+// runs per connection, is left out.)
+const BUILDERS: Record<string, string[]> = {
+  "lib/link": ["Link"],
+  "lib/logs": ["DeviceLog"],
+  "lib/alink": ["constructor"],
+  "firmware/console": ["makeIot"],
+  "firmware/ota": ["makeOta"],
+  "firmware/device": ["makeEnv"],
+};
 
 // Inserts a marker after every top-level statement of every module and of each BUILDERS
 // function (multi-declarator declarations are split, one declarator per statement).
@@ -64,7 +73,7 @@ function markers(): Plugin {
         if (!node || typeof node.type != "string") return;
         const name = node.id?.name || node.key?.name || (node.type == "VariableDeclarator" && node.id.name);
         const fn = node.type == "VariableDeclarator" ? node.init : node.type == "MethodDefinition" ? node.value : node;
-        if (BUILDERS.includes(name) && fn && /Function/.test(fn.type) && fn.body.type == "BlockStatement")
+        if ((BUILDERS[file] || []).includes(name) && fn && /Function/.test(fn.type) && fn.body.type == "BlockStatement")
           markBody(file + " " + name + "()", fn.body.body);
         for (const key of Object.keys(node)) {
           const child = node[key];
@@ -118,7 +127,7 @@ export async function ramParts(): Promise<Record<string, PartRow[] | { error: st
         last = mark.u;
       }
       rows.push({
-        part: "going online (Alink, session, socket, reader, timers)",
+        part: "online: what going online added (socket, reader, timers, NTP, queue)",
         jsvars: figures.onlineUsage! - figures.loadUsage!,
       });
       out[name] = rows;
@@ -129,11 +138,29 @@ export async function ramParts(): Promise<Record<string, PartRow[] | { error: st
   return out;
 }
 
-export function printParts(parts: Record<string, PartRow[] | { error: string }>) {
+/** Rows summed by file (the part of a row's name before ":" and the builder's name). */
+export function byFile(rows: PartRow[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const row of rows) {
+    const file = row.part.replace(/[ :].*$/, "");
+    out[file] = (out[file] || 0) + row.jsvars;
+  }
+  return out;
+}
+
+export function printParts(parts: Record<string, PartRow[] | { error: string }>, detail = true) {
   for (const [name, rows] of Object.entries(parts)) {
-    console.log("\nResident JsVars by part, booted from Storage, " + name);
-    if (!Array.isArray(rows)) console.log("  unavailable: " + rows.error);
-    else console.table(Object.fromEntries(rows.map((r) => [r.part, { jsvars: r.jsvars }])));
+    console.log(
+      "\nResident JsVars by file, booted from Storage, " +
+        name +
+        " (the statements of main.ts that build each part count where the part is built)",
+    );
+    if (!Array.isArray(rows)) {
+      console.log("  unavailable: " + rows.error);
+      continue;
+    }
+    console.table(Object.fromEntries(Object.entries(byFile(rows)).map(([file, n]) => [file, { jsvars: n }])));
+    if (detail) console.table(Object.fromEntries(rows.map((r) => [r.part, { jsvars: r.jsvars }])));
   }
 }
 
