@@ -1,5 +1,5 @@
 import { describe, it, expect } from "vitest";
-import { handle } from "./support/alink-handler";
+import { handle, recordingHost } from "./support/alink";
 import mqttPacket from "mqtt-packet";
 import { Alink, json, subscriptions } from "../lib/alink";
 import { Link, type LinkEnv } from "../lib/link";
@@ -21,19 +21,10 @@ const NTP = `/ext/ntp/${PK}/${DN}/`;
 
 // Host stand-in recording publishes and errors; the shared fake timers.
 function setup() {
-  const pubs: { topic: string; payload: string; qos: number }[] = [];
-  const errors: string[] = [];
+  const { host, pubs, errors } = recordingHost();
   const timers = fakeTimers();
   let clock = 1571724098000;
   const times: number[] = [];
-  const host = {
-    publish(topic: string, payload: string, qos: 0 | 1) {
-      pubs.push({ topic, payload, qos });
-    },
-    error(msg: string) {
-      errors.push(msg);
-    },
-  };
   const a = new Alink(
     host,
     timers,

@@ -1,6 +1,6 @@
 // Services (async and RRPC over /ext/rrpc), classic RRPC and device logs: lib/alink.ts,
 // lib/logs.ts and the console hooks in firmware/console.ts.
-import { handle } from "./support/alink-handler";
+import { handle, recordingHost } from "./support/alink";
 import { describe, it, expect, beforeAll } from "vitest";
 import { Alink } from "../lib/alink";
 import { DeviceLog } from "../lib/logs";
@@ -27,19 +27,10 @@ beforeAll(() => {
 });
 
 function setup(logSize = 8) {
-  const pubs: { topic: string; payload: string; qos: number }[] = [];
-  const errors: string[] = [];
+  const { host, pubs, errors } = recordingHost();
   const timers = fakeTimers();
   const clock = { ms: 5000 }; // a board before NTP: a few seconds after 1970
   const logs = DeviceLog(logSize, () => clock.ms);
-  const host = {
-    publish(topic: string, payload: string, qos: 0 | 1) {
-      pubs.push({ topic, payload, qos });
-    },
-    error(msg: string) {
-      errors.push(msg);
-    },
-  };
   const a = new Alink(
     host,
     timers,

@@ -1,4 +1,4 @@
-// Alink has one handler for every event (alink.on): tests set one event's function at a time.
+// Alink test helpers: one handler per event (alink.on is one function for all), a recording host.
 import type { Alink } from "../../lib/alink";
 
 /** Makes `fn` the handler of `event`, keeping what was set for the others. An event nobody
@@ -13,4 +13,19 @@ export function handle(alink: Alink, event: "set" | "reply" | "service" | "rrpc"
         : name == "service"
           ? 404
           : undefined;
+}
+
+/** A host for an Alink that records what it publishes and the errors it reports. */
+export function recordingHost() {
+  const pubs: { topic: string; payload: string; qos: number }[] = [];
+  const errors: string[] = [];
+  const host = {
+    publish(topic: string, payload: string, qos: 0 | 1) {
+      pubs.push({ topic, payload, qos });
+    },
+    error(message: string) {
+      errors.push(message);
+    },
+  };
+  return { host, pubs, errors };
 }
