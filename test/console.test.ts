@@ -550,6 +550,23 @@ function iotOnRealLink(env: any, storage: FakeStorage, logs: string[]) {
   return { link, iot };
 }
 
+/** A LinkEnv on fake time, logging into `logs`; Wi-Fi connects when the test calls the
+ * callback handed to `onWifi` (the rig adds its own _connect). */
+function envOnFakeTime(timers: ReturnType<typeof fakeTimers>, logs: string[], onWifi: (callback: any) => void) {
+  return {
+    set: timers.set,
+    clear: timers.clear,
+    _random: () => 0.5,
+    _kick: () => {},
+    _free: () => 1000,
+    _uptime: () => timers.now / 1000,
+    _log: (l: string) => logs.push(l),
+    _wifiConnect(ssid: string, password: string, callback: any) {
+      onWifi(callback);
+    },
+  };
+}
+
 describe("wired to the real Link, Alink and credentials", () => {
   function rig(storage = new FakeStorage()) {
     const written: any[] = [],
@@ -558,16 +575,9 @@ describe("wired to the real Link, Alink and credentials", () => {
       wifiCb: any = null;
     const timers = fakeTimers();
     const env = {
-      set: timers.set,
-      clear: timers.clear,
-      _random: () => 0.5,
-      _kick: () => {},
-      _free: () => 1000,
-      _uptime: () => timers.now / 1000,
-      _log: (l: string) => logs.push(l),
-      _wifiConnect(ss: string, pw: string, cb: any) {
+      ...envOnFakeTime(timers, logs, (cb) => {
         wifiCb = cb;
-      },
+      }),
       _connect(host: string, port: number, tls: boolean, onOpen: any, onData: any) {
         const parser = mqttPacket.parser({ protocolVersion: 4 });
         parser.on("packet", (p: any) => written.push(p));
@@ -660,16 +670,9 @@ describe("registration (productSecret) and preregistration-free login, with the 
       inData = false;
     const timers = fakeTimers();
     const env = {
-      set: timers.set,
-      clear: timers.clear,
-      _random: () => 0.5,
-      _kick: () => {},
-      _free: () => 1000,
-      _uptime: () => timers.now / 1000,
-      _log: (l: string) => logs.push(l),
-      _wifiConnect(ss: string, pw: string, cb: any) {
+      ...envOnFakeTime(timers, logs, (cb) => {
         wifiCb = cb;
-      },
+      }),
       _connect(host: string, port: number, tls: boolean, onOpen: any, onData: any, onClose: any) {
         // the 2v29 trap: no TLS socket may be created inside a socket's data callback
         if (inData) throw new Error("TLS connect inside a data callback");
