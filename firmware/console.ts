@@ -1,5 +1,5 @@
 // The global `iot` console object; config persistence in Storage.
-import { fieldNames, mergeConfig, validateConfig, maskConfig } from "../lib/config";
+import { configKit } from "../lib/config";
 import { subscriptions } from "../lib/alink";
 import { LOG_LEVELS, type DeviceLog } from "../lib/logs";
 
@@ -130,7 +130,7 @@ export const makeIot = (deps: IotDeps): any => {
   };
   const setup = (patch: any) => {
     // the save, inline (a function of its own would be resident)
-    const merged = mergeConfig(config, patch),
+    const merged = configKit()._merge(config, patch),
       newSlot = slot ^ 1,
       file = "iot.cfg" + newSlot,
       record = { n: sequence + 1, c: merged };
@@ -196,7 +196,7 @@ export const makeIot = (deps: IotDeps): any => {
     } catch (ignored) {}
     try {
       if (!record || typeof record.n != "number") throw Error("unreadable");
-      validateConfig(record.c);
+      configKit()._validate(record.c);
       if (!config || record.n > sequence) {
         config = record.c;
         sequence = record.n;
@@ -226,7 +226,7 @@ export const makeIot = (deps: IotDeps): any => {
     version: VERSION,
     setup: setup,
     show() {
-      deps._log(config ? JSON.stringify(maskConfig(config)) : "iot: not configured");
+      deps._log(config ? JSON.stringify(configKit()._mask(config)) : "iot: not configured");
     },
     status() {
       const status = deps._link.status();
@@ -262,7 +262,7 @@ export const makeIot = (deps: IotDeps): any => {
       deps._log(
         (
           "setup({" +
-          fieldNames().join() +
+          configKit()._fieldNames().join() +
           "}) show() status() start() stop() clear() post(params) event(id,params) log(level,text) on(" +
           "online|offline|set|reply|service|rrpc,fn)"
         )

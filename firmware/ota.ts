@@ -14,7 +14,7 @@ import { otaTrialMinutes, maxPacket } from "../board.json";
 import { otaKit } from "../lib/ota";
 import type { LinkEnv } from "../lib/link";
 import type { DeviceLog } from "../lib/logs";
-import { md5, hex } from "../lib/crypto";
+import { cryptoKit, hex } from "../lib/crypto";
 import { digest } from "./device";
 
 export interface Ota {
@@ -175,7 +175,7 @@ export const makeOta = (
           if (
             !stored ||
             stored.length != size ||
-            hex(method == "md5" ? md5(stored) : digest("SHA256")(stored)) != sign
+            hex(method == "md5" ? cryptoKit()._md5(stored) : digest("SHA256")(stored)) != sign
           ) {
             storage.erase(file);
             return fail(-3, method + " or size mismatch: upload the file again");

@@ -1,5 +1,5 @@
 // Alibaba Cloud IoT device credentials (MQTT CONNECT fields) and their validation.
-import { type Hash, md5, hmac, hex } from "./crypto";
+import { type Hash, cryptoKit, hex } from "./crypto";
 
 // Identity: exactly one of deviceSecret (one secret per device), productSecret (dynamic
 // registration: the platform answers with a deviceSecret, or with clientId + deviceToken when
@@ -111,7 +111,8 @@ export function credentials(
     instanceId = device.instanceId,
     // registration signs a random number instead of clientId and timestamp
     nonce = productSecret ? "" + Math.floor(random!() * 1e9) : "",
-    timestamp = device.timestamp != null && !nonce ? "" + device.timestamp : "";
+    timestamp = device.timestamp != null && !nonce ? "" + device.timestamp : "",
+    kit = cryptoKit();
   return {
     host:
       device.host ||
@@ -138,8 +139,8 @@ export function credentials(
     password:
       token ||
       hex(
-        hmac(
-          signMethod == "hmacmd5" ? md5 : signMethod == "hmacsha1" ? sha1 : sha256,
+        kit._hmac(
+          signMethod == "hmacmd5" ? kit._md5 : signMethod == "hmacsha1" ? sha1 : sha256,
           productSecret || device.deviceSecret!,
           (nonce ? "" : "clientId" + id) +
             "deviceName" +

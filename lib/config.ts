@@ -2,93 +2,116 @@
 import { checkDevice } from "./aliyun";
 import { LOG_LEVELS } from "./logs";
 
-// Every known field, in the fixed order iot.show() prints them, in groups that are set together
-// so identities never mix: Wi-Fi [0, 2); name [2, 4); identity [4, 9): productKey + deviceName +
-// ONE of deviceSecret | productSecret (+ preregistered) | clientId + deviceToken (lib/aliyun.ts
-// checks which), naming any of these sets a new identity; endpoint [9, 12): alternatives, setting
-// one removes the others. A new array per call from a literal (which stays in flash): resident
-// arrays of strings cost RAM, and only setup, boot and the console need them.
-// With check: first checks that config is an object without unknown field names (all are named).
-export const fieldNames = (check?: any, config?: any): string[] => {
-  const known =
-    "ssid,password,productKey,deviceName,deviceSecret,productSecret,preregistered,clientId,deviceToken,region,instanceId,host,port,tls,signMethod,keepAlive,telnet,logLevel".split(
-      ",",
+export interface ConfigKit {
+  _fieldNames(check?: any, config?: any): string[];
+  _validate(config: any): void;
+  _merge(stored: any, patch: any): any;
+  _mask(config: any): any;
+}
+
+/**
+ * The config functions, created by each call and freed when the caller drops them (RAM: none
+ * of them is resident on the device; the console calls this at boot, in setup, show and help).
+ * The named exports below are the same functions one at a time, for the host (tests); the
+ * bundle leaves them out.
+ */
+export function configKit(): ConfigKit {
+  // Every known field, in the fixed order iot.show() prints them, in groups that are set together
+  // so identities never mix: Wi-Fi [0, 2); name [2, 4); identity [4, 9): productKey + deviceName +
+  // ONE of deviceSecret | productSecret (+ preregistered) | clientId + deviceToken (lib/aliyun.ts
+  // checks which), naming any of these sets a new identity; endpoint [9, 12): alternatives, setting
+  // one removes the others. A new array per call from a literal (which stays in flash): resident
+  // arrays of strings cost RAM, and only setup, boot and the console need them.
+  // With check: first checks that config is an object without unknown field names (all are named).
+  const fieldNames = (check?: any, config?: any): string[] => {
+    const known =
+      "ssid,password,productKey,deviceName,deviceSecret,productSecret,preregistered,clientId,deviceToken,region,instanceId,host,port,tls,signMethod,keepAlive,telnet,logLevel".split(
+        ",",
+      );
+    if (check) {
+      if (!config || typeof config != "object") throw Error("config: not an object");
+      const unknown = Object.keys(config).filter((field) => known.indexOf(field) < 0);
+      if (unknown.length) throw Error("unknown field: " + unknown.join(", "));
+    }
+    return known;
+  };
+
+  // Throws an Error naming the field and the rule when config is not a complete, valid config.
+  const validateConfig = (config: any): void => {
+    fieldNames(1, config);
+    // the device group's fields (required ones included), after these
+    checkDevice(config, (str, int, bad) => {
+      const password = config.password;
+      str(config, "ssid", /^/, "1-32 chars", 0, 0, 32);
+      // "" is an open network; WEP keys are 5/13 chars, WPA 8-63, a raw PSK 64 hex digits:
+      // the ESP32's station config holds up to 64, and the access point judges the rest
+      if (typeof password != "string" || password.length > 64) bad("password", "string of 0-64 chars");
+      int(config, "keepAlive", 30, 1200, "integer 30-1200");
+      if (config.telnet != null && typeof config.telnet != "boolean") bad("telnet", "true or false");
+      // which device log entries reach the platform's log service (default WARN)
+      if (config.logLevel != null && LOG_LEVELS.indexOf(config.logLevel) < 0)
+        bad("logLevel", "one of " + LOG_LEVELS.join());
+    });
+  };
+
+  // stored + patch -> new validated config (stored is not modified). Naming one field of a
+  // group requires the whole group; a new identity or endpoint replaces the old one whole;
+  // null/undefined removes an optional field.
+  const mergeConfig = (stored: any, patch: any): any => {
+    const all = fieldNames(1, patch),
+      wifiGroup = all.slice(0, 2),
+      nameGroup = all.slice(2, 4),
+      identityFields = all.slice(4, 9),
+      endpointFields = all.slice(9, 12),
+      merged = Object.assign({}, stored),
+      endpoints = endpointFields.filter((field) => patch[field] != null);
+    [
+      [wifiGroup, wifiGroup],
+      [all.slice(2, 9), nameGroup],
+    ].forEach((groups) =>
+      groups[0].forEach((field) => {
+        if (field in patch)
+          groups[1].forEach((other) => {
+            if (!(other in patch)) throw Error(other + ": required with " + field);
+          });
+      }),
     );
-  if (check) {
-    if (!config || typeof config != "object") throw Error("config: not an object");
-    const unknown = Object.keys(config).filter((field) => known.indexOf(field) < 0);
-    if (unknown.length) throw Error("unknown field: " + unknown.join(", "));
-  }
-  return known;
-};
+    if (nameGroup[0] in patch)
+      identityFields.forEach((field) => {
+        delete merged[field];
+      });
+    if (endpoints.length > 1) throw Error(endpoints.join("+") + ": only one of " + endpointFields.join(", "));
+    if (endpoints.length)
+      endpointFields.forEach((field) => {
+        delete merged[field];
+      });
+    for (const field in patch) {
+      if (patch[field] == null) delete merged[field];
+      else merged[field] = patch[field];
+    }
+    validateConfig(merged);
+    return merged;
+  };
 
-// Throws an Error naming the field and the rule when config is not a complete, valid config.
-export const validateConfig = (config: any): void => {
-  fieldNames(1, config);
-  // the device group's fields (required ones included), after these
-  checkDevice(config, (str, int, bad) => {
-    const password = config.password;
-    str(config, "ssid", /^/, "1-32 chars", 0, 0, 32);
-    // "" is an open network; WEP keys are 5/13 chars, WPA 8-63, a raw PSK 64 hex digits:
-    // the ESP32's station config holds up to 64, and the access point judges the rest
-    if (typeof password != "string" || password.length > 64) bad("password", "string of 0-64 chars");
-    int(config, "keepAlive", 30, 1200, "integer 30-1200");
-    if (config.telnet != null && typeof config.telnet != "boolean") bad("telnet", "true or false");
-    // which device log entries reach the platform's log service (default WARN)
-    if (config.logLevel != null && LOG_LEVELS.indexOf(config.logLevel) < 0)
-      bad("logLevel", "one of " + LOG_LEVELS.join());
-  });
-};
-
-// stored + patch -> new validated config (stored is not modified). Naming one field of a
-// group requires the whole group; a new identity or endpoint replaces the old one whole;
-// null/undefined removes an optional field.
-export const mergeConfig = (stored: any, patch: any): any => {
-  const all = fieldNames(1, patch),
-    wifiGroup = all.slice(0, 2),
-    nameGroup = all.slice(2, 4),
-    identityFields = all.slice(4, 9),
-    endpointFields = all.slice(9, 12),
-    merged = Object.assign({}, stored),
-    endpoints = endpointFields.filter((field) => patch[field] != null);
-  [
-    [wifiGroup, wifiGroup],
-    [all.slice(2, 9), nameGroup],
-  ].forEach((groups) =>
-    groups[0].forEach((field) => {
-      if (field in patch)
-        groups[1].forEach((other) => {
-          if (!(other in patch)) throw Error(other + ": required with " + field);
-        });
-    }),
-  );
-  if (nameGroup[0] in patch)
-    identityFields.forEach((field) => {
-      delete merged[field];
+  // A copy in fieldNames() order with the secrets, the token and the Wi-Fi password masked:
+  // at most the last 2 chars of a secret of 16+ chars, none of a shorter one (never a useful
+  // part of a short secret, and never its length).
+  const maskConfig = (config: any): any => {
+    const masked: any = {},
+      secrets = "password,deviceSecret,productSecret,deviceToken".split(",");
+    fieldNames().forEach((field) => {
+      const value = config[field];
+      if (value != null)
+        masked[field] =
+          secrets.indexOf(field) < 0 ? value : value && "****" + (value.length < 16 ? "" : value.slice(-2));
     });
-  if (endpoints.length > 1) throw Error(endpoints.join("+") + ": only one of " + endpointFields.join(", "));
-  if (endpoints.length)
-    endpointFields.forEach((field) => {
-      delete merged[field];
-    });
-  for (const field in patch) {
-    if (patch[field] == null) delete merged[field];
-    else merged[field] = patch[field];
-  }
-  validateConfig(merged);
-  return merged;
-};
+    return masked;
+  };
+  return { _fieldNames: fieldNames, _validate: validateConfig, _merge: mergeConfig, _mask: maskConfig };
+}
 
-// A copy in fieldNames() order with the secrets, the token and the Wi-Fi password masked:
-// at most the last 2 chars of a secret of 16+ chars, none of a shorter one (never a useful
-// part of a short secret, and never its length).
-export const maskConfig = (config: any): any => {
-  const masked: any = {},
-    secrets = "password,deviceSecret,productSecret,deviceToken".split(",");
-  fieldNames().forEach((field) => {
-    const value = config[field];
-    if (value != null)
-      masked[field] = secrets.indexOf(field) < 0 ? value : value && "****" + (value.length < 16 ? "" : value.slice(-2));
-  });
-  return masked;
-};
+// The host's view, one function at a time (not in the bundle: the firmware calls configKit()).
+export const fieldNames = (check?: any, config?: any): string[] => configKit()._fieldNames(check, config);
+export const validateConfig = (config: any): void => configKit()._validate(config);
+export const mergeConfig = (stored: any, patch: any): any => configKit()._merge(stored, patch);
+export const maskConfig = (config: any): any => configKit()._mask(config);
