@@ -125,7 +125,7 @@ export const makeIot = (deps: IotDeps): any => {
   };
   const run = () => {
     deps._telnet(!!(config && config.telnet));
-    deps._logs._level = LOG_LEVELS.indexOf((config && config.logLevel) || "WARN");
+    deps._logs._level = LOG_LEVELS.split(",").indexOf((config && config.logLevel) || "WARN");
     if (config) start();
   };
   const setup = (patch: any) => {

@@ -49,8 +49,8 @@ export function configKit(): ConfigKit {
       int(config, "keepAlive", 30, 1200, "integer 30-1200");
       if (config.telnet != null && typeof config.telnet != "boolean") bad("telnet", "true or false");
       // which device log entries reach the platform's log service (default WARN)
-      if (config.logLevel != null && LOG_LEVELS.indexOf(config.logLevel) < 0)
-        bad("logLevel", "one of " + LOG_LEVELS.join());
+      if (config.logLevel != null && LOG_LEVELS.split(",").indexOf(config.logLevel) < 0)
+        bad("logLevel", "one of " + LOG_LEVELS);
     });
   };
 

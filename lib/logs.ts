@@ -6,7 +6,8 @@
 import { json } from "./alink";
 
 // Filter order; iot.setup({logLevel}) takes one of these names (lib/config.ts).
-export const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR"];
+// A string, split where a level is looked up: a resident array of strings costs more RAM.
+export const LOG_LEVELS = "DEBUG,INFO,WARN,ERROR";
 // longest logContent kept (the Link SDK allows 4096; 8 entries must fit one maxPacket)
 const MAX_TEXT = 256;
 
@@ -34,8 +35,8 @@ export function DeviceLog(size: number, now: () => number): DeviceLog {
     _level: 2,
     _flush() {},
     add(level, module, text, code) {
-      const index = LOG_LEVELS.indexOf(level);
-      if (index < 0) throw Error("log level: one of " + LOG_LEVELS.join());
+      const index = LOG_LEVELS.split(",").indexOf(level);
+      if (index < 0) throw Error("log level: one of " + LOG_LEVELS);
       if (index < log._level) return;
       if (
         entries.push(
