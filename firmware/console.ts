@@ -60,13 +60,15 @@ export const makeIot = (deps: IotDeps): any => {
   // returned, else 200 (the set reply code). It is also the Alink's handler (alink.on): one
   // function for every event, because each function is resident.
   const emit = (event: string, first?: any, second?: any, third?: any): any => {
-    const anyValue = event == "service" || event == "rrpc";
-    let result: any;
+    const anyValue = event == "service" || event == "rrpc",
+      list = listeners[event] || [];
+    let result: any, value: any, index: number;
     if (event == "service" && !listeners.service) return 404;
-    (listeners[event] || []).forEach((listener: any) => {
-      const value = listener(first, second, third);
+    // a plain loop: no closure per event (a post_reply arrives for every post)
+    for (index = 0; index < list.length; index++) {
+      value = list[index](first, second, third);
       if (result === undefined && (anyValue || typeof value == "number")) result = value;
-    });
+    }
     return anyValue || result !== undefined ? result : 200;
   };
   // the current Alink; throws with the setup hint when not configured (at boot, after why the
