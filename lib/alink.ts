@@ -111,7 +111,9 @@ export class Alink {
     // log switch) is code inside message(), created per message and freed after
     const alink = this,
       thing = "/sys/" + productKey + "/" + deviceName + "/thing/";
-    // pendingIds: the last 16 posted ids (bounded: replies may never come);
+    // pendingIds: the last 32 posted ids (bounded: replies may never come). Twice board.json's
+    // queueLength: the posts queued for a PUBACK plus those acknowledged and awaiting their
+    // reply (with 16, a reply after an outage could find its id already forgotten);
     // ntpTimer: retry or daily; ntpSent: deviceSendTime of the outstanding NTP request;
     // isOnline, synced (the clock was set by NTP), logsOn (the platform's log switch) gate log posts
     let pendingIds: string[] = [],
@@ -197,7 +199,7 @@ export class Alink {
         1,
       );
       alink._lastId = +id;
-      if (pendingIds.push(id) > 16) pendingIds.shift();
+      if (pendingIds.push(id) > 32) pendingIds.shift();
       return id;
     };
     alink.message = (topic, payload) => {

@@ -467,9 +467,9 @@ describe("cloud messages", () => {
     const replies: string[] = [];
     handle(t.a, "reply", (id) => replies.push(id));
     for (let i = 0; i < 100; i++) t.a.post({ i });
-    for (const id of ["1", "84", "85", "100"])
+    for (const id of ["1", "68", "69", "100"])
       t.a.message(SYS + "event/property/post_reply", JSON.stringify({ code: 200, id }));
-    expect(replies).toEqual(["85", "100"]); // only the last 16 (85..100) are remembered
+    expect(replies).toEqual(["69", "100"]); // only the last 32 (69..100) are remembered
   });
 });
 
