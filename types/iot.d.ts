@@ -136,7 +136,7 @@ interface Iot {
    */
   // biome-ignore lint/suspicious/noConfusingVoidType: a listener may return nothing (then the reply is 200)
   on(event: "set", listener: (params: IotParams) => number | void): void;
-  /** The platform answered one of the last 16 posts/events: its id, its code (200 = accepted), the whole reply. */
+  /** The platform answered one of the last 32 posts/events: its id, its code (200 = accepted), the whole reply. */
   on(event: "reply", listener: (id: IotMessageId, code: number, reply: IotReplyMessage) => void): void;
   /**
    * (lands with services) The cloud called service `identifier` (thing.service.<identifier>).
