@@ -208,8 +208,7 @@ export class Alink {
       // the most common message, a reply to one of our posts (only ours arrive: we subscribe to
       // no others), is told by its end: no topic string is built for it
       const postReply = topic.endsWith("/post_reply"),
-        device = productKey + "/" + deviceName,
-        rrpcRequest = postReply ? "" : "/sys/" + device + "/rrpc/request/";
+        rrpcRequest = postReply ? "" : "/sys/" + productKey + "/" + deviceName + "/rrpc/request/";
       try {
         // classic RRPC: any payload, answered with the handler's text at QoS 0 (docs/ALIYUN.md §5)
         if (rrpcRequest && topic.startsWith(rrpcRequest)) {
@@ -218,7 +217,7 @@ export class Alink {
             reply = alink.on("rrpc", payload);
             if (reply != null)
               host.publish(
-                "/sys/" + device + "/rrpc/response/" + value,
+                "/sys/" + productKey + "/" + deviceName + "/rrpc/response/" + value,
                 typeof reply == "string" ? reply : json(reply),
                 0,
               );
