@@ -5,7 +5,7 @@
 //   load: after the bundle ran, unconfigured; online: 500 ms after CONNACK, booted from the
 //   saved config; posts: after 100 posts (one at a time); sets: after 20 property sets;
 //   postsPerSec: iot.post over 10 s with up to 8 posts awaiting their post_reply.
-import { rmSync, existsSync } from "node:fs";
+import { rmSync, existsSync, readFileSync } from "node:fs";
 import { startEmulator } from "../tools/emulator/index";
 import { startDevice, randomName } from "../tools/real-interpreter/run";
 
@@ -15,6 +15,9 @@ export interface RamFigures {
   posts?: number;
   sets?: number;
   postsPerSec?: number;
+  // the interpreter's CPU time (user + system, from /proc) per post during the rate run: less
+  // sensitive than postsPerSec to other work on the machine (the emulator runs beside it)
+  cpuMsPerPost?: number;
   harness?: number;
   error?: string;
   /** with `marks`: every `@@mark` the firmware printed while booting, and the raw usage online */
@@ -42,6 +45,20 @@ while(left<8){inFlight[iot.post({Seq:count++,Temp:21.5})]=1;left++}}
 setTimeout(function(){__out("load",{mem:mem()})},1);
 })(%SETUP%,%PLAN%);
 `;
+// CPU time (user + system) a process has used, in ms, from /proc/<pid>/stat (Linux; clock
+// ticks of 10 ms); NaN where there is no /proc.
+function cpuMs(pid?: number): number {
+  try {
+    const fields = readFileSync("/proc/" + pid + "/stat", "latin1")
+      .replace(/^.*\) /, "")
+      .split(" ");
+    // after "pid (comm) ": state is field 0, utime 11, stime 12
+    return (+fields[11] + +fields[12]) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 // A stand-in `iot` that never goes online: the harness' own JsVars.
 const CONTROL = "var iot={l:[],on:function(e,f){this.l.push(f)},post:function(){},status:function(){return{}}};";
 
@@ -95,8 +112,11 @@ export async function measureRam(
     for (let i = 0; i < 20; i++)
       await emu.setProperty(dev.productKey, dev.deviceName, { Switch: i % 2, N: i }, { timeout: 5000 });
     r.sets = (await d.wait("sets", 10000, true)).mem;
+    // the rate phase starts as "sets" is printed: the interpreter's CPU time from here
+    const cpuAtStart = cpuMs(d.proc.pid);
     const rate = await d.wait("rate", 30000, true);
     r.postsPerSec = rateSec ? Math.round(rate.n / rate.s) : undefined;
+    if (rateSec && rate.n) r.cpuMsPerPost = +((cpuMs(d.proc.pid) - cpuAtStart) / rate.n).toFixed(2);
     const c = startDevice({
       espruino,
       code: CONTROL,

@@ -2,6 +2,7 @@
 import { configKit } from "../lib/config";
 import { subscriptions } from "../lib/alink";
 import { LOG_LEVELS, type DeviceLog } from "../lib/logs";
+import type { Ota } from "./ota";
 
 export interface Store {
   read(name: string): any;
@@ -19,12 +20,9 @@ export interface IotDeps {
   _log(line: string): void;
   _telnet(on: boolean): void;
   _logs: DeviceLog; // device log entries for the platform (main passes it to each Alink too)
-  // OTA (firmware/ota.ts makeOta): sees every message first (true: it was OTA's) and every
-  // CONNACK (no topic); its topics are subscribed too
-  _ota?: {
-    _topics(productKey: string, deviceName: string): string[];
-    _message(topic?: string, payload?: string): boolean;
-  };
+  // OTA (firmware/ota.ts makeOta): its topics are subscribed too; it gets its own messages
+  // (upgrade pushes to _message, download replies to _download) and every CONNACK (_message())
+  _ota?: Ota;
 }
 
 // Power-safe config: two slots "iot.cfg0"/"iot.cfg1", each {n: sequence, c: config}.
@@ -152,9 +150,16 @@ export const makeIot = (deps: IotDeps): any => {
     run();
   };
 
-  // OTA first: its binary download replies never reach Alink
+  // OTA's messages never reach Alink (its binary download replies are no JSON). Told by the
+  // topic's end or start (only subscribed topics arrive; no string built per message), so
+  // that the long OTA handler is not run (Espruino lexes all of a function's text at each call)
+  // for every post reply.
   deps._link.onMessage = (topic: string, payload: string) => {
-    if (!(deps._ota && deps._ota._message(topic, payload)) && alink) alink.message(topic, payload);
+    const ota = deps._ota;
+    if (ota && topic.endsWith("/thing/file/download_reply")) {
+      if (ota._download) ota._download(payload);
+    } else if (ota && topic.startsWith("/ota/device/upgrade/")) ota._message(topic, payload);
+    else if (alink) alink.message(topic, payload);
   };
   // one console line per transition, so a user watching the serial port sees the link
   // One cloud log entry per outage, once back online: how long, why, and the failed attempts
@@ -244,11 +249,12 @@ export const makeIot = (deps: IotDeps): any => {
       config = alink = null;
       deps._telnet(false); // back to the safe default, as at boot without a config
     },
+    // (configuredAlink only without one: its long hint would be lexed at every post)
     post(params: any) {
-      return configuredAlink().post(params);
+      return (alink || configuredAlink()).post(params);
     },
     event(identifier: string, params: any) {
-      return configuredAlink().event(identifier, params);
+      return (alink || configuredAlink()).event(identifier, params);
     },
     // an app line for the platform's log service (module "app"), same buffer and level filter
     log(level: string, text: any) {

@@ -1,5 +1,5 @@
 // Over-the-air updates on the device (docs/ALIYUN.md §7, docs/ESPRUINO.md "What this means
-// for OTA"). Resident while no update runs: two small functions and a few variables. The
+// for OTA"). Resident while no update runs: two functions and a few variables. The
 // state is read from Storage when needed, and everything else (the push handling, the
 // downloader, CRC, the state functions of lib/ota.ts) is created by the message that needs
 // it and freed after, or lives only while an update runs.
@@ -20,9 +20,11 @@ import { digest } from "./device";
 export interface Ota {
   /** The topics to subscribe for this device (at every CONNACK, before any of its messages). */
   _topics(productKey: string, deviceName: string): string[];
-  /** A message: true when it was OTA's (the caller then does not pass it on). No topic:
-   * after every CONNACK (confirms a trial, reports a rollback, informs the versions). */
-  _message(topic?: string, payload?: string): boolean;
+  /** An upgrade push (/ota/device/upgrade/...). No topic: after every CONNACK (confirms a
+   * trial, reports a rollback, informs the versions). */
+  _message(topic?: string, payload?: string): void;
+  /** The running MQTT download's handler of a download_reply; null when none runs. */
+  _download: ((payload: string) => void) | null;
 }
 
 // storage: require("Storage"); link: publishes; env: timers and the console log; logs: the cloud log
@@ -34,9 +36,8 @@ export const makeOta = (
 ): Ota => {
   // booted by the loader: the only way a new file in another slot can ever run
   const booted = (global as any).otaLoader == 1;
-  // prefix: "/productKey/deviceName"; download: the running download's reply handler
+  // prefix: "/productKey/deviceName"
   let prefix = "",
-    download: any = null,
     trialTimer: any = null,
     messageId = 0;
 
@@ -60,21 +61,16 @@ export const makeOta = (
       else E.reboot();
     }, otaTrialMinutes * 60000);
 
-  return {
+  const ota: Ota = {
+    _download: null,
     _topics(productKey, deviceName) {
       prefix = "/" + productKey + "/" + deviceName;
       return ["/ota/device/upgrade" + prefix, "/sys" + prefix + "/thing/file/download_reply"];
     },
+    // Called only for OTA's own messages (the console routes them by topic): Espruino lexes
+    // all of a function's text at every call, and this one is long. Everything is created for
+    // this message and freed after (the downloader's closures live as long as the download).
     _message(topic, payload) {
-      // the common case first: a message that is not OTA's creates nothing. Only subscribed
-      // topics arrive, so their start or end tells them apart (no string built per message).
-      if (topic && !topic.startsWith("/ota/device/upgrade/")) {
-        if (!topic.endsWith("/thing/file/download_reply")) return false;
-        if (download) download(payload);
-        return true;
-      }
-      // OTA's own: from here on, everything is created for this message and freed after
-      // (the downloader's closures live as long as the download)
       const kit = otaKit(),
         state = kit._read(storage),
         MODULES = ["default", "app"];
@@ -100,7 +96,7 @@ export const makeOta = (
         sign: string,
         changed = 0;
       const fail = (step: number, desc: string) => {
-        download = null;
+        ota._download = null;
         progress(step, desc, index);
       };
 
@@ -124,7 +120,7 @@ export const makeOta = (
         if (changed) kit._save(storage, state);
         publish("inform", { version: state.m[0].v || VERSION }, 0);
         if (state.m[1].v) publish("inform", { version: state.m[1].v, module: "app" }, 0);
-        return true;
+        return;
       }
 
       // an upgrade push
@@ -135,10 +131,10 @@ export const makeOta = (
         if (!data || typeof data != "object") throw Error("no data");
       } catch (thrown) {
         log("ota: bad push " + thrown);
-        return true;
+        return;
       }
       index = data.module == "app" ? 1 : 0;
-      if (download) log("ota: busy");
+      if (ota._download) log("ota: busy");
       else if (data.module && MODULES.indexOf(data.module) < 0) fail(-1, "unknown module " + data.module);
       else if (!booted) fail(-1, "no OTA loader: npm run flash");
       // two patterns: 2v29's regex misreads `s?` in /^https?:/ (never matches; measured)
@@ -148,7 +144,7 @@ export const makeOta = (
         size = data.size;
         method = ("" + data.signMethod).toLowerCase();
         sign = ("" + data.sign).toLowerCase();
-        if (!(size > 0) || (method != "sha256" && method != "md5")) return (fail(-2, "bad size or signMethod"), true);
+        if (!(size > 0) || (method != "sha256" && method != "md5")) return fail(-2, "bad size or signMethod");
         record = state.m[index];
         file = kit._slot(state, index);
         try {
@@ -160,7 +156,7 @@ export const makeOta = (
           // a compaction is the one moment a power cut can wipe Storage: now, never mid-update
           if (storage.getFree() < size + 4096) storage.compact();
         } catch (thrown) {
-          return (fail(-4, "Storage: " + thrown), true);
+          return fail(-4, "Storage: " + thrown);
         }
         log("ota: " + data.version + " > " + file);
         // both downloads store the file the same way: offset 0 creates it with its full size
@@ -192,7 +188,7 @@ export const makeOta = (
           } catch (thrown) {
             return fail(-4, "Storage: " + thrown);
           }
-          download = null;
+          ota._download = null;
           log("ota: " + data.version + " ok, restart");
           // lets the last progress leave
           env.set(() => {
@@ -201,7 +197,7 @@ export const makeOta = (
           }, 1000);
         };
         if (data.dProtocol == "mqtt")
-          download = kit._download(
+          ota._download = kit._download(
             {
               _request: (request) => link.publish("/sys" + prefix + "/thing/file/download", request, 0),
               _write: write,
@@ -226,7 +222,7 @@ export const makeOta = (
           // (a success restarts the board 1 s later anyway). Its progress is dropped meanwhile
           // (QoS 0 offline); a failure is queued at QoS 1 and reaches the platform once online.
           // http: the link stays up and reports the progress.
-          download = () => {};
+          ota._download = () => {};
           const secure = /^https:/.test(data.url),
             iot = (global as any).iot;
           let offset = 0,
@@ -292,7 +288,7 @@ export const makeOta = (
           }, 0);
         }
       }
-      return true;
     },
   };
+  return ota;
 };

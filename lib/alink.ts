@@ -202,16 +202,35 @@ export class Alink {
       if (pendingIds.push(id) > 32) pendingIds.shift();
       return id;
     };
+    // The most common message, a reply to one of our posts (only ours arrive: we subscribe to
+    // no others), is told by its end (no topic string built) and handled here; every other
+    // message goes to request(), whose text is long: Espruino lexes all of a function's text
+    // at each call, so it is not lexed for every post.
     alink.message = (topic, payload) => {
+      let message: any, index: any, id: any, code: any;
+      if (!topic.endsWith("/post_reply")) return request(topic, payload);
+      try {
+        message = JSON.parse(payload);
+        // before any message.x: Espruino lets a throw inside an object literal escape try/catch
+        if (!message || typeof message != "object") throw Error("not a JSON object");
+        index = pendingIds.indexOf((id = "" + message.id));
+        if (index < 0) return;
+        pendingIds.splice(index, 1);
+        code = message.code;
+        if (code != 200) host.error("post " + id + ": code " + code + " " + message.message);
+        if (alink.on) alink.on("reply", id, code, message);
+      } catch (thrown) {
+        host.error("alink " + topic + ": " + (thrown as Error).message);
+      }
+    };
+    // a request from the cloud: property set, service, RRPC; or an NTP reply, the log switch
+    const request = (topic: string, payload: string) => {
       // per topic: code and params/id/times of the message (locals are free, these are reused)
-      let message: any, code: any, value: any, index: any, identifier: any, data: any, reply: any, rest: any;
-      // the most common message, a reply to one of our posts (only ours arrive: we subscribe to
-      // no others), is told by its end: no topic string is built for it
-      const postReply = topic.endsWith("/post_reply"),
-        rrpcRequest = postReply ? "" : "/sys/" + productKey + "/" + deviceName + "/rrpc/request/";
+      let message: any, code: any, value: any, identifier: any, data: any, reply: any, rest: any;
+      const rrpcRequest = "/sys/" + productKey + "/" + deviceName + "/rrpc/request/";
       try {
         // classic RRPC: any payload, answered with the handler's text at QoS 0 (docs/ALIYUN.md §5)
-        if (rrpcRequest && topic.startsWith(rrpcRequest)) {
+        if (topic.startsWith(rrpcRequest)) {
           value = topic.slice(rrpcRequest.length);
           if (alink.on && value && value.split("/").length == 1) {
             reply = alink.on("rrpc", payload);
@@ -227,15 +246,6 @@ export class Alink {
         message = JSON.parse(payload);
         // before any message.x: Espruino lets a throw inside an object literal escape try/catch
         if (!message || typeof message != "object") throw Error("not a JSON object");
-        if (postReply) {
-          index = pendingIds.indexOf((value = "" + message.id));
-          if (index < 0) return;
-          pendingIds.splice(index, 1);
-          code = message.code;
-          if (code != 200) host.error("post " + value + ": code " + code + " " + message.message);
-          if (alink.on) alink.on("reply", value, code, message);
-          return;
-        }
         // services: asynchronous on thing/service/{identifier} (reply on + "_reply"), synchronous
         // on /ext/rrpc/{rrpcId}/sys/.../thing/service/{identifier} (reply on the same topic):
         // the identifier is what follows thing/service/, one level, not a reply

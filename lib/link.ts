@@ -171,11 +171,64 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       error("callback: " + errorText(thrown));
     }
   };
-  // The next step of a (re)connect: Wi-Fi unless it is up, then the MQTT session. (One
-  // function for both steps: each function is resident.)
-  const connect = () => {
-    const current = session!,
-      attempt = ++generation; // a late callback of an earlier attempt is stale from here on
+  // The next step of a (re)connect: Wi-Fi unless it is up, then the MQTT session, and with
+  // the broker's CONNACK (connack: the packet) the session online. One function for the
+  // three steps: each function is resident, and the CONNACK's handling, here, is not lexed
+  // for every packet (Espruino lexes all of a function's text at each call).
+  const connect = (connack?: any) => {
+    const current = session!;
+    if (connack) {
+      const returnCode = connack.rc;
+      if (returnCode) {
+        const badCredentials = returnCode == 4 || returnCode == 5;
+        // return codes 1..5 (MQTT 3.1.1 §3.2.2.3): a literal in the code (flash), not a resident array
+        return dropLink(
+          "connack " +
+            returnCode +
+            ": " +
+            (",unacceptable protocol version,identifier rejected,server unavailable,bad username or password,not authorized".split(
+              ",",
+            )[returnCode] || "refused") +
+            (badCredentials ? ", check " + current._secret : ""),
+          badCredentials,
+        );
+      }
+      if (current._register) {
+        // no reply within the CONNACK timeout: a failed attempt, on the long schedule
+        state = "registering";
+        return armTimer(PHASE, () => dropLink("register: no reply", true), settings.connackTimeoutSeconds * 1000);
+      }
+      state = "online";
+      connects++;
+      armTimer(
+        PHASE,
+        () => {
+          networkAttempts = 0;
+          // stable: both schedules and the twin count start again
+          armTimer(
+            PHASE,
+            () => {
+              networkAttempts = loginAttempts = twinCloses = 0;
+            },
+            settings.stableSeconds * 1000 - 10000,
+          );
+        },
+        10000,
+      ); // proven
+      // made here and not kept: the timers above hold this call's scope as long as they wait,
+      // and with it its locals (a list of long strings)
+      let topics: string[] | null = current._topics();
+      if (topics.length) send(encodeSubscribe(nextPacketId(), topics, 1));
+      topics = null;
+      // a resend sets DUP
+      for (const item of queue) {
+        send(item._sent ? String.fromCharCode(item._bytes.charCodeAt(0) | 8) + item._bytes.slice(1) : item._bytes);
+        item._sent = 1;
+      }
+      if (state == "online") callUser(link.onOnline);
+      return;
+    }
+    const attempt = ++generation; // a late callback of an earlier attempt is stale from here on
     if (wifiState != "up") {
       state = "wifi";
       wifiState = "connecting";
@@ -289,54 +342,8 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   // packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
   const onPacket = (packet: any) => {
     const type = packet.type,
-      returnCode = packet.rc,
       current = session!;
-    if (type == CONNACK && state == "connecting") {
-      if (returnCode) {
-        const badCredentials = returnCode == 4 || returnCode == 5;
-        // return codes 1..5 (MQTT 3.1.1 §3.2.2.3): a literal in the code (flash), not a resident array
-        return dropLink(
-          "connack " +
-            returnCode +
-            ": " +
-            (",unacceptable protocol version,identifier rejected,server unavailable,bad username or password,not authorized".split(
-              ",",
-            )[returnCode] || "refused") +
-            (badCredentials ? ", check " + current._secret : ""),
-          badCredentials,
-        );
-      }
-      if (current._register) {
-        // no reply within the CONNACK timeout: a failed attempt, on the long schedule
-        state = "registering";
-        return armTimer(PHASE, () => dropLink("register: no reply", true), settings.connackTimeoutSeconds * 1000);
-      }
-      state = "online";
-      connects++;
-      armTimer(
-        PHASE,
-        () => {
-          networkAttempts = 0;
-          // stable: both schedules and the twin count start again
-          armTimer(
-            PHASE,
-            () => {
-              networkAttempts = loginAttempts = twinCloses = 0;
-            },
-            settings.stableSeconds * 1000 - 10000,
-          );
-        },
-        10000,
-      ); // proven
-      const topics = current._topics();
-      if (topics.length) send(encodeSubscribe(nextPacketId(), topics, 1));
-      // a resend sets DUP
-      for (const item of queue) {
-        send(item._sent ? String.fromCharCode(item._bytes.charCodeAt(0) | 8) + item._bytes.slice(1) : item._bytes);
-        item._sent = 1;
-      }
-      if (state == "online") callUser(link.onOnline);
-    }
+    if (type == CONNACK && state == "connecting") connect(packet);
     if (state == "registering") {
       // the platform closes after its reply: the session ends here, the login starts from a timer
       if (type == PUBLISH && /^\/ext\/reg/.test(packet.topic)) {

@@ -27,7 +27,9 @@ function fail(message: string): never {
 
 // length-prefixed UTF-8 string field
 function stringField(text: string): string {
-  text = utf8(text);
+  // ASCII (every topic of the platform) is tested here: utf8() is long, and Espruino lexes
+  // all of a function's text at each call (a topic is encoded with every post)
+  if (/[^\x00-\x7f]/.test(text)) text = utf8(text);
   if (text.length > 65535) fail("field over 65535 bytes");
   return uint16(text.length) + text;
 }
