@@ -16,24 +16,29 @@ export interface AlinkHost {
 // does; NaN, Infinity, a top-level undefined or function, and cycles throw "json: …".
 // Strings keep their chars (only `"`, `\` and < 0x20 escaped), so UTF-8 bytes survive:
 // Espruino's JSON.stringify turns each byte >= 0x80 into \u00XX, which is not UTF-8 text.
-// (depth: internal, for the recursion)
-export function json(value: any, depth?: number): string {
-  let text: any = "",
-    key: any,
-    member: any,
-    isArray: any;
-  if (value && typeof value == "object" && !depth) {
+export function json(value: any): string {
+  let text: any;
+  if (value && typeof value == "object") {
     // Fast path (a post of numbers and plain ASCII text): the native encoder's text, taken
     // when it is exactly ours: printable ASCII with no escape at all (Espruino escapes each
     // byte >= 0x80 of UTF-8 text, engines differ in how they escape control chars), no null
     // (perhaps from NaN or Infinity) and no "..." (Espruino's mark for a cycle; Node throws).
-    // Otherwise the exact encoder below, several times slower on the device.
+    // Otherwise the exact encoder, several times slower on the device: a function of its own,
+    // so that a post does not lex its text (Espruino lexes all of a function's text at each call).
     try {
       text = JSON.stringify(value);
     } catch (ignored) {}
     if (text && !/[^ -~]|\\|null|\.\.\./.test(text)) return text;
-    text = "";
   }
+  return exactJson(value, 0);
+}
+
+// json() without the fast path (depth: for the recursion)
+function exactJson(value: any, depth: number): string {
+  let text: any = "",
+    key: any,
+    member: any,
+    isArray: any;
   if (typeof value == "string")
     // printable ASCII: native JSON.stringify gives the same text, fastest. Otherwise
     // each string is made UTF-8 bytes on its own (a byte string next to a Unicode one in
@@ -43,7 +48,7 @@ export function json(value: any, depth?: number): string {
       : JSON.stringify(value);
   if (value && typeof value == "object") {
     // the depth limit also stops cycles
-    depth = (depth || 0) + 1;
+    depth++;
     if (depth > 10) throw Error("json: over 10 deep");
     isArray = Array.isArray(value);
     for (key in value) {
@@ -52,7 +57,7 @@ export function json(value: any, depth?: number): string {
         if (!isArray) continue;
         member = null;
       }
-      text += (text ? "," : "") + (isArray ? "" : json("" + key) + ":") + json(member, depth);
+      text += (text ? "," : "") + (isArray ? "" : exactJson("" + key, depth) + ":") + exactJson(member, depth);
     }
     return isArray ? "[" + text + "]" : "{" + text + "}";
   }

@@ -80,6 +80,47 @@ export function encodeSubscribe(id: number, topics: string[], qos: number): stri
 export const encodePingreq = () => "\xc0\0";
 export const encodeDisconnect = () => "\xe0\0";
 
+// The body of a PUBLISH (QoS 0 or 1: the reader refuses QoS 2) and of the other packets a
+// client receives, one function each (a PUBACK, the most common, never lexes the PUBLISH code:
+// Espruino lexes all of a function's text at each call). Malformed: "mqtt: bad packet, type N".
+function decodePublish(header: number, body: string, remainingLength: number): Packet {
+  const topicEnd = readUint16(body, 0) + 2,
+    qos = (header >> 1) & 1,
+    payloadStart = topicEnd + 2 * qos; // after the packet id
+  if (payloadStart > remainingLength) fail("bad packet, type " + PUBLISH);
+  return {
+    type: PUBLISH,
+    topic: body.slice(2, topicEnd),
+    payload: body.slice(payloadStart, remainingLength),
+    qos: qos,
+    id: qos && readUint16(body, topicEnd),
+    dup: (header & 8) > 0,
+    retain: (header & 1) > 0,
+  };
+}
+function decodeAck(type: number, body: string, remainingLength: number): Packet {
+  let position: number, code: number;
+  // CONNACK: acknowledge flags 0 or 1 (bits 7-1 reserved); SUBACK: return codes 0, 1, 2 or 128
+  let malformed: any =
+    type == SUBACK
+      ? remainingLength < 3
+      : remainingLength != (type == PINGRESP ? 0 : 2) || (type == CONNACK && body.charCodeAt(0) > 1);
+  const packet: any =
+    type == CONNACK
+      ? { type: type, sp: (body.charCodeAt(0) & 1) > 0, rc: body.charCodeAt(1) }
+      : remainingLength
+        ? { type: type, id: readUint16(body, 0) }
+        : { type: type };
+  if (type == SUBACK)
+    for (packet.granted = [], position = 2; position < remainingLength; ) {
+      code = body.charCodeAt(position++);
+      if (code > 2 && code != 128) malformed = 1;
+      packet.granted.push(code);
+    }
+  if (malformed) fail("bad packet, type " + type);
+  return packet;
+}
+
 /** Incremental reader: push() arbitrary chunks of socket data, get whole packets.
  * A packet over maxPacket bytes (whole packet) or malformed input throws "mqtt: …" and
  * resets the reader. */
@@ -105,12 +146,7 @@ export class MqttReader {
       position: number,
       multiplier: number,
       encodedByte: number,
-      type: number,
-      topicEnd: number,
-      qos: number,
-      payloadStart: number,
-      result: any,
-      malformed: any;
+      packet: Packet;
     // the state stays reset (so a throw leaves it reset) until we store it back
     reader._buffer = "";
     reader._header = 0;
@@ -145,45 +181,14 @@ export class MqttReader {
         reader._remainingLength = remainingLength;
         return;
       }
-      type = header >> 4;
-      if (type == PUBLISH) {
-        topicEnd = readUint16(buffer, 0) + 2;
-        qos = (header >> 1) & 1;
-        payloadStart = topicEnd + 2 * qos; // after the packet id
-        result = {
-          type: type,
-          topic: buffer.slice(2, topicEnd),
-          payload: buffer.slice(payloadStart, remainingLength),
-          qos: qos,
-          id: qos && readUint16(buffer, topicEnd),
-          dup: (header & 8) > 0,
-          retain: (header & 1) > 0,
-        };
-        malformed = payloadStart > remainingLength;
-      } else {
-        // CONNACK: acknowledge flags 0 or 1 (bits 7-1 reserved); SUBACK: return codes 0, 1, 2 or 128
-        malformed =
-          type == SUBACK
-            ? remainingLength < 3
-            : remainingLength != (type == PINGRESP ? 0 : 2) || (type == CONNACK && buffer.charCodeAt(0) > 1);
-        result =
-          type == CONNACK
-            ? { type: type, sp: (buffer.charCodeAt(0) & 1) > 0, rc: buffer.charCodeAt(1) }
-            : remainingLength
-              ? { type: type, id: readUint16(buffer, 0) }
-              : { type: type };
-        if (type == SUBACK)
-          for (result.granted = [], position = 2; position < remainingLength; ) {
-            encodedByte = buffer.charCodeAt(position++);
-            if (encodedByte > 2 && encodedByte != 128) malformed = 1;
-            result.granted.push(encodedByte);
-          }
-      }
-      if (malformed) fail("bad packet, type " + type);
+      packet =
+        header >> 4 == PUBLISH
+          ? decodePublish(header, buffer, remainingLength)
+          : decodeAck(header >> 4, buffer, remainingLength);
       // store the state before the callback, so a throwing onPacket loses nothing
       reader._buffer = buffer = buffer.slice(remainingLength);
       header = 0;
-      onPacket(result);
+      onPacket(packet);
       reader._buffer = "";
     }
   }
