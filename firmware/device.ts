@@ -64,7 +64,7 @@ export const makeEnv = (): LinkEnv => {
       }
     },
     _kick: E.kickWatchdog,
-    _free: () => process.memory().free,
+    _memory: process.memory,
     _uptime: () => getTime() - startSeconds,
     _log: console.log,
   };

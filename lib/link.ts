@@ -37,7 +37,7 @@ export interface LinkEnv extends Timers {
   ): LinkSocket;
   _wifiConnect(ssid: string, password: string, callback: (err: string | null) => void): void;
   _kick(): void; // watchdog
-  _free(): number; // free JsVars
+  _memory(): { free: number }; // process.memory(): free JsVars
   _uptime(): number; // seconds since the firmware started, immune to clock steps (NTP)
   _log(line: string): void; // never given secrets
 }
@@ -274,7 +274,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     const from = this;
     if (from != socket) return;
     // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
-    armTimer(RECEIVE, ping, session!._keepAlive * 500);
+    armTimer(RECEIVE, send, session!._keepAlive * 500);
     try {
       // a packet may end the session: the rest of the chunk is then ignored
       reader!.push(data, (packet) => {
@@ -326,18 +326,18 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     );
     if (wasOnline) callUser(link.onOffline);
   };
-  const send = (bytes: string) => {
+  // Writes bytes; without bytes (the keep-alive timers call it so) a PINGREQ, and then the
+  // PINGRESP deadline. (One function for both: each function is resident.)
+  const send = (bytes?: string) => {
+    const isPing = !bytes;
     if (socket)
       try {
-        socket.write(bytes);
-        armTimer(SEND, ping, session!._keepAlive * 500);
+        socket.write(bytes || "\xc0\0"); // PINGREQ (mqtt.ts encodePingreq; a literal stays in flash)
+        armTimer(SEND, send, session!._keepAlive * 500);
       } catch (thrown) {
         dropLink("write: " + errorText(thrown));
       }
-  };
-  const ping = () => {
-    send("\xc0\0"); // PINGREQ (as mqtt.ts encodePingreq): a literal stays in flash, a function is resident
-    if (socket) armTimer(RECEIVE, () => dropLink("ping timeout"), settings.pingTimeoutSeconds * 1000);
+    if (isPing && socket) armTimer(RECEIVE, () => dropLink("ping timeout"), settings.pingTimeoutSeconds * 1000);
   };
   // packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
   const onPacket = (packet: any) => {
@@ -449,7 +449,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
         uptime: Math.floor(env._uptime()),
         queue: queue.length,
         dropped: dropped,
-        free: env._free(),
+        free: env._memory().free,
       };
     },
     error: error,

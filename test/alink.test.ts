@@ -326,7 +326,7 @@ describe("post / event", () => {
           set: timers.set,
           clear: timers.clear,
           _kick() {},
-          _free: () => 0,
+          _memory: () => ({ free: 0 }),
           _uptime: () => 0,
           _log() {},
         } as any as LinkEnv;

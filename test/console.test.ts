@@ -558,7 +558,7 @@ function envOnFakeTime(timers: ReturnType<typeof fakeTimers>, logs: string[], on
     clear: timers.clear,
     _random: () => 0.5,
     _kick: () => {},
-    _free: () => 1000,
+    _memory: () => ({ free: 1000 }),
     _uptime: () => timers.now / 1000,
     _log: (l: string) => logs.push(l),
     _wifiConnect(ssid: string, password: string, callback: any) {

@@ -128,7 +128,7 @@ function rig(over?: Partial<LinkSettings>, opts?: { wifi?: "auto" | "manual" }) 
     _kick() {
       r.kicks++;
     },
-    _free: () => 1234,
+    _memory: () => ({ free: 1234 }),
     _uptime: () => T.now / 1000,
     _log(l) {
       r.logs.push(l);
@@ -881,7 +881,7 @@ describe("Link: a flaky broker is not a twin device", () => {
       clear: T.clear,
       _random: rand,
       _kick() {},
-      _free: () => 0,
+      _memory: () => ({ free: 0 }),
       _uptime: () => T.now / 1000,
       _log: (l) => logs.push(l),
       _wifiConnect(ssid, password, callback) {
@@ -1000,7 +1000,7 @@ function advance(ms){var end=now+ms,k,best,key;for(;;){best=null;for(k in q)if(q
  if(!best)break;delete q[key];now=best.at;best.f()}now=end}
 var env={set:function(f,ms){q[++handle]={at:now+ms,f:f};return handle},
  clear:function(h){if(h==null||!q[h])throw new Error("bad clear "+h);delete q[h]},
- _random:function(){return 0.5},_kick:function(){},_free:function(){return 0},_uptime:function(){return 0},_log:function(){},
+ _random:function(){return 0.5},_kick:function(){},_memory:function(){return {free:0}},_uptime:function(){return 0},_log:function(){},
  _wifiConnect:function(s,p,cb){cb(null)},
  _connect:function(host,port,tls,onOpen,onData,onClose){sock={write:function(b){written=b},end:function(){},open:onOpen,data:onData,close:onClose};return sock}};
 var link=Link(env,{keepAlive:60,queueLength:16,maxPacket:4096,watchdogSeconds:40,offlineResetMinutes:30,
