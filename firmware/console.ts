@@ -251,7 +251,7 @@ export const makeIot = (deps: IotDeps): any => {
     },
     // (configuredAlink only without one: its long hint would be lexed at every post)
     post(params: any) {
-      return (alink || configuredAlink()).post(params);
+      return (alink || configuredAlink()).event("property", params);
     },
     event(identifier: string, params: any) {
       return (alink || configuredAlink()).event(identifier, params);

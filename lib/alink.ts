@@ -87,7 +87,6 @@ export function subscriptions(productKey: string, deviceName: string): string[] 
 
 // Methods are closures over constructor locals: minified, `x` beats `this._x`.
 export class Alink {
-  declare post: (params: object) => string;
   declare event: (identifier: string, params: object) => string;
   declare message: (topic: string, payload: string) => void;
   declare online: () => void;
@@ -191,7 +190,6 @@ export class Alink {
         );
     };
     if (logs) logs._flush = flushLogs;
-    alink.post = (params) => alink.event("property", params);
     alink.event = (identifier, params) => {
       if (typeof identifier != "string" || !/^\w+$/.test(identifier) || identifier.length > 50)
         throw Error("alink: bad event identifier " + identifier);
@@ -290,7 +288,7 @@ export class Alink {
             }
           host.publish(topic + "_reply", json({ id: message.id, code: code, data: {} }), 0);
           // the thing model expects accepted values to be reported back
-          if (code == 200) alink.post(message.params);
+          if (code == 200) alink.event("property", message.params);
         } else if (topic.startsWith("/ext/ntp/")) {
           const serverRecv = +message.serverRecvTime,
             serverSend = +message.serverSendTime,

@@ -231,8 +231,8 @@ describe("json", () => {
 describe("post / event", () => {
   it("publishes the property post at QoS 1 with increasing ids", () => {
     const t = setup();
-    expect(t.a.post({ Temp: 21.5 })).toBe("1");
-    expect(t.a.post({ Temp: -3, On: true, Mode: null })).toBe("2");
+    expect(t.a.event("property", { Temp: 21.5 })).toBe("1");
+    expect(t.a.event("property", { Temp: -3, On: true, Mode: null })).toBe("2");
     expect(t.pubs.map((p) => [p.topic, p.qos])).toEqual([
       [SYS + "event/property/post", 1],
       [SYS + "event/property/post", 1],
@@ -245,9 +245,9 @@ describe("post / event", () => {
   it("wraps the id after 4294967295 back to 1", () => {
     const t = setup();
     (t.a as any)._lastId = 4294967294;
-    expect(t.a.post({ a: 1 })).toBe("4294967295");
-    expect(t.a.post({ a: 1 })).toBe("1");
-    expect(t.a.post({ a: 1 })).toBe("2");
+    expect(t.a.event("property", { a: 1 })).toBe("4294967295");
+    expect(t.a.event("property", { a: 1 })).toBe("1");
+    expect(t.a.event("property", { a: 1 })).toBe("2");
     expect(t.pubs.map((p) => decode(p.payload).id)).toEqual(["4294967295", "1", "2"]);
   });
 
@@ -259,8 +259,8 @@ describe("post / event", () => {
       v: 21.5,
     };
     const t = setup();
-    t.a.post(params);
-    t.a.post(esp);
+    t.a.event("property", params);
+    t.a.event("property", esp);
     expect(bytes(t.pubs[0].payload)).toEqual(Buffer.from(JSON.stringify(postMsg("1", params))));
     expect(bytes(t.pubs[1].payload)).toEqual(Buffer.from(JSON.stringify(postMsg("2", params))));
     expect(decode(t.pubs[1].payload).params.name).toBe("温度传感器");
@@ -284,16 +284,16 @@ describe("post / event", () => {
   it("throws only for invalid params, without using an id", () => {
     const t = setup();
     for (const bad of [null, undefined, [], [1], "x", 5, true]) {
-      expect(() => t.a.post(bad as any)).toThrow(/params must be an object/);
+      expect(() => t.a.event("property", bad as any)).toThrow(/params must be an object/);
     }
     for (const bad of [{ n: NaN }, { n: Infinity }, { a: [1, -Infinity] }]) {
-      expect(() => t.a.post(bad)).toThrow(/json: /);
+      expect(() => t.a.event("property", bad)).toThrow(/json: /);
     }
     const cyc: any = {};
     cyc.c = cyc;
-    expect(() => t.a.post(cyc)).toThrow(/over 10 deep/);
+    expect(() => t.a.event("property", cyc)).toThrow(/over 10 deep/);
     expect(t.pubs.length).toBe(0);
-    expect(t.a.post({ ok: 1 })).toBe("1");
+    expect(t.a.event("property", { ok: 1 })).toBe("1");
   });
 
   it("a post over the link's maxPacket (whole PUBLISH, mqtt-packet's size) throws and uses no id; at the limit it is sent", () => {
@@ -349,9 +349,9 @@ describe("post / event", () => {
         () => 0,
         () => {},
       );
-      expect(() => a.post(params(k + 1))).toThrow(new RegExp(`^mqtt: packet over ${max} bytes$`));
+      expect(() => a.event("property", params(k + 1))).toThrow(new RegExp(`^mqtt: packet over ${max} bytes$`));
       expect(link.status().queue).toBe(0);
-      expect(a.post(params(k))).toBe("1"); // the id of the rejected post was not used
+      expect(a.event("property", params(k))).toBe("1"); // the id of the rejected post was not used
       expect(link.status().queue).toBe(1);
     }
     expect(exact).toBe(8);
@@ -446,8 +446,8 @@ describe("cloud messages", () => {
         SYS + topic,
         JSON.stringify({ code, data: {}, id, message, method: "thing.event.property.post", version: "1.0" }),
       );
-    const id1 = t.a.post({ a: 1 }),
-      id2 = t.a.post({ a: 2 }),
+    const id1 = t.a.event("property", { a: 1 }),
+      id2 = t.a.event("property", { a: 2 }),
       id3 = t.a.event("Alarm", { b: 1 });
     reply("event/property/post_reply", id1, 200, "success");
     reply("event/property/post_reply", id2, 6106, "map size must less than 200");
@@ -466,7 +466,7 @@ describe("cloud messages", () => {
     const t = setup();
     const replies: string[] = [];
     handle(t.a, "reply", (id) => replies.push(id));
-    for (let i = 0; i < 100; i++) t.a.post({ i });
+    for (let i = 0; i < 100; i++) t.a.event("property", { i });
     for (const id of ["1", "68", "69", "100"])
       t.a.message(SYS + "event/property/post_reply", JSON.stringify({ code: 200, id }));
     expect(replies).toEqual(["69", "100"]); // only the last 32 (69..100) are remembered
@@ -575,7 +575,7 @@ O("mix",H(json({u:"\\u6e29\\u5ea6",n:"caf\\xe9\\n",a:"ok",s:E.toString(new Uint8
 var a=new Alink({publish:function(t,p,q){pubs.push([t,H(p),q])},error:function(m){errs.push(m)}},
  {set:function(f,ms){tm[th]=[f,ms];return th++},clear:function(h){if(!tm[h])throw new Error("dead "+h);delete tm[h]}},
  "pk","dn",function(){return clock},function(s){times.push(s)});
-a.post(V[1]);
+a.event("property", V[1]);
 try{a.event("a-b",{})}catch(e){errs.push(e.message)}
 a.on=function(e,p){if(e!="set")return;if(p.x==2)throw new Error("no");return p.x==3?404:undefined};
 [1,2,3].forEach(function(x){a.message("/sys/pk/dn/thing/service/property/set",'{"id":"'+(6+x)+'","params":{"x":'+x+'}}')});

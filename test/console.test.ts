@@ -78,13 +78,9 @@ function setupIot(storage = new FakeStorage(), extra: any = {}) {
             offline() {
               a.stopped++;
             },
-            post(p: any) {
-              a.posts.push(p);
-              return "1";
-            },
             event(i: string, p: any) {
               a.posts.push([i, p]);
-              return "2";
+              return "" + a.posts.length;
             },
           };
           alinks.push(a);
@@ -467,7 +463,10 @@ describe("iot.post / event / on", () => {
     a.iot.setup(full());
     expect(a.iot.post({ t: 1 })).toBe("1");
     expect(a.iot.event("alarm", { x: 2 })).toBe("2");
-    expect(a.alinks[0].posts).toEqual([{ t: 1 }, ["alarm", { x: 2 }]]);
+    expect(a.alinks[0].posts).toEqual([
+      ["property", { t: 1 }],
+      ["alarm", { x: 2 }],
+    ]);
   });
 
   it("link events reach alink and every listener, synchronously", () => {
