@@ -2,7 +2,6 @@
 import { configKit } from "../lib/config";
 import { subscriptions } from "../lib/alink";
 import { LOG_LEVELS, type DeviceLog } from "../lib/logs";
-import type { Ota } from "./ota";
 
 export interface Store {
   read(name: string): any;
@@ -23,6 +22,17 @@ export interface IotDeps {
   // OTA (firmware/ota.ts makeOta): its topics are subscribed too; it gets its own messages
   // (upgrade pushes to _message, download replies to _download) and every CONNACK (_message())
   _ota?: Ota;
+}
+
+// OTA as the console sees it (firmware/ota.ts makeOta)
+export interface Ota {
+  /** The topics to subscribe for this device (at every CONNACK, before any of its messages). */
+  _topics(productKey: string, deviceName: string): string[];
+  /** An upgrade push (/ota/device/upgrade/...). No topic: after every CONNACK (confirms a
+   * trial, reports a rollback, informs the versions). */
+  _message(topic?: string, payload?: string): void;
+  /** The running MQTT download's handler of a download_reply; null when none runs. */
+  _download: ((payload: string) => void) | null;
 }
 
 // Power-safe config: two slots "iot.cfg0"/"iot.cfg1", each {n: sequence, c: config}.

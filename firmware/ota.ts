@@ -16,16 +16,7 @@ import type { LinkEnv } from "../lib/link";
 import type { DeviceLog } from "../lib/logs";
 import { cryptoKit, hex } from "../lib/crypto";
 import { digest } from "./device";
-
-export interface Ota {
-  /** The topics to subscribe for this device (at every CONNACK, before any of its messages). */
-  _topics(productKey: string, deviceName: string): string[];
-  /** An upgrade push (/ota/device/upgrade/...). No topic: after every CONNACK (confirms a
-   * trial, reports a rollback, informs the versions). */
-  _message(topic?: string, payload?: string): void;
-  /** The running MQTT download's handler of a download_reply; null when none runs. */
-  _download: ((payload: string) => void) | null;
-}
+import type { Ota } from "./console";
 
 // storage: require("Storage"); link: publishes; env: timers and the console log; logs: the cloud log
 export const makeOta = (
