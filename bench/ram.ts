@@ -4,7 +4,9 @@
 // Figures are net of the bare interpreter + harness (a control run with a stand-in `iot`).
 //   load: after the bundle ran, unconfigured; online: 500 ms after CONNACK, booted from the
 //   saved config; posts: after 100 posts (one at a time); sets: after 20 property sets;
-//   postsPerSec: iot.post over 10 s with up to 8 posts awaiting their post_reply.
+//   postsPerSec: iot.post over 10 s with up to 8 posts awaiting their post_reply;
+//   cpuMsPerPost: the interpreter's CPU time over those 10 s per post (a post, its PUBACK
+//   and its post_reply), steadier than the rate when other work shares the machine.
 import { rmSync, existsSync, readFileSync } from "node:fs";
 import { startEmulator } from "../tools/emulator/index";
 import { startDevice, randomName } from "../tools/real-interpreter/run";

@@ -171,14 +171,33 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       error("callback: " + errorText(thrown));
     }
   };
-  // The next step of a (re)connect: Wi-Fi unless it is up, then the MQTT session, and with
-  // the broker's CONNACK (connack: the packet) the session online. One function for the
-  // three steps: each function is resident, and the CONNACK's handling, here, is not lexed
-  // for every packet (Espruino lexes all of a function's text at each call).
-  const connect = (connack?: any) => {
+  // The next step of a (re)connect: Wi-Fi unless it is up, then the MQTT session; with a
+  // packet, the broker's CONNACK (the session online, or a registration waiting for its reply)
+  // or, registering, the reply. One function for these steps: each function is resident, and
+  // their handling, here, is not lexed for every packet (Espruino lexes all of a function's
+  // text at each call).
+  const connect = (packet?: any) => {
     const current = session!;
-    if (connack) {
-      const returnCode = connack.rc;
+    if (packet && state == "registering") {
+      // the platform closes after its reply: the session ends here, the login starts from a timer
+      if (packet.type == PUBLISH && /^\/ext\/reg/.test(packet.topic)) {
+        endSession("registered");
+        armTimer(
+          PHASE,
+          () => {
+            try {
+              current._register!(packet.payload);
+            } catch (thrown) {
+              dropLink("register: " + errorText(thrown), true);
+            }
+          },
+          0,
+        );
+      }
+      return;
+    }
+    if (packet) {
+      const returnCode = packet.rc;
       if (returnCode) {
         const badCredentials = returnCode == 4 || returnCode == 5;
         // return codes 1..5 (MQTT 3.1.1 §3.2.2.3): a literal in the code (flash), not a resident array
@@ -341,27 +360,9 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   };
   // packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
   const onPacket = (packet: any) => {
-    const type = packet.type,
-      current = session!;
-    if (type == CONNACK && state == "connecting") connect(packet);
-    if (state == "registering") {
-      // the platform closes after its reply: the session ends here, the login starts from a timer
-      if (type == PUBLISH && /^\/ext\/reg/.test(packet.topic)) {
-        endSession("registered");
-        armTimer(
-          PHASE,
-          () => {
-            try {
-              current._register!(packet.payload);
-            } catch (thrown) {
-              dropLink("register: " + errorText(thrown), true);
-            }
-          },
-          0,
-        );
-      }
-      return;
-    }
+    const type = packet.type;
+    // the CONNACK, and any packet while registering, are steps of the (re)connect
+    if ((type == CONNACK && state == "connecting") || state == "registering") return connect(packet);
     if (type == PUBLISH) {
       if (packet.qos == 1) send(encodePuback(packet.id));
       callUser(link.onMessage, packet.topic, packet.payload);
