@@ -1,6 +1,7 @@
 // The global `iot` console object; config persistence in Storage.
 import { configKit } from "../lib/config";
 import { subscriptions } from "../lib/alink";
+import type { Subscription } from "../lib/mqtt";
 import { LOG_LEVELS, type DeviceLog } from "../lib/logs";
 
 export interface Store {
@@ -27,7 +28,7 @@ export interface IotDeps {
 // OTA as the console sees it (firmware/ota.ts makeOta)
 export interface Ota {
   /** The topics to subscribe for this device (at every CONNACK, before any of its messages). */
-  _topics(productKey: string, deviceName: string): string[];
+  _topics(productKey: string, deviceName: string): Subscription[];
   /** An upgrade push (/ota/device/upgrade/...). No topic: after every CONNACK (confirms a
    * trial, reports a rollback, informs the versions). */
   _message(topic?: string, payload?: string): void;

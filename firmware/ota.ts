@@ -56,7 +56,11 @@ export const makeOta = (
     _download: null,
     _topics(productKey, deviceName) {
       prefix = "/" + productKey + "/" + deviceName;
-      return ["/ota/device/upgrade" + prefix, "/sys" + prefix + "/thing/file/download_reply"];
+      // pushes at QoS 1; the blocks, answers to our requests, at QoS 0 (a lost one is asked again)
+      return [
+        ["/ota/device/upgrade" + prefix, 1],
+        ["/sys" + prefix + "/thing/file/download_reply", 0],
+      ];
     },
     // Called only for OTA's own messages (the console routes them by topic): Espruino lexes
     // all of a function's text at every call, and this one is long. Everything is created for

@@ -2,6 +2,7 @@
 import { utf8 } from "./bytes";
 import { hex } from "./crypto";
 import type { Timers } from "./link";
+import type { Subscription } from "./mqtt";
 import type { DeviceLog } from "./logs";
 
 // Link fits. publish() throws for what it cannot send (Link: a PUBLISH over maxPacket):
@@ -66,22 +67,26 @@ function exactJson(value: any, depth: number): string {
   throw Error("json: cannot encode " + typeof value);
 }
 
-/** The topics the link subscribes: [property set, post replies, NTP response, services,
- * synchronous services (RRPC over /ext/rrpc), classic RRPC requests, log config reply and push].
- * Under MQTT's rules `thing/service/+` matches one level only, so it does not cover
- * `thing/service/property/set` (two levels): both are subscribed, and no message matches two filters. */
-export function subscriptions(productKey: string, deviceName: string): string[] {
+/** The topic filters the link subscribes, each with its QoS: [property set, post replies, NTP
+ * response, services, synchronous services (RRPC over /ext/rrpc), classic RRPC requests, log
+ * config reply and push]. Under MQTT's rules `thing/service/+` matches one level only, so it
+ * does not cover `thing/service/property/set` (two levels): both are subscribed, and no message
+ * matches two filters. Answers to the device's own requests (post replies, NTP, the log
+ * config reply) at QoS 0, as Alibaba's device SDKs subscribe them (e.g. espressif/esp-mdf's
+ * aliyun_subscribe.c): the device sends no PUBACK per reply, and with a clean session QoS 1
+ * would redeliver nothing after a drop anyway. Requests from the cloud at QoS 1. */
+export function subscriptions(productKey: string, deviceName: string): Subscription[] {
   const device = productKey + "/" + deviceName,
     thing = "/sys/" + device + "/thing/";
   return [
-    thing + "service/property/set",
-    thing + "event/+/post_reply",
-    "/ext/ntp/" + device + "/response",
-    thing + "service/+",
-    "/ext/rrpc/+" + thing + "service/+",
-    "/sys/" + device + "/rrpc/request/+",
-    thing + "config/log/get_reply",
-    thing + "config/log/push",
+    [thing + "service/property/set", 1],
+    [thing + "event/+/post_reply", 0],
+    ["/ext/ntp/" + device + "/response", 0],
+    [thing + "service/+", 1],
+    ["/ext/rrpc/+" + thing + "service/+", 1],
+    ["/sys/" + device + "/rrpc/request/+", 1],
+    [thing + "config/log/get_reply", 0],
+    [thing + "config/log/push", 1],
   ];
 }
 

@@ -11,6 +11,7 @@ import {
   encodePublish,
   encodePuback,
   encodeSubscribe,
+  type Subscription,
 } from "./mqtt";
 
 export interface Timers {
@@ -67,7 +68,7 @@ export interface Session {
   username: string;
   password: string;
   _keepAlive: number;
-  _topics: () => string[]; // made at each CONNACK, not kept: a list of long strings costs RAM
+  _topics: () => Subscription[]; // made at each CONNACK, not kept: a list of long strings costs RAM
   _tls: boolean;
   _secret: string;
   _register?: (payload: string) => void;
@@ -236,8 +237,8 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       ); // proven
       // made here and not kept: the timers above hold this call's scope as long as they wait,
       // and with it its locals (a list of long strings)
-      let topics: string[] | null = current._topics();
-      if (topics.length) send(encodeSubscribe(nextPacketId(), topics, 1));
+      let topics: Subscription[] | null = current._topics();
+      if (topics.length) send(encodeSubscribe(nextPacketId(), topics));
       topics = null;
       // a resend sets DUP
       for (const item of queue) {

@@ -11,6 +11,9 @@ export const CONNACK = 2,
   UNSUBACK = 11,
   PINGRESP = 13;
 
+// A topic filter and the QoS requested for it
+export type Subscription = [string, 0 | 1];
+
 export type Packet =
   | { type: typeof CONNACK; sp: boolean; rc: number }
   | { type: typeof PUBLISH; topic: string; payload: string; qos: number; id: number; dup: boolean; retain: boolean }
@@ -71,9 +74,10 @@ export function encodePublish(
 
 export const encodePuback = (id: number) => "\x40\x02" + uint16(id);
 
-export function encodeSubscribe(id: number, topics: string[], qos: number): string {
+/** SUBSCRIBE: each filter is [topic filter, requested QoS]. */
+export function encodeSubscribe(id: number, filters: Subscription[]): string {
   let body = uint16(id);
-  for (const topic of topics) body += stringField(topic) + chr(qos);
+  for (const filter of filters) body += stringField(filter[0]) + chr(filter[1]);
   return packet(130, body);
 }
 
@@ -181,10 +185,13 @@ export class MqttReader {
         reader._remainingLength = remainingLength;
         return;
       }
+      // a well-formed PUBACK, the most common packet, is decoded here (decodeAck is longer)
       packet =
         header >> 4 == PUBLISH
           ? decodePublish(header, buffer, remainingLength)
-          : decodeAck(header >> 4, buffer, remainingLength);
+          : header == 64 && remainingLength == 2
+            ? { type: PUBACK, id: readUint16(buffer, 0) }
+            : decodeAck(header >> 4, buffer, remainingLength);
       // store the state before the callback, so a throwing onPacket loses nothing
       reader._buffer = buffer = buffer.slice(remainingLength);
       header = 0;

@@ -64,16 +64,16 @@ const postMsg = (id: string, params: any, e = "property") => ({
 });
 
 describe("subscriptions", () => {
-  it("lists the eight topics", () => {
+  it("lists the eight topics: requests from the cloud at QoS 1, answers to ours at QoS 0", () => {
     expect(subscriptions(PK, DN)).toEqual([
-      `/sys/${PK}/${DN}/thing/service/property/set`,
-      `/sys/${PK}/${DN}/thing/event/+/post_reply`,
-      `/ext/ntp/${PK}/${DN}/response`,
-      `/sys/${PK}/${DN}/thing/service/+`,
-      `/ext/rrpc/+/sys/${PK}/${DN}/thing/service/+`,
-      `/sys/${PK}/${DN}/rrpc/request/+`,
-      `/sys/${PK}/${DN}/thing/config/log/get_reply`,
-      `/sys/${PK}/${DN}/thing/config/log/push`,
+      [`/sys/${PK}/${DN}/thing/service/property/set`, 1],
+      [`/sys/${PK}/${DN}/thing/event/+/post_reply`, 0],
+      [`/ext/ntp/${PK}/${DN}/response`, 0],
+      [`/sys/${PK}/${DN}/thing/service/+`, 1],
+      [`/ext/rrpc/+/sys/${PK}/${DN}/thing/service/+`, 1],
+      [`/sys/${PK}/${DN}/rrpc/request/+`, 1],
+      [`/sys/${PK}/${DN}/thing/config/log/get_reply`, 0],
+      [`/sys/${PK}/${DN}/thing/config/log/push`, 1],
     ]);
   });
 });

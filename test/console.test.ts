@@ -631,7 +631,7 @@ describe("wired to the real Link, Alink and credentials", () => {
     expect(r.iot.status().state).toBe("online");
     expect(seen).toEqual(["online"]);
     const sub = r.written.find((p) => p.cmd == "subscribe");
-    expect(sub.subscriptions.map((x: any) => x.topic)).toEqual(subscriptions("a1X2bEnP82z", "example1"));
+    expect(sub.subscriptions.map((x: any) => [x.topic, x.qos])).toEqual(subscriptions("a1X2bEnP82z", "example1"));
     const setTopic = "/sys/a1X2bEnP82z/example1/thing/service/property/set";
     const replies = () =>
       r.written.filter((p) => p.topic == setTopic + "_reply").map((p) => JSON.parse(p.payload.toString()).code);

@@ -68,10 +68,10 @@ const SETTINGS: LinkSettings = {
   wifiTimeoutSeconds: 30,
   stableSeconds: 180,
 };
-const TOPICS = [
-  "/sys/pk/dn/thing/service/property/set",
-  "/sys/pk/dn/thing/event/+/post_reply",
-  "/ext/ntp/pk/dn/response",
+const TOPICS: [string, 0 | 1][] = [
+  ["/sys/pk/dn/thing/service/property/set", 1],
+  ["/sys/pk/dn/thing/event/+/post_reply", 0],
+  ["/ext/ntp/pk/dn/response", 0],
 ];
 const SESSION: Session = {
   _ssid: "net",
@@ -189,7 +189,7 @@ describe("Link: session", () => {
     expect(r.link.status()).toMatchObject({ state: "online", connects: 1, reconnects: 0, lastError: "" });
     expect(r.online).toBe(1);
     expect(s.cmds()).toEqual(["connect", "subscribe"]);
-    expect(s.packets[1].subscriptions).toEqual(TOPICS.map((topic) => ({ topic, qos: 1 })));
+    expect(s.packets[1].subscriptions).toEqual(TOPICS.map(([topic, qos]) => ({ topic, qos })));
     expect(s.packets[1].messageId).toBeGreaterThan(0);
     expect(r.logs.join("\n")).not.toMatch(/MQTTPASSWORD|wifipass1/);
   });
@@ -221,12 +221,12 @@ describe("Link: session", () => {
   it("PUBACKs every incoming QoS 1 PUBLISH and delivers QoS 0 and 1 to onMessage", () => {
     const r = rig();
     const s = goOnline(r);
-    s.send({ cmd: "publish", topic: TOPICS[0], payload: Buffer.from('{"id":"7"}'), qos: 1, messageId: 4242 });
+    s.send({ cmd: "publish", topic: TOPICS[0][0], payload: Buffer.from('{"id":"7"}'), qos: 1, messageId: 4242 });
     s.send({ cmd: "publish", topic: "/ext/ntp/pk/dn/response", payload: Buffer.from([0xe6, 0xb8, 0xa9]), qos: 0 });
     expect(s.cmds().slice(2)).toEqual(["puback"]);
     expect(s.last().messageId).toBe(4242);
     expect(r.messages).toEqual([
-      [TOPICS[0], '{"id":"7"}'],
+      [TOPICS[0][0], '{"id":"7"}'],
       ["/ext/ntp/pk/dn/response", "\xe6\xb8\xa9"],
     ]);
   });
@@ -417,7 +417,7 @@ describe("Link: reconnect and backoff", () => {
       gaps.push(gap());
       s = accept(r);
       expect(s.cmds()).toEqual(["connect", "subscribe"]);
-      expect(s.packets[1].subscriptions.map((x: any) => x.topic)).toEqual(TOPICS);
+      expect(s.packets[1].subscriptions.map((x: any) => [x.topic, x.qos])).toEqual(TOPICS);
     }
     expect(gaps).toEqual([1000, 2000, 4000, 8000, 16000, 32000]);
     r.T.advance(10000); // proved itself
@@ -1005,7 +1005,7 @@ var env={set:function(f,ms){q[++handle]={at:now+ms,f:f};return handle},
  _connect:function(host,port,tls,onOpen,onData,onClose){sock={write:function(b){written=b},end:function(){},open:onOpen,data:onData,close:onClose};return sock}};
 var link=Link(env,{keepAlive:60,queueLength:16,maxPacket:4096,watchdogSeconds:40,offlineResetMinutes:30,
  connackTimeoutSeconds:10,pingTimeoutSeconds:10,wifiTimeoutSeconds:30,stableSeconds:180}),usage=[],i;
-link.start({host:"h",port:1883,clientId:"c",username:"u",password:"p",_ssid:"s",_wifiPassword:"w",_keepAlive:60,_topics:function(){return ["/t"]}});
+link.start({host:"h",port:1883,clientId:"c",username:"u",password:"p",_ssid:"s",_wifiPassword:"w",_keepAlive:60,_topics:function(){return [["/t",1]]}});
 function cycle(){
  sock.open();sock.data("\x20\x02\x00\x00");
  link.publish("/sys/pk/dn/thing/event/property/post",'{"id":"1","params":{"t":21.5}}',1);

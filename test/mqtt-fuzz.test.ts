@@ -226,7 +226,7 @@ describe("MqttReader fuzz", () => {
       ]);
     }
     // client-only packets are rejected by the reader
-    for (const s of [encodeConnect("c", "u", "p", 60), encodeSubscribe(1, ["t"], 1)]) {
+    for (const s of [encodeConnect("c", "u", "p", 60), encodeSubscribe(1, [["t", 1]])]) {
       expect(run(new MqttReader(4096), s, r).err?.message).toMatch(/^mqtt: bad header/);
     }
   });

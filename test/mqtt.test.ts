@@ -143,25 +143,24 @@ describe("writer vs mqtt-packet", () => {
     expect(encodeDisconnect()).toBe(gen({ cmd: "disconnect" }));
   });
 
-  it("SUBSCRIBE one or more topics at QoS 0/1", () => {
-    const lists = [
-      ["/a1/dev/user/get"],
-      ["/sys/pk/dn/thing/service/property/set", "/ext/ntp/pk/dn/response", "温度/#", "+/x"],
+  it("SUBSCRIBE one or more topics, each at its own QoS 0/1", () => {
+    const lists: [string, 0 | 1][][] = [
+      [["/a1/dev/user/get", 0]],
+      [["/a1/dev/user/get", 1]],
+      [
+        ["/sys/pk/dn/thing/service/property/set", 1],
+        ["/ext/ntp/pk/dn/response", 0],
+        ["温度/#", 1],
+        ["+/x", 0],
+      ],
     ];
-    for (const topics of lists)
-      for (const qos of [0, 1] as const)
-        for (const id of [1, 300]) {
-          const bytes = encodeSubscribe(id, topics, qos);
-          const p = mpOne(bytes);
-          expect(p).toMatchObject({
-            cmd: "subscribe",
-            messageId: id,
-            subscriptions: topics.map((topic) => ({ topic, qos })),
-          });
-          expect(bytes).toBe(
-            gen({ cmd: "subscribe", messageId: id, subscriptions: topics.map((topic) => ({ topic, qos })) }),
-          );
-        }
+    for (const filters of lists)
+      for (const id of [1, 300]) {
+        const bytes = encodeSubscribe(id, filters);
+        const subscriptions = filters.map(([topic, qos]) => ({ topic, qos }));
+        expect(mpOne(bytes)).toMatchObject({ cmd: "subscribe", messageId: id, subscriptions });
+        expect(bytes).toBe(gen({ cmd: "subscribe", messageId: id, subscriptions }));
+      }
   });
 
   it("string fields are measured in UTF-8 bytes; over 65535 bytes throws naming the limit", () => {
@@ -173,7 +172,12 @@ describe("writer vs mqtt-packet", () => {
     expect(() => encodePublish(tooLong, "p", 0, 0, false, 1e6)).toThrow(/^mqtt: .*65535/);
     expect(() => encodeConnect(tooLong, "u", "p", 60)).toThrow(/65535/);
     expect(() => encodeConnect("c", "x".repeat(65536), "p", 60)).toThrow(/65535/);
-    expect(() => encodeSubscribe(1, ["a", tooLong], 1)).toThrow(/65535/);
+    expect(() =>
+      encodeSubscribe(1, [
+        ["a", 1],
+        [tooLong, 1],
+      ]),
+    ).toThrow(/65535/);
     expect(mpOne(encodeConnect("c", "x".repeat(65535), "p", 60)).username.length).toBe(65535);
   });
 
