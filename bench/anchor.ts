@@ -60,8 +60,49 @@ export async function measureAnchor(
   return out;
 }
 
+/** CPU per post, the module and the firmware measured in turn, `rounds` times on each build:
+ * one run each is at the mercy of whatever else the machine does (±15 % seen on a 2-core VM),
+ * alternating runs share it. Returns per build: median, min and max ms per post of each. */
+export async function compareCpu(rounds: number, firmware = "dist/firmware.js", path = process.env.ANCHOR_MQTT_JS) {
+  if (!path) return { skipped: "set ANCHOR_MQTT_JS" };
+  const glue = GLUE.replace("%MODULE%", () => JSON.stringify(readFileSync(path, "latin1")));
+  const dir = mkdtempSync(join(tmpdir(), "anchor-")),
+    file = join(dir, "anchor.js");
+  writeFileSync(file, glue, "latin1");
+  const summary = (values: number[]) => {
+    const sorted = values.filter((v) => v > 0).sort((a, b) => a - b);
+    return sorted.length
+      ? { median: sorted[sorted.length >> 1], min: sorted[0], max: sorted[sorted.length - 1] }
+      : { median: NaN, min: NaN, max: NaN };
+  };
+  const out: Record<string, any> = {};
+  try {
+    for (const [name, espruino] of Object.entries(builds())) {
+      const module: number[] = [],
+        ours: number[] = [];
+      for (let round = 0; round < rounds; round++) {
+        module.push((await measureRam(espruino, file, "storage")).cpuMsPerPost ?? NaN);
+        ours.push((await measureRam(espruino, firmware, "storage")).cpuMsPerPost ?? NaN);
+      }
+      out["MQTT module QoS 0 publish, " + name] = summary(module);
+      out["firmware iot.post (QoS 1), " + name] = summary(ours);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+// `npx tsx bench/anchor.ts`: the module's figures; `--rounds N`: CPU ms per post, module and
+// firmware in turn N times on each build (medians)
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, ""))) {
-  const figures = await measureAnchor();
-  if ("skipped" in figures) console.log(figures.skipped);
-  else console.table(figures);
+  const at = process.argv.indexOf("--rounds");
+  if (at > 0) {
+    console.log("interpreter CPU ms per post (a post, its acknowledgement and its reply), booted from Storage:");
+    console.table(await compareCpu(+process.argv[at + 1] || 5));
+  } else {
+    const figures = await measureAnchor();
+    if ("skipped" in figures) console.log(figures.skipped);
+    else console.table(figures);
+  }
 }
