@@ -486,6 +486,29 @@ describe("iot.post / event / on", () => {
     expect(Object.keys(a.iot).filter((k) => k[0] == "#")).toEqual([]);
   });
 
+  it("OTA's messages go to OTA by topic, never to Alink; every other message to Alink only", () => {
+    const calls: any[] = [];
+    const ota: any = {
+      _download: null,
+      _topics: () => [],
+      _message: (...args: any[]) => calls.push(["message", ...args]),
+    };
+    const a = setupIot(undefined, { _ota: ota });
+    a.iot.setup(full());
+    const pk = "a1X2bEnP82z/example1",
+      upgrade = "/ota/device/upgrade/" + pk,
+      block = "/sys/" + pk + "/thing/file/download_reply",
+      reply = "/sys/" + pk + "/thing/event/property/post_reply";
+    a.link.onMessage(reply, '{"id":"1","code":200}');
+    a.link.onMessage(block, "\x00\x02{}"); // no download running: dropped
+    ota._download = (payload: string) => calls.push(["block", payload]);
+    a.link.onMessage(block, "\x00\x02{}ab");
+    a.link.onMessage(upgrade, '{"data":{}}');
+    a.link.onOnline();
+    expect(calls).toEqual([["block", "\x00\x02{}ab"], ["message", upgrade, '{"data":{}}'], ["message"]]);
+    expect(a.alinks[0].msgs).toEqual([[reply, '{"id":"1","code":200}']]);
+  });
+
   it("set: the first listener returning a number gives the code; 200 without listeners", () => {
     const a = setupIot();
     a.iot.setup(full());
