@@ -213,11 +213,12 @@ export class Alink {
     // The most common message, a reply to one of our posts (only ours arrive: we subscribe to
     // no others), is told by its end (no topic string built) and handled here; every other
     // message goes to request(), whose text is long: Espruino lexes all of a function's text
-    // at each call, so it is not lexed for every post.
+    // at each call, so it is not lexed for every post. A malformed message or a throwing
+    // handler is reported here, for both.
     alink.message = (topic, payload) => {
       let message: any, index: any, id: any, code: any;
-      if (!topic.endsWith("/post_reply")) return request(topic, payload);
       try {
+        if (!topic.endsWith("/post_reply")) return request(topic, payload);
         message = JSON.parse(payload);
         // before any message.x: Espruino lets a throw inside an object literal escape try/catch
         if (!message || typeof message != "object") throw Error("not a JSON object");
@@ -231,93 +232,90 @@ export class Alink {
         host.error("alink " + topic + ": " + (thrown as Error).message);
       }
     };
-    // a request from the cloud: property set, service, RRPC; or an NTP reply, the log switch
+    // a request from the cloud: property set, service, RRPC; or an NTP reply, the log switch.
+    // What it throws, message() reports.
     const request = (topic: string, payload: string) => {
       // per topic: code and params/id/times of the message (locals are free, these are reused)
       let message: any, code: any, value: any, identifier: any, data: any, reply: any, rest: any;
       const rrpcRequest = "/sys/" + productKey + "/" + deviceName + "/rrpc/request/";
-      try {
-        // classic RRPC: any payload, answered with the handler's text at QoS 0 (docs/ALIYUN.md §5)
-        if (topic.startsWith(rrpcRequest)) {
-          value = topic.slice(rrpcRequest.length);
-          if (alink.on && value && value.split("/").length == 1) {
-            reply = alink.on("rrpc", payload);
-            if (reply != null)
-              host.publish(
-                "/sys/" + productKey + "/" + deviceName + "/rrpc/response/" + value,
-                typeof reply == "string" ? reply : json(reply),
-                0,
-              );
-          }
-          return;
+      // classic RRPC: any payload, answered with the handler's text at QoS 0 (docs/ALIYUN.md §5)
+      if (topic.startsWith(rrpcRequest)) {
+        value = topic.slice(rrpcRequest.length);
+        if (alink.on && value && value.split("/").length == 1) {
+          reply = alink.on("rrpc", payload);
+          if (reply != null)
+            host.publish(
+              "/sys/" + productKey + "/" + deviceName + "/rrpc/response/" + value,
+              typeof reply == "string" ? reply : json(reply),
+              0,
+            );
         }
-        message = JSON.parse(payload);
-        // before any message.x: Espruino lets a throw inside an object literal escape try/catch
-        if (!message || typeof message != "object") throw Error("not a JSON object");
-        // services: asynchronous on thing/service/{identifier} (reply on + "_reply"), synchronous
-        // on /ext/rrpc/{rrpcId}/sys/.../thing/service/{identifier} (reply on the same topic):
-        // the identifier is what follows thing/service/, one level, not a reply
-        rest = topic.startsWith("/ext/rrpc/") ? topic.slice(10 + topic.slice(10).split("/")[0].length) : topic;
-        identifier = rest.startsWith(thing + "service/") ? rest.slice(thing.length + 8) : "";
-        if (identifier && identifier.split("/").length == 1 && !identifier.endsWith("_reply")) {
-          // a message with a code is a reply (ours, echoed by a broker), not a request
-          if (message.code != null) return;
-          value = message.params;
-          code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 404;
-          data = {};
+        return;
+      }
+      message = JSON.parse(payload);
+      // before any message.x: Espruino lets a throw inside an object literal escape try/catch
+      if (!message || typeof message != "object") throw Error("not a JSON object");
+      // services: asynchronous on thing/service/{identifier} (reply on + "_reply"), synchronous
+      // on /ext/rrpc/{rrpcId}/sys/.../thing/service/{identifier} (reply on the same topic):
+      // the identifier is what follows thing/service/, one level, not a reply
+      rest = topic.startsWith("/ext/rrpc/") ? topic.slice(10 + topic.slice(10).split("/")[0].length) : topic;
+      identifier = rest.startsWith(thing + "service/") ? rest.slice(thing.length + 8) : "";
+      if (identifier && identifier.split("/").length == 1 && !identifier.endsWith("_reply")) {
+        // a message with a code is a reply (ours, echoed by a broker), not a request
+        if (message.code != null) return;
+        value = message.params;
+        code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 404;
+        data = {};
+        try {
+          if (code == 404 && alink.on) {
+            value = alink.on("service", identifier, value);
+            if (typeof value == "number") code = value;
+            else {
+              code = 200;
+              if (value && typeof value == "object") data = value;
+            }
+          }
+          reply = json({ id: message.id, code: code, data: data });
+        } catch (thrown) {
+          reply = json({ id: message.id, code: 500, data: {} });
+        }
+        if (!message.sys || message.sys.ack !== 0)
+          host.publish(topic.startsWith("/ext/") ? topic : topic + "_reply", reply, 0);
+      } else if (topic == thing + "service/property/set") {
+        value = message.params;
+        // 460: the platform's "request parameter error"
+        code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 200;
+        if (code == 200 && alink.on)
           try {
-            if (code == 404 && alink.on) {
-              value = alink.on("service", identifier, value);
-              if (typeof value == "number") code = value;
-              else {
-                code = 200;
-                if (value && typeof value == "object") data = value;
-              }
-            }
-            reply = json({ id: message.id, code: code, data: data });
+            value = alink.on("set", value);
+            if (typeof value == "number") code = value;
           } catch (thrown) {
-            reply = json({ id: message.id, code: 500, data: {} });
+            code = 500;
           }
-          if (!message.sys || message.sys.ack !== 0)
-            host.publish(topic.startsWith("/ext/") ? topic : topic + "_reply", reply, 0);
-        } else if (topic == thing + "service/property/set") {
-          value = message.params;
-          // 460: the platform's "request parameter error"
-          code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 200;
-          if (code == 200 && alink.on)
-            try {
-              value = alink.on("set", value);
-              if (typeof value == "number") code = value;
-            } catch (thrown) {
-              code = 500;
-            }
-          host.publish(topic + "_reply", json({ id: message.id, code: code, data: {} }), 0);
-          // the thing model expects accepted values to be reported back
-          if (code == 200) alink.event("property", message.params);
-        } else if (topic.startsWith("/ext/ntp/")) {
-          const serverRecv = +message.serverRecvTime,
-            serverSend = +message.serverSendTime,
-            sent = ntpSent;
-          if ("" + message.deviceSendTime != sent || !(serverRecv > 0 && serverSend > 0)) return;
-          ntp(864e5);
-          // docs/ALIYUN.md: (serverRecvTime + serverSendTime + deviceRecvTime - deviceSendTime) / 2, in ms
-          value = (serverRecv + serverSend + Math.floor(now()) - sent) / 2;
-          // entries logged before the first sync carry the old clock: shift them by the step
-          if (logs) logs._take(value - now());
-          setTime(value / 1000);
-          synced = true;
+        host.publish(topic + "_reply", json({ id: message.id, code: code, data: {} }), 0);
+        // the thing model expects accepted values to be reported back
+        if (code == 200) alink.event("property", message.params);
+      } else if (topic.startsWith("/ext/ntp/")) {
+        const serverRecv = +message.serverRecvTime,
+          serverSend = +message.serverSendTime,
+          sent = ntpSent;
+        if ("" + message.deviceSendTime != sent || !(serverRecv > 0 && serverSend > 0)) return;
+        ntp(864e5);
+        // docs/ALIYUN.md: (serverRecvTime + serverSendTime + deviceRecvTime - deviceSendTime) / 2, in ms
+        value = (serverRecv + serverSend + Math.floor(now()) - sent) / 2;
+        // entries logged before the first sync carry the old clock: shift them by the step
+        if (logs) logs._take(value - now());
+        setTime(value / 1000);
+        synced = true;
+        flushLogs();
+      } else if (topic == thing + "config/log/get_reply" || topic == thing + "config/log/push") {
+        // get_reply {data: {content: {mode}}} or push {params: {content: {mode}}}: 0 = off
+        value = message.data || message.params;
+        value = value && value.content;
+        if (value && typeof value.mode == "number") {
+          logsOn = value.mode != 0;
           flushLogs();
-        } else if (topic == thing + "config/log/get_reply" || topic == thing + "config/log/push") {
-          // get_reply {data: {content: {mode}}} or push {params: {content: {mode}}}: 0 = off
-          value = message.data || message.params;
-          value = value && value.content;
-          if (value && typeof value.mode == "number") {
-            logsOn = value.mode != 0;
-            flushLogs();
-          }
         }
-      } catch (thrown) {
-        host.error("alink " + topic + ": " + (thrown as Error).message);
       }
     };
   }
