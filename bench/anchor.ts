@@ -78,14 +78,14 @@ export async function compareCpu(rounds: number, firmware = "dist/firmware.js", 
   const out: Record<string, any> = {};
   try {
     for (const [name, espruino] of Object.entries(builds())) {
-      const module: number[] = [],
-        ours: number[] = [];
+      const moduleRuns: number[] = [],
+        firmwareRuns: number[] = [];
       for (let round = 0; round < rounds; round++) {
-        module.push((await measureRam(espruino, file, "storage")).cpuMsPerPost ?? NaN);
-        ours.push((await measureRam(espruino, firmware, "storage")).cpuMsPerPost ?? NaN);
+        moduleRuns.push((await measureRam(espruino, file, "storage")).cpuMsPerPost ?? NaN);
+        firmwareRuns.push((await measureRam(espruino, firmware, "storage")).cpuMsPerPost ?? NaN);
       }
-      out["MQTT module QoS 0 publish, " + name] = summary(module);
-      out["firmware iot.post (QoS 1), " + name] = summary(ours);
+      out["MQTT module QoS 0 publish, " + name] = summary(moduleRuns);
+      out["firmware iot.post (QoS 1), " + name] = summary(firmwareRuns);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
