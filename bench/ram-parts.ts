@@ -10,10 +10,10 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Parser } from "acorn";
 import { rollup, type Plugin } from "rollup";
-import config from "../rollup.config.mjs";
+import config, { minifyTopLevel } from "../rollup.config.mjs";
 import { builds, measureRam } from "./ram";
 
-// A global defined before the IIFE (rollup's banner): it reads the pool before it allocates.
+// A global defined before the firmware (rollup's banner): it reads the pool before it allocates.
 const MARK = `var __mark=function(n){var u=process.memory().usage;console.log("@@mark "+JSON.stringify({n:n,u:u}))};`;
 
 // The functions that build the resident objects, by file: a marker after each statement of
@@ -93,9 +93,10 @@ function markers(): Plugin {
 /** Builds the marked bundle into a temp file and returns its path. */
 export async function buildMarked(): Promise<string> {
   const firmware: any = Array.isArray(config) ? config[0] : config;
-  // after the TypeScript plugin (markers see JavaScript), before terser
+  // after the TypeScript plugin (markers see JavaScript), then the shipped minifier, which
+  // leaves the marker function its name
   const plugins = [...firmware.plugins];
-  plugins.splice(plugins.length - 1, 0, markers());
+  plugins.splice(plugins.length - 1, 1, markers(), minifyTopLevel({ keep: ["__mark"] }));
   const bundle = await rollup({ ...firmware, plugins, onwarn: () => {} });
   const { output } = await bundle.generate({ ...firmware.output, file: undefined, banner: MARK });
   await bundle.close();
