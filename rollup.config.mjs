@@ -50,44 +50,44 @@ const dollarName = (n) => "$" + n.toString(36);
  */
 export function minifyTopLevel(o = {}) {
   const keep = o.keep || [];
+  const declaredNames = (body) =>
+    body.flatMap((node) =>
+      node.type == "VariableDeclaration" ? node.declarations.map((d) => d.id.name) : node.id ? [node.id.name] : [],
+    );
   return {
     name: "minify-top-level",
-    async renderChunk(code) {
+    async renderChunk(code, chunk, outputOptions) {
+      const sourceMap = !!outputOptions.sourcemap;
+      // const/let -> var, padded to the same length (the source map stays valid)
+      for (const node of Parser.parse(code, { ecmaVersion: 2022 }).body)
+        if (node.type == "VariableDeclaration" && node.kind != "var")
+          code = code.slice(0, node.start) + "var".padEnd(node.kind.length) + code.slice(node.start + node.kind.length);
       // pass 1: everything but the top-level names
       const first = await minify(code, {
         ...terserOptions,
         compress: { ...terserOptions.compress, toplevel: true, top_retain: keep },
         mangle: { ...terserOptions.mangle, toplevel: false },
+        sourceMap: sourceMap && { asObject: true },
       });
       // pass 2: only the top-level names (every other identifier is reserved)
-      const ast = Parser.parse(first.code, { ecmaVersion: 2022 });
-      const topLevel = new Set(keep);
-      for (const node of ast.body) {
-        if (node.type == "VariableDeclaration") for (const d of node.declarations) topLevel.add(d.id.name);
-        else if (node.id) topLevel.add(node.id.name);
-      }
+      const topLevel = new Set(declaredNames(Parser.parse(first.code, { ecmaVersion: 2022 }).body));
       const reserved = new Set(keep);
-      for (const [, name] of first.code.matchAll(/([A-Za-z_$][\w$]*)/g)) if (!topLevel.has(name)) reserved.add(name);
+      for (const [name] of first.code.matchAll(/[A-Za-z_$][\w$]*/g)) if (!topLevel.has(name)) reserved.add(name);
       const second = await minify(first.code, {
         ecma: terserOptions.ecma,
         compress: false,
         mangle: { toplevel: true, reserved: [...reserved], nth_identifier: { get: dollarName } },
         format: terserOptions.format,
+        sourceMap: sourceMap && { content: first.map, asObject: true },
       });
-      // top-level const/let -> var (see above); every top-level name must now be $-named
-      let out = second.code;
-      const body = Parser.parse(out, { ecmaVersion: 2022 }).body;
-      for (const node of body.slice().reverse())
+      const body = Parser.parse(second.code, { ecmaVersion: 2022 }).body;
+      for (const node of body)
         if (node.type == "VariableDeclaration" && node.kind != "var")
-          out = out.slice(0, node.start) + "var" + out.slice(node.start + node.kind.length);
-      for (const node of body) {
-        const names =
-          node.type == "VariableDeclaration" ? node.declarations.map((d) => d.id.name) : node.id ? [node.id.name] : [];
-        for (const name of names)
-          if (!name.startsWith("$") && !keep.includes(name))
-            throw new Error("firmware bundle: top-level name " + name + " was not renamed to a $ name");
-      }
-      return { code: out + ";" + RUN_APP, map: null };
+          throw new Error("firmware bundle: a top-level " + node.kind + " is left");
+      for (const name of declaredNames(body))
+        if (!name.startsWith("$") && !keep.includes(name))
+          throw new Error("firmware bundle: top-level name " + name + " was not renamed to a $ name");
+      return { code: second.code + ";\n" + RUN_APP, map: sourceMap ? second.map : null };
     },
   };
 }

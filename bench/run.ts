@@ -42,8 +42,8 @@ async function partSizes() {
     decoded = decode(map.mappings),
     bytesBySource: Record<string, number> = {};
   let unmapped = 0;
-  decoded.forEach((segs: number[][], li: number) => {
-    const line = lines[li] || "";
+  lines.forEach((line: string, li: number) => {
+    const segs: number[][] = decoded[li] || [];
     if (!segs.length) {
       unmapped += line.length;
       return;
@@ -64,7 +64,7 @@ async function partSizes() {
   const out: Record<string, number> = {};
   for (const [name, files] of parts) out[name] = files.reduce((a, f) => a + (bytesBySource[f] || 0), 0);
   const known = parts.flatMap((p) => p[1]);
-  out["other (wrapper, footer)"] =
+  out["other (the footer that runs app.js)"] =
     unmapped +
     Object.entries(bytesBySource)
       .filter(([f]) => !known.includes(f))

@@ -15,7 +15,8 @@ import {
 } from "./mqtt";
 
 export interface Timers {
-  set(fn: () => void, ms: number): any;
+  // setTimeout(fn, ms, ...args) as Espruino and Node have it: fn(...args) after ms
+  set(fn: (...args: any[]) => void, ms: number, ...args: any[]): any;
   clear(handle: any): void;
 }
 export interface LinkSocket {
@@ -150,15 +151,18 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     // and none stable: a twin device kicking us (see dropLink)
     twinCloses = 0;
 
+  // A slot's timer fires: the slot is free again (Espruino reuses a fired timer's handle, so
+  // a stale one must never be cleared), then fn runs. One function for every timer: the slot
+  // and fn come as setTimeout's arguments, not in a closure made per timer (a closure made in
+  // armTimer would keep armTimer's call scope too, for as long as the timer waits).
+  const fire = (slot: any, fn: () => void) => {
+    timers[slot] = null;
+    fn();
+  };
   // (re)arm the timer in slot, or just clear it (no fn)
   const armTimer = (slot: any, fn?: () => void, ms?: number) => {
     if (timers[slot] != null) env.clear(timers[slot]);
-    timers[slot] = fn
-      ? env.set(() => {
-          timers[slot] = null;
-          fn();
-        }, ms!)
-      : null;
+    timers[slot] = fn ? env.set(fire, ms!, slot, fn) : null;
   };
   const error = (message: string) => {
     lastError = message;
@@ -307,12 +311,14 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   function onSocketClose(this: LinkSocket) {
     if (this == socket) dropLink("socket closed");
   }
-  // tear down the session (socket, all timers but the watchdog's); true if it was online
+  // tear down the session (socket, reader, all timers but the watchdog's); true if it was
+  // online. The reader goes too: a partial packet it holds (up to maxPacket bytes) would stay
+  // in RAM through the backoff.
   const endSession = (nextState: string) => {
     const oldSocket = socket,
       wasOnline = state == "online";
     generation++;
-    socket = null;
+    socket = reader = null;
     state = nextState;
     for (const slot in timers) armTimer(slot);
     if (oldSocket)

@@ -6,8 +6,9 @@
 export interface FakeTimers {
   readonly now: number;
   /** Pending timers by handle: when they fire (virtual ms) and the delay they were set with. */
-  pending: Map<number, { at: number; ms: number; fn: () => void }>;
-  set(fn: () => void, ms: number): number;
+  pending: Map<number, { at: number; ms: number; fn: (...args: any[]) => void; args: any[] }>;
+  /** setTimeout(fn, ms, ...args): fn(...args) after ms */
+  set(fn: (...args: any[]) => void, ms: number, ...args: any[]): number;
   clear(handle?: any): void;
   /** Moves the clock ms forward, running every timer that falls due, in time order. */
   advance(ms: number): void;
@@ -32,16 +33,16 @@ export function fakeTimers(start = 0): FakeTimers {
   const run = (next: { handle: number; timer: any }) => {
     pending.delete(next.handle);
     now = next.timer.at;
-    next.timer.fn();
+    next.timer.fn(...next.timer.args);
   };
   return {
     get now() {
       return now;
     },
     pending,
-    set(fn, ms) {
+    set(fn, ms, ...args) {
       if (typeof fn != "function" || !(ms >= 0)) throw new Error("bad set(" + typeof fn + ", " + ms + ")");
-      pending.set(++lastHandle, { at: now + ms, ms, fn });
+      pending.set(++lastHandle, { at: now + ms, ms, fn, args });
       return lastHandle;
     },
     clear(...args: any[]) {
