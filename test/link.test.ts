@@ -997,8 +997,8 @@ describe.skipIf(!ESPRUINO)("Link in the real Espruino interpreter (" + ESPRUINO_
           `
 var now=0,q={},handle=0,sock=null,written="";
 function advance(ms){var end=now+ms,k,best,key;for(;;){best=null;for(k in q)if(q[k].at<=end&&(!best||q[k].at<best.at)){best=q[k];key=k}
- if(!best)break;delete q[key];now=best.at;best.f()}now=end}
-var env={set:function(f,ms){q[++handle]={at:now+ms,f:f};return handle},
+ if(!best)break;delete q[key];now=best.at;best.f.apply(null,best.a)}now=end}
+var env={set:function(f,ms){q[++handle]={at:now+ms,f:f,a:[].slice.call(arguments,2)};return handle},
  clear:function(h){if(h==null||!q[h])throw new Error("bad clear "+h);delete q[h]},
  _random:function(){return 0.5},_kick:function(){},_memory:function(){return {free:0}},_uptime:function(){return 0},_log:function(){},
  _wifiConnect:function(s,p,cb){cb(null)},
