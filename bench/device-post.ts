@@ -40,7 +40,7 @@ function time(name, n, fn) {
 }
 var sent = 0, timers = { set: function () { return 1 }, clear: function () {} };
 var host = { publish: function (t, p, q) { sent += encodePublish(t, p, q, 1, false, 65536).length }, error: function () {} };
-var a = new Alink(host, timers, "a1X2bEnP82z", "example1", function () { return 0 }, function () {});
+var a = Alink(host, timers, "a1X2bEnP82z", "example1", function () { return 0 }, function () {});
 [["small", small], ["medium", medium], ["non-ASCII", uni]].forEach(function (c) {
   var v = c[1], msg = { id: "1", version: "1.0", params: v, method: "thing.event.property.post" }, p = json(msg);
   time(c[0] + " json()", 20, function () { json(msg) });

@@ -19,8 +19,11 @@ watchWifi(link);
 (global as any).iot = makeIot({
   _storage: storage,
   _link: link,
-  // Date.now as a value (natives ignore `this`): a wrapper arrow would be resident per Alink
-  _alink: (productKey, deviceName) => new Alink(link, env, productKey, deviceName, Date.now, stepClock, logs),
+  // Date.now as a value (natives ignore `this`): a wrapper arrow would be resident per Alink.
+  // NOINLINE: terser would move Alink, used once, into this arrow; every closure of an Alink
+  // would then have two enclosing scopes, an array each (+7 JsVars online, docs/ESPRUINO.md §7)
+  _alink: (productKey, deviceName) =>
+    /*#__NOINLINE__*/ Alink(link, env, productKey, deviceName, Date.now, stepClock, logs),
   _creds: (config) => credentials(config, digest("SHA1"), digest("SHA256"), Math.random),
   _keepAlive: keepAlive,
   _log: env._log,

@@ -25,7 +25,7 @@ function setup() {
   const timers = fakeTimers();
   let clock = 1571724098000;
   const times: number[] = [];
-  const a = new Alink(
+  const a = Alink(
     host,
     timers,
     PK,
@@ -341,7 +341,7 @@ describe("post / event", () => {
         wifiTimeoutSeconds: 30,
         stableSeconds: 180,
       });
-      const a = new Alink(
+      const a = Alink(
         link,
         timers,
         PK,
@@ -572,7 +572,7 @@ var V=${asciiSource(JSON.stringify(values))},pubs=[],errs=[],times=[],tm={},th=1
 V.forEach(function(v,i){O("json"+i,H(json(v)))});
 O("bytes",H(json({s:E.toString(new Uint8Array([0xe6,0xb8,0xa9,0x22,0x0a,0x42,0xc3,0xa9]))})));
 O("mix",H(json({u:"\\u6e29\\u5ea6",n:"caf\\xe9\\n",a:"ok",s:E.toString(new Uint8Array([0xe6,0xb8,0xa9,0x22,0x0a,0x42,0xc3,0xa9]))})));
-var a=new Alink({publish:function(t,p,q){pubs.push([t,H(p),q])},error:function(m){errs.push(m)}},
+var a=Alink({publish:function(t,p,q){pubs.push([t,H(p),q])},error:function(m){errs.push(m)}},
  {set:function(f,ms){tm[th]=[f,ms];return th++},clear:function(h){if(!tm[h])throw new Error("dead "+h);delete tm[h]}},
  "pk","dn",function(){return clock},function(s){times.push(s)});
 a.event("property", V[1]);

@@ -558,7 +558,7 @@ function iotOnRealLink(env: any, storage: FakeStorage, logs: string[]) {
     _log: (l: string) => logs.push(l),
     _telnet() {},
     _alink: (pk: string, dn: string) =>
-      new Alink(
+      Alink(
         link,
         env,
         pk,

@@ -31,7 +31,7 @@ function setup(logSize = 8) {
   const timers = fakeTimers();
   const clock = { ms: 5000 }; // a board before NTP: a few seconds after 1970
   const logs = DeviceLog(logSize, () => clock.ms);
-  const a = new Alink(
+  const a = Alink(
     host,
     timers,
     PK,
@@ -449,7 +449,7 @@ describe.skipIf(!ESPRUINO)("services and logs in the real Espruino interpreter (
     `
 var pubs=[],errs=[],tm={},th=1,clock=5000;
 var logs=DeviceLog(3,function(){return clock});
-var a=new Alink({publish:function(t,p,q){pubs.push([t,p,q])},error:function(m){errs.push(m)}},
+var a=Alink({publish:function(t,p,q){pubs.push([t,p,q])},error:function(m){errs.push(m)}},
  {set:function(f,ms){tm[th]=[f,ms];return th++},clear:function(h){delete tm[h]}},
  "pk","dn",function(){return clock},function(s){clock=s*1000},logs);
 var S="/sys/pk/dn/thing/service/";
