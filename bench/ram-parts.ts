@@ -22,7 +22,7 @@ const MARK = `var __mark=function(n){var u=process.memory().usage;console.log("@
 const BUILDERS: Record<string, string[]> = {
   "lib/link": ["Link"],
   "lib/logs": ["DeviceLog"],
-  "lib/alink": ["constructor"],
+  "lib/alink": ["Alink"],
   "firmware/console": ["makeIot"],
   "firmware/ota": ["makeOta"],
   "firmware/device": ["makeEnv"],
