@@ -29,7 +29,7 @@ const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), 
 const RUN_APP = `global.otaLoader||(function(c){if(c)eval(c)})(require("Storage").read("app.js"));`;
 
 // Globals the firmware's own top-level names are renamed to: "$" and a base-36 count ($0, $1,
-// ..., $z, $10). Self-contained: terser calls it by itself.
+// ..., $z, $10).
 const dollarName = (n) => "$" + n.toString(36);
 
 /**
@@ -38,7 +38,7 @@ const dollarName = (n) => "$" + n.toString(36);
  * copied into each function (one JsVar for the array and one per scope). Wrapped in an IIFE,
  * every closure made inside a factory (Link(), makeIot(), ...) had the chain [IIFE, factory]:
  * at the top level the chain of such a closure is [factory] alone, stored without an array,
- * and a top-level function has none at all. Measured in 2v29 booted from Storage: 175 JsVars
+ * and a top-level function has none at all. Measured in 2v29 booted from Storage: 178 JsVars
  * fewer online, on both builds (docs/ESPRUINO.md, section 7).
  *
  * The firmware's top-level names then are globals, so they are renamed to names that a user's
