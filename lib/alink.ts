@@ -136,15 +136,13 @@ export function Alink(
     logsOn = true;
 
   // NTP: stops the timer; ms: (re)arms it (a minute while a request is unanswered, a day
-  // after a sync); request: asks for the time now
-  const ntp = (ms: number, request?: any) => {
-    if (ntpTimer != null) timers.clear(ntpTimer);
+  // after a sync); request: asks for the time now. The timer calls ntp(6e4, 1, true) itself
+  // (setTimeout's arguments; fired: its handle is spent, Espruino may reuse it): no closure
+  // made per timer, which would keep this call's scope for a day.
+  const ntp = (ms: number, request?: any, fired?: boolean) => {
+    if (ntpTimer != null && !fired) timers.clear(ntpTimer);
     ntpTimer = ntpSent = null;
-    if (ms)
-      ntpTimer = timers.set(() => {
-        ntpTimer = null;
-        ntp(6e4, 1);
-      }, ms);
+    if (ms) ntpTimer = timers.set(ntp, ms, 6e4, 1, true);
     if (request)
       host.publish(
         "/ext/ntp/" + productKey + "/" + deviceName + "/request",

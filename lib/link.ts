@@ -149,18 +149,24 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     generation = 0,
     // online sessions closed by the platform in a row, with no failed attempt between them
     // and none stable: a twin device kicking us (see dropLink)
-    twinCloses = 0;
+    twinCloses = 0,
+    // online: the proven mark is past (the next PHASE timer is the stable mark)
+    proven = false;
 
   // A slot's timer fires: the slot is free again (Espruino reuses a fired timer's handle, so
   // a stale one must never be cleared), then fn runs. One function for every timer: the slot
   // and fn come as setTimeout's arguments, not in a closure made per timer (a closure made in
   // armTimer would keep armTimer's call scope too, for as long as the timer waits).
-  const fire = (slot: any, fn: () => void) => {
+  // fn: a function to run, or the reason of a drop (a literal: no closure made per timer; a
+  // closure made in connect() or send() would keep that call's scope, its packet and locals,
+  // for as long as the timer waits).
+  const fire = (slot: any, fn: (() => void) | string) => {
     timers[slot] = null;
-    fn();
+    if (typeof fn == "string") dropLink(fn);
+    else fn();
   };
   // (re)arm the timer in slot, or just clear it (no fn)
-  const armTimer = (slot: any, fn?: () => void, ms?: number) => {
+  const armTimer = (slot: any, fn?: (() => void) | string, ms?: number) => {
     if (timers[slot] != null) env.clear(timers[slot]);
     timers[slot] = fn ? env.set(fire, ms!, slot, fn) : null;
   };
@@ -224,26 +230,11 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       }
       state = "online";
       connects++;
-      armTimer(
-        PHASE,
-        () => {
-          networkAttempts = 0;
-          // stable: both schedules and the twin count start again
-          armTimer(
-            PHASE,
-            () => {
-              networkAttempts = loginAttempts = twinCloses = 0;
-            },
-            settings.stableSeconds * 1000 - 10000,
-          );
-        },
-        10000,
-      ); // proven
-      // made here and not kept: the timers above hold this call's scope as long as they wait,
-      // and with it its locals (a list of long strings)
-      let topics: Subscription[] | null = current._topics();
+      proven = false;
+      armTimer(PHASE, connect, 10000); // the proven mark (below)
+      // made here and not kept: a list of long strings
+      const topics: Subscription[] = current._topics();
       if (topics.length) send(encodeSubscribe(nextPacketId(), topics));
-      topics = null;
       // a resend sets DUP
       for (const item of queue) {
         send(item._sent ? String.fromCharCode(item._bytes.charCodeAt(0) | 8) + item._bytes.slice(1) : item._bytes);
@@ -252,26 +243,26 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       if (state == "online") callUser(link.onOnline);
       return;
     }
+    // Online, the PHASE timer: 10 s after CONNACK the proven mark (the network schedule starts
+    // again), stableSeconds after it the stable mark (both schedules and the twin count).
+    if (state == "online") {
+      networkAttempts = 0;
+      if (proven) loginAttempts = twinCloses = 0;
+      else armTimer(PHASE, connect, settings.stableSeconds * 1000 - 10000);
+      proven = true;
+      return;
+    }
     const attempt = ++generation; // a late callback of an earlier attempt is stale from here on
     if (wifiState != "up") {
       state = "wifi";
       wifiState = "connecting";
-      // Wi-Fi down: inline here and in wifiLost (a helper function would be resident);
-      // a current attempt always has a session (stop() clears the timer and bumps generation)
-      armTimer(
-        PHASE,
-        () => {
-          wifiState = "down";
-          dropLink("wifi timeout");
-        },
-        settings.wifiTimeoutSeconds * 1000,
-      );
+      // a current attempt always has a session (stop() clears the timer and bumps generation);
+      // a drop while joining leaves Wi-Fi down (dropLink)
+      armTimer(PHASE, "wifi timeout", settings.wifiTimeoutSeconds * 1000);
       env._wifiConnect(current._ssid, current._wifiPassword, (err) => {
         if (attempt != generation) return;
-        if (err) {
-          wifiState = "down";
-          dropLink("wifi: " + err);
-        } else {
+        if (err) dropLink("wifi: " + err);
+        else {
           wifiState = "up";
           connect();
         }
@@ -280,7 +271,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     }
     reader = new MqttReader(settings.maxPacket);
     state = "connecting";
-    armTimer(PHASE, () => dropLink("connack timeout"), settings.connackTimeoutSeconds * 1000);
+    armTimer(PHASE, "connack timeout", settings.connackTimeoutSeconds * 1000);
     try {
       socket = env._connect(current.host, current.port, current._tls, onSocketOpen, onSocketData, onSocketClose);
     } catch (thrown) {
@@ -333,6 +324,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   // consistent: it may call stop() or start(). Inline, not a helper: each function is resident.
   // badCredentials: CONNACK 4 or 5, retried on the long schedule
   const dropLink = (reason: string, badCredentials?: boolean) => {
+    if (state == "wifi") wifiState = "down"; // the Wi-Fi join failed or timed out
     const wasOnline = endSession("backoff");
     // The platform closes the older of two logins with the same credentials. With a twin
     // device it stays reachable: our next login succeeds at once (kicking the twin) and is
@@ -363,7 +355,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       } catch (thrown) {
         dropLink("write: " + errorText(thrown));
       }
-    if (isPing && socket) armTimer(RECEIVE, () => dropLink("ping timeout"), settings.pingTimeoutSeconds * 1000);
+    if (isPing && socket) armTimer(RECEIVE, "ping timeout", settings.pingTimeoutSeconds * 1000);
   };
   // packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
   const onPacket = (packet: any) => {
