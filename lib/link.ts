@@ -127,8 +127,18 @@ const PHASE = 0,
 // A closure, not a class: state in locals minifies to one or two letters, no `this.` anywhere
 // (and none of Espruino's `this`-in-arrow traps). `new Link(..)` works too.
 export function Link(env: LinkEnv, settings: LinkSettings): Link {
-  const watchdogPeriod = (settings.watchdogSeconds * 1000) / 3,
+  // The settings as locals, times in ms: a local costs one JsVar, a key of the settings object
+  // two or three (long names); the object is not kept.
+  const watchdogPeriod = Math.round((settings.watchdogSeconds * 1000) / 3),
+    queueLength = settings.queueLength,
+    maxPacket = settings.maxPacket,
+    connackMs = settings.connackTimeoutSeconds * 1000,
+    pingMs = settings.pingTimeoutSeconds * 1000,
+    wifiMs = settings.wifiTimeoutSeconds * 1000,
+    stableMs = settings.stableSeconds * 1000,
+    offlineResetMs = settings.offlineResetMinutes * 60000,
     timers: any[] = []; // pending timer handle per slot; null when fired or cleared
+  settings = null!;
   let session: Session | null = null,
     state = "unconfigured",
     wifiState = "off",
@@ -226,7 +236,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       if (current._register) {
         // no reply within the CONNACK timeout: a failed attempt, on the long schedule
         state = "registering";
-        return armTimer(PHASE, () => dropLink("register: no reply", true), settings.connackTimeoutSeconds * 1000);
+        return armTimer(PHASE, () => dropLink("register: no reply", true), connackMs);
       }
       state = "online";
       connects++;
@@ -248,7 +258,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     if (state == "online") {
       networkAttempts = 0;
       if (proven) loginAttempts = twinCloses = 0;
-      else armTimer(PHASE, connect, settings.stableSeconds * 1000 - 10000);
+      else armTimer(PHASE, connect, stableMs - 10000);
       proven = true;
       return;
     }
@@ -258,7 +268,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       wifiState = "connecting";
       // a current attempt always has a session (stop() clears the timer and bumps generation);
       // a drop while joining leaves Wi-Fi down (dropLink)
-      armTimer(PHASE, "wifi timeout", settings.wifiTimeoutSeconds * 1000);
+      armTimer(PHASE, "wifi timeout", wifiMs);
       env._wifiConnect(current._ssid, current._wifiPassword, (err) => {
         if (attempt != generation) return;
         if (err) dropLink("wifi: " + err);
@@ -269,9 +279,9 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       });
       return;
     }
-    reader = new MqttReader(settings.maxPacket);
+    reader = new MqttReader(maxPacket);
     state = "connecting";
-    armTimer(PHASE, "connack timeout", settings.connackTimeoutSeconds * 1000);
+    armTimer(PHASE, "connack timeout", connackMs);
     try {
       socket = env._connect(current.host, current.port, current._tls, onSocketOpen, onSocketData, onSocketClose);
     } catch (thrown) {
@@ -335,12 +345,18 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     const twin = twinCloses > 2;
     error(twin ? "another device is probably using these credentials" : reason);
     reconnects++;
+    // the login schedule (2 s to 15 min) or the network one (1 s to 1 min); one call of
+    // backoffDelay, which the build then inlines (a function of its own is resident)
+    const longSchedule = twin || badCredentials;
     armTimer(
       PHASE,
       connect,
-      twin || badCredentials
-        ? backoffDelay(loginAttempts++, 2000, 900000, env._random())
-        : backoffDelay(networkAttempts++, 1000, 60000, env._random()),
+      backoffDelay(
+        longSchedule ? loginAttempts++ : networkAttempts++,
+        longSchedule ? 2000 : 1000,
+        longSchedule ? 900000 : 60000,
+        env._random(),
+      ),
     );
     if (wasOnline) callUser(link.onOffline);
   };
@@ -355,7 +371,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       } catch (thrown) {
         dropLink("write: " + errorText(thrown));
       }
-    if (isPing && socket) armTimer(RECEIVE, "ping timeout", settings.pingTimeoutSeconds * 1000);
+    if (isPing && socket) armTimer(RECEIVE, "ping timeout", pingMs);
   };
   // packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
   const onPacket = (packet: any) => {
@@ -423,13 +439,13 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
         item: QueuedPublish = {
           _id: id,
           _sent: 0,
-          _bytes: encodePublish(topic, payload, qos, id, false, settings.maxPacket),
+          _bytes: encodePublish(topic, payload, qos, id, false, maxPacket),
         };
       if (!qos) {
         if (online) send(item._bytes);
         return;
       } // QoS 0 offline: dropped, not counted
-      if (queue.length >= settings.queueLength) {
+      if (queue.length >= queueLength) {
         queue.shift();
         dropped++;
       }
@@ -459,7 +475,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   const feedWatchdog = () => {
     env.set(feedWatchdog, watchdogPeriod);
     offlineTicks = session && state != "online" ? offlineTicks + 1 : 0;
-    if (offlineTicks * watchdogPeriod < settings.offlineResetMinutes * 60000) env._kick();
+    if (offlineTicks * watchdogPeriod < offlineResetMs) env._kick();
   };
   env._kick();
   env.set(feedWatchdog, watchdogPeriod);
