@@ -6,7 +6,7 @@ import { rollup } from "rollup";
 import { relative, resolve } from "node:path";
 import { decode } from "@jridgewell/sourcemap-codec";
 import config from "../rollup.config.mjs";
-import { encodePublish, MqttReader } from "../lib/mqtt";
+import { encodePublish, readPackets, type MqttReader } from "../lib/mqtt";
 
 const board = JSON.parse(readFileSync("board.json", "utf8"));
 const ESPRUINO_MQTT_MODULE = 6140; // Espruino's own MQTT module, minified (espruino.com/modules/MQTT.min.js)
@@ -126,14 +126,14 @@ async function main() {
     const max = 64 * 1024;
     const bytes = encodePublish(topic, payload, 1, 7, false, max);
     const enc = rate(() => encodePublish(topic, payload, 1, 7, false, max));
-    const reader = new MqttReader(max);
+    const reader: MqttReader = { _maxPacket: max };
     let got = 0;
-    const dec = rate(() => reader.push(bytes, () => got++));
-    const r2 = new MqttReader(max);
+    const dec = rate(() => readPackets(reader, bytes, () => got++));
+    const r2: MqttReader = { _maxPacket: max };
     const chunks: string[] = [];
     for (let i = 0; i < bytes.length; i += 64) chunks.push(bytes.slice(i, i + 64));
     const decChunked = rate(() => {
-      for (const c of chunks) r2.push(c, () => got++);
+      for (const c of chunks) readPackets(r2, c, () => got++);
     });
     results.codec[`${size} B publish`] = { encodePerSec: enc, decodePerSec: dec, decode64BChunksPerSec: decChunked };
   }

@@ -2,7 +2,8 @@
 // backoff and watchdog feeding. Pure state machine: clock, sockets and Wi-Fi are injected.
 import { backoffDelay } from "./backoff";
 import {
-  MqttReader,
+  readPackets,
+  type MqttReader,
   CONNACK,
   PUBLISH,
   PUBACK,
@@ -279,7 +280,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
       });
       return;
     }
-    reader = new MqttReader(maxPacket);
+    reader = { _maxPacket: maxPacket };
     state = "connecting";
     armTimer(PHASE, "connack timeout", connackMs);
     try {
@@ -302,7 +303,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     armTimer(RECEIVE, send, session!._keepAlive * 500);
     try {
       // a packet may end the session: the rest of the chunk is then ignored
-      reader!.push(data, (packet) => {
+      readPackets(reader!, data, (packet) => {
         if (from == socket) onPacket(packet);
       });
     } catch (thrown) {

@@ -21,20 +21,17 @@ export type Packet =
   | { type: typeof SUBACK; id: number; granted: number[] }
   | { type: typeof PINGRESP };
 
-const uint16 = (value: number) => chr((value >> 8) & 255, value & 255);
-const readUint16 = (bytes: string, at: number) => (bytes.charCodeAt(at) << 8) | bytes.charCodeAt(at + 1);
-
-function fail(message: string): never {
-  throw Error("mqtt: " + message);
-}
+// Two-byte integers are written `chr(value >> 8, value & 255)` and read
+// `(bytes.charCodeAt(at) << 8) | bytes.charCodeAt(at + 1)` where they are used, and errors
+// thrown as `Error("mqtt: …")` there: a helper function each would be resident (RAM).
 
 // length-prefixed UTF-8 string field
 function stringField(text: string): string {
   // ASCII (every topic of the platform) is tested here: utf8() is long, and Espruino lexes
   // all of a function's text at each call (a topic is encoded with every post)
   if (/[^\x00-\x7f]/.test(text)) text = utf8(text);
-  if (text.length > 65535) fail("field over 65535 bytes");
-  return uint16(text.length) + text;
+  if (text.length > 65535) throw Error("mqtt: field over 65535 bytes");
+  return chr(text.length >> 8, text.length & 255) + text;
 }
 
 // fixed header + remaining length + body; a whole packet over maxPacket throws (no
@@ -48,14 +45,18 @@ function packet(header: number, body: string, maxPacket?: number): string {
     remainingLength >>= 7;
   } while (remainingLength);
   // checked before the concatenation: a packet too big is never copied
-  if (fixedHeader.length + body.length > maxPacket!) fail("packet over " + maxPacket + " bytes");
+  if (fixedHeader.length + body.length > maxPacket!) throw Error("mqtt: packet over " + maxPacket + " bytes");
   return fixedHeader + body;
 }
 /** CONNECT, clean session, no will; username and password always sent. */
 export function encodeConnect(clientId: string, username: string, password: string, keepAlive: number): string {
   return packet(
     16,
-    "\0\x04MQTT\x04\xc2" + uint16(keepAlive) + stringField(clientId) + stringField(username) + stringField(password),
+    "\0\x04MQTT\x04\xc2" +
+      chr(keepAlive >> 8, keepAlive & 255) +
+      stringField(clientId) +
+      stringField(username) +
+      stringField(password),
   );
 }
 
@@ -69,14 +70,18 @@ export function encodePublish(
   dup: boolean,
   maxPacket: number,
 ): string {
-  return packet(qos ? (dup ? 58 : 50) : 48, stringField(topic) + (qos ? uint16(id) : "") + payload, maxPacket);
+  return packet(
+    qos ? (dup ? 58 : 50) : 48,
+    stringField(topic) + (qos ? chr(id >> 8, id & 255) : "") + payload,
+    maxPacket,
+  );
 }
 
-export const encodePuback = (id: number) => "\x40\x02" + uint16(id);
+export const encodePuback = (id: number) => "\x40\x02" + chr(id >> 8, id & 255);
 
 /** SUBSCRIBE: each filter is [topic filter, requested QoS]. */
 export function encodeSubscribe(id: number, filters: Subscription[]): string {
-  let body = uint16(id);
+  let body = chr(id >> 8, id & 255);
   for (const filter of filters) body += stringField(filter[0]) + chr(filter[1]);
   return packet(130, body);
 }
@@ -88,16 +93,16 @@ export const encodeDisconnect = () => "\xe0\0";
 // client receives, one function each (a PUBACK, the most common, never lexes the PUBLISH code:
 // Espruino lexes all of a function's text at each call). Malformed: "mqtt: bad packet, type N".
 function decodePublish(header: number, body: string, remainingLength: number): Packet {
-  const topicEnd = readUint16(body, 0) + 2,
+  const topicEnd = ((body.charCodeAt(0) << 8) | body.charCodeAt(1)) + 2,
     qos = (header >> 1) & 1,
     payloadStart = topicEnd + 2 * qos; // after the packet id
-  if (payloadStart > remainingLength) fail("bad packet, type " + PUBLISH);
+  if (payloadStart > remainingLength) throw Error("mqtt: bad packet, type " + PUBLISH);
   return {
     type: PUBLISH,
     topic: body.slice(2, topicEnd),
     payload: body.slice(payloadStart, remainingLength),
     qos: qos,
-    id: qos && readUint16(body, topicEnd),
+    id: qos && (body.charCodeAt(topicEnd) << 8) | body.charCodeAt(topicEnd + 1),
     dup: (header & 8) > 0,
     retain: (header & 1) > 0,
   };
@@ -113,7 +118,7 @@ function decodeAck(type: number, body: string, remainingLength: number): Packet 
     type == CONNACK
       ? { type: type, sp: (body.charCodeAt(0) & 1) > 0, rc: body.charCodeAt(1) }
       : remainingLength
-        ? { type: type, id: readUint16(body, 0) }
+        ? { type: type, id: (body.charCodeAt(0) << 8) | body.charCodeAt(1) }
         : { type: type };
   if (type == SUBACK)
     for (packet.granted = [], position = 2; position < remainingLength; ) {
@@ -121,82 +126,79 @@ function decodeAck(type: number, body: string, remainingLength: number): Packet 
       if (code > 2 && code != 128) malformed = 1;
       packet.granted.push(code);
     }
-  if (malformed) fail("bad packet, type " + type);
+  if (malformed) throw Error("mqtt: bad packet, type " + type);
   return packet;
 }
 
-/** Incremental reader: push() arbitrary chunks of socket data, get whole packets.
- * A packet over maxPacket bytes (whole packet) or malformed input throws "mqtt: …" and
- * resets the reader. */
-export class MqttReader {
-  // _maxPacket; _buffer: unparsed bytes, a partial fixed header or, once _header is set,
-  // the body; _header: the first header byte once the fixed header is complete, else 0
-  // (or unset); _remainingLength: the body length once the fixed header is complete
+/** An incremental reader's state: `{ _maxPacket: n }` to start; readPackets() keeps the rest.
+ * _buffer: unparsed bytes, a partial fixed header or, once _header is set, the body;
+ * _header: the first header byte once the fixed header is complete, else 0 (or unset);
+ * _remainingLength: the body length once the fixed header is complete.
+ * Plain data and one function: a class would cost its prototype and method names (RAM). */
+export interface MqttReader {
   _maxPacket: number;
-  _buffer: string;
-  _header!: number;
-  _remainingLength!: number;
-  constructor(maxPacket: number) {
-    this._maxPacket = maxPacket;
-    this._buffer = "";
-  }
+  _buffer?: string;
+  _header?: number;
+  _remainingLength?: number;
+}
 
-  push(chunk: string, onPacket: (packet: Packet) => void): void {
-    const reader = this;
-    let buffer = reader._buffer + chunk,
-      header = reader._header,
-      remainingLength = reader._remainingLength,
-      // decoding the remaining length (MQTT 3.1.1 §2.2.3)
-      position: number,
-      multiplier: number,
-      encodedByte: number,
-      packet: Packet;
-    // the state stays reset (so a throw leaves it reset) until we store it back
-    reader._buffer = "";
-    reader._header = 0;
-    for (;;) {
-      if (!header) {
-        if (!buffer) return;
-        header = buffer.charCodeAt(0);
-        // accepted: PUBLISH QoS 0/1; CONNACK, PUBACK, SUBACK, UNSUBACK, PINGRESP with flags 0.
-        // 10772 has bits 2, 4, 9, 11, 13 set: the types a client accepts with flags 0.
-        if (header >> 4 == PUBLISH ? header & 4 : header & 15 || !((10772 >> (header >> 4)) & 1))
-          fail("bad header " + header);
-        remainingLength = 0;
-        position = 1;
-        multiplier = 1;
-        do {
-          if (position > 4) fail("bad remaining length");
-          if (position >= buffer.length) {
-            reader._buffer = buffer;
-            return;
-          } // wait for the rest of the header
-          encodedByte = buffer.charCodeAt(position++);
-          remainingLength += (encodedByte & 127) * multiplier;
-          multiplier *= 128;
-        } while (encodedByte > 127);
-        // position is the fixed header's length now
-        if (position + remainingLength > reader._maxPacket) fail("packet over " + reader._maxPacket + " bytes");
-        buffer = buffer.slice(position);
-      }
-      if (buffer.length < remainingLength) {
-        reader._buffer = buffer;
-        reader._header = header;
-        reader._remainingLength = remainingLength;
-        return;
-      }
-      // a well-formed PUBACK, the most common packet, is decoded here (decodeAck is longer)
-      packet =
-        header >> 4 == PUBLISH
-          ? decodePublish(header, buffer, remainingLength)
-          : header == 64 && remainingLength == 2
-            ? { type: PUBACK, id: readUint16(buffer, 0) }
-            : decodeAck(header >> 4, buffer, remainingLength);
-      // store the state before the callback, so a throwing onPacket loses nothing
-      reader._buffer = buffer = buffer.slice(remainingLength);
-      header = 0;
-      onPacket(packet);
-      reader._buffer = "";
+/** Reads a chunk of socket data (any size): onPacket gets every whole packet. A packet over
+ * _maxPacket bytes (whole packet) or malformed input throws "mqtt: …" and resets the reader. */
+export function readPackets(reader: MqttReader, chunk: string, onPacket: (packet: Packet) => void): void {
+  let buffer = (reader._buffer || "") + chunk,
+    header = reader._header,
+    remainingLength = reader._remainingLength!,
+    // decoding the remaining length (MQTT 3.1.1 §2.2.3)
+    position: number,
+    multiplier: number,
+    encodedByte: number,
+    packet: Packet;
+  // the state stays reset (so a throw leaves it reset) until we store it back
+  reader._buffer = "";
+  reader._header = 0;
+  for (;;) {
+    if (!header) {
+      if (!buffer) return;
+      header = buffer.charCodeAt(0);
+      // accepted: PUBLISH QoS 0/1; CONNACK, PUBACK, SUBACK, UNSUBACK, PINGRESP with flags 0.
+      // 10772 has bits 2, 4, 9, 11, 13 set: the types a client accepts with flags 0.
+      if (header >> 4 == PUBLISH ? header & 4 : header & 15 || !((10772 >> (header >> 4)) & 1))
+        throw Error("mqtt: bad header " + header);
+      remainingLength = 0;
+      position = 1;
+      multiplier = 1;
+      do {
+        if (position > 4) throw Error("mqtt: bad remaining length");
+        if (position >= buffer.length) {
+          reader._buffer = buffer;
+          return;
+        } // wait for the rest of the header
+        encodedByte = buffer.charCodeAt(position++);
+        remainingLength += (encodedByte & 127) * multiplier;
+        multiplier *= 128;
+      } while (encodedByte > 127);
+      // position is the fixed header's length now
+      if (position + remainingLength > reader._maxPacket)
+        throw Error("mqtt: packet over " + reader._maxPacket + " bytes");
+      buffer = buffer.slice(position);
     }
+    if (buffer.length < remainingLength) {
+      reader._buffer = buffer;
+      reader._header = header;
+      reader._remainingLength = remainingLength;
+      return;
+    }
+    // a well-formed PUBACK, the most common packet, is decoded here (decodeAck is longer)
+    packet =
+      header >> 4 == PUBLISH
+        ? decodePublish(header, buffer, remainingLength)
+        : header == 64 && remainingLength == 2
+          ? { type: PUBACK, id: (buffer.charCodeAt(0) << 8) | buffer.charCodeAt(1) }
+          : decodeAck(header >> 4, buffer, remainingLength);
+    // store the state before the callback, so a throwing onPacket loses nothing
+    reader._buffer = buffer = buffer.slice(remainingLength);
+    header = 0;
+    onPacket(packet);
+    reader._buffer = "";
   }
 }

@@ -2,7 +2,6 @@
 import { describe, expect, it } from "vitest";
 import mqttPacket from "mqtt-packet";
 import {
-  MqttReader,
   type Packet,
   encodeConnect,
   encodeDisconnect,
@@ -12,7 +11,7 @@ import {
   encodeSubscribe,
 } from "../lib/mqtt";
 
-import { toBuf, toStr, gen, seeded, asMp, mpFields } from "./support/mqtt-oracle";
+import { toBuf, toStr, gen, seeded, asMp, mpFields, newReader, type Reader } from "./support/mqtt-oracle";
 
 // mqtt-packet's parser on our bytes: all packets, or its error
 function mpParse(bytes: string): any[] {
@@ -34,7 +33,7 @@ const mpOne = (bytes: string) => {
 };
 
 // feed a stream into a reader in the given chunk sizes (cycled), collect packets
-function feed(r: MqttReader, s: string, sizes: number[] | ((i: number) => number)): Packet[] {
+function feed(r: Reader, s: string, sizes: number[] | ((i: number) => number)): Packet[] {
   const out: Packet[] = [];
   for (let i = 0, k = 0; i < s.length; k++) {
     const n = typeof sizes === "function" ? sizes(k) : sizes[k % sizes.length];
@@ -43,7 +42,7 @@ function feed(r: MqttReader, s: string, sizes: number[] | ((i: number) => number
   }
   return out;
 }
-const readAll = (s: string, max = 1 << 28) => feed(new MqttReader(max), s, [s.length || 1]);
+const readAll = (s: string, max = 1 << 28) => feed(newReader(max), s, [s.length || 1]);
 
 const binary = (n: number, seed = 7) => {
   const r = seeded(seed);
@@ -295,11 +294,11 @@ describe("reader vs mqtt-packet", () => {
   it("the whole stream in one chunk, byte by byte, and in random chunkings", () => {
     const want = ps.map(mpFields);
     expect(readAll(stream).map(asMp)).toEqual(want);
-    expect(feed(new MqttReader(4096), stream, [1]).map(asMp)).toEqual(want);
+    expect(feed(newReader(4096), stream, [1]).map(asMp)).toEqual(want);
     for (let seed = 1; seed <= 30; seed++) {
       const r = seeded(seed);
       const big = seed % 3 ? 8 : 700;
-      expect(feed(new MqttReader(4096), stream, () => 1 + Math.floor(r() * big)).map(asMp)).toEqual(want);
+      expect(feed(newReader(4096), stream, () => 1 + Math.floor(r() * big)).map(asMp)).toEqual(want);
     }
   });
 
@@ -316,7 +315,7 @@ describe("reader vs mqtt-packet", () => {
     });
     expect(bytes.charCodeAt(1) & 128).toBe(128); // 3 length bytes
     for (const cut of [1, 2, 3, 4, 5]) {
-      const got = feed(new MqttReader(1 << 20), bytes, [cut, bytes.length]);
+      const got = feed(newReader(1 << 20), bytes, [cut, bytes.length]);
       expect(got.length).toBe(1);
       expect(got[0]).toMatchObject({ type: 3, topic: "a/b", qos: 1, id: 42 });
       expect((got[0] as any).payload).toBe(payload);
@@ -326,7 +325,7 @@ describe("reader vs mqtt-packet", () => {
   it("a 20 KB publish fed in 1-byte chunks", () => {
     const payload = binary(20000, 9);
     const bytes = gen({ cmd: "publish", topic: "big", payload: toBuf(payload), qos: 0, dup: false, retain: false });
-    const got = feed(new MqttReader(20480), bytes + gen({ cmd: "pingresp" }), [1]);
+    const got = feed(newReader(20480), bytes + gen({ cmd: "pingresp" }), [1]);
     expect(got.length).toBe(2);
     expect((got[0] as any).payload).toBe(payload);
     expect(got[1].type).toBe(13);
@@ -348,17 +347,17 @@ describe("reader vs mqtt-packet", () => {
       expect(bytes.length).toBe(rl + (rl < 128 ? 2 : rl < 16384 ? 3 : rl < 2097152 ? 4 : 5));
       const r = seeded(rl);
       for (const sizes of [[bytes.length], [1, 1, 1, 1, 1, 1000], () => 1 + Math.floor(r() * 5000)]) {
-        const got = feed(new MqttReader(bytes.length), bytes, sizes);
+        const got = feed(newReader(bytes.length), bytes, sizes);
         expect(got.length).toBe(1);
         expect(asMp(got[0])).toEqual(mpFields(o));
       }
       // one byte over maxPacket (the whole packet) is rejected from the header alone
-      expect(() => new MqttReader(bytes.length - 1).push(bytes.slice(0, 5), () => {})).toThrow(/^mqtt: packet over/);
+      expect(() => newReader(bytes.length - 1).push(bytes.slice(0, 5), () => {})).toThrow(/^mqtt: packet over/);
     }
   });
 
   it("a throwing onPacket loses nothing: the rest is delivered on the next push", () => {
-    const r = new MqttReader(4096);
+    const r = newReader(4096);
     const got: Packet[] = [];
     let n = 0;
     expect(() =>
@@ -412,7 +411,7 @@ describe("reader rejects malformed input with 'mqtt: ' errors and resets", () =>
   for (const [name, bytes, re] of bad) {
     it(name, () => {
       for (const sizes of [[bytes.length], [1]]) {
-        const r = new MqttReader(4096);
+        const r = newReader(4096);
         const got: Packet[] = [];
         // a good packet first, then the bad one, then a good one in the same stream
         const err = (() => {
@@ -436,7 +435,7 @@ describe("reader rejects malformed input with 'mqtt: ' errors and resets", () =>
   }
 
   it("an error mid-chunk keeps the packets before it and drops the rest", () => {
-    const r = new MqttReader(4096);
+    const r = newReader(4096);
     const got: Packet[] = [];
     expect(() => r.push(ping + "\x00\x00" + ping, (p) => got.push(p))).toThrow(/^mqtt: bad header 0$/);
     expect(got).toEqual([{ type: 13 }]);
@@ -445,16 +444,16 @@ describe("reader rejects malformed input with 'mqtt: ' errors and resets", () =>
   });
 
   it("the 5th length byte is rejected without waiting for more bytes", () => {
-    const r = new MqttReader(1 << 28);
+    const r = newReader(1 << 28);
     r.push("\x30\xff\xff\xff", () => {});
     expect(() => r.push("\xff", () => {})).toThrow(/^mqtt: bad remaining length$/);
   });
 
   it("a packet over maxPacket is rejected from the header, before any body is buffered", () => {
-    const r = new MqttReader(4096);
+    const r = newReader(4096);
     // 10 MB declared; only the header is sent
     expect(() => r.push("\x30\x80\x80\x80\x05", () => {})).toThrow(/^mqtt: packet over 4096 bytes$/);
-    const r2 = new MqttReader(4096);
+    const r2 = newReader(4096);
     const at = gen({ cmd: "publish", topic: "t", payload: Buffer.alloc(4090), qos: 0, dup: false, retain: false });
     expect(at.length).toBe(4096);
     expect(readAll(at, 4096).length).toBe(1);
@@ -463,6 +462,6 @@ describe("reader rejects malformed input with 'mqtt: ' errors and resets", () =>
   });
 
   it("the header byte is rejected as soon as it arrives", () => {
-    expect(() => new MqttReader(4096).push("\x10", () => {})).toThrow(/^mqtt: bad header 16$/);
+    expect(() => newReader(4096).push("\x10", () => {})).toThrow(/^mqtt: bad header 16$/);
   });
 });

@@ -1,6 +1,7 @@
 // Shared test helpers: byte strings <-> Buffers, a seeded PRNG, and the mapping between
 // our reader's packets and mqtt-packet's (the independent oracle).
 import mqttPacket from "mqtt-packet";
+import { readPackets, type MqttReader, type Packet } from "../../lib/mqtt";
 
 export const toBuf = (s: string) => Buffer.from(s, "latin1");
 export const toStr = (b: Buffer) => b.toString("latin1");
@@ -71,3 +72,13 @@ export function mpFields(x: any): any {
   }
   return { cmd: x.cmd };
 }
+
+/** A reader over lib/mqtt's readPackets, with the push(chunk, onPacket) shape the tests use. */
+export function newReader(maxPacket: number) {
+  const state: MqttReader = { _maxPacket: maxPacket };
+  return {
+    state,
+    push: (chunk: string, onPacket: (packet: Packet) => void) => readPackets(state, chunk, onPacket),
+  };
+}
+export type Reader = ReturnType<typeof newReader>;
