@@ -90,6 +90,12 @@ export const makeIot = (deps: IotDeps): any => {
       );
     return alink;
   };
+  // the session's topics (Link calls it at each CONNACK), for the current config: one function
+  // for every session (a closure made in start() would keep that call's scope with it)
+  const topics = () =>
+    subscriptions(config.productKey, config.deviceName).concat(
+      deps._ota ? deps._ota._topics(config.productKey, config.deviceName) : [],
+    );
   const stop = () => {
     deps._link.stop();
     if (alink) {
@@ -113,10 +119,7 @@ export const makeIot = (deps: IotDeps): any => {
       _ssid: current.ssid,
       _wifiPassword: current.password,
       _keepAlive: current.keepAlive || deps._keepAlive,
-      _topics: () =>
-        subscriptions(current.productKey, current.deviceName).concat(
-          deps._ota ? deps._ota._topics(current.productKey, current.deviceName) : [],
-        ),
+      _topics: topics,
       _tls: current.tls !== false,
       _secret: current.productSecret ? "productSecret" : current.deviceToken ? "deviceToken" : "deviceSecret",
     });
