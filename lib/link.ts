@@ -109,8 +109,9 @@ export interface Link {
 const errorText = (thrown: any) => "" + ((thrown && thrown.message) || thrown);
 const PHASE = 0,
   SEND = 1,
-  RECEIVE = 2;
-// Timer slots: indexes into the link's timer table, each holding at most one pending timer
+  RECEIVE = 2,
+  WATCHDOG = 3;
+// Timer slots: indexes into the link's deadline table, each holding at most one deadline
 // (numeric constants: the build inlines them, they cost no RAM).
 // PHASE: the deadline or wait of the current state: Wi-Fi connect timeout, then
 //   CONNACK timeout; the backoff wait; online, the proven mark (below), then stableSeconds after
@@ -119,6 +120,7 @@ const PHASE = 0,
 // RECEIVE: keepAlive/2 after the last byte received: PINGREQ; once a PINGREQ is out,
 //   the PINGRESP deadline (pingTimeoutSeconds). Sending the PINGREQ re-arms SEND for
 //   keepAlive/2 (at least 15 s, over pingTimeoutSeconds): one PINGREQ outstanding at most.
+// WATCHDOG: the watchdog feeder, every watchdogSeconds/3, never cleared.
 // Proven: a session online 10 s without a drop has proved the broker keeps us: the network
 // backoff starts again from 1 s. A time, not an answer to our packets: a PINGRESP takes
 // keepAlive/2 to be due, and a device that posts nothing waits for no PUBACK. A broker that
@@ -138,7 +140,9 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     wifiMs = settings.wifiTimeoutSeconds * 1000,
     stableMs = settings.stableSeconds * 1000,
     offlineResetMs = settings.offlineResetMinutes * 60000,
-    timers: any[] = []; // pending timer handle per slot; null when fired or cleared
+    // per slot: when it is due (ms of uptime), and what to do then (none: the slot is free)
+    deadlines: number[] = [],
+    actions: any[] = [];
   settings = null!;
   let session: Session | null = null,
     state = "unconfigured",
@@ -162,24 +166,55 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     // and none stable: a twin device kicking us (see dropLink)
     twinCloses = 0,
     // online: the proven mark is past (the next PHASE timer is the stable mark)
-    proven = false;
+    proven = false,
+    // the one pending setTimeout of the link (null: none) and the deadline it is set for
+    timer: any = null,
+    timerAt = 0;
 
-  // A slot's timer fires: the slot is free again (Espruino reuses a fired timer's handle, so
-  // a stale one must never be cleared), then fn runs. One function for every timer: the slot
-  // and fn come as setTimeout's arguments, not in a closure made per timer (a closure made in
-  // armTimer would keep armTimer's call scope too, for as long as the timer waits).
-  // fn: a function to run, or the reason of a drop (a literal: no closure made per timer; a
-  // closure made in connect() or send() would keep that call's scope, its packet and locals,
-  // for as long as the timer waits).
-  const fire = (slot: any, fn: (() => void) | string) => {
-    timers[slot] = null;
-    if (typeof fn == "string") dropLink(fn);
-    else fn();
+  // One pending setTimeout for every deadline of the link (lwIP's cyclic timer, but exact):
+  // it is set for the earliest one. Moving a deadline later, as the keep-alive does after every
+  // send and every byte received, is an assignment, not a clearTimeout and a setTimeout: the
+  // timer then fires early, finds nothing due and waits again. (RAM: one pending timer, not
+  // one per slot; Espruino reuses a fired timer's handle, so a stale one is never cleared.)
+  // fn: a function to run, or the reason of a drop (a literal: no closure made per deadline;
+  // a closure made in connect() or send() would keep that call's scope while it waits).
+  // (Re)arms the deadline of slot, or just clears it (no fn).
+  const armTimer = (slot: number, fn?: (() => void) | string, ms?: number) => {
+    actions[slot] = fn;
+    if (fn) {
+      const at = Math.round(env._uptime() * 1000) + ms!;
+      deadlines[slot] = at;
+      if (timer == null || at < timerAt) {
+        if (timer != null) env.clear(timer);
+        timer = env.set(tick, ms!);
+        timerAt = at;
+      }
+    }
   };
-  // (re)arm the timer in slot, or just clear it (no fn)
-  const armTimer = (slot: any, fn?: (() => void) | string, ms?: number) => {
-    if (timers[slot] != null) env.clear(timers[slot]);
-    timers[slot] = fn ? env.set(fire, ms!, slot, fn) : null;
+  // The timer fires: what is due runs, in slot order (a drop clears the other slots of the
+  // session), then the timer is set for the earliest deadline left.
+  const tick = () => {
+    const now = Math.round(env._uptime() * 1000);
+    let slot: number,
+      fn: any,
+      next = -1;
+    timer = null;
+    for (slot = PHASE; slot <= WATCHDOG; slot++) {
+      fn = actions[slot];
+      // (a timer that fires a little early finds nothing due and waits the rest)
+      if (fn && deadlines[slot] <= now) {
+        actions[slot] = null;
+        if (typeof fn == "string") dropLink(fn);
+        else fn();
+      }
+    }
+    for (slot = PHASE; slot <= WATCHDOG; slot++)
+      if (actions[slot] && (next < 0 || deadlines[slot] < next)) next = deadlines[slot];
+    if (next >= 0 && (timer == null || next < timerAt)) {
+      if (timer != null) env.clear(timer);
+      timer = env.set(tick, Math.max(0, next - now));
+      timerAt = next;
+    }
   };
   const error = (message: string) => {
     lastError = message;
@@ -322,7 +357,7 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     generation++;
     socket = reader = null;
     state = nextState;
-    for (const slot in timers) armTimer(slot);
+    actions[PHASE] = actions[SEND] = actions[RECEIVE] = null;
     if (oldSocket)
       try {
         oldSocket.end();
@@ -474,11 +509,11 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
   // Permanent watchdog feeder (never cleared). It stops feeding only when configured
   // but offline for offlineResetMinutes (counted in ticks, immune to clock steps).
   const feedWatchdog = () => {
-    env.set(feedWatchdog, watchdogPeriod);
+    armTimer(WATCHDOG, feedWatchdog, watchdogPeriod);
     offlineTicks = session && state != "online" ? offlineTicks + 1 : 0;
     if (offlineTicks * watchdogPeriod < offlineResetMs) env._kick();
   };
   env._kick();
-  env.set(feedWatchdog, watchdogPeriod);
+  armTimer(WATCHDOG, feedWatchdog, watchdogPeriod);
   return link;
 }

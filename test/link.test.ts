@@ -1000,7 +1000,7 @@ function advance(ms){var end=now+ms,k,best,key;for(;;){best=null;for(k in q)if(q
  if(!best)break;delete q[key];now=best.at;best.f.apply(null,best.a)}now=end}
 var env={set:function(f,ms){q[++handle]={at:now+ms,f:f,a:[].slice.call(arguments,2)};return handle},
  clear:function(h){if(h==null||!q[h])throw new Error("bad clear "+h);delete q[h]},
- _random:function(){return 0.5},_kick:function(){},_memory:function(){return {free:0}},_uptime:function(){return 0},_log:function(){},
+ _random:function(){return 0.5},_kick:function(){},_memory:function(){return {free:0}},_uptime:function(){return now/1000},_log:function(){},
  _wifiConnect:function(s,p,cb){cb(null)},
  _connect:function(host,port,tls,onOpen,onData,onClose){sock={write:function(b){written=b},end:function(){},open:onOpen,data:onData,close:onClose};return sock}};
 var link=Link(env,{keepAlive:60,queueLength:16,maxPacket:4096,watchdogSeconds:40,offlineResetMinutes:30,
