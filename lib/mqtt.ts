@@ -142,9 +142,14 @@ export interface MqttReader {
   _remainingLength?: number;
 }
 
-/** Reads a chunk of socket data (any size): onPacket gets every whole packet. A packet over
+/** Reads a chunk of socket data (any size): onPacket gets every whole packet, and the reader
+ * (a caller with several can tell which one it came from). A packet over
  * _maxPacket bytes (whole packet) or malformed input throws "mqtt: …" and resets the reader. */
-export function readPackets(reader: MqttReader, chunk: string, onPacket: (packet: Packet) => void): void {
+export function readPackets(
+  reader: MqttReader,
+  chunk: string,
+  onPacket: (packet: Packet, reader: MqttReader) => void,
+): void {
   let buffer = (reader._buffer || "") + chunk,
     header = reader._header,
     remainingLength = reader._remainingLength!,
@@ -198,7 +203,7 @@ export function readPackets(reader: MqttReader, chunk: string, onPacket: (packet
     // store the state before the callback, so a throwing onPacket loses nothing
     reader._buffer = buffer = buffer.slice(remainingLength);
     header = 0;
-    onPacket(packet);
+    onPacket(packet, reader);
     reader._buffer = "";
   }
 }

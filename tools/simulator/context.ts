@@ -136,7 +136,11 @@ export function makeContext(core: Core, parts: Parts) {
       core.out("simulator: load()");
       setImmediate(() => parts.reboot("load()"));
     },
-    getTime: () => core.devNow() / 1000,
+    // The device's timers run timeScale times faster (timers.ts), and so does getTime(): the
+    // firmware's uptime and its timer deadlines are measured with it (lib/link.ts), as on a
+    // board, where both are one clock. Date.now() stays the wall clock (NTP, log timestamps
+    // against the emulator's); a setTime() moves both alike.
+    getTime: () => (core.devNow() + (hostNow() - core.startedAt) * (core.timeScale - 1)) / 1000,
     setTime(s: any) {
       core.clockOffset = Number(s) * 1000 - hostNow();
       core.log("clock: setTime(" + s + ")");

@@ -81,6 +81,8 @@ export class Core {
   };
 
   devNow = () => hostNow() + this.clockOffset;
+  /** hostNow() when the simulated board was made: time-scaled getTime() counts from it. */
+  readonly startedAt = hostNow();
 
   /** An Error of the device's realm (`instanceof Error` holds inside the firmware). */
   err(msg: string, type = "Error"): Error {

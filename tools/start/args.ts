@@ -7,6 +7,7 @@ export const USAGE =
   "  --app file      your application, copied to the board's Storage as app.js at every start\n" +
   "                  (default ./app.js if it exists; else the demo app, and against the real cloud no app)\n" +
   "  --port n        emulator port (default: any free port)\n" +
+  "  --time-scale n  the board's timers and getTime() run n times faster (Date.now() stays the wall clock)\n" +
   "  boards: .sim/emulator and .sim/real (one simulated board per target); at the prompt type help";
 
 export interface StartOptions {
