@@ -337,8 +337,10 @@ export function Link(env: LinkEnv, settings: LinkSettings): Link {
     // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
     armTimer(RECEIVE, send, session!._keepAlive * 500);
     try {
-      // a packet may end the session: the rest of the chunk is then ignored (onPacket)
-      readPackets(reader!, data, onPacket);
+      // a packet may end the session: the rest of the chunk is then ignored (onPacket).
+      // NOINLINE: terser would move readPackets, called only here, into this function as a
+      // function expression, created (its text lexed) again for every chunk received
+      /*#__NOINLINE__*/ readPackets(reader!, data, onPacket);
     } catch (thrown) {
       if (from == socket) dropLink(errorText(thrown));
     }
