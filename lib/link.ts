@@ -127,394 +127,422 @@ const PHASE = 0,
 // accepts and drops at once (a refused publish, an overloaded server) drops us within this
 // time, so its reconnects still back off.
 
-// A closure, not a class: state in locals minifies to one or two letters, no `this.` anywhere
-// (and none of Espruino's `this`-in-arrow traps). `new Link(..)` works too.
-export function Link(env: LinkEnv, settings: LinkSettings): Link {
-  // The settings as locals, times in ms: a local costs one JsVar, a key of the settings object
-  // two or three (long names); the object is not kept.
-  const watchdogPeriod = Math.round((settings.watchdogSeconds * 1000) / 3),
-    queueLength = settings.queueLength,
-    maxPacket = settings.maxPacket,
-    connackMs = settings.connackTimeoutSeconds * 1000,
-    pingMs = settings.pingTimeoutSeconds * 1000,
-    wifiMs = settings.wifiTimeoutSeconds * 1000,
-    stableMs = settings.stableSeconds * 1000,
-    offlineResetMs = settings.offlineResetMinutes * 60000,
-    // per slot: when it is due (ms of uptime), and what to do then (none: the slot is free)
-    deadlines: number[] = [],
-    actions: any[] = [];
-  settings = null!;
-  let session: Session | null = null,
-    state = "unconfigured",
-    wifiState = "off",
-    lastError = "",
-    socket: LinkSocket | null = null,
-    // the current socket's packet reader (a new one per socket: a cut packet never carries over)
-    reader: MqttReader | null = null,
-    queue: QueuedPublish[] = [],
-    connects = 0,
-    reconnects = 0,
-    dropped = 0,
-    offlineTicks = 0,
-    // attempts on the network schedule (1 s to 1 min) and on the login schedule (refused
-    // credentials, twin login: 2 s to 15 min), for backoffDelay
-    networkAttempts = 0,
-    loginAttempts = 0,
-    // bumped whenever a socket or Wi-Fi attempt is replaced: older callbacks see a stale value
-    generation = 0,
-    // online sessions closed by the platform in a row, with no failed attempt between them
-    // and none stable: a twin device kicking us (see dropLink)
-    twinCloses = 0,
-    // online: the proven mark is past (the next PHASE timer is the stable mark)
-    proven = false,
-    // the one pending setTimeout of the link (null: none) and the deadline it is set for
-    timer: any = null,
-    timerAt = 0;
+// One link per device: its state is module-level and Link() (re)sets it. A function at the
+// top level of the bundle keeps no scope, a closure made in a factory keeps its factory's: one
+// JsVar each (docs/ESPRUINO.md §7). (The tests make a new Link for each case.)
+let env: LinkEnv,
+  link: Link,
+  // the settings, times in ms (a variable costs one JsVar, a key of the settings object two or
+  // three: the object is not kept)
+  watchdogPeriod: number,
+  queueLength: number,
+  maxPacket: number,
+  connackMs: number,
+  pingMs: number,
+  wifiMs: number,
+  stableMs: number,
+  offlineResetMs: number,
+  // per slot: when it is due (ms of uptime), and what to do then (none: the slot is free)
+  deadlines: number[],
+  actions: any[],
+  session: Session | null,
+  state: string,
+  wifiState: string,
+  lastError: string,
+  socket: LinkSocket | null,
+  // the current socket's packet reader (a new one per socket: a cut packet never carries over)
+  reader: MqttReader | null,
+  queue: QueuedPublish[],
+  connects: number,
+  reconnects: number,
+  dropped: number,
+  offlineTicks: number,
+  // attempts on the network schedule (1 s to 1 min) and on the login schedule (refused
+  // credentials, twin login: 2 s to 15 min), for backoffDelay
+  networkAttempts: number,
+  loginAttempts: number,
+  // bumped whenever a socket or Wi-Fi attempt is replaced: older callbacks see a stale value
+  generation: number,
+  // online sessions closed by the platform in a row, with no failed attempt between them
+  // and none stable: a twin device kicking us (see dropLink)
+  twinCloses: number,
+  // online: the proven mark is past (the next PHASE timer is the stable mark)
+  proven: boolean,
+  // the one pending setTimeout of the link (null: none) and the deadline it is set for
+  timer: any,
+  timerAt: number;
 
-  // One pending setTimeout for every deadline of the link (lwIP's cyclic timer, but exact):
-  // it is set for the earliest one. Moving a deadline later, as the keep-alive does after every
-  // send and every byte received, is an assignment, not a clearTimeout and a setTimeout: the
-  // timer then fires early, finds nothing due and waits again. (RAM: one pending timer, not
-  // one per slot; Espruino reuses a fired timer's handle, so a stale one is never cleared.)
-  // fn: a function to run, or the reason of a drop (a literal: no closure made per deadline;
-  // a closure made in connect() or send() would keep that call's scope while it waits).
-  // (Re)arms the deadline of slot, or just clears it (no fn).
-  const armTimer = (slot: number, fn?: (() => void) | string, ms?: number) => {
-    actions[slot] = fn;
-    if (fn) {
-      const at = Math.round(env._uptime() * 1000) + ms!;
-      deadlines[slot] = at;
-      if (timer == null || at < timerAt) {
-        if (timer != null) env.clear(timer);
-        timer = env.set(tick, ms!);
-        timerAt = at;
-      }
-    }
-  };
-  // The timer fires: what is due runs, in slot order (a drop clears the other slots of the
-  // session), then the timer is set for the earliest deadline left.
-  const tick = () => {
-    const now = Math.round(env._uptime() * 1000);
-    let slot: number,
-      fn: any,
-      next = -1;
-    timer = null;
-    for (slot = PHASE; slot <= WATCHDOG; slot++) {
-      fn = actions[slot];
-      // (a timer that fires a little early finds nothing due and waits the rest)
-      if (fn && deadlines[slot] <= now) {
-        actions[slot] = null;
-        if (typeof fn == "string") dropLink(fn);
-        else fn();
-      }
-    }
-    for (slot = PHASE; slot <= WATCHDOG; slot++)
-      if (actions[slot] && (next < 0 || deadlines[slot] < next)) next = deadlines[slot];
-    if (next >= 0 && (timer == null || next < timerAt)) {
+// One pending setTimeout for every deadline of the link (lwIP's cyclic timer, but exact):
+// it is set for the earliest one. Moving a deadline later, as the keep-alive does after every
+// send and every byte received, is an assignment, not a clearTimeout and a setTimeout: the
+// timer then fires early, finds nothing due and waits again. (RAM: one pending timer, not
+// one per slot; Espruino reuses a fired timer's handle, so a stale one is never cleared.)
+// fn: a function to run, or the reason of a drop (a literal: no closure made per deadline;
+// a closure made in connect() or send() would keep that call's scope while it waits).
+// (Re)arms the deadline of slot, or just clears it (no fn).
+const armTimer = (slot: number, fn?: (() => void) | string, ms?: number) => {
+  actions[slot] = fn;
+  if (fn) {
+    const at = Math.round(env._uptime() * 1000) + ms!;
+    deadlines[slot] = at;
+    if (timer == null || at < timerAt) {
       if (timer != null) env.clear(timer);
-      timer = env.set(tick, Math.max(0, next - now));
-      timerAt = next;
-    }
-  };
-  const error = (message: string) => {
-    lastError = message;
-    env._log("link: " + message);
-  };
-  // user callbacks must not throw into the socket callback
-  const callUser = (fn: Function, topic?: string, payload?: string) => {
-    try {
-      fn(topic, payload);
-    } catch (thrown) {
-      error("callback: " + errorText(thrown));
-    }
-  };
-  // The next step of a (re)connect: Wi-Fi unless it is up, then the MQTT session; with a
-  // packet, the broker's CONNACK (the session online, or a registration waiting for its reply)
-  // or, registering, the reply. One function for these steps: each function is resident, and
-  // their handling, here, is not lexed for every packet (Espruino lexes all of a function's
-  // text at each call).
-  const connect = (packet?: any) => {
-    const current = session!;
-    if (packet && state == "registering") {
-      // the platform closes after its reply: the session ends here, the login starts from a timer
-      if (packet.type == PUBLISH && /^\/ext\/reg/.test(packet.topic)) {
-        endSession("registered");
-        armTimer(
-          PHASE,
-          () => {
-            try {
-              current._register!(packet.payload);
-            } catch (thrown) {
-              dropLink("register: " + errorText(thrown), true);
-            }
-          },
-          0,
-        );
-      }
-      return;
-    }
-    if (packet) {
-      const returnCode = packet.rc;
-      if (returnCode) {
-        const badCredentials = returnCode == 4 || returnCode == 5;
-        // return codes 1..5 (MQTT 3.1.1 §3.2.2.3): a literal in the code (flash), not a resident array
-        return dropLink(
-          "connack " +
-            returnCode +
-            ": " +
-            (",unacceptable protocol version,identifier rejected,server unavailable,bad username or password,not authorized".split(
-              ",",
-            )[returnCode] || "refused") +
-            (badCredentials ? ", check " + current._secret : ""),
-          badCredentials,
-        );
-      }
-      if (current._register) {
-        // no reply within the CONNACK timeout: a failed attempt, on the long schedule
-        state = "registering";
-        return armTimer(PHASE, () => dropLink("register: no reply", true), connackMs);
-      }
-      state = "online";
-      connects++;
-      proven = false;
-      armTimer(PHASE, connect, 10000); // the proven mark (below)
-      // made here and not kept: a list of long strings
-      const topics: Subscription[] = current._topics();
-      if (topics.length) send(encodeSubscribe(nextPacketId(), topics));
-      // a resend sets DUP
-      for (const item of queue) {
-        send(item._sent ? String.fromCharCode(item._bytes.charCodeAt(0) | 8) + item._bytes.slice(1) : item._bytes);
-        item._sent = 1;
-      }
-      if (state == "online") callUser(link.onOnline);
-      return;
-    }
-    // Online, the PHASE timer: 10 s after CONNACK the proven mark (the network schedule starts
-    // again), stableSeconds after it the stable mark (both schedules and the twin count).
-    if (state == "online") {
-      networkAttempts = 0;
-      if (proven) loginAttempts = twinCloses = 0;
-      else armTimer(PHASE, connect, stableMs - 10000);
-      proven = true;
-      return;
-    }
-    const attempt = ++generation; // a late callback of an earlier attempt is stale from here on
-    if (wifiState != "up") {
-      state = "wifi";
-      wifiState = "connecting";
-      // a current attempt always has a session (stop() clears the timer and bumps generation);
-      // a drop while joining leaves Wi-Fi down (dropLink)
-      armTimer(PHASE, "wifi timeout", wifiMs);
-      env._wifiConnect(current._ssid, current._wifiPassword, (err) => {
-        if (attempt != generation) return;
-        if (err) dropLink("wifi: " + err);
-        else {
-          wifiState = "up";
-          connect();
-        }
-      });
-      return;
-    }
-    reader = { _maxPacket: maxPacket };
-    state = "connecting";
-    armTimer(PHASE, "connack timeout", connackMs);
-    try {
-      socket = env._connect(current.host, current.port, current._tls, onSocketOpen, onSocketData, onSocketClose);
-    } catch (thrown) {
-      dropLink("connect: " + errorText(thrown));
-    }
-  };
-  // Socket handlers: one set for every socket, created once. Espruino (and Node) call event
-  // handlers with the socket as `this`: a handler of a socket that was replaced or ended sees
-  // another `socket` and does nothing. (Closures per connection would cost RAM while online.)
-  function onSocketOpen(this: LinkSocket) {
-    const current = session!;
-    if (this == socket) send(encodeConnect(current.clientId, current.username, current.password, current._keepAlive));
-  }
-  function onSocketData(this: LinkSocket, data: string) {
-    const from = this;
-    if (from != socket) return;
-    // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
-    armTimer(RECEIVE, send, session!._keepAlive * 500);
-    try {
-      // a packet may end the session: the rest of the chunk is then ignored (onPacket).
-      // NOINLINE: terser would move readPackets, called only here, into this function as a
-      // function expression, created (its text lexed) again for every chunk received
-      /*#__NOINLINE__*/ readPackets(reader!, data, onPacket);
-    } catch (thrown) {
-      if (from == socket) dropLink(errorText(thrown));
+      timer = env.set(tick, ms!);
+      timerAt = at;
     }
   }
-  function onSocketClose(this: LinkSocket) {
-    if (this == socket) dropLink("socket closed");
-  }
-  // tear down the session (socket, reader, all timers but the watchdog's); true if it was
-  // online. The reader goes too: a partial packet it holds (up to maxPacket bytes) would stay
-  // in RAM through the backoff.
-  const endSession = (nextState: string) => {
-    const oldSocket = socket,
-      wasOnline = state == "online";
-    generation++;
-    socket = reader = null;
-    state = nextState;
-    actions[PHASE] = actions[SEND] = actions[RECEIVE] = null;
-    if (oldSocket)
-      try {
-        oldSocket.end();
-      } catch (ignored) {
-        /* already closed */
-      }
-    return wasOnline;
-  };
-  // Callers run onOffline last (`if (wasOnline) callUser(link.onOffline)`), once the link is
-  // consistent: it may call stop() or start(). Inline, not a helper: each function is resident.
-  // badCredentials: CONNACK 4 or 5, retried on the long schedule
-  const dropLink = (reason: string, badCredentials?: boolean) => {
-    if (state == "wifi") wifiState = "down"; // the Wi-Fi join failed or timed out
-    const wasOnline = endSession("backoff");
-    // The platform closes the older of two logins with the same credentials. With a twin
-    // device it stays reachable: our next login succeeds at once (kicking the twin) and is
-    // closed again when the twin logs in after its own backoff. A flaky network or a
-    // restarting broker closes sessions too, but then attempts fail in between (refused,
-    // timed out): every drop other than the close of an online session ends the count.
-    twinCloses = wasOnline && reason == "socket closed" ? twinCloses + 1 : 0;
-    const twin = twinCloses > 2;
-    error(twin ? "another device is probably using these credentials" : reason);
-    reconnects++;
-    // the login schedule (2 s to 15 min) or the network one (1 s to 1 min); one call of
-    // backoffDelay, which the build then inlines (a function of its own is resident)
-    const longSchedule = twin || badCredentials;
-    armTimer(
-      PHASE,
-      connect,
-      backoffDelay(
-        longSchedule ? loginAttempts++ : networkAttempts++,
-        longSchedule ? 2000 : 1000,
-        longSchedule ? 900000 : 60000,
-        env._random(),
-      ),
-    );
-    if (wasOnline) callUser(link.onOffline);
-  };
-  // Writes bytes; without bytes (the keep-alive timers call it so) a PINGREQ, and then the
-  // PINGRESP deadline. (One function for both: each function is resident.)
-  const send = (bytes?: string) => {
-    const isPing = !bytes;
-    if (socket)
-      try {
-        socket.write(bytes || "\xc0\0"); // PINGREQ (mqtt.ts encodePingreq; a literal stays in flash)
-        armTimer(SEND, send, session!._keepAlive * 500);
-      } catch (thrown) {
-        dropLink("write: " + errorText(thrown));
-      }
-    if (isPing && socket) armTimer(RECEIVE, "ping timeout", pingMs);
-  };
-  // packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
-  // from: the reader it came from; a packet of a reader no longer current (its session ended
-  // while its chunk was read) is ignored. (No closure made per chunk to tell it: CPU.)
-  const onPacket = (packet: any, from: MqttReader) => {
-    const type = packet.type;
-    if (from != reader) return;
-    // the CONNACK, and any packet while registering, are steps of the (re)connect
-    if ((type == CONNACK && state == "connecting") || state == "registering") return connect(packet);
-    if (type == PUBLISH) {
-      if (packet.qos == 1) send(encodePuback(packet.id));
-      callUser(link.onMessage, packet.topic, packet.payload);
+};
+// The timer fires: what is due runs, in slot order (a drop clears the other slots of the
+// session), then the timer is set for the earliest deadline left.
+const tick = () => {
+  const now = Math.round(env._uptime() * 1000);
+  let slot: number,
+    fn: any,
+    next = -1;
+  timer = null;
+  for (slot = PHASE; slot <= WATCHDOG; slot++) {
+    fn = actions[slot];
+    // (a timer that fires a little early finds nothing due and waits the rest)
+    if (fn && deadlines[slot] <= now) {
+      actions[slot] = null;
+      if (typeof fn == "string") dropLink(fn);
+      else fn();
     }
-    // in place, no new array; acknowledgements mostly come in order: the first item matches
-    if (type == PUBACK)
-      for (let index = 0; index < queue.length; index++)
-        if (queue[index]._id == packet.id) {
-          queue.splice(index, 1);
-          break;
-        }
-    if (type == SUBACK && packet.granted.indexOf(128) >= 0) error("subscribe refused");
-  };
-  // next packet id: 1..65535, never one still queued
-  // (a plain loop: queue.some() with an arrow costs more than the JSON of a small post)
-  const nextPacketId = () => {
-    let id = link._id,
+  }
+  for (slot = PHASE; slot <= WATCHDOG; slot++)
+    if (actions[slot] && (next < 0 || deadlines[slot] < next)) next = deadlines[slot];
+  if (next >= 0 && (timer == null || next < timerAt)) {
+    if (timer != null) env.clear(timer);
+    timer = env.set(tick, Math.max(0, next - now));
+    timerAt = next;
+  }
+};
+const error = (message: string) => {
+  lastError = message;
+  env._log("link: " + message);
+};
+// user callbacks must not throw into the socket callback
+const callUser = (fn: Function, topic?: string, payload?: string) => {
+  try {
+    fn(topic, payload);
+  } catch (thrown) {
+    error("callback: " + errorText(thrown));
+  }
+};
+// The next step of a (re)connect: Wi-Fi unless it is up, then the MQTT session; with a
+// packet, the broker's CONNACK (the session online, or a registration waiting for its reply)
+// or, registering, the reply. One function for these steps: each function is resident, and
+// their handling, here, is not lexed for every packet (Espruino lexes all of a function's
+// text at each call).
+const connect = (packet?: any) => {
+  const current = session!;
+  if (packet && state == "registering") {
+    // the platform closes after its reply: the session ends here, the login starts from a timer
+    if (packet.type == PUBLISH && /^\/ext\/reg/.test(packet.topic)) {
+      endSession("registered");
+      armTimer(
+        PHASE,
+        () => {
+          try {
+            current._register!(packet.payload);
+          } catch (thrown) {
+            dropLink("register: " + errorText(thrown), true);
+          }
+        },
+        0,
+      );
+    }
+    return;
+  }
+  if (packet) {
+    const returnCode = packet.rc;
+    if (returnCode) {
+      const badCredentials = returnCode == 4 || returnCode == 5;
+      // return codes 1..5 (MQTT 3.1.1 §3.2.2.3): a literal in the code (flash), not a resident array
+      return dropLink(
+        "connack " +
+          returnCode +
+          ": " +
+          (",unacceptable protocol version,identifier rejected,server unavailable,bad username or password,not authorized".split(
+            ",",
+          )[returnCode] || "refused") +
+          (badCredentials ? ", check " + current._secret : ""),
+        badCredentials,
+      );
+    }
+    if (current._register) {
+      // no reply within the CONNACK timeout: a failed attempt, on the long schedule
+      state = "registering";
+      return armTimer(PHASE, () => dropLink("register: no reply", true), connackMs);
+    }
+    state = "online";
+    connects++;
+    proven = false;
+    armTimer(PHASE, connect, 10000); // the proven mark (below)
+    // made here and not kept: a list of long strings
+    const topics: Subscription[] = current._topics();
+    if (topics.length) send(encodeSubscribe(nextPacketId(), topics));
+    // a resend sets DUP
+    for (const item of queue) {
+      send(item._sent ? String.fromCharCode(item._bytes.charCodeAt(0) | 8) + item._bytes.slice(1) : item._bytes);
+      item._sent = 1;
+    }
+    if (state == "online") callUser(link.onOnline);
+    return;
+  }
+  // Online, the PHASE timer: 10 s after CONNACK the proven mark (the network schedule starts
+  // again), stableSeconds after it the stable mark (both schedules and the twin count).
+  if (state == "online") {
+    networkAttempts = 0;
+    if (proven) loginAttempts = twinCloses = 0;
+    else armTimer(PHASE, connect, stableMs - 10000);
+    proven = true;
+    return;
+  }
+  const attempt = ++generation; // a late callback of an earlier attempt is stale from here on
+  if (wifiState != "up") {
+    state = "wifi";
+    wifiState = "connecting";
+    // a current attempt always has a session (stop() clears the timer and bumps generation);
+    // a drop while joining leaves Wi-Fi down (dropLink)
+    armTimer(PHASE, "wifi timeout", wifiMs);
+    env._wifiConnect(current._ssid, current._wifiPassword, (err) => {
+      if (attempt != generation) return;
+      if (err) dropLink("wifi: " + err);
+      else {
+        wifiState = "up";
+        connect();
+      }
+    });
+    return;
+  }
+  reader = { _maxPacket: maxPacket };
+  state = "connecting";
+  armTimer(PHASE, "connack timeout", connackMs);
+  try {
+    socket = env._connect(current.host, current.port, current._tls, onSocketOpen, onSocketData, onSocketClose);
+  } catch (thrown) {
+    dropLink("connect: " + errorText(thrown));
+  }
+};
+// Socket handlers: one set for every socket, created once. Espruino (and Node) call event
+// handlers with the socket as `this`: a handler of a socket that was replaced or ended sees
+// another `socket` and does nothing. (Closures per connection would cost RAM while online.)
+function onSocketOpen(this: LinkSocket) {
+  const current = session!;
+  if (this == socket) send(encodeConnect(current.clientId, current.username, current.password, current._keepAlive));
+}
+function onSocketData(this: LinkSocket, data: string) {
+  const from = this;
+  if (from != socket) return;
+  // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
+  armTimer(RECEIVE, send, session!._keepAlive * 500);
+  try {
+    // a packet may end the session: the rest of the chunk is then ignored (onPacket).
+    // NOINLINE: terser would move readPackets, called only here, into this function as a
+    // function expression, created (its text lexed) again for every chunk received
+    /*#__NOINLINE__*/ readPackets(reader!, data, onPacket);
+  } catch (thrown) {
+    if (from == socket) dropLink(errorText(thrown));
+  }
+}
+function onSocketClose(this: LinkSocket) {
+  if (this == socket) dropLink("socket closed");
+}
+// tear down the session (socket, reader, all timers but the watchdog's); true if it was
+// online. The reader goes too: a partial packet it holds (up to maxPacket bytes) would stay
+// in RAM through the backoff.
+const endSession = (nextState: string) => {
+  const oldSocket = socket,
+    wasOnline = state == "online";
+  generation++;
+  socket = reader = null;
+  state = nextState;
+  actions[PHASE] = actions[SEND] = actions[RECEIVE] = null;
+  if (oldSocket)
+    try {
+      oldSocket.end();
+    } catch (ignored) {
+      /* already closed */
+    }
+  return wasOnline;
+};
+// Callers run onOffline last (`if (wasOnline) callUser(link.onOffline)`), once the link is
+// consistent: it may call stop() or start(). Inline, not a helper: each function is resident.
+// badCredentials: CONNACK 4 or 5, retried on the long schedule
+const dropLink = (reason: string, badCredentials?: boolean) => {
+  if (state == "wifi") wifiState = "down"; // the Wi-Fi join failed or timed out
+  const wasOnline = endSession("backoff");
+  // The platform closes the older of two logins with the same credentials. With a twin
+  // device it stays reachable: our next login succeeds at once (kicking the twin) and is
+  // closed again when the twin logs in after its own backoff. A flaky network or a
+  // restarting broker closes sessions too, but then attempts fail in between (refused,
+  // timed out): every drop other than the close of an online session ends the count.
+  twinCloses = wasOnline && reason == "socket closed" ? twinCloses + 1 : 0;
+  const twin = twinCloses > 2;
+  error(twin ? "another device is probably using these credentials" : reason);
+  reconnects++;
+  // the login schedule (2 s to 15 min) or the network one (1 s to 1 min); one call of
+  // backoffDelay, which the build then inlines (a function of its own is resident)
+  const longSchedule = twin || badCredentials;
+  armTimer(
+    PHASE,
+    connect,
+    backoffDelay(
+      longSchedule ? loginAttempts++ : networkAttempts++,
+      longSchedule ? 2000 : 1000,
+      longSchedule ? 900000 : 60000,
+      env._random(),
+    ),
+  );
+  if (wasOnline) callUser(link.onOffline);
+};
+// Writes bytes; without bytes (the keep-alive timers call it so) a PINGREQ, and then the
+// PINGRESP deadline. (One function for both: each function is resident.)
+const send = (bytes?: string) => {
+  const isPing = !bytes;
+  if (socket)
+    try {
+      socket.write(bytes || "\xc0\0"); // PINGREQ (mqtt.ts encodePingreq; a literal stays in flash)
+      armTimer(SEND, send, session!._keepAlive * 500);
+    } catch (thrown) {
+      dropLink("write: " + errorText(thrown));
+    }
+  if (isPing && socket) armTimer(RECEIVE, "ping timeout", pingMs);
+};
+// packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
+// from: the reader it came from; a packet of a reader no longer current (its session ended
+// while its chunk was read) is ignored. (No closure made per chunk to tell it: CPU.)
+const onPacket = (packet: any, from: MqttReader) => {
+  const type = packet.type;
+  if (from != reader) return;
+  // the CONNACK, and any packet while registering, are steps of the (re)connect
+  if ((type == CONNACK && state == "connecting") || state == "registering") return connect(packet);
+  if (type == PUBLISH) {
+    if (packet.qos == 1) send(encodePuback(packet.id));
+    callUser(link.onMessage, packet.topic, packet.payload);
+  }
+  // in place, no new array; acknowledgements mostly come in order: the first item matches
+  if (type == PUBACK)
+    for (let index = 0; index < queue.length; index++)
+      if (queue[index]._id == packet.id) {
+        queue.splice(index, 1);
+        break;
+      }
+  if (type == SUBACK && packet.granted.indexOf(128) >= 0) error("subscribe refused");
+};
+// next packet id: 1..65535, never one still queued
+// (a plain loop: queue.some() with an arrow costs more than the JSON of a small post)
+const nextPacketId = () => {
+  let id = link._id,
+    index = 0;
+  id = (id % 65535) + 1;
+  while (index < queue.length)
+    if (queue[index++]._id == id) {
+      id = (id % 65535) + 1;
       index = 0;
-    id = (id % 65535) + 1;
-    while (index < queue.length)
-      if (queue[index++]._id == id) {
-        id = (id % 65535) + 1;
-        index = 0;
-      }
-    return (link._id = id);
-  };
+    }
+  return (link._id = id);
+};
 
-  const link: Link = {
+// The API (the Link object's methods)
+function start(newSession: Session) {
+  const wasOnline = endSession("wifi");
+  session = newSession;
+  networkAttempts = loginAttempts = twinCloses = 0;
+  wifiState = "off"; // a new session joins its Wi-Fi again
+  connect();
+  if (wasOnline) callUser(link.onOffline);
+}
+function stop() {
+  if (state == "online") send("\xe0\0"); // DISCONNECT (mqtt.ts encodeDisconnect)
+  const wasOnline = endSession("stopped");
+  session = null;
+  if (wasOnline) callUser(link.onOffline);
+}
+// ignored while connecting: Wifi.connect itself may report the old link's loss
+function wifiLost() {
+  if (wifiState != "up") return;
+  wifiState = "down";
+  if (session) dropLink("wifi lost"); // stopped: nothing to drop
+}
+function publish(topic: string, payload: string, qos: 0 | 1) {
+  // _bytes last: Espruino 2v29 lets a throw in a non-last object literal value escape try/catch
+  const id = qos ? nextPacketId() : 0,
+    online = state == "online",
+    item: QueuedPublish = {
+      _id: id,
+      _sent: 0,
+      _bytes: encodePublish(topic, payload, qos, id, false, maxPacket),
+    };
+  if (!qos) {
+    if (online) send(item._bytes);
+    return;
+  } // QoS 0 offline: dropped, not counted
+  if (queue.length >= queueLength) {
+    queue.shift();
+    dropped++;
+  }
+  queue.push(item);
+  if (online) {
+    send(item._bytes);
+    item._sent = 1;
+  } // new: never sent, no DUP
+}
+function status(): Status {
+  return {
+    state: state,
+    wifi: wifiState,
+    connects: connects,
+    reconnects: reconnects,
+    lastError: lastError,
+    uptime: Math.floor(env._uptime()),
+    queue: queue.length,
+    dropped: dropped,
+    free: env._memory().free,
+  };
+}
+// Permanent watchdog feeder (never cleared). It stops feeding only when configured
+// but offline for offlineResetMinutes (counted in ticks, immune to clock steps).
+const feedWatchdog = () => {
+  armTimer(WATCHDOG, feedWatchdog, watchdogPeriod);
+  offlineTicks = session && state != "online" ? offlineTicks + 1 : 0;
+  if (offlineTicks * watchdogPeriod < offlineResetMs) env._kick();
+};
+// Starts the link's watchdog feeder; start() then connects. `new Link(..)` works too.
+export function Link(linkEnv: LinkEnv, settings: LinkSettings): Link {
+  env = linkEnv;
+  watchdogPeriod = Math.round((settings.watchdogSeconds * 1000) / 3);
+  queueLength = settings.queueLength;
+  maxPacket = settings.maxPacket;
+  connackMs = settings.connackTimeoutSeconds * 1000;
+  pingMs = settings.pingTimeoutSeconds * 1000;
+  wifiMs = settings.wifiTimeoutSeconds * 1000;
+  stableMs = settings.stableSeconds * 1000;
+  offlineResetMs = settings.offlineResetMinutes * 60000;
+  deadlines = [];
+  actions = [];
+  session = socket = reader = timer = null;
+  state = "unconfigured";
+  wifiState = "off";
+  lastError = "";
+  queue = [];
+  connects = reconnects = dropped = offlineTicks = networkAttempts = loginAttempts = generation = twinCloses = 0;
+  proven = false;
+  timerAt = 0;
+  link = {
     // defaults that do nothing, each its own: the user's replace them and they are freed
-    // (one shared noop would stay resident in this scope)
+    // (a shared one would stay resident)
     onMessage: () => {},
     onOnline: () => {},
     onOffline: () => {},
     _id: 0,
-    start(newSession) {
-      const wasOnline = endSession("wifi");
-      session = newSession;
-      networkAttempts = loginAttempts = twinCloses = 0;
-      wifiState = "off"; // a new session joins its Wi-Fi again
-      connect();
-      if (wasOnline) callUser(link.onOffline);
-    },
-    stop() {
-      if (state == "online") send("\xe0\0"); // DISCONNECT (mqtt.ts encodeDisconnect)
-      const wasOnline = endSession("stopped");
-      session = null;
-      if (wasOnline) callUser(link.onOffline);
-    },
-    // ignored while connecting: Wifi.connect itself may report the old link's loss
-    wifiLost() {
-      if (wifiState != "up") return;
-      wifiState = "down";
-      if (session) dropLink("wifi lost"); // stopped: nothing to drop
-    },
-    publish(topic, payload, qos) {
-      // _bytes last: Espruino 2v29 lets a throw in a non-last object literal value escape try/catch
-      const id = qos ? nextPacketId() : 0,
-        online = state == "online",
-        item: QueuedPublish = {
-          _id: id,
-          _sent: 0,
-          _bytes: encodePublish(topic, payload, qos, id, false, maxPacket),
-        };
-      if (!qos) {
-        if (online) send(item._bytes);
-        return;
-      } // QoS 0 offline: dropped, not counted
-      if (queue.length >= queueLength) {
-        queue.shift();
-        dropped++;
-      }
-      queue.push(item);
-      if (online) {
-        send(item._bytes);
-        item._sent = 1;
-      } // new: never sent, no DUP
-    },
-    status() {
-      return {
-        state: state,
-        wifi: wifiState,
-        connects: connects,
-        reconnects: reconnects,
-        lastError: lastError,
-        uptime: Math.floor(env._uptime()),
-        queue: queue.length,
-        dropped: dropped,
-        free: env._memory().free,
-      };
-    },
+    start: start,
+    stop: stop,
+    wifiLost: wifiLost,
+    publish: publish,
+    status: status,
     error: error,
-  };
-  // Permanent watchdog feeder (never cleared). It stops feeding only when configured
-  // but offline for offlineResetMinutes (counted in ticks, immune to clock steps).
-  const feedWatchdog = () => {
-    armTimer(WATCHDOG, feedWatchdog, watchdogPeriod);
-    offlineTicks = session && state != "online" ? offlineTicks + 1 : 0;
-    if (offlineTicks * watchdogPeriod < offlineResetMs) env._kick();
   };
   env._kick();
   armTimer(WATCHDOG, feedWatchdog, watchdogPeriod);
