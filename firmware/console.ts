@@ -43,170 +43,237 @@ export interface Ota {
 // (The file names and event names are written as literals: a string constant used twice
 // stays a resident variable in the bundle.)
 
-export const makeIot = (deps: IotDeps): any => {
+// One console per device (the global `iot`): its state is module-level and makeIot() (re)sets
+// it. A function at the top level of the bundle keeps no scope, a closure made in a factory
+// keeps its factory's: one JsVar each (docs/ESPRUINO.md §7). (Tests make a new one per case.)
+// (deps._storage, _link, _logs used as they are: aliases would be resident too)
+let deps: IotDeps,
   // listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver
   // async), each created by its first iot.on(): empty resident arrays cost RAM
-  // (deps._storage, _link, _logs used as they are: local aliases would be resident too)
-  const listeners: any = {};
+  listeners: any,
   // config: the valid stored one (null: none); sequence: its n; slot: the file holding it;
   // whyBad: why a stored file was rejected at boot
+  config: any,
+  sequence: number,
+  slot: number,
+  alink: any,
+  whyBad: string,
   // lastPostId: carried from one Alink to the next, so ids never repeat after setup/start/clear
-  let config: any = null,
-    sequence = 0,
-    slot = 0,
-    alink: any = null,
-    whyBad = "",
-    lastPostId = 0,
-    // the link's last outage, for one log entry when it is back: since when (Date.now()),
-    // the reason it went down ("" before the first online), status().reconnects at that moment
-    downAt = Date.now(),
-    downReason = "",
-    downCount = 0;
+  lastPostId: number,
+  // the link's last outage, for one log entry when it is back: since when (Date.now()),
+  // the reason it went down ("" before the first online), status().reconnects at that moment
+  downAt: number,
+  downReason: string,
+  downCount: number;
 
-  // Calls every listener in order (a throw propagates: Link and Alink catch it, Alink answers 500).
-  // Returns, for services and RRPC, the first return value that is not undefined (no service
-  // listener: 404, the platform's "service not found"); for the others the first number
-  // returned, else 200 (the set reply code). It is also the Alink's handler (alink.on): one
-  // function for every event, because each function is resident.
-  const emit = (event: string, first?: any, second?: any, third?: any): any => {
-    const anyValue = event == "service" || event == "rrpc",
-      list = listeners[event] || [];
-    let result: any, value: any, index: number;
-    if (event == "service" && !listeners.service) return 404;
-    // a plain loop: no closure per event (a post_reply arrives for every post)
-    for (index = 0; index < list.length; index++) {
-      value = list[index](first, second, third);
-      if (result === undefined && (anyValue || typeof value == "number")) result = value;
-    }
-    return anyValue || result !== undefined ? result : 200;
-  };
-  // the current Alink; throws with the setup hint when not configured (at boot, after why the
-  // stored config was rejected). Literals, not resident strings.
-  const configuredAlink = (whyBad?: string): any => {
-    if (!config)
-      throw Error(
-        (whyBad ? "iot: stored config bad (" + whyBad + ")" : "iot: not configured") +
-          '; run iot.setup({ssid:"..",password:"..",productKey:"..",deviceName:"..",deviceSecret:".."})',
-      );
-    return alink;
-  };
-  // the session's topics (Link calls it at each CONNACK), for the current config: one function
-  // for every session (a closure made in start() would keep that call's scope with it)
-  const topics = () =>
-    subscriptions(config.productKey, config.deviceName).concat(
-      deps._ota ? deps._ota._topics(config.productKey, config.deviceName) : [],
+// Calls every listener in order (a throw propagates: Link and Alink catch it, Alink answers 500).
+// Returns, for services and RRPC, the first return value that is not undefined (no service
+// listener: 404, the platform's "service not found"); for the others the first number
+// returned, else 200 (the set reply code). It is also the Alink's handler (alink.on): one
+// function for every event, because each function is resident.
+const emit = (event: string, first?: any, second?: any, third?: any): any => {
+  const anyValue = event == "service" || event == "rrpc",
+    list = listeners[event] || [];
+  let result: any, value: any, index: number;
+  if (event == "service" && !listeners.service) return 404;
+  // a plain loop: no closure per event (a post_reply arrives for every post)
+  for (index = 0; index < list.length; index++) {
+    value = list[index](first, second, third);
+    if (result === undefined && (anyValue || typeof value == "number")) result = value;
+  }
+  return anyValue || result !== undefined ? result : 200;
+};
+// the current Alink; throws with the setup hint when not configured (at boot, after why the
+// stored config was rejected). Literals, not resident strings.
+const configuredAlink = (whyBad?: string): any => {
+  if (!config)
+    throw Error(
+      (whyBad ? "iot: stored config bad (" + whyBad + ")" : "iot: not configured") +
+        '; run iot.setup({ssid:"..",password:"..",productKey:"..",deviceName:"..",deviceSecret:".."})',
     );
-  const stop = () => {
-    deps._link.stop();
-    if (alink) {
-      alink.offline();
-      lastPostId = alink._lastId;
-    }
-  };
-  const start = () => {
-    configuredAlink();
-    const current = config,
-      session = deps._creds(current);
-    stop();
-    alink = deps._alink(current.productKey, current.deviceName);
-    alink._lastId = lastPostId;
-    alink.on = emit;
-    // credentials give {host, port, clientId, username, password (MQTT)}: completed into a Session
-    // Registration runs once in a device's life: _register exists only in its session.
-    // The reply's secret or token becomes the stored identity
-    // (as iot.setup would store it), and the login with it starts at once; it is never logged.
-    Object.assign(session, {
-      _ssid: current.ssid,
-      _wifiPassword: current.password,
-      _keepAlive: current.keepAlive || deps._keepAlive,
-      _topics: topics,
-      _tls: current.tls !== false,
-      _secret: current.productSecret ? "productSecret" : current.deviceToken ? "deviceToken" : "deviceSecret",
-    });
-    if (current.productSecret)
-      session._register = (payload: string) => {
-        const reply = JSON.parse(payload);
-        deps._log("iot: registered");
-        setup({
-          productKey: current.productKey,
-          deviceName: current.deviceName,
-          deviceSecret: reply.deviceSecret,
-          clientId: reply.clientId,
-          deviceToken: reply.deviceToken,
-        });
-      };
-    deps._link.start(session);
-  };
-  const run = () => {
-    deps._telnet(!!(config && config.telnet));
-    deps._logs._level = LOG_LEVELS.split(",").indexOf((config && config.logLevel) || "WARN");
-    if (config) start();
-  };
-  const setup = (patch: any) => {
-    // the save, inline (a function of its own would be resident)
-    const merged = configKit()._merge(config, patch),
-      newSlot = slot ^ 1,
-      file = "iot.cfg" + newSlot,
-      record = { n: sequence + 1, c: merged };
-    let verified = false;
-    try {
-      deps._storage.writeJSON(file, record);
-      verified = JSON.stringify(deps._storage.readJSON(file, true)) == JSON.stringify(record);
-    } catch (ignored) {}
-    if (!verified) {
-      deps._storage.erase(file);
-      throw Error("iot: Storage write failed");
-    }
-    deps._storage.erase("iot.cfg" + slot);
-    slot = newSlot;
-    sequence++;
-    config = merged;
-    run();
-  };
+  return alink;
+};
+// the session's topics (Link calls it at each CONNACK), for the current config: one function
+// for every session (a closure made in start() would keep that call's scope with it)
+const topics = () =>
+  subscriptions(config.productKey, config.deviceName).concat(
+    deps._ota ? deps._ota._topics(config.productKey, config.deviceName) : [],
+  );
+const stop = () => {
+  deps._link.stop();
+  if (alink) {
+    alink.offline();
+    lastPostId = alink._lastId;
+  }
+};
+const start = () => {
+  configuredAlink();
+  const current = config,
+    session = deps._creds(current);
+  stop();
+  alink = deps._alink(current.productKey, current.deviceName);
+  alink._lastId = lastPostId;
+  alink.on = emit;
+  // credentials give {host, port, clientId, username, password (MQTT)}: completed into a Session
+  // Registration runs once in a device's life: _register exists only in its session.
+  // The reply's secret or token becomes the stored identity
+  // (as iot.setup would store it), and the login with it starts at once; it is never logged.
+  Object.assign(session, {
+    _ssid: current.ssid,
+    _wifiPassword: current.password,
+    _keepAlive: current.keepAlive || deps._keepAlive,
+    _topics: topics,
+    _tls: current.tls !== false,
+    _secret: current.productSecret ? "productSecret" : current.deviceToken ? "deviceToken" : "deviceSecret",
+  });
+  if (current.productSecret)
+    session._register = (payload: string) => {
+      const reply = JSON.parse(payload);
+      deps._log("iot: registered");
+      setup({
+        productKey: current.productKey,
+        deviceName: current.deviceName,
+        deviceSecret: reply.deviceSecret,
+        clientId: reply.clientId,
+        deviceToken: reply.deviceToken,
+      });
+    };
+  deps._link.start(session);
+};
+const run = () => {
+  deps._telnet(!!(config && config.telnet));
+  deps._logs._level = LOG_LEVELS.split(",").indexOf((config && config.logLevel) || "WARN");
+  if (config) start();
+};
+const setup = (patch: any) => {
+  // the save, inline (a function of its own would be resident)
+  const merged = configKit()._merge(config, patch),
+    newSlot = slot ^ 1,
+    file = "iot.cfg" + newSlot,
+    record = { n: sequence + 1, c: merged };
+  let verified = false;
+  try {
+    deps._storage.writeJSON(file, record);
+    verified = JSON.stringify(deps._storage.readJSON(file, true)) == JSON.stringify(record);
+  } catch (ignored) {}
+  if (!verified) {
+    deps._storage.erase(file);
+    throw Error("iot: Storage write failed");
+  }
+  deps._storage.erase("iot.cfg" + slot);
+  slot = newSlot;
+  sequence++;
+  config = merged;
+  run();
+};
 
-  // OTA's messages never reach Alink (its binary download replies are no JSON). Told by the
-  // topic's end or start (only subscribed topics arrive; no string built per message), so
-  // that the long OTA handler is not run (Espruino lexes all of a function's text at each call)
-  // for every post reply.
-  deps._link.onMessage = (topic: string, payload: string) => {
-    const ota = deps._ota;
-    if (ota && topic.endsWith("/thing/file/download_reply")) {
-      if (ota._download) ota._download(payload);
-    } else if (ota && topic.startsWith("/ota/device/upgrade/")) ota._message(topic, payload);
-    else if (alink) alink.message(topic, payload);
-  };
-  // one console line per transition, so a user watching the serial port sees the link
-  // One cloud log entry per outage, once back online: how long, why, and the failed attempts
-  // (refused credentials and their backoff, a twin login) with the last error. Link errors
-  // never contain secrets.
-  deps._link.onOnline = () => {
-    const status = deps._link.status(),
-      attempts = status.reconnects - downCount;
-    if (deps._ota) deps._ota._message(); // confirms a trial, reports a rollback, informs versions
-    deps._log("iot: online");
-    if (alink) alink.online();
-    if (downReason || attempts)
-      deps._logs.add(
-        "WARN",
-        "link",
-        "down " +
-          Math.round((Date.now() - downAt) / 1000) +
-          " s: " +
-          (downReason || "boot") +
-          (attempts ? "; then " + attempts + " failed attempts, last: " + status.lastError : ""),
-      );
-    downReason = "";
-    emit("online");
-  };
-  deps._link.onOffline = () => {
+// OTA's messages never reach Alink (its binary download replies are no JSON). Told by the
+// topic's end or start (only subscribed topics arrive; no string built per message), so
+// that the long OTA handler is not run (Espruino lexes all of a function's text at each call)
+// for every post reply.
+const onLinkMessage = (topic: string, payload: string) => {
+  const ota = deps._ota;
+  if (ota && topic.endsWith("/thing/file/download_reply")) {
+    if (ota._download) ota._download(payload);
+  } else if (ota && topic.startsWith("/ota/device/upgrade/")) ota._message(topic, payload);
+  else if (alink) alink.message(topic, payload);
+};
+// one console line per transition, so a user watching the serial port sees the link
+// One cloud log entry per outage, once back online: how long, why, and the failed attempts
+// (refused credentials and their backoff, a twin login) with the last error. Link errors
+// never contain secrets.
+const onLinkOnline = () => {
+  const status = deps._link.status(),
+    attempts = status.reconnects - downCount;
+  if (deps._ota) deps._ota._message(); // confirms a trial, reports a rollback, informs versions
+  deps._log("iot: online");
+  if (alink) alink.online();
+  if (downReason || attempts)
+    deps._logs.add(
+      "WARN",
+      "link",
+      "down " +
+        Math.round((Date.now() - downAt) / 1000) +
+        " s: " +
+        (downReason || "boot") +
+        (attempts ? "; then " + attempts + " failed attempts, last: " + status.lastError : ""),
+    );
+  downReason = "";
+  emit("online");
+};
+const onLinkOffline = () => {
+  const status = deps._link.status();
+  deps._log("iot: offline (" + status.lastError + ")");
+  if (alink) alink.offline();
+  downAt = Date.now();
+  downReason = status.lastError;
+  downCount = status.reconnects;
+  emit("offline");
+};
+
+// The global `iot`: one object made once, its methods written in it at the top level of the
+// bundle (a function there keeps no scope, and has no other name to cost a JsVar).
+const iot: any = {
+  version: "",
+  setup: setup,
+  start: start,
+  stop: stop,
+  show() {
+    deps._log(config ? JSON.stringify(configKit()._mask(config)) : "iot: not configured");
+  },
+  status() {
     const status = deps._link.status();
-    deps._log("iot: offline (" + status.lastError + ")");
-    if (alink) alink.offline();
-    downAt = Date.now();
-    downReason = status.lastError;
-    downCount = status.reconnects;
-    emit("offline");
-  };
+    if (!config) status.state = "unconfigured";
+    return status;
+  },
+  clear() {
+    stop();
+    deps._storage.erase("iot.cfg0");
+    deps._storage.erase("iot.cfg1");
+    config = alink = null;
+    deps._telnet(false); // back to the safe default, as at boot without a config
+  },
+  // (configuredAlink only without one: its long hint would be lexed at every post)
+  post(params: any) {
+    return (alink || configuredAlink()).event("property", params);
+  },
+  event(identifier: string, params: any) {
+    return (alink || configuredAlink()).event(identifier, params);
+  },
+  // an app line for the platform's log service (module "app"), same buffer and level filter
+  log(level: string, text: any) {
+    deps._logs.add(level, "app", text);
+  },
+  on(event: string, listener: any) {
+    const events = "online|offline|set|reply|service|rrpc";
+    if (events.split("|").indexOf(event) < 0 || typeof listener != "function")
+      throw Error("iot.on(" + events + ", function)");
+    (listeners[event] = listeners[event] || []).push(listener);
+  },
+  help() {
+    deps._log(
+      (
+        "setup({" +
+        configKit()._fieldNames().join() +
+        "}) show() status() start() stop() clear() post(params) event(id,params) log(level,text) on(" +
+        "online|offline|set|reply|service|rrpc,fn)"
+      )
+        .split(" ")
+        .map((command) => "iot." + command)
+        .join("\n"),
+    );
+  },
+};
+export const makeIot = (iotDeps: IotDeps): any => {
+  deps = iotDeps;
+  listeners = {};
+  config = alink = null;
+  sequence = slot = lastPostId = downCount = 0;
+  whyBad = downReason = "";
+  downAt = Date.now();
+  deps._link.onMessage = onLinkMessage;
+  deps._link.onOnline = onLinkOnline;
+  deps._link.onOffline = onLinkOffline;
 
   // Boot: never throws. Parse errors are not echoed (they can quote the file's text).
   [0, 1].forEach((fileSlot) => {
@@ -243,55 +310,6 @@ export const makeIot = (deps: IotDeps): any => {
       deps._log((thrown as Error).message);
     }
 
-  return {
-    version: VERSION,
-    setup: setup,
-    show() {
-      deps._log(config ? JSON.stringify(configKit()._mask(config)) : "iot: not configured");
-    },
-    status() {
-      const status = deps._link.status();
-      if (!config) status.state = "unconfigured";
-      return status;
-    },
-    start: start,
-    stop: stop,
-    clear() {
-      stop();
-      deps._storage.erase("iot.cfg0");
-      deps._storage.erase("iot.cfg1");
-      config = alink = null;
-      deps._telnet(false); // back to the safe default, as at boot without a config
-    },
-    // (configuredAlink only without one: its long hint would be lexed at every post)
-    post(params: any) {
-      return (alink || configuredAlink()).event("property", params);
-    },
-    event(identifier: string, params: any) {
-      return (alink || configuredAlink()).event(identifier, params);
-    },
-    // an app line for the platform's log service (module "app"), same buffer and level filter
-    log(level: string, text: any) {
-      deps._logs.add(level, "app", text);
-    },
-    on(event: string, listener: any) {
-      const events = "online|offline|set|reply|service|rrpc";
-      if (events.split("|").indexOf(event) < 0 || typeof listener != "function")
-        throw Error("iot.on(" + events + ", function)");
-      (listeners[event] = listeners[event] || []).push(listener);
-    },
-    help() {
-      deps._log(
-        (
-          "setup({" +
-          configKit()._fieldNames().join() +
-          "}) show() status() start() stop() clear() post(params) event(id,params) log(level,text) on(" +
-          "online|offline|set|reply|service|rrpc,fn)"
-        )
-          .split(" ")
-          .map((command) => "iot." + command)
-          .join("\n"),
-      );
-    },
-  };
+  iot.version = VERSION;
+  return iot;
 };
