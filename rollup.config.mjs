@@ -30,7 +30,16 @@ const RUN_APP = `global.otaLoader||(function(c){if(c)eval(c)})(require("Storage"
 
 // Globals the firmware's own top-level names are renamed to: "$" and a base-36 count ($0, $1,
 // ..., $z, $10).
-const dollarName = (n) => "$" + n.toString(36);
+// "$" and digits, then letters, then "_": 63 names of two chars ($0 … $_), then three ($00 …)
+const NAME_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_";
+const dollarName = (n) => {
+  let name = "";
+  do {
+    name = NAME_CHARS[n % 63] + name;
+    n = Math.floor(n / 63) - 1;
+  } while (n >= 0);
+  return "$" + name;
+};
 
 /**
  * Minifies the firmware as top-level code, not wrapped in a function. Espruino gives every

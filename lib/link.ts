@@ -94,9 +94,9 @@ interface QueuedPublish {
   _sent: number;
 }
 export interface Link {
-  onMessage: (topic: string, payload: string) => void;
-  onOnline: () => void;
-  onOffline: () => void;
+  onMessage: ((topic: string, payload: string) => void) | null;
+  onOnline: (() => void) | null;
+  onOffline: (() => void) | null;
   start(session: Session): void;
   stop(): void;
   wifiLost(): void;
@@ -131,7 +131,6 @@ const PHASE = 0,
 // top level of the bundle keeps no scope, a closure made in a factory keeps its factory's: one
 // JsVar each (docs/ESPRUINO.md §7). (The tests make a new Link for each case.)
 let env: LinkEnv,
-  link: Link,
   // the settings, times in ms (a variable costs one JsVar, a key of the settings object two or
   // three: the object is not kept)
   watchdogPeriod: number,
@@ -222,9 +221,9 @@ const error = (message: string) => {
   env._log("link: " + message);
 };
 // user callbacks must not throw into the socket callback
-const callUser = (fn: Function, topic?: string, payload?: string) => {
+const callUser = (fn: Function | null, topic?: string, payload?: string) => {
   try {
-    fn(topic, payload);
+    if (fn) fn(topic, payload);
   } catch (thrown) {
     error("callback: " + errorText(thrown));
   }
@@ -445,63 +444,72 @@ const nextPacketId = () => {
   return (link._id = id);
 };
 
-// The API (the Link object's methods)
-function start(newSession: Session) {
-  const wasOnline = endSession("wifi");
-  session = newSession;
-  networkAttempts = loginAttempts = twinCloses = 0;
-  wifiState = "off"; // a new session joins its Wi-Fi again
-  connect();
-  if (wasOnline) callUser(link.onOffline);
-}
-function stop() {
-  if (state == "online") send("\xe0\0"); // DISCONNECT (mqtt.ts encodeDisconnect)
-  const wasOnline = endSession("stopped");
-  session = null;
-  if (wasOnline) callUser(link.onOffline);
-}
-// ignored while connecting: Wifi.connect itself may report the old link's loss
-function wifiLost() {
-  if (wifiState != "up") return;
-  wifiState = "down";
-  if (session) dropLink("wifi lost"); // stopped: nothing to drop
-}
-function publish(topic: string, payload: string, qos: 0 | 1) {
-  // _bytes last: Espruino 2v29 lets a throw in a non-last object literal value escape try/catch
-  const id = qos ? nextPacketId() : 0,
-    online = state == "online",
-    item: QueuedPublish = {
-      _id: id,
-      _sent: 0,
-      _bytes: encodePublish(topic, payload, qos, id, false, maxPacket),
+// The Link object: made once, at the top level of the bundle, its methods written in it (a
+// function there keeps no scope, and has no other name to cost a JsVar). Link() resets it.
+const link: Link = {
+  // the user's handlers (none: nothing is called)
+  onMessage: null,
+  onOnline: null,
+  onOffline: null,
+  _id: 0,
+  start(newSession: Session) {
+    const wasOnline = endSession("wifi");
+    session = newSession;
+    networkAttempts = loginAttempts = twinCloses = 0;
+    wifiState = "off"; // a new session joins its Wi-Fi again
+    connect();
+    if (wasOnline) callUser(link.onOffline);
+  },
+  stop() {
+    if (state == "online") send("\xe0\0"); // DISCONNECT (mqtt.ts encodeDisconnect)
+    const wasOnline = endSession("stopped");
+    session = null;
+    if (wasOnline) callUser(link.onOffline);
+  },
+  // ignored while connecting: Wifi.connect itself may report the old link's loss
+  wifiLost() {
+    if (wifiState != "up") return;
+    wifiState = "down";
+    if (session) dropLink("wifi lost"); // stopped: nothing to drop
+  },
+  publish(topic: string, payload: string, qos: 0 | 1) {
+    // _bytes last: Espruino 2v29 lets a throw in a non-last object literal value escape try/catch
+    const id = qos ? nextPacketId() : 0,
+      online = state == "online",
+      item: QueuedPublish = {
+        _id: id,
+        _sent: 0,
+        _bytes: encodePublish(topic, payload, qos, id, false, maxPacket),
+      };
+    if (!qos) {
+      if (online) send(item._bytes);
+      return;
+    } // QoS 0 offline: dropped, not counted
+    if (queue.length >= queueLength) {
+      queue.shift();
+      dropped++;
+    }
+    queue.push(item);
+    if (online) {
+      send(item._bytes);
+      item._sent = 1;
+    } // new: never sent, no DUP
+  },
+  status() {
+    return {
+      state: state,
+      wifi: wifiState,
+      connects: connects,
+      reconnects: reconnects,
+      lastError: lastError,
+      uptime: Math.floor(env._uptime()),
+      queue: queue.length,
+      dropped: dropped,
+      free: env._memory().free,
     };
-  if (!qos) {
-    if (online) send(item._bytes);
-    return;
-  } // QoS 0 offline: dropped, not counted
-  if (queue.length >= queueLength) {
-    queue.shift();
-    dropped++;
-  }
-  queue.push(item);
-  if (online) {
-    send(item._bytes);
-    item._sent = 1;
-  } // new: never sent, no DUP
-}
-function status(): Status {
-  return {
-    state: state,
-    wifi: wifiState,
-    connects: connects,
-    reconnects: reconnects,
-    lastError: lastError,
-    uptime: Math.floor(env._uptime()),
-    queue: queue.length,
-    dropped: dropped,
-    free: env._memory().free,
-  };
-}
+  },
+  error: error,
+};
 // Permanent watchdog feeder (never cleared). It stops feeding only when configured
 // but offline for offlineResetMinutes (counted in ticks, immune to clock steps).
 const feedWatchdog = () => {
@@ -530,20 +538,8 @@ export function Link(linkEnv: LinkEnv, settings: LinkSettings): Link {
   connects = reconnects = dropped = offlineTicks = networkAttempts = loginAttempts = generation = twinCloses = 0;
   proven = false;
   timerAt = 0;
-  link = {
-    // defaults that do nothing, each its own: the user's replace them and they are freed
-    // (a shared one would stay resident)
-    onMessage: () => {},
-    onOnline: () => {},
-    onOffline: () => {},
-    _id: 0,
-    start: start,
-    stop: stop,
-    wifiLost: wifiLost,
-    publish: publish,
-    status: status,
-    error: error,
-  };
+  link.onMessage = link.onOnline = link.onOffline = null;
+  link._id = 0;
   env._kick();
   armTimer(WATCHDOG, feedWatchdog, watchdogPeriod);
   return link;

@@ -37,7 +37,7 @@ describe("the firmware build (minifyTopLevel)", () => {
     const declared = topLevelDeclarations(code);
     expect(declared.length).toBeGreaterThan(0);
     for (const d of declared) {
-      expect(d.name).toMatch(/^\$[0-9a-z]+$/);
+      expect(d.name).toMatch(/^\$\w+$/);
       if (/^(var|let|const)$/.test(d.kind)) expect(d.kind).toBe("var");
     }
     expect(code).not.toMatch(/\b(base|count|bump|Counter)\b/);
@@ -79,7 +79,7 @@ describe("the firmware build (minifyTopLevel)", () => {
     () => {
       const declared = topLevelDeclarations(readFileSync("dist/firmware.js", "latin1"));
       expect(declared.length).toBeGreaterThan(10);
-      expect(declared.filter((d: any) => !/^\$[0-9a-z]+$/.test(d.name) || /^(let|const)$/.test(d.kind))).toEqual([]);
+      expect(declared.filter((d: any) => !/^\$\w+$/.test(d.name) || /^(let|const)$/.test(d.kind))).toEqual([]);
     },
   );
 });
