@@ -18,20 +18,270 @@ import { cryptoKit, hex } from "../lib/crypto";
 import { digest } from "./device";
 import type { Ota } from "./console";
 
-// storage: require("Storage"); link: publishes; env: timers and the console log; logs: the cloud log
-export const makeOta = (
-  storage: any,
+// One OTA per device: its state is module-level and makeOta() (re)sets it; the object is made
+// once at the top level with its methods written in it (a function there keeps no scope: one
+// JsVar less than a closure made in a factory, docs/ESPRUINO.md §7).
+// storage: require("Storage"); link: publishes; env: timers and the console log; logs: the
+// cloud log; booted: booted by the loader, the only way a new file in another slot can ever
+// run; prefix: "/productKey/deviceName"
+let storage: any,
   link: { publish(topic: string, payload: string, qos: 0 | 1): void },
   env: LinkEnv,
   logs: DeviceLog,
-): Ota => {
-  // booted by the loader: the only way a new file in another slot can ever run
-  const booted = (global as any).otaLoader == 1;
-  // prefix: "/productKey/deviceName"
-  let prefix = "",
-    trialTimer: any = null,
-    messageId = 0;
+  booted: boolean,
+  prefix: string,
+  trialTimer: any,
+  messageId: number;
 
+const ota: Ota = {
+  _download: null,
+  _topics(productKey: string, deviceName: string) {
+    prefix = "/" + productKey + "/" + deviceName;
+    // pushes at QoS 1; the blocks, answers to our requests, at QoS 0 (a lost one is asked again)
+    return [
+      ["/ota/device/upgrade" + prefix, 1],
+      ["/sys" + prefix + "/thing/file/download_reply", 0],
+    ];
+  },
+  // Called only for OTA's own messages (the console routes them by topic): Espruino lexes
+  // all of a function's text at every call, and this one is long. Everything is created for
+  // this message and freed after (the downloader's closures live as long as the download).
+  _message(topic?: string, payload?: string) {
+    const kit = otaKit(),
+      state = kit._read(storage),
+      MODULES = ["default", "app"];
+    // every OTA outcome goes to the console and the cloud log: failures (negative steps) as ERROR
+    const log = (line: string) => {
+      env._log(line);
+      logs.add(/ failed /.test(line) ? "ERROR" : "INFO", "ota", line.slice(5));
+    };
+    const publish = (kind: string, params: any, qos: 0 | 1) =>
+      link.publish("/ota/device/" + kind + prefix, JSON.stringify({ id: "" + ++messageId, params: params }), qos);
+    // failures (negative steps) are queued at QoS 1: they must reach the platform
+    const progress = (step: number, desc: string, index: number) => {
+      if (step < 0) log("ota: " + MODULES[index] + " failed (" + step + "): " + desc);
+      publish("progress", { step: "" + step, desc: desc, module: MODULES[index] }, step < 0 ? 1 : 0);
+    };
+    let push: any,
+      data: any,
+      index: number,
+      record: any,
+      file: string,
+      size: number,
+      method: string,
+      sign: string,
+      changed = 0;
+    const fail = (step: number, desc: string) => {
+      ota._download = null;
+      progress(step, desc, index);
+    };
+
+    if (!topic) {
+      // online: confirm a trial, report a rollback, inform the versions
+      if (trialTimer != null) {
+        env.clear(trialTimer);
+        trialTimer = null;
+      }
+      state.m.forEach((record, index) => {
+        if (record.t) {
+          record.t = 0;
+          changed = 1;
+        }
+        if (record.r) {
+          progress(-1, "rolled back from " + record.r, index);
+          record.r = "";
+          changed = 1;
+        }
+      });
+      if (changed) kit._save(storage, state);
+      publish("inform", { version: state.m[0].v || VERSION }, 0);
+      if (state.m[1].v) publish("inform", { version: state.m[1].v, module: "app" }, 0);
+      return;
+    }
+
+    // an upgrade push
+    try {
+      push = JSON.parse(payload as string);
+      if (!push || typeof push != "object") throw Error("not a JSON object");
+      data = push.data;
+      if (!data || typeof data != "object") throw Error("no data");
+    } catch (thrown) {
+      log("ota: bad push " + thrown);
+      return;
+    }
+    index = data.module == "app" ? 1 : 0;
+    if (ota._download) log("ota: busy");
+    else if (data.module && MODULES.indexOf(data.module) < 0) fail(-1, "unknown module " + data.module);
+    else if (!booted) fail(-1, "no OTA loader: npm run flash");
+    // two patterns: 2v29's regex misreads `s?` in /^https?:/ (never matches; measured)
+    else if (data.dProtocol != "mqtt" && !/^http:\/\//.test(data.url) && !/^https:\/\//.test(data.url))
+      fail(-2, "neither MQTT download nor an http(s) url");
+    else {
+      size = data.size;
+      method = ("" + data.signMethod).toLowerCase();
+      sign = ("" + data.sign).toLowerCase();
+      if (!(size > 0) || (method != "sha256" && method != "md5")) return fail(-2, "bad size or signMethod");
+      record = state.m[index];
+      file = kit._slot(state, index);
+      try {
+        // the download overwrites the previous file: it is no rollback target any more
+        if (record.g == file) {
+          record.g = record.w = "";
+          kit._save(storage, state);
+        }
+        // a compaction is the one moment a power cut can wipe Storage: now, never mid-update
+        if (storage.getFree() < size + 4096) storage.compact();
+      } catch (thrown) {
+        return fail(-4, "Storage: " + thrown);
+      }
+      log("ota: " + data.version + " > " + file);
+      // both downloads store the file the same way: offset 0 creates it with its full size
+      const write = (bytes: string, offset: number) => {
+        if (!(offset ? storage.write(file, bytes, offset) : storage.write(file, bytes, 0, size)))
+          throw Error("write failed");
+      };
+      // the end of either download: check the stored file, put it on trial, restart
+      const done = (failure: [number, string] | null) => {
+        if (failure) return fail(failure[0], failure[1]);
+        const stored = storage.read(file);
+        if (
+          !stored ||
+          stored.length != size ||
+          hex(method == "md5" ? cryptoKit()._md5(stored) : digest("SHA256")(stored)) != sign
+        ) {
+          storage.erase(file);
+          return fail(-3, method + " or size mismatch: upload the file again");
+        }
+        // on trial from the next boot; the running file becomes the rollback target
+        record.g = record.f;
+        record.w = record.v;
+        record.f = file;
+        record.v = "" + data.version;
+        record.t = 1;
+        record.r = "";
+        try {
+          kit._save(storage, state);
+        } catch (thrown) {
+          return fail(-4, "Storage: " + thrown);
+        }
+        ota._download = null;
+        log("ota: " + data.version + " ok, restart");
+        // lets the last progress leave
+        env.set(() => {
+          if (process.env.BOARD == "LINUX") load();
+          else E.reboot();
+        }, 1000);
+      };
+      if (data.dProtocol == "mqtt")
+        ota._download = kit._download(
+          {
+            _request: (request) => link.publish("/sys" + prefix + "/thing/file/download", request, 0),
+            _write: write,
+            _progress: (percent) => progress(percent, "", index),
+            _done: done,
+          },
+          env,
+          {
+            _streamId: data.streamId,
+            _fileId: data.streamFileId,
+            _size: size,
+            // a reply carries the block plus topic and a JSON header: well under maxPacket
+            _blockSize: maxPacket - 1024,
+            _retryMs: 10000,
+          },
+        );
+      else {
+        // URL download with Espruino's http module (https too: the build has TLS). A no-op
+        // download_reply handler marks the update as running (a second push is "busy").
+        // https: a second TLS session may not fit next to the MQTT one on an ESP32, so the
+        // link is stopped for the download and started again after it, whatever the outcome
+        // (a success restarts the board 1 s later anyway). Its progress is dropped meanwhile
+        // (QoS 0 offline); a failure is queued at QoS 1 and reaches the platform once online.
+        // http: the link stays up and reports the progress.
+        ota._download = () => {};
+        const secure = /^https:/.test(data.url),
+          iot = (global as any).iot;
+        let offset = 0,
+          reported = 0,
+          finished = false,
+          stallTimer: any = null;
+        // Deferred: the push and the response's data both arrive inside a socket's data
+        // callback, where an https get or a write to the TLS link kills 2v29 (docs/ESPRUINO.md §4).
+        const end = (failure: [number, string] | null) => {
+          if (finished) return;
+          finished = true;
+          // a handle is cleared only while set: a stale or null one is not ours to clear
+          if (stallTimer != null) env.clear(stallTimer);
+          stallTimer = null;
+          env.set(() => {
+            if (secure) iot.start();
+            done(failure);
+          }, 0);
+        };
+        // no byte for 60 s: the server or the network is gone
+        const watch = () => {
+          if (stallTimer != null) env.clear(stallTimer);
+          stallTimer = env.set(() => {
+            stallTimer = null;
+            end([-2, "no data for 60 s at " + offset]);
+          }, 60000);
+        };
+        env.set(() => {
+          if (secure) iot.stop();
+          watch();
+          try {
+            require("http")
+              .get(data.url, (response: any) => {
+                if (response.statusCode != "200") return end([-2, "HTTP " + response.statusCode]);
+                response.on("data", (bytes: string) => {
+                  if (finished) return;
+                  if (offset + bytes.length > size) return end([-2, "longer than size " + size]);
+                  try {
+                    write(bytes, offset);
+                  } catch (thrown) {
+                    return end([-4, "Storage: " + thrown]);
+                  }
+                  offset += bytes.length;
+                  watch();
+                  const percent = Math.floor((offset * 100) / size);
+                  if (percent >= reported + 5 || percent == 100) {
+                    reported = percent;
+                    env.set(() => progress(percent, "", index), 0);
+                  }
+                });
+                response.on("close", () =>
+                  end(offset == size ? null : [-2, "HTTP body ended at " + offset + " of " + size]),
+                );
+              })
+              // 2v29 reports the server's TLS close_notify at the end of an https body as an
+              // error (code -30848, "unknown error"; measured): with every byte in, it is the end
+              .on("error", (failure: any) =>
+                end(offset == size ? null : [-2, "HTTP " + ((failure && failure.message) || failure)]),
+              );
+          } catch (thrown) {
+            end([-2, "HTTP " + thrown]);
+          }
+        }, 0);
+      }
+    }
+  },
+};
+
+export const makeOta = (
+  otaStorage: any,
+  otaLink: { publish(topic: string, payload: string, qos: 0 | 1): void },
+  otaEnv: LinkEnv,
+  otaLogs: DeviceLog,
+): Ota => {
+  storage = otaStorage;
+  link = otaLink;
+  env = otaEnv;
+  logs = otaLogs;
+  booted = (global as any).otaLoader == 1;
+  prefix = "";
+  trialTimer = null;
+  messageId = 0;
+  ota._download = null;
   // Booted on trial (the loader set t = 2): not online in time means back to the previous file.
   if (
     booted &&
@@ -52,238 +302,5 @@ export const makeOta = (
       else E.reboot();
     }, otaTrialMinutes * 60000);
 
-  const ota: Ota = {
-    _download: null,
-    _topics(productKey, deviceName) {
-      prefix = "/" + productKey + "/" + deviceName;
-      // pushes at QoS 1; the blocks, answers to our requests, at QoS 0 (a lost one is asked again)
-      return [
-        ["/ota/device/upgrade" + prefix, 1],
-        ["/sys" + prefix + "/thing/file/download_reply", 0],
-      ];
-    },
-    // Called only for OTA's own messages (the console routes them by topic): Espruino lexes
-    // all of a function's text at every call, and this one is long. Everything is created for
-    // this message and freed after (the downloader's closures live as long as the download).
-    _message(topic, payload) {
-      const kit = otaKit(),
-        state = kit._read(storage),
-        MODULES = ["default", "app"];
-      // every OTA outcome goes to the console and the cloud log: failures (negative steps) as ERROR
-      const log = (line: string) => {
-        env._log(line);
-        logs.add(/ failed /.test(line) ? "ERROR" : "INFO", "ota", line.slice(5));
-      };
-      const publish = (kind: string, params: any, qos: 0 | 1) =>
-        link.publish("/ota/device/" + kind + prefix, JSON.stringify({ id: "" + ++messageId, params: params }), qos);
-      // failures (negative steps) are queued at QoS 1: they must reach the platform
-      const progress = (step: number, desc: string, index: number) => {
-        if (step < 0) log("ota: " + MODULES[index] + " failed (" + step + "): " + desc);
-        publish("progress", { step: "" + step, desc: desc, module: MODULES[index] }, step < 0 ? 1 : 0);
-      };
-      let push: any,
-        data: any,
-        index: number,
-        record: any,
-        file: string,
-        size: number,
-        method: string,
-        sign: string,
-        changed = 0;
-      const fail = (step: number, desc: string) => {
-        ota._download = null;
-        progress(step, desc, index);
-      };
-
-      if (!topic) {
-        // online: confirm a trial, report a rollback, inform the versions
-        if (trialTimer != null) {
-          env.clear(trialTimer);
-          trialTimer = null;
-        }
-        state.m.forEach((record, index) => {
-          if (record.t) {
-            record.t = 0;
-            changed = 1;
-          }
-          if (record.r) {
-            progress(-1, "rolled back from " + record.r, index);
-            record.r = "";
-            changed = 1;
-          }
-        });
-        if (changed) kit._save(storage, state);
-        publish("inform", { version: state.m[0].v || VERSION }, 0);
-        if (state.m[1].v) publish("inform", { version: state.m[1].v, module: "app" }, 0);
-        return;
-      }
-
-      // an upgrade push
-      try {
-        push = JSON.parse(payload as string);
-        if (!push || typeof push != "object") throw Error("not a JSON object");
-        data = push.data;
-        if (!data || typeof data != "object") throw Error("no data");
-      } catch (thrown) {
-        log("ota: bad push " + thrown);
-        return;
-      }
-      index = data.module == "app" ? 1 : 0;
-      if (ota._download) log("ota: busy");
-      else if (data.module && MODULES.indexOf(data.module) < 0) fail(-1, "unknown module " + data.module);
-      else if (!booted) fail(-1, "no OTA loader: npm run flash");
-      // two patterns: 2v29's regex misreads `s?` in /^https?:/ (never matches; measured)
-      else if (data.dProtocol != "mqtt" && !/^http:\/\//.test(data.url) && !/^https:\/\//.test(data.url))
-        fail(-2, "neither MQTT download nor an http(s) url");
-      else {
-        size = data.size;
-        method = ("" + data.signMethod).toLowerCase();
-        sign = ("" + data.sign).toLowerCase();
-        if (!(size > 0) || (method != "sha256" && method != "md5")) return fail(-2, "bad size or signMethod");
-        record = state.m[index];
-        file = kit._slot(state, index);
-        try {
-          // the download overwrites the previous file: it is no rollback target any more
-          if (record.g == file) {
-            record.g = record.w = "";
-            kit._save(storage, state);
-          }
-          // a compaction is the one moment a power cut can wipe Storage: now, never mid-update
-          if (storage.getFree() < size + 4096) storage.compact();
-        } catch (thrown) {
-          return fail(-4, "Storage: " + thrown);
-        }
-        log("ota: " + data.version + " > " + file);
-        // both downloads store the file the same way: offset 0 creates it with its full size
-        const write = (bytes: string, offset: number) => {
-          if (!(offset ? storage.write(file, bytes, offset) : storage.write(file, bytes, 0, size)))
-            throw Error("write failed");
-        };
-        // the end of either download: check the stored file, put it on trial, restart
-        const done = (failure: [number, string] | null) => {
-          if (failure) return fail(failure[0], failure[1]);
-          const stored = storage.read(file);
-          if (
-            !stored ||
-            stored.length != size ||
-            hex(method == "md5" ? cryptoKit()._md5(stored) : digest("SHA256")(stored)) != sign
-          ) {
-            storage.erase(file);
-            return fail(-3, method + " or size mismatch: upload the file again");
-          }
-          // on trial from the next boot; the running file becomes the rollback target
-          record.g = record.f;
-          record.w = record.v;
-          record.f = file;
-          record.v = "" + data.version;
-          record.t = 1;
-          record.r = "";
-          try {
-            kit._save(storage, state);
-          } catch (thrown) {
-            return fail(-4, "Storage: " + thrown);
-          }
-          ota._download = null;
-          log("ota: " + data.version + " ok, restart");
-          // lets the last progress leave
-          env.set(() => {
-            if (process.env.BOARD == "LINUX") load();
-            else E.reboot();
-          }, 1000);
-        };
-        if (data.dProtocol == "mqtt")
-          ota._download = kit._download(
-            {
-              _request: (request) => link.publish("/sys" + prefix + "/thing/file/download", request, 0),
-              _write: write,
-              _progress: (percent) => progress(percent, "", index),
-              _done: done,
-            },
-            env,
-            {
-              _streamId: data.streamId,
-              _fileId: data.streamFileId,
-              _size: size,
-              // a reply carries the block plus topic and a JSON header: well under maxPacket
-              _blockSize: maxPacket - 1024,
-              _retryMs: 10000,
-            },
-          );
-        else {
-          // URL download with Espruino's http module (https too: the build has TLS). A no-op
-          // download_reply handler marks the update as running (a second push is "busy").
-          // https: a second TLS session may not fit next to the MQTT one on an ESP32, so the
-          // link is stopped for the download and started again after it, whatever the outcome
-          // (a success restarts the board 1 s later anyway). Its progress is dropped meanwhile
-          // (QoS 0 offline); a failure is queued at QoS 1 and reaches the platform once online.
-          // http: the link stays up and reports the progress.
-          ota._download = () => {};
-          const secure = /^https:/.test(data.url),
-            iot = (global as any).iot;
-          let offset = 0,
-            reported = 0,
-            finished = false,
-            stallTimer: any = null;
-          // Deferred: the push and the response's data both arrive inside a socket's data
-          // callback, where an https get or a write to the TLS link kills 2v29 (docs/ESPRUINO.md §4).
-          const end = (failure: [number, string] | null) => {
-            if (finished) return;
-            finished = true;
-            // a handle is cleared only while set: a stale or null one is not ours to clear
-            if (stallTimer != null) env.clear(stallTimer);
-            stallTimer = null;
-            env.set(() => {
-              if (secure) iot.start();
-              done(failure);
-            }, 0);
-          };
-          // no byte for 60 s: the server or the network is gone
-          const watch = () => {
-            if (stallTimer != null) env.clear(stallTimer);
-            stallTimer = env.set(() => {
-              stallTimer = null;
-              end([-2, "no data for 60 s at " + offset]);
-            }, 60000);
-          };
-          env.set(() => {
-            if (secure) iot.stop();
-            watch();
-            try {
-              require("http")
-                .get(data.url, (response: any) => {
-                  if (response.statusCode != "200") return end([-2, "HTTP " + response.statusCode]);
-                  response.on("data", (bytes: string) => {
-                    if (finished) return;
-                    if (offset + bytes.length > size) return end([-2, "longer than size " + size]);
-                    try {
-                      write(bytes, offset);
-                    } catch (thrown) {
-                      return end([-4, "Storage: " + thrown]);
-                    }
-                    offset += bytes.length;
-                    watch();
-                    const percent = Math.floor((offset * 100) / size);
-                    if (percent >= reported + 5 || percent == 100) {
-                      reported = percent;
-                      env.set(() => progress(percent, "", index), 0);
-                    }
-                  });
-                  response.on("close", () =>
-                    end(offset == size ? null : [-2, "HTTP body ended at " + offset + " of " + size]),
-                  );
-                })
-                // 2v29 reports the server's TLS close_notify at the end of an https body as an
-                // error (code -30848, "unknown error"; measured): with every byte in, it is the end
-                .on("error", (failure: any) =>
-                  end(offset == size ? null : [-2, "HTTP " + ((failure && failure.message) || failure)]),
-                );
-            } catch (thrown) {
-              end([-2, "HTTP " + thrown]);
-            }
-          }, 0);
-        }
-      }
-    },
-  };
   return ota;
 };

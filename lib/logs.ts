@@ -16,73 +16,83 @@ export interface DeviceLog {
   add(level: string, module: string, text: string, code?: string): void;
   /** the filter: one of LOG_LEVELS */
   _level: number;
-  /** Alink's sender, called after each add (the current Alink sets it) */
-  _flush: () => void;
+  /** Alink's sender, called after each add (the current Alink sets it; none: null) */
+  _flush: (() => void) | null;
   /** JSON array text of every entry (plus a note of how many were dropped), emptying the
    * buffer; "" if none. With stepMs (the clock stepped by it at the first NTP sync): entries
    * logged before it get real times, nothing is taken ("" returned). One method, not two: RAM. */
   _take(stepMs?: number): string;
 }
 
-// `new DeviceLog(..)` works too. size: board.json logBuffer; now: Date.now
-export function DeviceLog(size: number, now: () => number): DeviceLog {
-  // entries: oldest first; dropped: entries lost to the bound since the last post;
-  // synced: the clock has been set by NTP at least once (earlier entries need the step)
-  let entries: string[] = [],
-    dropped = 0,
-    synced = false;
-  const log: DeviceLog = {
-    _level: 2,
-    _flush() {},
-    add(level, module, text, code) {
-      const index = LOG_LEVELS.split(",").indexOf(level);
-      if (index < 0) throw Error("log level: one of " + LOG_LEVELS);
-      if (index < log._level) return;
-      if (
-        entries.push(
-          Math.floor(now()) +
-            json({
-              logLevel: level,
-              module: module,
-              code: code || "",
-              logContent: ("" + text).slice(0, MAX_TEXT),
-            }).slice(1, -1),
-        ) > size
-      ) {
-        entries.shift();
-        dropped++;
-      }
-      log._flush();
-    },
-    _take(stepMs) {
-      let text = "";
-      if (stepMs != null) {
-        if (!synced)
-          entries = entries.map((item) => {
-            const ms = parseInt(item, 10);
-            return ms + Math.round(stepMs) + item.slice(("" + ms).length);
-          });
-        synced = true;
-        return text;
-      }
-      // the note as add() would store it (all ASCII: json() gives exactly this)
-      if (dropped)
-        entries.push(
-          Math.floor(now()) +
-            '"logLevel":"WARN","module":"log","code":"dropped","logContent":"' +
-            dropped +
-            ' older entries dropped"',
-        );
-      text = entries
-        .map((item) => {
+// One device log per device: its state is module-level and DeviceLog() (re)sets it; the
+// object is made once at the top level with its methods written in it (a function there keeps
+// no scope: one JsVar less than a closure made in a factory, docs/ESPRUINO.md §7).
+// entries: oldest first; dropped: entries lost to the bound since the last post;
+// synced: the clock has been set by NTP at least once (earlier entries need the step);
+// size: board.json logBuffer; now: Date.now
+let entries: string[], dropped: number, synced: boolean, size: number, now: () => number;
+const log: DeviceLog = {
+  _level: 2,
+  _flush: null,
+  add(level: string, module: string, text: string, code?: string) {
+    const index = LOG_LEVELS.split(",").indexOf(level);
+    if (index < 0) throw Error("log level: one of " + LOG_LEVELS);
+    if (index < log._level) return;
+    if (
+      entries.push(
+        Math.floor(now()) +
+          json({
+            logLevel: level,
+            module: module,
+            code: code || "",
+            logContent: ("" + text).slice(0, MAX_TEXT),
+          }).slice(1, -1),
+      ) > size
+    ) {
+      entries.shift();
+      dropped++;
+    }
+    if (log._flush) log._flush();
+  },
+  _take(stepMs?: number) {
+    let text = "";
+    if (stepMs != null) {
+      if (!synced)
+        entries = entries.map((item) => {
           const ms = parseInt(item, 10);
-          return '{"utcTime":"' + new Date(ms).toISOString() + '",' + item.slice(("" + ms).length) + "}";
-        })
-        .join();
-      entries = [];
-      dropped = 0;
-      return text && "[" + text + "]";
-    },
-  };
+          return ms + Math.round(stepMs) + item.slice(("" + ms).length);
+        });
+      synced = true;
+      return text;
+    }
+    // the note as add() would store it (all ASCII: json() gives exactly this)
+    if (dropped)
+      entries.push(
+        Math.floor(now()) +
+          '"logLevel":"WARN","module":"log","code":"dropped","logContent":"' +
+          dropped +
+          ' older entries dropped"',
+      );
+    text = entries
+      .map((item) => {
+        const ms = parseInt(item, 10);
+        return '{"utcTime":"' + new Date(ms).toISOString() + '",' + item.slice(("" + ms).length) + "}";
+      })
+      .join();
+    entries = [];
+    dropped = 0;
+    return text && "[" + text + "]";
+  },
+};
+
+// A new, empty device log. `new DeviceLog(..)` works too.
+export function DeviceLog(logSize: number, clock: () => number): DeviceLog {
+  entries = [];
+  dropped = 0;
+  synced = false;
+  size = logSize;
+  now = clock;
+  log._level = 2;
+  log._flush = null;
   return log;
 }
