@@ -154,7 +154,9 @@ export function printParts(parts: Record<string, PartRow[] | { error: string }>,
     console.log(
       "\nResident JsVars by file, booted from Storage, " +
         name +
-        " (the statements of main.ts that build each part count where the part is built)",
+        " (the statements of main.ts that build each part count where the part is built; the" +
+        " bundle's function declarations are all made before its first statement, so the first" +
+        " row holds every top-level function of every file)",
     );
     if (!Array.isArray(rows)) {
       console.log("  unavailable: " + rows.error);
