@@ -590,7 +590,7 @@ quit();
 `;
   it("json(), post, set replies and NTP match the Node oracle", async () => {
     const { markers: out, output } = runInEspruino(
-      (await minifyAsShipped(libScript("bytes.ts", "crypto.ts", "alink.ts"))) + harness,
+      (await minifyAsShipped(await libScript("bytes.ts", "crypto.ts", "alink.ts"))) + harness,
     );
     {
       const hex = (s: string) => Buffer.from(s).toString("hex");

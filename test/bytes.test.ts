@@ -163,7 +163,7 @@ describe.skipIf(!ESPRUINO)("utf8 in the real Espruino interpreter (" + ESPRUINO_
     cases.push([...Buffer.from("温度 café 😀")], [0xe6, 0xc3, 0xa9, 0xb8, 0xa9], [0x41]);
     const uni = ["温度", "café", "a😀b", "é温", "plain"];
     const { markers, output } = runInEspruino(
-      (await minifyAsShipped(libScript("bytes.ts"))) +
+      (await minifyAsShipped(await libScript("bytes.ts"))) +
         HARNESS_HELPERS +
         `
 OUT("utf8",${JSON.stringify(cases)}.map(function(b){return H(utf8(E.toString(new Uint8Array(b))))})

@@ -132,7 +132,7 @@ describe("hmac", () => {
 // Math.imul, its own number and string handling).
 describe.skipIf(!ESPRUINO)("on the Espruino interpreter (" + ESPRUINO_HINT + ")", () => {
   it("md5, hmac (native SHA1/SHA256 wrapped as on the device) and credentials match Node", async () => {
-    const lib = await minifyAsShipped(libScript("bytes.ts", "crypto.ts", "aliyun.ts"));
+    const lib = await minifyAsShipped(await libScript("bytes.ts", "crypto.ts", "aliyun.ts"));
     // deterministic bytes both sides can make: byte i of a stream is (i * 167 + 13) & 255
     const bytes = (n: number, o: number) => {
       let s = "";

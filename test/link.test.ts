@@ -993,29 +993,29 @@ describe.skipIf(!ESPRUINO)("Link in the real Espruino interpreter (" + ESPRUINO_
     // minified together: the harness's "_" property names are mangled as the link's are
     const { markers, output } = runInEspruino(
       await minifyAsShipped(
-        libScript("backoff.ts", "bytes.ts", "mqtt.ts", "link.ts") +
+        (await libScript("backoff.ts", "bytes.ts", "mqtt.ts", "link.ts")) +
           `
-var now=0,q={},handle=0,sock=null,written="";
-function advance(ms){var end=now+ms,k,best,key;for(;;){best=null;for(k in q)if(q[k].at<=end&&(!best||q[k].at<best.at)){best=q[k];key=k}
- if(!best)break;delete q[key];now=best.at;best.f.apply(null,best.a)}now=end}
-var env={set:function(f,ms){q[++handle]={at:now+ms,f:f,a:[].slice.call(arguments,2)};return handle},
+var fakeNow=0,q={},handle=0,sock=null,written="";
+function advance(ms){var end=fakeNow+ms,k,best,key;for(;;){best=null;for(k in q)if(q[k].at<=end&&(!best||q[k].at<best.at)){best=q[k];key=k}
+ if(!best)break;delete q[key];fakeNow=best.at;best.f.apply(null,best.a)}fakeNow=end}
+var linkEnv={set:function(f,ms){q[++handle]={at:fakeNow+ms,f:f,a:[].slice.call(arguments,2)};return handle},
  clear:function(h){if(h==null||!q[h])throw new Error("bad clear "+h);delete q[h]},
- _random:function(){return 0.5},_kick:function(){},_memory:function(){return {free:0}},_uptime:function(){return now/1000},_log:function(){},
+ _random:function(){return 0.5},_kick:function(){},_memory:function(){return {free:0}},_uptime:function(){return fakeNow/1000},_log:function(){},
  _wifiConnect:function(s,p,cb){cb(null)},
  _connect:function(host,port,tls,onOpen,onData,onClose){sock={write:function(b){written=b},end:function(){},open:onOpen,data:onData,close:onClose};return sock}};
-var link=Link(env,{keepAlive:60,queueLength:16,maxPacket:4096,watchdogSeconds:40,offlineResetMinutes:30,
+var testLink=Link(linkEnv,{keepAlive:60,queueLength:16,maxPacket:4096,watchdogSeconds:40,offlineResetMinutes:30,
  connackTimeoutSeconds:10,pingTimeoutSeconds:10,wifiTimeoutSeconds:30,stableSeconds:180}),usage=[],i;
-link.start({host:"h",port:1883,clientId:"c",username:"u",password:"p",_ssid:"s",_wifiPassword:"w",_keepAlive:60,_topics:function(){return [["/t",1]]}});
+testLink.start({host:"h",port:1883,clientId:"c",username:"u",password:"p",_ssid:"s",_wifiPassword:"w",_keepAlive:60,_topics:function(){return [["/t",1]]}});
 function cycle(){
  sock.open();sock.data("\x20\x02\x00\x00");
- link.publish("/sys/pk/dn/thing/event/property/post",'{"id":"1","params":{"t":21.5}}',1);
+ testLink.publish("/sys/pk/dn/thing/event/property/post",'{"id":"1","params":{"t":21.5}}',1);
  var at=written.charCodeAt(2)*256+written.charCodeAt(3)+4;
  sock.data("\x40\x02"+written.substr(at,2));
  // an outage: the close, then a refused connect (a twin would not be refused)
  advance(12000);sock.close();advance(1000);sock.close();advance(5000);
 }
 for(i=0;i<220;i++){cycle();if(i==19||i==219)usage.push(process.memory().usage)}
-console.log("@@result "+JSON.stringify({usage:usage,status:link.status()}));
+console.log("@@result "+JSON.stringify({usage:usage,status:testLink.status()}));
 quit();
 `,
       ),

@@ -473,7 +473,7 @@ quit();
 `;
   it("service replies, RRPC and a log post match the Node results", async () => {
     const { markers: out, output } = runInEspruino(
-      (await minifyAsShipped(libScript("bytes.ts", "crypto.ts", "alink.ts", "logs.ts"))) + harness,
+      (await minifyAsShipped(await libScript("bytes.ts", "crypto.ts", "alink.ts", "logs.ts"))) + harness,
     );
     expect(out.errs, output).toEqual([]);
     const pubs = out.pubs.map((p: any[]) => [

@@ -4,7 +4,9 @@
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, existsSync, statSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { rollup } from "rollup";
 import ts from "typescript";
 import { minify } from "terser";
 import { terserOptions } from "../../rollup.config.mjs";
@@ -14,19 +16,40 @@ const path = process.env.ESPRUINO ? resolve(process.env.ESPRUINO) : "";
 export const ESPRUINO: string | null = path && existsSync(path) && statSync(path).isFile() ? path : null;
 export const ESPRUINO_HINT = "set ESPRUINO=/path/to/espruino (a Linux build of the interpreter) to run these";
 
-/** lib/ files (e.g. "bytes.ts") as one ES2015 script: imports dropped, exports made plain
- * declarations (the files must come in dependency order). */
-export function libScript(...files: string[]): string {
-  return files
-    .map((f) =>
-      ts
-        .transpileModule(readFileSync(new URL("../../lib/" + f, import.meta.url), "utf8"), {
-          compilerOptions: { target: ts.ScriptTarget.ES2015, module: ts.ModuleKind.ES2015 },
-        })
-        .outputText.replace(/^import .*$/gm, "")
-        .replace(/^export /gm, ""),
-    )
-    .join("\n");
+/** lib/ files (e.g. "bytes.ts") as one ES2015 script, bundled by rollup as the firmware is
+ * (each file's module-level names kept apart, renamed where two files use the same one; the
+ * names the files export stay as they are), with no import or export left. */
+export async function libScript(...files: string[]): Promise<string> {
+  const LIB = fileURLToPath(new URL("../../lib/", import.meta.url));
+  const entry = "\0lib-entry";
+  const bundle = await rollup({
+    input: entry,
+    treeshake: false,
+    plugins: [
+      {
+        name: "lib-script",
+        resolveId(source, importer) {
+          if (source == entry) return entry;
+          if (importer && source.startsWith("."))
+            return resolve(importer == entry ? LIB : dirname(importer), source) + ".ts";
+          return null;
+        },
+        load(id) {
+          if (id == entry) return files.map((f) => 'export * from "./' + f.replace(/\.ts$/, "") + '";').join("\n");
+          return null;
+        },
+        transform(code, id) {
+          if (!id.endsWith(".ts")) return null;
+          return ts.transpileModule(code, {
+            compilerOptions: { target: ts.ScriptTarget.ES2015, module: ts.ModuleKind.ES2015 },
+          }).outputText;
+        },
+      },
+    ],
+  });
+  const { output } = await bundle.generate({ format: "es" });
+  await bundle.close();
+  return output[0].code.replace(/^export \{[^}]*\};?\s*$/m, "");
 }
 
 /** code minified as the bundle is (top-level names kept: a script's globals are not mangled). */
