@@ -110,165 +110,75 @@ export interface Alink {
   _lastId: number;
 }
 
-// One Alink per device (the console makes a new one for each session): its state is
-// module-level and Alink() (re)sets it. A function at the top level of the bundle keeps no
-// scope, a closure made in a factory keeps its factory's: one JsVar each (docs/ESPRUINO.md §7).
-// RAM: one prefix string, no topic array; rare work (services, RRPC, NTP replies, the
-// log switch) is code inside request(), created per message and freed after.
-let host: AlinkHost,
+export function Alink(
+  host: AlinkHost,
   timers: Timers,
   productKey: string,
   deviceName: string,
   now: () => number,
-  setClock: (seconds: number) => void,
-  logs: DeviceLog | undefined,
-  // "/sys/{productKey}/{deviceName}/thing/"
-  thing: string,
+  setTime: (seconds: number) => void,
+  logs?: DeviceLog,
+): Alink {
+  // RAM: one prefix string, no topic array; rare work (services, RRPC, NTP replies, the
+  // log switch) is code inside message(), created per message and freed after
+  const alink = {} as Alink,
+    thing = "/sys/" + productKey + "/" + deviceName + "/thing/";
   // pendingIds: the last 32 posted ids (bounded: replies may never come). Twice board.json's
   // queueLength: the posts queued for a PUBACK plus those acknowledged and awaiting their
   // reply (with 16, a reply after an outage could find its id already forgotten);
   // ntpTimer: retry or daily; ntpSent: deviceSendTime of the outstanding NTP request;
   // isOnline, synced (the clock was set by NTP), logsOn (the platform's log switch) gate log posts
-  pendingIds: string[],
-  ntpTimer: any,
-  ntpSent: any,
-  isOnline: boolean,
-  synced: boolean,
-  logsOn: boolean;
+  let pendingIds: string[] = [],
+    ntpTimer: any,
+    ntpSent: any,
+    isOnline = false,
+    synced = false,
+    logsOn = true;
 
-// NTP: stops the timer; ms: (re)arms it (a minute while a request is unanswered, a day
-// after a sync); request: asks for the time now. The timer calls ntp(6e4, 1, true) itself
-// (setTimeout's arguments; fired: its handle is spent, Espruino may reuse it): no closure
-// made per timer, which would keep this call's scope for a day.
-const ntp = (ms: number, request?: any, fired?: boolean) => {
-  if (ntpTimer != null && !fired) timers.clear(ntpTimer);
-  ntpTimer = ntpSent = null;
-  if (ms) ntpTimer = timers.set(ntp, ms, 6e4, 1, true);
-  if (request)
-    host.publish(
-      "/ext/ntp/" + productKey + "/" + deviceName + "/request",
-      json({ deviceSendTime: (ntpSent = "" + Math.floor(now())) }),
-      0,
-    );
-};
-// Log entries go out only online, with real timestamps and while the platform wants them.
-// QoS 0 and "ack":0 as the platform's log service has it: a lost post loses its lines.
-const flushLogs = () => {
-  if (logs && isOnline && synced && logsOn)
-    try {
-      const params = logs._take();
-      if (params)
-        host.publish(
-          thing + "log/post",
-          '{"id":"' +
-            (alink._lastId = (alink._lastId % 4294967295) + 1) +
-            '","version":"1.0","sys":{"ack":0},"params":' +
-            params +
-            ',"method":"thing.log.post"}',
-          0,
-        );
-    } catch (thrown) {
-      host.error("log: " + (thrown as Error).message);
-    }
-};
-
-// a request from the cloud: property set, service, RRPC; or an NTP reply, the log switch.
-// What it throws, message() reports.
-const request = (topic: string, payload: string) => {
-  // per topic: code and params/id/times of the message (locals are free, these are reused)
-  let message: any, code: any, value: any, identifier: any, data: any, reply: any, rest: any;
-  const rrpcRequest = "/sys/" + productKey + "/" + deviceName + "/rrpc/request/";
-  // classic RRPC: any payload, answered with the handler's text at QoS 0 (docs/ALIYUN.md §5)
-  if (topic.startsWith(rrpcRequest)) {
-    value = topic.slice(rrpcRequest.length);
-    if (alink.on && value && value.split("/").length == 1) {
-      reply = alink.on("rrpc", payload);
-      if (reply != null)
-        host.publish(
-          "/sys/" + productKey + "/" + deviceName + "/rrpc/response/" + value,
-          typeof reply == "string" ? reply : json(reply),
-          0,
-        );
-    }
-    return;
-  }
-  message = JSON.parse(payload);
-  // before any message.x: Espruino lets a throw inside an object literal escape try/catch
-  if (!message || typeof message != "object") throw Error("not a JSON object");
-  // services: asynchronous on thing/service/{identifier} (reply on + "_reply"), synchronous
-  // on /ext/rrpc/{rrpcId}/sys/.../thing/service/{identifier} (reply on the same topic):
-  // the identifier is what follows thing/service/, one level, not a reply
-  rest = topic.startsWith("/ext/rrpc/") ? topic.slice(10 + topic.slice(10).split("/")[0].length) : topic;
-  identifier = rest.startsWith(thing + "service/") ? rest.slice(thing.length + 8) : "";
-  if (identifier && identifier.split("/").length == 1 && !identifier.endsWith("_reply")) {
-    // a message with a code is a reply (ours, echoed by a broker), not a request
-    if (message.code != null) return;
-    value = message.params;
-    code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 404;
-    data = {};
-    try {
-      if (code == 404 && alink.on) {
-        value = alink.on("service", identifier, value);
-        if (typeof value == "number") code = value;
-        else {
-          code = 200;
-          if (value && typeof value == "object") data = value;
-        }
-      }
-      reply = json({ id: message.id, code: code, data: data });
-    } catch (thrown) {
-      reply = json({ id: message.id, code: 500, data: {} });
-    }
-    if (!message.sys || message.sys.ack !== 0)
-      host.publish(topic.startsWith("/ext/") ? topic : topic + "_reply", reply, 0);
-  } else if (topic == thing + "service/property/set") {
-    value = message.params;
-    // 460: the platform's "request parameter error"
-    code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 200;
-    if (code == 200 && alink.on)
+  // NTP: stops the timer; ms: (re)arms it (a minute while a request is unanswered, a day
+  // after a sync); request: asks for the time now. The timer calls ntp(6e4, 1, true) itself
+  // (setTimeout's arguments; fired: its handle is spent, Espruino may reuse it): no closure
+  // made per timer, which would keep this call's scope for a day.
+  const ntp = (ms: number, request?: any, fired?: boolean) => {
+    if (ntpTimer != null && !fired) timers.clear(ntpTimer);
+    ntpTimer = ntpSent = null;
+    if (ms) ntpTimer = timers.set(ntp, ms, 6e4, 1, true);
+    if (request)
+      host.publish(
+        "/ext/ntp/" + productKey + "/" + deviceName + "/request",
+        json({ deviceSendTime: (ntpSent = "" + Math.floor(now())) }),
+        0,
+      );
+  };
+  // Log entries go out only online, with real timestamps and while the platform wants them.
+  // QoS 0 and "ack":0 as the platform's log service has it: a lost post loses its lines.
+  const flushLogs = () => {
+    if (logs && isOnline && synced && logsOn)
       try {
-        value = alink.on("set", value);
-        if (typeof value == "number") code = value;
+        const params = logs._take();
+        if (params)
+          host.publish(
+            thing + "log/post",
+            '{"id":"' +
+              (alink._lastId = (alink._lastId % 4294967295) + 1) +
+              '","version":"1.0","sys":{"ack":0},"params":' +
+              params +
+              ',"method":"thing.log.post"}',
+            0,
+          );
       } catch (thrown) {
-        code = 500;
+        host.error("log: " + (thrown as Error).message);
       }
-    host.publish(topic + "_reply", json({ id: message.id, code: code, data: {} }), 0);
-    // the thing model expects accepted values to be reported back
-    if (code == 200) alink.event("property", message.params);
-  } else if (topic.startsWith("/ext/ntp/")) {
-    const serverRecv = +message.serverRecvTime,
-      serverSend = +message.serverSendTime,
-      sent = ntpSent;
-    if ("" + message.deviceSendTime != sent || !(serverRecv > 0 && serverSend > 0)) return;
-    ntp(864e5);
-    // docs/ALIYUN.md: (serverRecvTime + serverSendTime + deviceRecvTime - deviceSendTime) / 2, in ms
-    value = (serverRecv + serverSend + Math.floor(now()) - sent) / 2;
-    // entries logged before the first sync carry the old clock: shift them by the step
-    if (logs) logs._take(value - now());
-    setClock(value / 1000);
-    synced = true;
-    flushLogs();
-  } else if (topic == thing + "config/log/get_reply" || topic == thing + "config/log/push") {
-    // get_reply {data: {content: {mode}}} or push {params: {content: {mode}}}: 0 = off
-    value = message.data || message.params;
-    value = value && value.content;
-    if (value && typeof value.mode == "number") {
-      logsOn = value.mode != 0;
-      flushLogs();
-    }
-  }
-};
-// The Alink object: made once, at the top level of the bundle, its methods written in it (a
-// function there keeps no scope, and has no other name to cost a JsVar). Alink() resets it.
-const alink: Alink = {
-  on: null,
-  _lastId: 0,
+  };
+
+  alink.on = null;
+  alink._lastId = 0;
   // offline or stopped: no NTP timer (online() starts it again)
-  offline() {
+  alink.offline = () => {
     ntp(0);
     isOnline = false;
-  },
-  online() {
+  };
+  alink.online = () => {
     isOnline = true;
     ntp(6e4, 1);
     // the platform's log switch (docs/ALIYUN.md §8): the Link SDK asks at every connect,
@@ -284,8 +194,9 @@ const alink: Alink = {
         }),
         0,
       );
-  },
-  event(identifier: string, params: object) {
+  };
+  if (logs) logs._flush = flushLogs;
+  alink.event = (identifier, params) => {
     if (typeof identifier != "string" || !/^\w+$/.test(identifier) || identifier.length > 50)
       throw Error("alink: bad event identifier " + identifier);
     if (!params || typeof params != "object" || Array.isArray(params)) throw Error("alink: params must be an object");
@@ -299,13 +210,13 @@ const alink: Alink = {
     alink._lastId = +id;
     if (pendingIds.push(id) > 32) pendingIds.shift();
     return id;
-  },
+  };
   // The most common message, a reply to one of our posts (only ours arrive: we subscribe to
   // no others), is told by its end (no topic string built) and handled here; every other
   // message goes to request(), whose text is long: Espruino lexes all of a function's text
   // at each call, so it is not lexed for every post. A malformed message or a throwing
   // handler is reported here, for both.
-  message(topic: string, payload: string) {
+  alink.message = (topic, payload) => {
     let message: any, index: any, id: any, code: any;
     try {
       if (!topic.endsWith("/post_reply")) return request(topic, payload);
@@ -321,32 +232,92 @@ const alink: Alink = {
     } catch (thrown) {
       host.error("alink " + topic + ": " + (thrown as Error).message);
     }
-  },
-};
-// A new Alink for a session (the previous one, if any, is offline: no NTP timer).
-export function Alink(
-  alinkHost: AlinkHost,
-  alinkTimers: Timers,
-  alinkProductKey: string,
-  alinkDeviceName: string,
-  clock: () => number,
-  alinkSetClock: (seconds: number) => void,
-  deviceLogs?: DeviceLog,
-): Alink {
-  host = alinkHost;
-  timers = alinkTimers;
-  productKey = alinkProductKey;
-  deviceName = alinkDeviceName;
-  now = clock;
-  setClock = alinkSetClock;
-  logs = deviceLogs;
-  thing = "/sys/" + productKey + "/" + deviceName + "/thing/";
-  pendingIds = [];
-  ntpTimer = ntpSent = null;
-  isOnline = synced = false;
-  logsOn = true;
-  alink.on = null;
-  alink._lastId = 0;
-  if (logs) logs._flush = flushLogs;
+  };
+  // a request from the cloud: property set, service, RRPC; or an NTP reply, the log switch.
+  // What it throws, message() reports.
+  const request = (topic: string, payload: string) => {
+    // per topic: code and params/id/times of the message (locals are free, these are reused)
+    let message: any, code: any, value: any, identifier: any, data: any, reply: any, rest: any;
+    const rrpcRequest = "/sys/" + productKey + "/" + deviceName + "/rrpc/request/";
+    // classic RRPC: any payload, answered with the handler's text at QoS 0 (docs/ALIYUN.md §5)
+    if (topic.startsWith(rrpcRequest)) {
+      value = topic.slice(rrpcRequest.length);
+      if (alink.on && value && value.split("/").length == 1) {
+        reply = alink.on("rrpc", payload);
+        if (reply != null)
+          host.publish(
+            "/sys/" + productKey + "/" + deviceName + "/rrpc/response/" + value,
+            typeof reply == "string" ? reply : json(reply),
+            0,
+          );
+      }
+      return;
+    }
+    message = JSON.parse(payload);
+    // before any message.x: Espruino lets a throw inside an object literal escape try/catch
+    if (!message || typeof message != "object") throw Error("not a JSON object");
+    // services: asynchronous on thing/service/{identifier} (reply on + "_reply"), synchronous
+    // on /ext/rrpc/{rrpcId}/sys/.../thing/service/{identifier} (reply on the same topic):
+    // the identifier is what follows thing/service/, one level, not a reply
+    rest = topic.startsWith("/ext/rrpc/") ? topic.slice(10 + topic.slice(10).split("/")[0].length) : topic;
+    identifier = rest.startsWith(thing + "service/") ? rest.slice(thing.length + 8) : "";
+    if (identifier && identifier.split("/").length == 1 && !identifier.endsWith("_reply")) {
+      // a message with a code is a reply (ours, echoed by a broker), not a request
+      if (message.code != null) return;
+      value = message.params;
+      code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 404;
+      data = {};
+      try {
+        if (code == 404 && alink.on) {
+          value = alink.on("service", identifier, value);
+          if (typeof value == "number") code = value;
+          else {
+            code = 200;
+            if (value && typeof value == "object") data = value;
+          }
+        }
+        reply = json({ id: message.id, code: code, data: data });
+      } catch (thrown) {
+        reply = json({ id: message.id, code: 500, data: {} });
+      }
+      if (!message.sys || message.sys.ack !== 0)
+        host.publish(topic.startsWith("/ext/") ? topic : topic + "_reply", reply, 0);
+    } else if (topic == thing + "service/property/set") {
+      value = message.params;
+      // 460: the platform's "request parameter error"
+      code = !value || typeof value != "object" || Array.isArray(value) ? 460 : 200;
+      if (code == 200 && alink.on)
+        try {
+          value = alink.on("set", value);
+          if (typeof value == "number") code = value;
+        } catch (thrown) {
+          code = 500;
+        }
+      host.publish(topic + "_reply", json({ id: message.id, code: code, data: {} }), 0);
+      // the thing model expects accepted values to be reported back
+      if (code == 200) alink.event("property", message.params);
+    } else if (topic.startsWith("/ext/ntp/")) {
+      const serverRecv = +message.serverRecvTime,
+        serverSend = +message.serverSendTime,
+        sent = ntpSent;
+      if ("" + message.deviceSendTime != sent || !(serverRecv > 0 && serverSend > 0)) return;
+      ntp(864e5);
+      // docs/ALIYUN.md: (serverRecvTime + serverSendTime + deviceRecvTime - deviceSendTime) / 2, in ms
+      value = (serverRecv + serverSend + Math.floor(now()) - sent) / 2;
+      // entries logged before the first sync carry the old clock: shift them by the step
+      if (logs) logs._take(value - now());
+      setTime(value / 1000);
+      synced = true;
+      flushLogs();
+    } else if (topic == thing + "config/log/get_reply" || topic == thing + "config/log/push") {
+      // get_reply {data: {content: {mode}}} or push {params: {content: {mode}}}: 0 = off
+      value = message.data || message.params;
+      value = value && value.content;
+      if (value && typeof value.mode == "number") {
+        logsOn = value.mode != 0;
+        flushLogs();
+      }
+    }
+  };
   return alink;
 }
