@@ -20,16 +20,21 @@ export const digest =
     return E.toString(new Uint8Array(result));
   };
 
-// getTime() when the firmware started, moved along with every clock step so that
-// uptime never jumps when NTP sets the clock.
+// getTime() when the firmware started, moved along with every clock step so that the uptime,
+// on which the link's deadlines run, never jumps; setClock: Espruino's own setTime.
 let startSeconds = getTime();
+const setClock = setTime;
 
-/** Sets the wall clock (NTP) without moving the uptime. */
+/** Sets the wall clock without moving the uptime. It replaces the global setTime, so that
+ * every step is seen: NTP, an app, the REPL, and the Web IDE, which sets the board's clock
+ * when it connects (a step back would otherwise hold the link's timer, and the watchdog's
+ * feeding with it, for as long as the step). */
 export const stepClock = (seconds: number): void => {
   const before = getTime();
-  setTime(seconds);
+  setClock(seconds);
   startSeconds += getTime() - before;
 };
+(global as any).setTime = stepClock;
 
 export const makeEnv = (): LinkEnv => {
   E.enableWatchdog(watchdogSeconds, false); // the link feeds it with kick()

@@ -204,8 +204,14 @@ const tick = () => {
     // (a timer that fires a little early finds nothing due and waits the rest)
     if (fn && deadlines[slot] <= now) {
       actions[slot] = null;
-      if (typeof fn == "string") dropLink(fn);
-      else fn();
+      // a throw must not leave the link without its timer (the watchdog's feeding is one of
+      // its deadlines)
+      try {
+        if (typeof fn == "string") dropLink(fn);
+        else fn();
+      } catch (thrown) {
+        error("timer: " + errorText(thrown));
+      }
     }
   }
   for (slot = PHASE; slot <= WATCHDOG; slot++)
