@@ -24,8 +24,10 @@ import type { Ota } from "./console";
 // storage: require("Storage"); link: publishes; env: timers and the console log; logs: the
 // cloud log; booted: booted by the loader, the only way a new file in another slot can ever
 // run; prefix: "/productKey/deviceName"
+// what OTA publishes with (the link)
+type Publisher = { publish(topic: string, payload: string, qos: 0 | 1): void };
 let storage: any,
-  link: { publish(topic: string, payload: string, qos: 0 | 1): void },
+  link: Publisher,
   env: LinkEnv,
   logs: DeviceLog,
   booted: boolean,
@@ -267,12 +269,7 @@ const ota: Ota = {
   },
 };
 
-export const makeOta = (
-  otaStorage: any,
-  otaLink: { publish(topic: string, payload: string, qos: 0 | 1): void },
-  otaEnv: LinkEnv,
-  otaLogs: DeviceLog,
-): Ota => {
+export const makeOta = (otaStorage: any, otaLink: Publisher, otaEnv: LinkEnv, otaLogs: DeviceLog): Ota => {
   storage = otaStorage;
   link = otaLink;
   env = otaEnv;

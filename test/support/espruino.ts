@@ -1,7 +1,7 @@
 // Runs lib/ code in the real Espruino interpreter ($ESPRUINO, a Linux build), minified with
 // the shipped terser settings (rollup.config.mjs), so tests run what the board runs.
 // Tests that use it skip when ESPRUINO is unset.
-import { readFileSync, writeFileSync, mkdtempSync, rmSync, existsSync, statSync } from "node:fs";
+import { writeFileSync, mkdtempSync, rmSync, existsSync, statSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
