@@ -2,6 +2,7 @@
 import { configKit } from "../lib/config";
 import { subscriptions } from "../lib/alink";
 import type { Subscription } from "../lib/mqtt";
+import type { Session } from "../lib/link";
 import { LOG_LEVELS, type DeviceLog } from "../lib/logs";
 
 export interface Store {
@@ -106,18 +107,15 @@ const stop = () => {
     lastPostId = alink._lastId;
   }
 };
-const start = () => {
-  configuredAlink();
+// The link's session for the current config: the link makes one at each connect attempt and
+// drops it once online (the signed password and clientId are long strings: RAM). Registration
+// runs once in a device's life: _register exists only in its session. The reply's secret or
+// token becomes the stored identity (as iot.setup would store it), and the login with it
+// starts at once; it is never logged.
+const makeSession = (): Session => {
   const current = config,
+    // {host, port, clientId, username, password (MQTT)}, completed into a Session
     session = deps._creds(current);
-  stop();
-  alink = deps._alink(current.productKey, current.deviceName);
-  alink._lastId = lastPostId;
-  alink.on = emit;
-  // credentials give {host, port, clientId, username, password (MQTT)}: completed into a Session
-  // Registration runs once in a device's life: _register exists only in its session.
-  // The reply's secret or token becomes the stored identity
-  // (as iot.setup would store it), and the login with it starts at once; it is never logged.
   Object.assign(session, {
     _ssid: current.ssid,
     _wifiPassword: current.password,
@@ -138,7 +136,16 @@ const start = () => {
         deviceToken: reply.deviceToken,
       });
     };
-  deps._link.start(session);
+  return session;
+};
+const start = () => {
+  configuredAlink();
+  makeSession(); // a config the signer refuses throws here, to the caller
+  stop();
+  alink = deps._alink(config.productKey, config.deviceName);
+  alink._lastId = lastPostId;
+  alink.on = emit;
+  deps._link.start(makeSession);
 };
 const run = () => {
   deps._telnet(!!(config && config.telnet));

@@ -55,6 +55,8 @@ export interface LinkSettings {
   wifiTimeoutSeconds: number;
   stableSeconds: number;
 }
+// A session: what one connect attempt needs, made for it by the function given to start() and
+// dropped once online (its signed password and clientId are long strings: RAM).
 // password is the MQTT password (as credentials() returns it); _wifiPassword the Wi-Fi one.
 // The `_` fields are the firmware's own (console → link): `_` names are mangled to one or two letters.
 // _secret: the config field a refused login (CONNACK 4/5) points the user to.
@@ -70,7 +72,7 @@ export interface Session {
   username: string;
   password: string;
   _keepAlive: number;
-  _topics: () => Subscription[]; // made at each CONNACK, not kept: a list of long strings costs RAM
+  _topics: () => Subscription[]; // made at the CONNACK, not kept: a list of long strings costs RAM
   _tls: boolean;
   _secret: string;
   _register?: (payload: string) => void;
@@ -97,7 +99,7 @@ export interface Link {
   onMessage: ((topic: string, payload: string) => void) | null;
   onOnline: (() => void) | null;
   onOffline: (() => void) | null;
-  start(session: Session): void;
+  start(makeSession: () => Session): void;
   stop(): void;
   wifiLost(): void;
   publish(topic: string, payload: string, qos: 0 | 1): void;
@@ -144,7 +146,12 @@ let env: LinkEnv,
   // per slot: when it is due (ms of uptime), and what to do then (none: the slot is free)
   deadlines: number[],
   actions: any[],
+  // start()'s function that makes a session (null: stopped), and the current attempt's session
+  // (null once online, and between attempts)
+  makeSession: (() => Session) | null,
   session: Session | null,
+  // keepAlive * 500: the keep-alive's two timers (ms)
+  halfKeepAliveMs: number,
   state: string,
   wifiState: string,
   lastError: string,
@@ -240,7 +247,7 @@ const callUser = (fn: Function | null, topic?: string, payload?: string) => {
 // their handling, here, is not lexed for every packet (Espruino lexes all of a function's
 // text at each call).
 const connect = (packet?: any) => {
-  const current = session!;
+  let current = session!;
   if (packet && state == "registering") {
     // the platform closes after its reply: the session ends here, the login starts from a timer
     if (packet.type == PUBLISH && /^\/ext\/reg/.test(packet.topic)) {
@@ -283,6 +290,7 @@ const connect = (packet?: any) => {
     state = "online";
     connects++;
     proven = false;
+    session = null; // not kept online
     armTimer(PHASE, connect, 10000); // the proven mark (below)
     // made here and not kept: a list of long strings
     const topics: Subscription[] = current._topics();
@@ -305,10 +313,16 @@ const connect = (packet?: any) => {
     return;
   }
   const attempt = ++generation; // a late callback of an earlier attempt is stale from here on
+  // a current attempt always has makeSession (stop() clears the timer and bumps generation)
+  try {
+    session = current = makeSession!();
+  } catch (thrown) {
+    return dropLink("session: " + errorText(thrown));
+  }
+  halfKeepAliveMs = current._keepAlive * 500;
   if (wifiState != "up") {
     state = "wifi";
     wifiState = "connecting";
-    // a current attempt always has a session (stop() clears the timer and bumps generation);
     // a drop while joining leaves Wi-Fi down (dropLink)
     armTimer(PHASE, "wifi timeout", wifiMs);
     env._wifiConnect(current._ssid, current._wifiPassword, (err) => {
@@ -341,7 +355,7 @@ function onSocketData(this: LinkSocket, data: string) {
   const from = this;
   if (from != socket) return;
   // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
-  armTimer(RECEIVE, send, session!._keepAlive * 500);
+  armTimer(RECEIVE, send, halfKeepAliveMs);
   try {
     // a packet may end the session: the rest of the chunk is then ignored (onPacket).
     // NOINLINE: terser would move readPackets, called only here, into this function as a
@@ -361,7 +375,7 @@ const endSession = (nextState: string) => {
   const oldSocket = socket,
     wasOnline = state == "online";
   generation++;
-  socket = reader = null;
+  socket = reader = session = null;
   state = nextState;
   actions[PHASE] = actions[SEND] = actions[RECEIVE] = null;
   if (oldSocket)
@@ -409,7 +423,7 @@ const send = (bytes?: string) => {
   if (socket)
     try {
       socket.write(bytes || "\xc0\0"); // PINGREQ (mqtt.ts encodePingreq; a literal stays in flash)
-      armTimer(SEND, send, session!._keepAlive * 500);
+      armTimer(SEND, send, halfKeepAliveMs);
     } catch (thrown) {
       dropLink("write: " + errorText(thrown));
     }
@@ -458,9 +472,11 @@ const link: Link = {
   onOnline: null,
   onOffline: null,
   _id: 0,
-  start(newSession: Session) {
+  // sessionMaker: called at each attempt (it reads the current config), so that no session is
+  // kept online; it may throw (the attempt then fails and backs off)
+  start(sessionMaker: () => Session) {
     const wasOnline = endSession("wifi");
-    session = newSession;
+    makeSession = sessionMaker;
     networkAttempts = loginAttempts = twinCloses = 0;
     wifiState = "off"; // a new session joins its Wi-Fi again
     connect();
@@ -469,14 +485,14 @@ const link: Link = {
   stop() {
     if (state == "online") send("\xe0\0"); // DISCONNECT (mqtt.ts encodeDisconnect)
     const wasOnline = endSession("stopped");
-    session = null;
+    makeSession = null;
     if (wasOnline) callUser(link.onOffline);
   },
   // ignored while connecting: Wifi.connect itself may report the old link's loss
   wifiLost() {
     if (wifiState != "up") return;
     wifiState = "down";
-    if (session) dropLink("wifi lost"); // stopped: nothing to drop
+    if (makeSession) dropLink("wifi lost"); // stopped: nothing to drop
   },
   publish(topic: string, payload: string, qos: 0 | 1) {
     // _bytes last: Espruino 2v29 lets a throw in a non-last object literal value escape try/catch
@@ -520,7 +536,7 @@ const link: Link = {
 // but offline for offlineResetMinutes (counted in ticks, immune to clock steps).
 const feedWatchdog = () => {
   armTimer(WATCHDOG, feedWatchdog, watchdogPeriod);
-  offlineTicks = session && state != "online" ? offlineTicks + 1 : 0;
+  offlineTicks = makeSession && state != "online" ? offlineTicks + 1 : 0;
   if (offlineTicks * watchdogPeriod < offlineResetMs) env._kick();
 };
 // Starts the link's watchdog feeder; start() then connects. `new Link(..)` works too.
@@ -536,7 +552,8 @@ export function Link(linkEnv: LinkEnv, settings: LinkSettings): Link {
   offlineResetMs = settings.offlineResetMinutes * 60000;
   deadlines = [];
   actions = [];
-  session = socket = reader = timer = null;
+  makeSession = session = socket = reader = timer = null;
+  halfKeepAliveMs = 0;
   state = "unconfigured";
   wifiState = "off";
   lastError = "";

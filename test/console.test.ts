@@ -34,7 +34,7 @@ function fakeLink() {
     state: "unconfigured",
     start(s: any) {
       l.calls.push("start");
-      l.sessions.push(s);
+      l.sessions.push(s()); // the link makes a session at each attempt: the first one
       l.state = "wifi";
     },
     stop() {

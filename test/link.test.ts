@@ -156,7 +156,7 @@ function accept(r: Rig) {
   return s;
 }
 function goOnline(r: Rig, s = SESSION) {
-  r.link.start(s);
+  r.link.start(() => s);
   return accept(r);
 }
 const ka = SESSION._keepAlive * 1000;
@@ -165,7 +165,7 @@ describe("Link: session", () => {
   it("connects Wi-Fi, then TCP, sends CONNECT, subscribes once to exactly the topics at QoS 1", () => {
     const r = rig(undefined, { wifi: "manual" });
     expect(r.link.status().state).toBe("unconfigured");
-    r.link.start(SESSION);
+    r.link.start(() => SESSION);
     expect(r.link.status()).toMatchObject({ state: "wifi", wifi: "connecting" });
     expect(r.sockets.length).toBe(0);
     r.wifiCalls[0].cb(null);
@@ -192,6 +192,35 @@ describe("Link: session", () => {
     expect(s.packets[1].subscriptions).toEqual(TOPICS.map(([topic, qos]) => ({ topic, qos })));
     expect(s.packets[1].messageId).toBeGreaterThan(0);
     expect(r.logs.join("\n")).not.toMatch(/MQTTPASSWORD|wifipass1/);
+  });
+
+  it("makes a session for each attempt with start()'s function; a throw there is a failed attempt", () => {
+    const r = rig();
+    let made = 0,
+      fail = "";
+    r.link.start(() => {
+      if (fail) throw new Error(fail);
+      made++;
+      return { ...SESSION, password: "PW" + made };
+    });
+    const first = accept(r);
+    expect(first.packets[0].password.toString()).toBe("PW" + made);
+    const before = made;
+    first.onClose(); // dropped: the next attempt signs again
+    r.T.advance(2000);
+    expect(made).toBeGreaterThan(before);
+    expect(r.sock()).not.toBe(first);
+    fail = "crypto: out of memory";
+    r.sock().onClose();
+    r.T.advance(2500);
+    expect(r.link.status()).toMatchObject({ state: "backoff", lastError: "session: crypto: out of memory" });
+    const sockets = r.sockets.length;
+    fail = "";
+    r.T.advance(5000);
+    expect(r.sockets.length).toBe(sockets + 1);
+    const again = accept(r);
+    expect(again.packets[0].password.toString()).toBe("PW" + made);
+    expect(r.link.status().state).toBe("online");
   });
 
   it("status is a plain JSON-serialisable object", () => {
@@ -233,7 +262,7 @@ describe("Link: session", () => {
 
   it("handles socket data in 1-byte pieces and several packets in one chunk", () => {
     const r = rig();
-    r.link.start(SESSION);
+    r.link.start(() => SESSION);
     const s = r.sock();
     s.onOpen();
     const bytes =
@@ -270,7 +299,7 @@ describe("Link: session", () => {
 
   it("requires CONNACK within connackTimeoutSeconds of the connect call", () => {
     const r = rig();
-    r.link.start(SESSION);
+    r.link.start(() => SESSION);
     const s = r.sock();
     r.T.advance(5000);
     s.onOpen();
@@ -365,7 +394,7 @@ describe("Link: reconnect and backoff", () => {
   it("connect that throws → backoff 1, 2, 4 … 60 s (random 1), never throws out", () => {
     const r = rig();
     r.connectThrows = 1e9;
-    expect(() => r.link.start(SESSION)).not.toThrow();
+    expect(() => r.link.start(() => SESSION)).not.toThrow();
     expect(r.link.status()).toMatchObject({ state: "backoff", lastError: "connect: Unable to create socket" });
     const attempts: number[] = [];
     let last = 0;
@@ -385,7 +414,7 @@ describe("Link: reconnect and backoff", () => {
     const r = rig();
     r.rand = 0;
     r.connectThrows = 1e9;
-    r.link.start(SESSION);
+    r.link.start(() => SESSION);
     const gaps: number[] = [];
     let last = 0;
     for (let i = 0; i < 8; i++) {
@@ -429,7 +458,7 @@ describe("Link: reconnect and backoff", () => {
 
   it("a broker that accepts and drops at once is not retried faster and faster: the delays keep growing", () => {
     const r = rig();
-    r.link.start(SESSION);
+    r.link.start(() => SESSION);
     const gaps: number[] = [];
     for (let i = 0; i < 8; i++) {
       const s = accept(r);
@@ -504,7 +533,7 @@ describe("Link: reconnect and backoff", () => {
 describe("Link: CONNACK refusals and twin logins", () => {
   it("CONNACK 4 → named in lastError with 'check deviceSecret', long backoff 2 s, 4 s, 8 s …", () => {
     const r = rig();
-    r.link.start(SESSION);
+    r.link.start(() => SESSION);
     let last = 0;
     const gaps: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -528,7 +557,7 @@ describe("Link: CONNACK refusals and twin logins", () => {
 
   it("CONNACK 5 and 3 are named; 3 uses the network schedule", () => {
     const r = rig();
-    r.link.start(SESSION);
+    r.link.start(() => SESSION);
     let s = r.sock();
     s.onOpen();
     s.send({ cmd: "connack", returnCode: 5 });
@@ -642,7 +671,7 @@ describe("Link: CONNACK refusals and twin logins", () => {
     r.pong = true;
     r.link.onOffline = () => {
       r.offline++;
-      r.link.start(SESSION);
+      r.link.start(() => SESSION);
     };
     s.onClose();
     expect(r.sockets.length).toBe(2);
@@ -688,7 +717,7 @@ describe("Link: CONNACK refusals and twin logins", () => {
 describe("Link: Wi-Fi", () => {
   it("Wi-Fi lost mid-connect: socket dropped, Wi-Fi reconnected after backoff, stale CONNACK ignored", () => {
     const r = rig();
-    r.link.start(SESSION);
+    r.link.start(() => SESSION);
     const s = r.sock();
     s.onOpen();
     r.link.wifiLost();
@@ -714,7 +743,7 @@ describe("Link: Wi-Fi", () => {
 
   it("Wi-Fi connect errors and a missing callback are retried with backoff", () => {
     const r = rig(undefined, { wifi: "manual" });
-    r.link.start(SESSION);
+    r.link.start(() => SESSION);
     r.wifiCalls[0].cb("no_ap_found");
     expect(r.link.status()).toMatchObject({ state: "backoff", wifi: "down", lastError: "wifi: no_ap_found" });
     r.T.advance(1000);
@@ -789,7 +818,7 @@ describe("Link: watchdog and stop", () => {
     const r = rig();
     r.T.advance(5 * 3600e3);
     expect(r.kicks).toBeGreaterThanOrEqual(Math.floor((5 * 3600e3) / P));
-    r.link.start(SESSION);
+    r.link.start(() => SESSION);
     r.link.stop();
     const k = r.kicks;
     r.T.advance(5 * 3600e3);
@@ -809,7 +838,7 @@ describe("Link: watchdog and stop", () => {
   it("stops kicking when configured but offline for offlineResetMinutes", () => {
     const r = rig();
     r.connectThrows = 1e9;
-    r.link.start(SESSION);
+    r.link.start(() => SESSION);
     let lastKick = 0,
       k = r.kicks;
     for (let t = 0; t < 60 * 60e3; t += 1000) {
@@ -849,12 +878,12 @@ describe("Link: watchdog and stop", () => {
 
   it("stop() during backoff and during Wi-Fi connect clears all timers too", () => {
     const r = rig(undefined, { wifi: "manual" });
-    r.link.start(SESSION);
+    r.link.start(() => SESSION);
     r.link.stop();
     expect(r.T.pending.size).toBe(1);
     r.wifiCalls[0].cb(null); // late Wi-Fi answer after stop: ignored
     expect(r.sockets.length).toBe(0);
-    r.link.start(SESSION);
+    r.link.start(() => SESSION);
     r.wifiCalls[1].cb(null);
     r.sock().onClose();
     expect(r.link.status().state).toBe("backoff");
@@ -951,7 +980,7 @@ describe("Link: a flaky broker is not a twin device", () => {
   it("an hour of 3-s outages every 20 s with a QoS 1 post every 2 s: no post lost, queue bounded, few duplicates", () => {
     const b = flakyBroker(seeded(7));
     const link = Link(b.env, SETTINGS);
-    link.start(SESSION);
+    link.start(() => SESSION);
     let posted = 0,
       maxQueue = 0;
     const hour = 3600e3;
@@ -1005,7 +1034,7 @@ var linkEnv={set:function(f,ms){q[++handle]={at:fakeNow+ms,f:f,a:[].slice.call(a
  _connect:function(host,port,tls,onOpen,onData,onClose){sock={write:function(b){written=b},end:function(){},open:onOpen,data:onData,close:onClose};return sock}};
 var testLink=Link(linkEnv,{keepAlive:60,queueLength:16,maxPacket:4096,watchdogSeconds:40,offlineResetMinutes:30,
  connackTimeoutSeconds:10,pingTimeoutSeconds:10,wifiTimeoutSeconds:30,stableSeconds:180}),usage=[],i;
-testLink.start({host:"h",port:1883,clientId:"c",username:"u",password:"p",_ssid:"s",_wifiPassword:"w",_keepAlive:60,_topics:function(){return [["/t",1]]}});
+testLink.start(function(){return {host:"h",port:1883,clientId:"c",username:"u",password:"p",_ssid:"s",_wifiPassword:"w",_keepAlive:60,_topics:function(){return [["/t",1]]}}});
 function cycle(){
  sock.open();sock.data("\x20\x02\x00\x00");
  testLink.publish("/sys/pk/dn/thing/event/property/post",'{"id":"1","params":{"t":21.5}}',1);
