@@ -94,12 +94,6 @@ const configuredAlink = (whyBad?: string): any => {
     );
   return alink;
 };
-// the session's topics (Link calls it at each CONNACK), for the current config: one function
-// for every session (a closure made in start() would keep that call's scope with it)
-const topics = () =>
-  subscriptions(config.productKey, config.deviceName).concat(
-    deps._ota ? deps._ota._topics(config.productKey, config.deviceName) : [],
-  );
 const stop = () => {
   deps._link.stop();
   if (alink) {
@@ -120,7 +114,12 @@ const makeSession = (): Session => {
     _ssid: current.ssid,
     _wifiPassword: current.password,
     _keepAlive: current.keepAlive || deps._keepAlive,
-    _topics: topics,
+    // made at the CONNACK (the link calls it once, then drops the session): a list of long
+    // strings, not held through the Wi-Fi join and the TLS handshake
+    _topics: () =>
+      subscriptions(current.productKey, current.deviceName).concat(
+        deps._ota ? deps._ota._topics(current.productKey, current.deviceName) : [],
+      ),
     _tls: current.tls !== false,
     _secret: current.productSecret ? "productSecret" : current.deviceToken ? "deviceToken" : "deviceSecret",
   });
