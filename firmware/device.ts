@@ -43,7 +43,7 @@ export const makeEnv = (): LinkEnv => {
     set: setTimeout,
     clear: clearTimeout,
     _random: Math.random,
-    _connect(host, port, tls, onOpen, onData, onClose) {
+    _connect(host, port, tls, onEvent) {
       if (tls) {
         // mbedTLS wants ~16 KB in one piece: defragmenting first made the handshake reliable.
         E.defrag();
@@ -55,10 +55,10 @@ export const makeEnv = (): LinkEnv => {
           throw Error("tls: not enough memory");
       }
       // DNS, connect and the TLS setup block and throw on failure: the link catches
-      const socket = (tls ? require("tls") : require("net")).connect({ host: host, port: port }, onOpen);
-      socket.on("data", onData);
-      socket.on("close", onClose);
-      socket.on("error", onClose); // the link ignores a second close
+      const socket = (tls ? require("tls") : require("net")).connect({ host: host, port: port }, onEvent);
+      socket.on("data", onEvent);
+      socket.on("close", onEvent);
+      socket.on("error", onEvent); // then a close, which the link ignores
       return socket;
     },
     _wifiConnect(ssid, password, callback) {

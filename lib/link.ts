@@ -28,16 +28,11 @@ export interface LinkEnv extends Timers {
   // `_` names: firmware-internal (device → link), mangled to one or two letters
   _random(): number;
   // tls: TLS, else plain TCP. Throws synchronously on DNS/connect failure (or too little
-  // memory for TLS); onOpen runs later (asynchronously). The callbacks run with `this` = the
-  // returned socket (as Espruino's event handlers do); the link ignores those of an old socket.
-  _connect(
-    host: string,
-    port: number,
-    tls: boolean,
-    onOpen: () => void,
-    onData: (data: string) => void,
-    onClose: () => void,
-  ): LinkSocket;
+  // memory for TLS). onEvent gets every event of the socket, later (asynchronously), with
+  // `this` = the returned socket, as Espruino calls event handlers, and the event's argument
+  // as Espruino gives it: the socket itself (connected), a string (data), a boolean (closed;
+  // had an error) or an object (an error, {code, message}). The link ignores an old socket's.
+  _connect(host: string, port: number, tls: boolean, onEvent: (this: LinkSocket, arg: any) => void): LinkSocket;
   _wifiConnect(ssid: string, password: string, callback: (err: string | null) => void): void;
   _kick(): void; // watchdog
   _memory(): { free: number }; // process.memory(): free JsVars
@@ -339,34 +334,35 @@ const connect = (packet?: any) => {
   state = "connecting";
   armTimer(PHASE, "connack timeout", connackMs);
   try {
-    socket = env._connect(current.host, current.port, current._tls, onSocketOpen, onSocketData, onSocketClose);
+    socket = env._connect(current.host, current.port, current._tls, onSocketEvent);
   } catch (thrown) {
     dropLink("connect: " + errorText(thrown));
   }
 };
-// Socket handlers: one set for every socket, created once. Espruino (and Node) call event
-// handlers with the socket as `this`: a handler of a socket that was replaced or ended sees
-// another `socket` and does nothing. (Closures per connection would cost RAM while online.)
-function onSocketOpen(this: LinkSocket) {
-  const current = session!;
-  if (this == socket) send(encodeConnect(current.clientId, current.username, current.password, current._keepAlive));
-}
-function onSocketData(this: LinkSocket, data: string) {
+// The socket handler: one for every event of every socket, created once (closures per
+// connection would cost RAM while online, a function per event is resident). Espruino (and
+// Node) call it with the socket as `this`: a handler of a socket that was replaced or ended
+// sees another `socket` and does nothing. The argument tells the event (LinkEnv._connect):
+// data, the most frequent, is tested first.
+function onSocketEvent(this: LinkSocket, arg: any) {
   const from = this;
   if (from != socket) return;
-  // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
-  armTimer(RECEIVE, send, halfKeepAliveMs);
-  try {
-    // a packet may end the session: the rest of the chunk is then ignored (onPacket).
-    // NOINLINE: terser would move readPackets, called only here, into this function as a
-    // function expression, created (its text lexed) again for every chunk received
-    /*#__NOINLINE__*/ readPackets(reader!, data, onPacket);
-  } catch (thrown) {
-    if (from == socket) dropLink(errorText(thrown));
-  }
-}
-function onSocketClose(this: LinkSocket) {
-  if (this == socket) dropLink("socket closed");
+  if (typeof arg == "string") {
+    // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
+    armTimer(RECEIVE, send, halfKeepAliveMs);
+    try {
+      // a packet may end the session: the rest of the chunk is then ignored (onPacket).
+      // NOINLINE: terser would move readPackets, called only here, into this function as a
+      // function expression, created (its text lexed) again for every chunk received
+      /*#__NOINLINE__*/ readPackets(reader!, arg, onPacket);
+    } catch (thrown) {
+      if (from == socket) dropLink(errorText(thrown));
+    }
+  } else if (arg == from) {
+    // connected (TCP, or the TLS handshake done): CONNECT
+    const current = session!;
+    send(encodeConnect(current.clientId, current.username, current.password, current._keepAlive));
+  } else dropLink("socket closed"); // closed, or an error (then a close, ignored: stale)
 }
 // tear down the session (socket, reader, all timers but the watchdog's); true if it was
 // online. The reader goes too: a partial packet it holds (up to maxPacket bytes) would stay

@@ -600,10 +600,20 @@ describe("wired to the real Link, Alink and credentials", () => {
       ...envOnFakeTime(timers, logs, (cb) => {
         wifiCb = cb;
       }),
-      _connect(host: string, port: number, tls: boolean, onOpen: any, onData: any) {
+      _connect(host: string, port: number, tls: boolean, onEvent: any) {
         const parser = mqttPacket.parser({ protocolVersion: 4 });
         parser.on("packet", (p: any) => written.push(p));
-        sock = { host, port, tls, onOpen, onData, write: (b: string) => parser.parse(bin(b)), end() {}, ended: false };
+        // the events as Espruino gives them (LinkEnv._connect), `this` = the socket
+        sock = {
+          host,
+          port,
+          tls,
+          onOpen: () => onEvent.call(sock, sock),
+          onData: (d: string) => onEvent.call(sock, d),
+          write: (b: string) => parser.parse(bin(b)),
+          end() {},
+          ended: false,
+        };
         sock.end = () => {
           sock.ended = true;
         };
@@ -695,22 +705,23 @@ describe("registration (productSecret) and preregistration-free login, with the 
       ...envOnFakeTime(timers, logs, (cb) => {
         wifiCb = cb;
       }),
-      _connect(host: string, port: number, tls: boolean, onOpen: any, onData: any, onClose: any) {
+      _connect(host: string, port: number, tls: boolean, onEvent: any) {
         // the 2v29 trap: no TLS socket may be created inside a socket's data callback
         if (inData) throw new Error("TLS connect inside a data callback");
         const parser = mqttPacket.parser({ protocolVersion: 4 });
+        // the events as Espruino gives them (LinkEnv._connect), `this` = the socket
         const sock: any = {
           host,
           port,
           tls,
-          onOpen,
-          onClose,
+          onOpen: () => onEvent.call(sock, sock),
+          onClose: () => onEvent.call(sock, false),
           packets: [] as any[],
           ended: false,
           onData: (d: string) => {
             inData = true;
             try {
-              onData.call(sock, d);
+              onEvent.call(sock, d);
             } finally {
               inData = false;
             }

@@ -19,9 +19,7 @@ class FakeSocket {
     public host: string,
     public port: number,
     public tls: boolean,
-    public onOpen: () => void,
-    public onData: (s: string) => void,
-    public onClose: () => void,
+    public onEvent: (this: FakeSocket, arg: any) => void,
     public at: number,
   ) {
     this.parser.on("packet", (p: any) => {
@@ -48,6 +46,16 @@ class FakeSocket {
   }
   send(p: any) {
     this.onData(gen(p));
+  }
+  // the events as Espruino gives them (LinkEnv._connect), `this` = the socket
+  onOpen() {
+    this.onEvent(this);
+  }
+  onData(s: string) {
+    this.onEvent(s);
+  }
+  onClose() {
+    this.onEvent(false);
   }
   cmds() {
     return this.packets.map((p) => p.cmd);
@@ -110,12 +118,12 @@ function rig(over?: Partial<LinkSettings>, opts?: { wifi?: "auto" | "manual" }) 
     set: T.set,
     clear: T.clear,
     _random: () => r.rand,
-    _connect(host, port, tls, onOpen, onData, onClose) {
+    _connect(host, port, tls, onEvent) {
       if (r.connectThrows) {
         r.connectThrows--;
         throw new Error("Unable to create socket");
       }
-      const s = new FakeSocket(host, port, tls, onOpen, onData, onClose, T.now);
+      const s = new FakeSocket(host, port, tls, onEvent, T.now);
       if (r.pong) s.pong = (f) => T.set(f, 50);
       r.sockets.push(s);
       return s;
@@ -916,7 +924,7 @@ describe("Link: a flaky broker is not a twin device", () => {
       _wifiConnect(ssid, password, callback) {
         callback(null);
       },
-      _connect(host, port, _tls, onOpen, onData, onClose) {
+      _connect(host, port, _tls, onEvent) {
         connects++;
         let ended = false;
         const conn = {
@@ -936,7 +944,7 @@ describe("Link: a flaky broker is not a twin device", () => {
         const parser = mqttPacket.parser({ protocolVersion: 4 });
         const reply = (p: any) =>
           later(() => {
-            if (open.has(conn)) onData.call(conn, gen(p));
+            if (open.has(conn)) onEvent.call(conn, gen(p));
           });
         parser.on("packet", (p: any) => {
           if (p.cmd == "connect") reply({ cmd: "connack", returnCode: 0, sessionPresent: false });
@@ -950,10 +958,10 @@ describe("Link: a flaky broker is not a twin device", () => {
         });
         if (up) {
           open.add(conn);
-          later(() => onOpen.call(conn));
-        } else later(() => onClose.call(conn)); // refused
-        // the socket's handlers run with `this` = the socket, as in Espruino
-        (conn as any).onClose = onClose;
+          later(() => onEvent.call(conn, conn));
+        } else later(() => onEvent.call(conn, false)); // refused
+        // the socket's handler runs with `this` = the socket, as in Espruino
+        (conn as any).onClose = () => onEvent.call(conn, false);
         return conn;
       },
     };
@@ -1031,7 +1039,7 @@ var linkEnv={set:function(f,ms){q[++handle]={at:fakeNow+ms,f:f,a:[].slice.call(a
  clear:function(h){if(h==null||!q[h])throw new Error("bad clear "+h);delete q[h]},
  _random:function(){return 0.5},_kick:function(){},_memory:function(){return {free:0}},_uptime:function(){return fakeNow/1000},_log:function(){},
  _wifiConnect:function(s,p,cb){cb(null)},
- _connect:function(host,port,tls,onOpen,onData,onClose){sock={write:function(b){written=b},end:function(){},open:onOpen,data:onData,close:onClose};return sock}};
+ _connect:function(host,port,tls,on){sock={write:function(b){written=b},end:function(){},open:function(){on.call(sock,sock)},data:function(d){on.call(sock,d)},close:function(){on.call(sock,false)}};return sock}};
 var testLink=Link(linkEnv,{keepAlive:60,queueLength:16,maxPacket:4096,watchdogSeconds:40,offlineResetMinutes:30,
  connackTimeoutSeconds:10,pingTimeoutSeconds:10,wifiTimeoutSeconds:30,stableSeconds:180}),usage=[],i;
 testLink.start(function(){return {host:"h",port:1883,clientId:"c",username:"u",password:"p",_ssid:"s",_wifiPassword:"w",_keepAlive:60,_topics:function(){return [["/t",1]]}}});
