@@ -107,7 +107,8 @@ const errorText = (thrown: any) => "" + ((thrown && thrown.message) || thrown);
 const PHASE = 0,
   SEND = 1,
   RECEIVE = 2,
-  WATCHDOG = 3;
+  WATCHDOG = 3,
+  FEED = 1;
 // Timer slots: indexes into the link's deadline table, each holding at most one deadline
 // (numeric constants: the build inlines them, they cost no RAM).
 // PHASE: the deadline or wait of the current state: Wi-Fi connect timeout, then
@@ -117,7 +118,10 @@ const PHASE = 0,
 // RECEIVE: keepAlive/2 after the last byte received: PINGREQ; once a PINGREQ is out,
 //   the PINGRESP deadline (pingTimeoutSeconds). Sending the PINGREQ re-arms SEND for
 //   keepAlive/2 (at least 15 s, over pingTimeoutSeconds): one PINGREQ outstanding at most.
-// WATCHDOG: the watchdog feeder, every watchdogSeconds/3, never cleared.
+// WATCHDOG: the watchdog feeder, every watchdogSeconds/3, never cleared. Its action is the
+//   marker FEED, done by tick() itself (a function of its own would be resident). It stops
+//   feeding only when configured but offline for offlineResetMinutes (counted in ticks,
+//   immune to clock steps).
 // Proven: a session online 10 s without a drop has proved the broker keeps us: the network
 // backoff starts again from 1 s. A time, not an answer to our packets: a PINGRESP takes
 // keepAlive/2 to be due, and a device that posts nothing waits for no PUBACK. A broker that
@@ -178,10 +182,10 @@ let env: LinkEnv,
 // send and every byte received, is an assignment, not a clearTimeout and a setTimeout: the
 // timer then fires early, finds nothing due and waits again. (RAM: one pending timer, not
 // one per slot; Espruino reuses a fired timer's handle, so a stale one is never cleared.)
-// fn: a function to run, or the reason of a drop (a literal: no closure made per deadline;
-// a closure made in connect() or send() would keep that call's scope while it waits).
+// fn: a function to run, the reason of a drop (a literal: no closure made per deadline;
+// a closure made in connect() or send() would keep that call's scope while it waits), or FEED.
 // (Re)arms the deadline of slot, or just clears it (no fn).
-const armTimer = (slot: number, fn?: (() => void) | string, ms?: number) => {
+const armTimer = (slot: number, fn?: (() => void) | string | number, ms?: number) => {
   actions[slot] = fn;
   if (fn) {
     const at = Math.round(env._uptime() * 1000) + ms!;
@@ -209,7 +213,11 @@ const tick = () => {
       // a throw must not leave the link without its timer (the watchdog's feeding is one of
       // its deadlines)
       try {
-        if (typeof fn == "string") dropLink(fn);
+        if (slot == WATCHDOG) {
+          armTimer(WATCHDOG, FEED, watchdogPeriod);
+          offlineTicks = makeSession && state != "online" ? offlineTicks + 1 : 0;
+          if (offlineTicks * watchdogPeriod < offlineResetMs) env._kick();
+        } else if (typeof fn == "string") dropLink(fn);
         else fn();
       } catch (thrown) {
         error("timer: " + errorText(thrown));
@@ -528,13 +536,6 @@ const link: Link = {
   },
   error: error,
 };
-// Permanent watchdog feeder (never cleared). It stops feeding only when configured
-// but offline for offlineResetMinutes (counted in ticks, immune to clock steps).
-const feedWatchdog = () => {
-  armTimer(WATCHDOG, feedWatchdog, watchdogPeriod);
-  offlineTicks = makeSession && state != "online" ? offlineTicks + 1 : 0;
-  if (offlineTicks * watchdogPeriod < offlineResetMs) env._kick();
-};
 // Starts the link's watchdog feeder; start() then connects. `new Link(..)` works too.
 export function Link(linkEnv: LinkEnv, settings: LinkSettings): Link {
   env = linkEnv;
@@ -560,6 +561,6 @@ export function Link(linkEnv: LinkEnv, settings: LinkSettings): Link {
   link.onMessage = link.onOnline = link.onOffline = null;
   link._id = 0;
   env._kick();
-  armTimer(WATCHDOG, feedWatchdog, watchdogPeriod);
+  armTimer(WATCHDOG, FEED, watchdogPeriod);
   return link;
 }
