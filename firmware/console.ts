@@ -34,7 +34,7 @@ export interface Ota {
    * trial, reports a rollback, informs the versions). */
   _message(topic?: string, payload?: string): void;
   /** The running MQTT download's handler of a download_reply; null when none runs. */
-  _download: ((payload: string) => void) | null;
+  _download: ((payload: string) => void) | undefined;
 }
 
 // Power-safe config: two slots "iot.cfg0"/"iot.cfg1", each {n: sequence, c: config}.

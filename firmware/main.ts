@@ -11,7 +11,9 @@ import { makeIot } from "./console";
 import { makeOta } from "./ota";
 
 const env = makeEnv(),
-  link = Link(env, board),
+  // a copy: given the board.json object itself, the build hoists its keys into top-level
+  // variables (resident, and the link keeps its own copy of each)
+  link = Link(env, Object.assign({}, board)),
   logs = DeviceLog(logBuffer, Date.now),
   storage = require("Storage"),
   ota = makeOta(storage, link, env, logs);

@@ -30,13 +30,13 @@ let storage: any,
   link: Publisher,
   env: LinkEnv,
   logs: DeviceLog,
-  booted: boolean,
+  booted: number, // 0 or 1: a number costs one JsVar, a boolean two (docs/ESPRUINO.md §7)
   prefix: string,
-  trialTimer: any,
+  trialTimer: any, // undefined when none (null would take a JsVar of its own)
   messageId: number;
 
 const ota: Ota = {
-  _download: null,
+  _download: undefined,
   _topics(productKey: string, deviceName: string) {
     prefix = "/" + productKey + "/" + deviceName;
     // pushes at QoS 1; the blocks, answers to our requests, at QoS 0 (a lost one is asked again)
@@ -74,7 +74,7 @@ const ota: Ota = {
       sign: string,
       changed = 0;
     const fail = (step: number, desc: string) => {
-      ota._download = null;
+      ota._download = undefined;
       progress(step, desc, index);
     };
 
@@ -82,7 +82,7 @@ const ota: Ota = {
       // online: confirm a trial, report a rollback, inform the versions
       if (trialTimer != null) {
         env.clear(trialTimer);
-        trialTimer = null;
+        trialTimer = undefined;
       }
       state.m.forEach((record, index) => {
         if (record.t) {
@@ -166,7 +166,7 @@ const ota: Ota = {
         } catch (thrown) {
           return fail(-4, "Storage: " + thrown);
         }
-        ota._download = null;
+        ota._download = undefined;
         log("ota: " + data.version + " ok, restart");
         // lets the last progress leave
         env.set(() => {
@@ -274,11 +274,11 @@ export const makeOta = (otaStorage: any, otaLink: Publisher, otaEnv: LinkEnv, ot
   link = otaLink;
   env = otaEnv;
   logs = otaLogs;
-  booted = (global as any).otaLoader == 1;
+  booted = (global as any).otaLoader == 1 ? 1 : 0;
   prefix = "";
-  trialTimer = null;
+  trialTimer = undefined;
   messageId = 0;
-  ota._download = null;
+  ota._download = undefined;
   // Booted on trial (the loader set t = 2): not online in time means back to the previous file.
   if (
     booted &&
@@ -289,7 +289,7 @@ export const makeOta = (otaStorage: any, otaLink: Publisher, otaEnv: LinkEnv, ot
     trialTimer = env.set(() => {
       const kit = otaKit(),
         state = kit._read(storage);
-      trialTimer = null;
+      trialTimer = undefined;
       state.m.forEach((record) => {
         if (record.t) kit._rollBack(record, "not online within " + otaTrialMinutes + " min");
       });

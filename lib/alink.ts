@@ -127,13 +127,15 @@ export function Alink(
   // queueLength: the posts queued for a PUBACK plus those acknowledged and awaiting their
   // reply (with 16, a reply after an outage could find its id already forgotten);
   // ntpTimer: retry or daily; ntpSent: deviceSendTime of the outstanding NTP request;
-  // isOnline, synced (the clock was set by NTP), logsOn (the platform's log switch) gate log posts
+  // isOnline, synced (the clock was set by NTP), logsOn (the platform's log switch) gate log
+  // posts. Numbers 0/1, and undefined for none: in a scope a number or undefined costs one
+  // JsVar, a boolean or null two (docs/ESPRUINO.md §7)
   let pendingIds: string[] = [],
     ntpTimer: any,
     ntpSent: any,
-    isOnline = false,
-    synced = false,
-    logsOn = true;
+    isOnline = 0,
+    synced = 0,
+    logsOn = 1;
 
   // NTP: stops the timer; ms: (re)arms it (a minute while a request is unanswered, a day
   // after a sync); request: asks for the time now. The timer calls ntp(6e4, 1, true) itself
@@ -141,7 +143,7 @@ export function Alink(
   // made per timer, which would keep this call's scope for a day.
   const ntp = (ms: number, request?: any, fired?: boolean) => {
     if (ntpTimer != null && !fired) timers.clear(ntpTimer);
-    ntpTimer = ntpSent = null;
+    ntpTimer = ntpSent = undefined;
     if (ms) ntpTimer = timers.set(ntp, ms, 6e4, 1, true);
     if (request)
       host.publish(
@@ -176,10 +178,10 @@ export function Alink(
   // offline or stopped: no NTP timer (online() starts it again)
   alink.offline = () => {
     ntp(0);
-    isOnline = false;
+    isOnline = 0;
   };
   alink.online = () => {
-    isOnline = true;
+    isOnline = 1;
     ntp(6e4, 1);
     // the platform's log switch (docs/ALIYUN.md §8): the Link SDK asks at every connect,
     // without "sys" so that the reply comes
@@ -307,14 +309,14 @@ export function Alink(
       // entries logged before the first sync carry the old clock: shift them by the step
       if (logs) logs._take(value - now());
       setTime(value / 1000);
-      synced = true;
+      synced = 1;
       flushLogs();
     } else if (topic == thing + "config/log/get_reply" || topic == thing + "config/log/push") {
       // get_reply {data: {content: {mode}}} or push {params: {content: {mode}}}: 0 = off
       value = message.data || message.params;
       value = value && value.content;
       if (value && typeof value.mode == "number") {
-        logsOn = value.mode != 0;
+        logsOn = value.mode != 0 ? 1 : 0;
         flushLogs();
       }
     }

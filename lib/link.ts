@@ -132,25 +132,27 @@ const PHASE = 0,
 // top level of the bundle keeps no scope, a closure made in a factory keeps its factory's: one
 // JsVar each (docs/ESPRUINO.md §7). (The tests make a new Link for each case.)
 let env: LinkEnv,
-  // the settings, times in ms (a variable costs one JsVar, a key of the settings object two or
-  // three: the object is not kept)
-  watchdogPeriod: number,
+  // the settings, times in seconds (minutes for the offline reset) as board.json has them:
+  // made ms where used. A variable costs one JsVar, a key of the settings object two or three
+  // (the object is not kept); an integer up to 8191 is held in its variable's own JsVar on the
+  // ESP32, a larger one (ms) or a fraction takes another (docs/ESPRUINO.md §7)
+  watchdogSeconds: number,
   queueLength: number,
   maxPacket: number,
-  connackMs: number,
-  pingMs: number,
-  wifiMs: number,
-  stableMs: number,
-  offlineResetMs: number,
+  connackSeconds: number,
+  pingSeconds: number,
+  wifiSeconds: number,
+  stableSeconds: number,
+  offlineResetMinutes: number,
   // per slot: when it is due (ms of uptime), and what to do then (none: the slot is free)
   deadlines: number[],
   actions: any[],
   // start()'s function that makes a session (null: stopped), and the current attempt's session
   // (null once online, and between attempts)
   makeSession: (() => Session) | null,
-  session: Session | null,
-  // keepAlive * 500: the keep-alive's two timers (ms)
-  halfKeepAliveMs: number,
+  session: Session | undefined,
+  // the session's keepAlive (s): its half is the keep-alive's two timers
+  keepAlive: number,
   state: string,
   wifiState: string,
   lastError: string,
@@ -171,8 +173,9 @@ let env: LinkEnv,
   // online sessions closed by the platform in a row, with no failed attempt between them
   // and none stable: a twin device kicking us (see dropLink)
   twinCloses: number,
-  // online: the proven mark is past (the next PHASE timer is the stable mark)
-  proven: boolean,
+  // online: the proven mark is past (the next PHASE timer is the stable mark); 0 or 1 (a number
+  // costs one JsVar, a boolean two: docs/ESPRUINO.md §7)
+  proven: number,
   // the one pending setTimeout of the link (null: none) and the deadline it is set for
   timer: any,
   timerAt: number;
@@ -214,9 +217,10 @@ const tick = () => {
       // its deadlines)
       try {
         if (slot == WATCHDOG) {
-          armTimer(WATCHDOG, FEED, watchdogPeriod);
+          armTimer(WATCHDOG, FEED, Math.round((watchdogSeconds * 1000) / 3));
           offlineTicks = makeSession && state != "online" ? offlineTicks + 1 : 0;
-          if (offlineTicks * watchdogPeriod < offlineResetMs) env._kick();
+          // ticks of watchdogSeconds/3 offline, against the minutes
+          if (offlineTicks * watchdogSeconds < offlineResetMinutes * 180) env._kick();
         } else if (typeof fn == "string") dropLink(fn);
         else fn();
       } catch (thrown) {
@@ -288,12 +292,12 @@ const connect = (packet?: any) => {
     if (current._register) {
       // no reply within the CONNACK timeout: a failed attempt, on the long schedule
       state = "registering";
-      return armTimer(PHASE, () => dropLink("register: no reply", true), connackMs);
+      return armTimer(PHASE, () => dropLink("register: no reply", true), connackSeconds * 1000);
     }
     state = "online";
     connects++;
-    proven = false;
-    session = null; // not kept online
+    proven = 0;
+    session = undefined; // not kept online (undefined: no JsVar for the value, null takes one)
     armTimer(PHASE, connect, 10000); // the proven mark (below)
     // made here and not kept: a list of long strings
     const topics: Subscription[] = current._topics();
@@ -311,8 +315,8 @@ const connect = (packet?: any) => {
   if (state == "online") {
     networkAttempts = 0;
     if (proven) loginAttempts = twinCloses = 0;
-    else armTimer(PHASE, connect, stableMs - 10000);
-    proven = true;
+    else armTimer(PHASE, connect, stableSeconds * 1000 - 10000);
+    proven = 1;
     return;
   }
   const attempt = ++generation; // a late callback of an earlier attempt is stale from here on
@@ -322,12 +326,12 @@ const connect = (packet?: any) => {
   } catch (thrown) {
     return dropLink("session: " + errorText(thrown));
   }
-  halfKeepAliveMs = current._keepAlive * 500;
+  keepAlive = current._keepAlive;
   if (wifiState != "up") {
     state = "wifi";
     wifiState = "connecting";
     // a drop while joining leaves Wi-Fi down (dropLink)
-    armTimer(PHASE, "wifi timeout", wifiMs);
+    armTimer(PHASE, "wifi timeout", wifiSeconds * 1000);
     env._wifiConnect(current._ssid, current._wifiPassword, (err) => {
       if (attempt != generation) return;
       if (err) dropLink("wifi: " + err);
@@ -340,7 +344,7 @@ const connect = (packet?: any) => {
   }
   reader = { _maxPacket: maxPacket };
   state = "connecting";
-  armTimer(PHASE, "connack timeout", connackMs);
+  armTimer(PHASE, "connack timeout", connackSeconds * 1000);
   try {
     socket = env._connect(current.host, current.port, current._tls, onSocketEvent);
   } catch (thrown) {
@@ -357,7 +361,7 @@ function onSocketEvent(this: LinkSocket, arg: any) {
   if (from != socket) return;
   if (typeof arg == "string") {
     // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
-    armTimer(RECEIVE, send, halfKeepAliveMs);
+    armTimer(RECEIVE, send, keepAlive * 500);
     try {
       // a packet may end the session: the rest of the chunk is then ignored (onPacket).
       // NOINLINE: terser would move readPackets, called only here, into this function as a
@@ -379,7 +383,8 @@ const endSession = (nextState: string) => {
   const oldSocket = socket,
     wasOnline = state == "online";
   generation++;
-  socket = reader = session = null;
+  socket = reader = null;
+  session = undefined;
   state = nextState;
   actions[PHASE] = actions[SEND] = actions[RECEIVE] = null;
   if (oldSocket)
@@ -427,11 +432,11 @@ const send = (bytes?: string) => {
   if (socket)
     try {
       socket.write(bytes || "\xc0\0"); // PINGREQ (mqtt.ts encodePingreq; a literal stays in flash)
-      armTimer(SEND, send, halfKeepAliveMs);
+      armTimer(SEND, send, keepAlive * 500);
     } catch (thrown) {
       dropLink("write: " + errorText(thrown));
     }
-  if (isPing && socket) armTimer(RECEIVE, "ping timeout", pingMs);
+  if (isPing && socket) armTimer(RECEIVE, "ping timeout", pingSeconds * 1000);
 };
 // packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
 // from: the reader it came from; a packet of a reader no longer current (its session ended
@@ -539,28 +544,29 @@ const link: Link = {
 // Starts the link's watchdog feeder; start() then connects. `new Link(..)` works too.
 export function Link(linkEnv: LinkEnv, settings: LinkSettings): Link {
   env = linkEnv;
-  watchdogPeriod = Math.round((settings.watchdogSeconds * 1000) / 3);
+  watchdogSeconds = settings.watchdogSeconds;
   queueLength = settings.queueLength;
   maxPacket = settings.maxPacket;
-  connackMs = settings.connackTimeoutSeconds * 1000;
-  pingMs = settings.pingTimeoutSeconds * 1000;
-  wifiMs = settings.wifiTimeoutSeconds * 1000;
-  stableMs = settings.stableSeconds * 1000;
-  offlineResetMs = settings.offlineResetMinutes * 60000;
+  connackSeconds = settings.connackTimeoutSeconds;
+  pingSeconds = settings.pingTimeoutSeconds;
+  wifiSeconds = settings.wifiTimeoutSeconds;
+  stableSeconds = settings.stableSeconds;
+  offlineResetMinutes = settings.offlineResetMinutes;
   deadlines = [];
   actions = [];
-  makeSession = session = socket = reader = timer = null;
-  halfKeepAliveMs = 0;
+  makeSession = socket = reader = timer = null;
+  session = undefined;
+  keepAlive = 0;
   state = "unconfigured";
   wifiState = "off";
   lastError = "";
   queue = [];
   connects = reconnects = dropped = offlineTicks = networkAttempts = loginAttempts = generation = twinCloses = 0;
-  proven = false;
+  proven = 0;
   timerAt = 0;
   link.onMessage = link.onOnline = link.onOffline = null;
   link._id = 0;
   env._kick();
-  armTimer(WATCHDOG, FEED, watchdogPeriod);
+  armTimer(WATCHDOG, FEED, Math.round((watchdogSeconds * 1000) / 3));
   return link;
 }

@@ -30,7 +30,8 @@ export interface DeviceLog {
 // entries: oldest first; dropped: entries lost to the bound since the last post;
 // synced: the clock has been set by NTP at least once (earlier entries need the step);
 // size: board.json logBuffer; now: Date.now
-let entries: string[], dropped: number, synced: boolean, size: number, now: () => number;
+// (synced 0 or 1: a number costs one JsVar, a boolean two, docs/ESPRUINO.md §7)
+let entries: string[], dropped: number, synced: number, size: number, now: () => number;
 const log: DeviceLog = {
   _level: 2,
   _flush: null,
@@ -62,7 +63,7 @@ const log: DeviceLog = {
           const ms = parseInt(item, 10);
           return ms + Math.round(stepMs) + item.slice(("" + ms).length);
         });
-      synced = true;
+      synced = 1;
       return text;
     }
     // the note as add() would store it (all ASCII: json() gives exactly this)
@@ -89,7 +90,7 @@ const log: DeviceLog = {
 export function DeviceLog(logSize: number, clock: () => number): DeviceLog {
   entries = [];
   dropped = 0;
-  synced = false;
+  synced = 0;
   size = logSize;
   now = clock;
   log._level = 2;

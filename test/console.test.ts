@@ -489,7 +489,7 @@ describe("iot.post / event / on", () => {
   it("OTA's messages go to OTA by topic, never to Alink; every other message to Alink only", () => {
     const calls: any[] = [];
     const ota: any = {
-      _download: null,
+      _download: undefined,
       _topics: () => [],
       _message: (...args: any[]) => calls.push(["message", ...args]),
     };
