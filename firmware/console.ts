@@ -52,19 +52,17 @@ let deps: IotDeps,
   // listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver
   // async), each created by its first iot.on(): empty resident arrays cost RAM
   listeners: any,
-  // config: the valid stored one (null: none); sequence: its n; slot: the file holding it;
-  // whyBad: why a stored file was rejected at boot
+  // config: the valid stored one (null: none); sequence: its n; slot: the file holding it
   config: any,
   sequence: number,
   slot: number,
   alink: any,
-  whyBad: string,
   // lastPostId: carried from one Alink to the next, so ids never repeat after setup/start/clear
   lastPostId: number,
   // the link's last outage, for one log entry when it is back: since when (Date.now()),
-  // the reason it went down ("" before the first online), status().reconnects at that moment
+  // the reason it went down (none before the first online), status().reconnects at that moment
   downAt: number,
-  downReason: string,
+  downReason: string | undefined, // undefined: none (an empty string takes a JsVar)
   downCount: number;
 
 // Calls every listener in order (a throw propagates: Link and Alink catch it, Alink answers 500).
@@ -204,7 +202,7 @@ const onLinkOnline = () => {
         (downReason || "boot") +
         (attempts ? "; then " + attempts + " failed attempts, last: " + status.lastError : ""),
     );
-  downReason = "";
+  downReason = undefined;
   emit("online");
 };
 const onLinkOffline = () => {
@@ -275,7 +273,9 @@ export const makeIot = (iotDeps: IotDeps): any => {
   listeners = {};
   config = alink = null;
   sequence = slot = lastPostId = downCount = 0;
-  whyBad = downReason = "";
+  downReason = undefined;
+  // why a stored file was rejected (boot only)
+  let whyBad = "";
   downAt = Date.now();
   deps._link.onMessage = onLinkMessage;
   deps._link.onOnline = onLinkOnline;

@@ -158,8 +158,9 @@ export function readPackets(
     multiplier: number,
     encodedByte: number,
     packet: Packet;
-  // the state stays reset (so a throw leaves it reset) until we store it back
-  reader._buffer = "";
+  // the state stays reset (so a throw leaves it reset) until we store it back; no buffer is
+  // undefined, not "" (an empty string takes a JsVar, docs/ESPRUINO.md §7)
+  reader._buffer = undefined;
   reader._header = 0;
   for (;;) {
     if (!header) {
@@ -204,6 +205,6 @@ export function readPackets(
     reader._buffer = buffer = buffer.slice(remainingLength);
     header = 0;
     onPacket(packet, reader);
-    reader._buffer = "";
+    reader._buffer = undefined;
   }
 }
