@@ -119,10 +119,10 @@ export function Alink(
   setTime: (seconds: number) => void,
   logs?: DeviceLog,
 ): Alink {
-  // RAM: one prefix string, no topic array; rare work (services, RRPC, NTP replies, the
-  // log switch) is code inside message(), created per message and freed after
-  const alink = {} as Alink,
-    thing = "/sys/" + productKey + "/" + deviceName + "/thing/";
+  // RAM: no topic kept, each is built where used (the "/sys/{productKey}/{deviceName}/thing/"
+  // prefix kept in this scope cost 5 JsVars on the ESP32; its concatenation costs a post
+  // little); rare work (services, RRPC, NTP replies, the log switch) is in request()
+  const alink = {} as Alink;
   // pendingIds: the last 32 posted ids (bounded: replies may never come). Twice board.json's
   // queueLength: the posts queued for a PUBACK plus those acknowledged and awaiting their
   // reply (with 16, a reply after an outage could find its id already forgotten);
@@ -160,7 +160,7 @@ export function Alink(
         const params = logs._take();
         if (params)
           host.publish(
-            thing + "log/post",
+            "/sys/" + productKey + "/" + deviceName + "/thing/log/post",
             '{"id":"' +
               (alink._lastId = (alink._lastId % 4294967295) + 1) +
               '","version":"1.0","sys":{"ack":0},"params":' +
@@ -187,7 +187,7 @@ export function Alink(
     // without "sys" so that the reply comes
     if (logs)
       host.publish(
-        thing + "config/log/get",
+        "/sys/" + productKey + "/" + deviceName + "/thing/config/log/get",
         json({
           id: "" + (alink._lastId = (alink._lastId % 4294967295) + 1),
           version: "1.0",
@@ -205,7 +205,7 @@ export function Alink(
     const id = "" + ((alink._lastId % 4294967295) + 1);
     // first: a post the host cannot send (too big) throws before the id is used
     host.publish(
-      thing + "event/" + identifier + "/post",
+      "/sys/" + productKey + "/" + deviceName + "/thing/event/" + identifier + "/post",
       json({ id: id, version: "1.0", params: params, method: "thing.event." + identifier + ".post" }),
       1,
     );
@@ -240,7 +240,8 @@ export function Alink(
   const request = (topic: string, payload: string) => {
     // per topic: code and params/id/times of the message (locals are free, these are reused)
     let message: any, code: any, value: any, identifier: any, data: any, reply: any, rest: any;
-    const rrpcRequest = "/sys/" + productKey + "/" + deviceName + "/rrpc/request/";
+    const rrpcRequest = "/sys/" + productKey + "/" + deviceName + "/rrpc/request/",
+      thing = "/sys/" + productKey + "/" + deviceName + "/thing/";
     // classic RRPC: any payload, answered with the handler's text at QoS 0 (docs/ALIYUN.md §5)
     if (topic.startsWith(rrpcRequest)) {
       value = topic.slice(rrpcRequest.length);
