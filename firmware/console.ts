@@ -195,12 +195,12 @@ const onLinkOnline = () => {
   if (downReason || attempts)
     deps._logs.add(
       "WARN",
-      "link",
       "down " +
         Math.round((Date.now() - downAt) / 1000) +
         " s: " +
         (downReason || "boot") +
         (attempts ? "; then " + attempts + " failed attempts, last: " + status.lastError : ""),
+      "link",
     );
   downReason = undefined;
   emit("online");
@@ -244,10 +244,9 @@ const iot: any = {
   event(identifier: string, params: any) {
     return (alink || configuredAlink()).event(identifier, params);
   },
-  // an app line for the platform's log service (module "app"), same buffer and level filter
-  log(level: string, text: any) {
-    deps._logs.add(level, "app", text);
-  },
+  // log(level, text): an app line for the platform's log service (module "app"), same buffer
+  // and level filter: the device log's add() itself, set by makeIot()
+  log: null,
   on(event: string, listener: any) {
     const events = "online|offline|set|reply|service|rrpc";
     if (events.split("|").indexOf(event) < 0 || typeof listener != "function")
@@ -280,6 +279,7 @@ export const makeIot = (iotDeps: IotDeps): any => {
   deps._link.onMessage = onLinkMessage;
   deps._link.onOnline = onLinkOnline;
   deps._link.onOffline = onLinkOffline;
+  iot.log = deps._logs.add;
 
   // Boot: never throws. Parse errors are not echoed (they can quote the file's text).
   [0, 1].forEach((fileSlot) => {
@@ -308,7 +308,7 @@ export const makeIot = (iotDeps: IotDeps): any => {
   }
   // Espruino 2v29 tells no reset reason on an ESP32 (only ESP8266.getResetInfo exists): each
   // boot is logged, so the cloud shows resets (watchdog, crash, power) between normal ones
-  deps._logs.add("WARN", "boot", "boot " + VERSION);
+  deps._logs.add("WARN", "boot " + VERSION, "boot");
   if (!config)
     try {
       configuredAlink(whyBad);

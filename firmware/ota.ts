@@ -55,7 +55,7 @@ const ota: Ota = {
     // every OTA outcome goes to the console and the cloud log: failures (negative steps) as ERROR
     const log = (line: string) => {
       env._log(line);
-      logs.add(/ failed /.test(line) ? "ERROR" : "INFO", "ota", line.slice(5));
+      logs.add(/ failed /.test(line) ? "ERROR" : "INFO", line.slice(5), "ota");
     };
     const publish = (kind: string, params: any, qos: 0 | 1) =>
       link.publish("/ota/device/" + kind + prefix, JSON.stringify({ id: "" + ++messageId, params: params }), qos);

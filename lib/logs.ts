@@ -12,8 +12,11 @@ export const LOG_LEVELS = "DEBUG,INFO,WARN,ERROR";
 const MAX_TEXT = 256;
 
 export interface DeviceLog {
-  /** Adds an entry (dropped when below the level); never throws for a known level name. */
-  add(level: string, module: string, text: string, code?: string): void;
+  /** Adds an entry (dropped when below the level); never throws for a known level name.
+   * module: the firmware's part ("link", "ota", "boot"), "app" when none: the console's
+   * iot.log(level, text) is this function itself (a wrapper would be resident). The entry's
+   * code is always "" (nothing here has codes for the platform's log). */
+  add(level: string, text: any, module?: string): void;
   /** the filter: one of LOG_LEVELS */
   _level: number;
   /** Alink's sender, called after each add (the current Alink sets it; none: null) */
@@ -35,7 +38,7 @@ let entries: string[], dropped: number, synced: number, size: number, now: () =>
 const log: DeviceLog = {
   _level: 2,
   _flush: null,
-  add(level: string, module: string, text: string, code?: string) {
+  add(level: string, text: any, module?: string) {
     const index = LOG_LEVELS.split(",").indexOf(level);
     if (index < 0) throw Error("log level: one of " + LOG_LEVELS);
     if (index < log._level) return;
@@ -44,8 +47,8 @@ const log: DeviceLog = {
         Math.floor(now()) +
           json({
             logLevel: level,
-            module: module,
-            code: code || "",
+            module: module || "app",
+            code: "",
             logContent: ("" + text).slice(0, MAX_TEXT),
           }).slice(1, -1),
       ) > size

@@ -214,9 +214,9 @@ function checkLogPost(p: { topic: string; payload: string; qos: number }) {
 describe("device logs", () => {
   it("kept until online and synced, then posted once with real times: entries before the sync are corrected by the clock step", () => {
     const t = setup();
-    t.logs.add("WARN", "link", "down 42 s: socket closed");
+    t.logs.add("WARN", "down 42 s: socket closed", "link");
     t.clock.ms += 250;
-    t.logs.add("ERROR", "app", "sensor 温度 failed", "E7");
+    t.logs.add("ERROR", "sensor 温度 failed");
     t.a.online();
     expect(t.replies()).toEqual([]); // online but the clock is not real yet
     t.sync();
@@ -236,51 +236,51 @@ describe("device logs", () => {
         utcTime: new Date(5250 + step).toISOString(),
         logLevel: "ERROR",
         module: "app",
-        code: "E7",
+        code: "",
         logContent: "sensor 温度 failed",
       },
     ]);
     // once online and synced, each entry goes at once, with the real clock
-    t.logs.add("WARN", "app", "later");
+    t.logs.add("WARN", "later");
     expect(checkLogPost(t.replies()[1])[0].utcTime).toBe(new Date(t.clock.ms).toISOString());
     // offline: kept again
     t.a.offline();
-    t.logs.add("WARN", "app", "offline");
+    t.logs.add("WARN", "offline");
     expect(t.replies().length).toBe(2);
     t.a.online();
-    t.logs.add("WARN", "app", "back");
+    t.logs.add("WARN", "back");
     expect(checkLogPost(t.replies()[2]).map((e: any) => e.logContent)).toEqual(["offline", "back"]);
   });
 
   it("the buffer is bounded: the oldest are dropped and their count is reported in the next post", () => {
     const t = setup(3);
-    for (let i = 1; i <= 7; i++) t.logs.add("WARN", "app", "line " + i);
+    for (let i = 1; i <= 7; i++) t.logs.add("WARN", "line " + i);
     t.sync();
     const entries = checkLogPost(t.replies()[0]);
     expect(entries.map((e: any) => e.logContent)).toEqual(["line 5", "line 6", "line 7", "4 older entries dropped"]);
     expect(entries[3]).toMatchObject({ logLevel: "WARN", module: "log", code: "dropped" });
-    t.logs.add("WARN", "app", "next");
+    t.logs.add("WARN", "next");
     expect(checkLogPost(t.replies()[1]).length).toBe(1); // the count was reset
   });
 
   it("level filter: WARN by default; _level follows LOG_LEVELS; an unknown level throws", () => {
     const t = setup();
-    t.logs.add("DEBUG", "app", "d");
-    t.logs.add("INFO", "app", "i");
-    t.logs.add("WARN", "app", "w");
-    t.logs.add("ERROR", "app", "e");
+    t.logs.add("DEBUG", "d");
+    t.logs.add("INFO", "i");
+    t.logs.add("WARN", "w");
+    t.logs.add("ERROR", "e");
     t.logs._level = 0;
-    t.logs.add("DEBUG", "app", "d2");
+    t.logs.add("DEBUG", "d2");
     t.logs._level = 3;
-    t.logs.add("WARN", "app", "w2");
-    expect(() => t.logs.add("FATAL!", "app", "x")).toThrow(/log level: one of DEBUG,INFO,WARN,ERROR/);
+    t.logs.add("WARN", "w2");
+    expect(() => t.logs.add("FATAL!", "x")).toThrow(/log level: one of DEBUG,INFO,WARN,ERROR/);
     t.sync();
     expect(checkLogPost(t.replies()[0]).map((e: any) => e.logContent)).toEqual(["w", "e", "d2"]);
   });
 
   it("long lines are cut to 256 chars; 8 entries of them fit the board's maxPacket", () => {
     const t = setup();
-    for (let i = 0; i < 8; i++) t.logs.add("ERROR", "app", "x".repeat(5000));
+    for (let i = 0; i < 8; i++) t.logs.add("ERROR", "x".repeat(5000));
     t.sync();
     const p = t.replies()[0];
     expect(checkLogPost(p).every((e: any) => e.logContent.length == 256)).toBe(true);
@@ -304,7 +304,7 @@ describe("device logs", () => {
       JSON.stringify({ id: m.id, version: "1.0", code: 200, data: { getType: "content", content: { mode: 0 } } }),
     );
     t.sync();
-    t.logs.add("WARN", "app", "held");
+    t.logs.add("WARN", "held");
     expect(t.replies()).toEqual([]);
     // malformed configs change nothing
     for (const bad of ['{"params":{"content":{"mode":"1"}}}', '{"params":{}}', '{"data":5}', "[]"])
@@ -327,7 +327,7 @@ describe("device logs", () => {
     const t = setup();
     t.sync();
     t.a.offline();
-    t.logs.add("ERROR", "app", "after stop");
+    t.logs.add("ERROR", "after stop");
     expect(t.replies()).toEqual([]);
   });
 });
@@ -462,8 +462,8 @@ a.message("/sys/pk/dn/thing/serv",'{"id":"7","params":{}}');
 a.message(S+"Svc_reply",'{"id":"8","params":{"m":1}}');
 a.message("/sys/pk/dn/rrpc/request/123","ping");
 a.message("/sys/pk/dn/rrpc/reques",'{"id":"9","params":{}}');
-for(var i=1;i<=5;i++)logs.add("WARN","app","line "+i);
-logs.add("DEBUG","app","filtered");
+for(var i=1;i<=5;i++)logs.add("WARN","line "+i);
+logs.add("DEBUG","filtered");
 a.online();
 clock=5100;
 a.message("/ext/ntp/pk/dn/response",'{"deviceSendTime":"5000","serverRecvTime":"1583478926414","serverSendTime":"1583478926414"}');
