@@ -103,7 +103,8 @@ export interface Link {
   _id: number; // last packet id (white-box tests set it)
 }
 
-const errorText = (thrown: any) => "" + ((thrown && thrown.message) || thrown);
+// A thrown value's text is written where it is caught, `(thrown && thrown.message) || thrown`
+// (an Error's message, or what was thrown): a helper function would be resident.
 const PHASE = 0,
   SEND = 1,
   RECEIVE = 2,
@@ -223,8 +224,8 @@ const tick = () => {
           if (offlineTicks * watchdogSeconds < offlineResetMinutes * 180) env._kick();
         } else if (typeof fn == "string") dropLink(fn);
         else fn();
-      } catch (thrown) {
-        error("timer: " + errorText(thrown));
+      } catch (thrown: any) {
+        error("timer: " + ((thrown && thrown.message) || thrown));
       }
     }
   }
@@ -244,8 +245,8 @@ const error = (message: string) => {
 const callUser = (fn: Function | null, topic?: string, payload?: string) => {
   try {
     if (fn) fn(topic, payload);
-  } catch (thrown) {
-    error("callback: " + errorText(thrown));
+  } catch (thrown: any) {
+    error("callback: " + ((thrown && thrown.message) || thrown));
   }
 };
 // The next step of a (re)connect: Wi-Fi unless it is up, then the MQTT session; with a
@@ -264,8 +265,8 @@ const connect = (packet?: any) => {
         () => {
           try {
             current._register!(packet.payload);
-          } catch (thrown) {
-            dropLink("register: " + errorText(thrown), true);
+          } catch (thrown: any) {
+            dropLink("register: " + ((thrown && thrown.message) || thrown), true);
           }
         },
         0,
@@ -323,8 +324,8 @@ const connect = (packet?: any) => {
   // a current attempt always has makeSession (stop() clears the timer and bumps generation)
   try {
     session = current = makeSession!();
-  } catch (thrown) {
-    return dropLink("session: " + errorText(thrown));
+  } catch (thrown: any) {
+    return dropLink("session: " + ((thrown && thrown.message) || thrown));
   }
   keepAlive = current._keepAlive;
   if (wifiState != "up") {
@@ -347,8 +348,8 @@ const connect = (packet?: any) => {
   armTimer(PHASE, "connack timeout", connackSeconds * 1000);
   try {
     socket = env._connect(current.host, current.port, current._tls, onSocketEvent);
-  } catch (thrown) {
-    dropLink("connect: " + errorText(thrown));
+  } catch (thrown: any) {
+    dropLink("connect: " + ((thrown && thrown.message) || thrown));
   }
 };
 // The socket handler: one for every event of every socket, created once (closures per
@@ -367,8 +368,8 @@ function onSocketEvent(this: LinkSocket, arg: any) {
       // NOINLINE: terser would move readPackets, called only here, into this function as a
       // function expression, created (its text lexed) again for every chunk received
       /*#__NOINLINE__*/ readPackets(reader!, arg, onPacket);
-    } catch (thrown) {
-      if (from == socket) dropLink(errorText(thrown));
+    } catch (thrown: any) {
+      if (from == socket) dropLink("" + ((thrown && thrown.message) || thrown));
     }
   } else if (arg == from) {
     // connected (TCP, or the TLS handshake done): CONNECT
@@ -433,8 +434,8 @@ const send = (bytes?: string) => {
     try {
       socket.write(bytes || "\xc0\0"); // PINGREQ (mqtt.ts encodePingreq; a literal stays in flash)
       armTimer(SEND, send, keepAlive * 500);
-    } catch (thrown) {
-      dropLink("write: " + errorText(thrown));
+    } catch (thrown: any) {
+      dropLink("write: " + ((thrown && thrown.message) || thrown));
     }
   if (isPing && socket) armTimer(RECEIVE, "ping timeout", pingSeconds * 1000);
 };
