@@ -135,19 +135,17 @@ const makeSession = (): Session => {
     };
   return session;
 };
+// (re)starts the link, the Alink and the config's Telnet and log level (also iot.start())
 const start = () => {
   configuredAlink();
+  deps._telnet(!!config.telnet);
+  deps._logs._level = LOG_LEVELS.split(",").indexOf(config.logLevel || "WARN");
   makeSession(); // a config the signer refuses throws here, to the caller
   stop();
   alink = deps._alink(config.productKey, config.deviceName);
   alink._lastId = lastPostId;
   alink.on = emit;
   deps._link.start(makeSession);
-};
-const run = () => {
-  deps._telnet(!!(config && config.telnet));
-  deps._logs._level = LOG_LEVELS.split(",").indexOf((config && config.logLevel) || "WARN");
-  if (config) start();
 };
 const setup = (patch: any) => {
   // the save, inline (a function of its own would be resident)
@@ -168,7 +166,7 @@ const setup = (patch: any) => {
   slot = newSlot;
   sequence++;
   config = merged;
-  run();
+  start();
 };
 
 // OTA's messages never reach Alink (its binary download replies are no JSON). Told by the
@@ -300,9 +298,11 @@ export const makeIot = (iotDeps: IotDeps): any => {
       whyBad = (thrown as Error).message;
     }
   });
-  // iot must exist even if the start fails, so the user can fix the config
+  // iot must exist even if the start fails, so the user can fix the config. No config: the
+  // Telnet console off (the log level stays DeviceLog's default, WARN)
   try {
-    run();
+    if (config) start();
+    else deps._telnet(false);
   } catch (thrown) {
     deps._log("iot: start failed: " + thrown);
   }
