@@ -3,7 +3,7 @@ import { configKit } from "../lib/config";
 import { subscriptions } from "../lib/alink";
 import type { Subscription } from "../lib/mqtt";
 import type { Session } from "../lib/link";
-import { LOG_LEVELS, type DeviceLog } from "../lib/logs";
+import type { DeviceLog } from "../lib/logs";
 
 export interface Store {
   read(name: string): any;
@@ -139,7 +139,7 @@ const makeSession = (): Session => {
 const start = () => {
   configuredAlink();
   deps._telnet(!!config.telnet);
-  deps._logs._level = LOG_LEVELS.split(",").indexOf(config.logLevel || "WARN");
+  deps._logs._level = "DEBUG,INFO,WARN,ERROR".split(",").indexOf(config.logLevel || "WARN"); // lib/logs.ts's levels
   makeSession(); // a config the signer refuses throws here, to the caller
   stop();
   alink = deps._alink(config.productKey, config.deviceName);

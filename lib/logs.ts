@@ -5,9 +5,11 @@
 //   1583478926464"logLevel":"WARN","module":"link","code":"","logContent":"down 42 s: ..."
 import { json } from "./alink";
 
-// Filter order; iot.setup({logLevel}) takes one of these names (lib/config.ts).
-// A string, split where a level is looked up: a resident array of strings costs more RAM.
-export const LOG_LEVELS = "DEBUG,INFO,WARN,ERROR";
+// The levels in filter order, "DEBUG,INFO,WARN,ERROR"; iot.setup({logLevel}) takes one of these
+// names (lib/config.ts). A string, split where a level is looked up (a resident array of
+// strings costs more RAM), and written out where it is used (here, lib/config.ts,
+// firmware/console.ts): a literal stays in flash, a module-level string is resident (4 JsVars
+// on the ESP32).
 // longest logContent kept (the Link SDK allows 4096; 8 entries must fit one maxPacket)
 const MAX_TEXT = 256;
 
@@ -17,7 +19,7 @@ export interface DeviceLog {
    * iot.log(level, text) is this function itself (a wrapper would be resident). The entry's
    * code is always "" (nothing here has codes for the platform's log). */
   add(level: string, text: any, module?: string): void;
-  /** the filter: one of LOG_LEVELS */
+  /** the filter: the index of the lowest level kept (DEBUG 0 … ERROR 3) */
   _level: number;
   /** Alink's sender, called after each add (the current Alink sets it; none: null) */
   _flush: (() => void) | null;
@@ -39,8 +41,9 @@ const log: DeviceLog = {
   _level: 2,
   _flush: null,
   add(level: string, text: any, module?: string) {
-    const index = LOG_LEVELS.split(",").indexOf(level);
-    if (index < 0) throw Error("log level: one of " + LOG_LEVELS);
+    const levels = "DEBUG,INFO,WARN,ERROR",
+      index = levels.split(",").indexOf(level);
+    if (index < 0) throw Error("log level: one of " + levels);
     if (index < log._level) return;
     if (
       entries.push(

@@ -1,9 +1,6 @@
 // The `iot` object the firmware puts on the board, for apps written in TypeScript
 // (examples/*/app.ts; `npm run build:app -- file.ts`). docs/API.md says the same in prose.
 // Also declares the ESP32 board globals an app uses that @types/espruino 1.95 lacks.
-//
-// Marked "(lands with …)": parts of the API being added in parallel; until then the firmware
-// throws for them (iot.on("service", …) → Error "iot.on(online|offline|set|reply, function)").
 
 /** A message id: the decimal `id` of the Alink request, "1".."4294967295". */
 type IotMessageId = string;
@@ -29,9 +26,10 @@ interface IotReplyMessage {
 interface IotStatus {
   /**
    * "unconfigured" no config stored · "wifi" joining the access point · "connecting" TCP/MQTT login in
-   * progress · "online" logged in · "backoff" waiting before the next attempt (see lastError) · "stopped" after iot.stop()
+   * progress · "registering" waiting for the dynamic registration's answer (productSecret) · "online" logged in ·
+   * "backoff" waiting before the next attempt (see lastError) · "stopped" after iot.stop()
    */
-  state: "unconfigured" | "wifi" | "connecting" | "online" | "backoff" | "stopped";
+  state: "unconfigured" | "wifi" | "connecting" | "registering" | "online" | "backoff" | "stopped";
   /** "off" never started · "connecting" · "up" · "down" lost or failed (retried with backoff) */
   wifi: "off" | "connecting" | "up" | "down";
   /** successful logins (CONNACK 0) since boot */
@@ -52,45 +50,52 @@ interface IotStatus {
 
 /**
  * The stored device config. `iot.setup(patch)` merges a patch into it: fields of one group are
- * given together; `null` removes an optional field; unknown fields are refused.
+ * given together (Wi-Fi: ssid + password; device: productKey + deviceName + one identity);
+ * `null` removes an optional field; unknown fields are refused.
  */
 interface IotConfig {
   // Wi-Fi group
+  /** 1-32 chars */
   ssid?: string;
-  /** Wi-Fi password ("" for an open network) */
+  /** Wi-Fi password, 0-64 chars ("" for an open network) */
   password?: string;
-  // device group (one identity mode at a time)
+  // device group: productKey + deviceName + exactly one identity (deviceSecret | productSecret | clientId + deviceToken)
+  /** 1-31 letters and digits */
   productKey?: string;
+  /** 4-32 chars of letters, digits, -_@.: */
   deviceName?: string;
-  /** identity mode "one device, one secret" (the default) */
+  /** identity mode "one device, one secret": 1-128 visible ASCII chars */
   deviceSecret?: string;
-  /** (lands with TLS and identity) dynamic registration: the product's secret; the device fetches its deviceSecret once over TLS */
+  /**
+   * dynamic registration: the product's secret; at its first login the device fetches its deviceSecret
+   * (or, preregistered false, clientId + deviceToken) once over TLS and stores it in place of productSecret
+   */
   productSecret?: string;
-  /** (lands with TLS and identity) with productSecret: the device is pre-registered in the console (true) or registered on first login without pre-registration (false) */
+  /** with productSecret: the device is pre-registered in the console (true, the default) or registered on first login without pre-registration (false) */
   preregistered?: boolean;
-  /** (lands with TLS and identity) preregistration-free mode: the clientId the platform issued with deviceToken */
+  /** preregistration-free mode: the clientId the platform issued with deviceToken (1-64 visible ASCII chars but | , =) */
   clientId?: string;
-  /** (lands with TLS and identity) preregistration-free mode: the token (a secret, masked by show()) */
+  /** preregistration-free mode: the token (a secret, masked by show()) */
   deviceToken?: string;
-  // endpoint: host wins over instanceId, which wins over region (default "cn-shanghai")
+  // endpoint: one of region (default "cn-shanghai"), instanceId, host; setting one removes the others
   region?: string;
   instanceId?: string;
   host?: string;
-  /** default 1883 */
+  /** 1-65535, default 1883 */
   port?: number;
-  /** (lands with TLS and identity) TLS to the platform; default true (new instances refuse plain TCP) */
+  /** TLS to the platform; default true (new instances refuse plain TCP) */
   tls?: boolean;
   signMethod?: "hmacmd5" | "hmacsha1" | "hmacsha256";
   /** MQTT keep-alive in seconds, 30..1200 (default board.json keepAlive) */
   keepAlive?: number;
   /** Espruino's Telnet console on port 23 (no password): off unless true */
   telnet?: boolean;
-  /** (lands with services/logs) the lowest level iot.log() sends to the platform */
+  /** the lowest level the device log keeps and sends to the platform (iot.log()'s entries and the firmware's own); default "WARN" */
   logLevel?: IotLogLevel;
 }
 
-/** (lands with services/logs) levels of iot.log() */
-type IotLogLevel = "DEBUG" | "INFO" | "WARN" | "ERROR" | "FATAL";
+/** levels of iot.log(), lowest first */
+type IotLogLevel = "DEBUG" | "INFO" | "WARN" | "ERROR";
 
 interface Iot {
   /** firmware version (package.json) */
@@ -121,15 +126,21 @@ interface Iot {
   event(identifier: string, params: IotParams): IotMessageId;
   /** Prints every command on the console. */
   help(): void;
-  /** (lands with services/logs) sends a line to the platform's device log (thing.log.post) if level ≥ config logLevel. */
-  log(level: IotLogLevel, message: string): void;
+  /**
+   * Adds an entry (module "app") to the device log for the platform's log service (thing.log.post);
+   * dropped if level is below the config's logLevel (default WARN); another level throws
+   * "log level: one of DEBUG,INFO,WARN,ERROR". text is cut to 256 chars. Entries wait in a bounded
+   * buffer (board.json logBuffer, 8; the oldest dropped) and are posted once online with the clock
+   * synced by NTP, while the platform's log switch for the device is on.
+   */
+  log(level: IotLogLevel, text: string): void;
 
   /** Logged in (after every (re)connect). */
   on(event: "online", listener: () => void): void;
   /** The link went down (lastError says why); the firmware reconnects by itself. */
   on(event: "offline", listener: () => void): void;
   /**
-   * The cloud set properties. Return a number to choose the reply code (200 accepts; e.g. 400
+   * The cloud set properties. Return a number to choose the reply code (200 accepts; e.g. 460
    * refuses), anything else or nothing replies 200; a throw replies 500. Accepted params are
    * posted back (the thing model expects the new values reported). With several listeners
    * the first number returned wins.
@@ -139,14 +150,21 @@ interface Iot {
   /** The platform answered one of the last 32 posts/events: its id, its code (200 = accepted), the whole reply. */
   on(event: "reply", listener: (id: IotMessageId, code: number, reply: IotReplyMessage) => void): void;
   /**
-   * (lands with services) The cloud called service `identifier` (thing.service.<identifier>).
-   * Return the output params (an object) for a 200 reply, or a number for the reply code; a throw replies 500.
+   * The cloud called service `identifier` (thing.service.<identifier>), asynchronously or synchronously
+   * (RRPC over /ext/rrpc/…): both come here. The first value a listener returns that is not undefined
+   * decides the reply: the output params (an object) for a 200 reply, or a number for the reply code;
+   * anything else or nothing replies 200 with empty data; a throw replies 500. No "service" listener:
+   * every call is answered 404. params not an object: 460, no listener called.
    */
   // biome-ignore lint/suspicious/noConfusingVoidType: as for "set"
   on(event: "service", listener: (identifier: string, params: IotParams) => IotParams | number | void): void;
-  /** (lands with services) A synchronous call (RRPC) of service `identifier`; answer as for "service", within 8 s. */
-  // biome-ignore lint/suspicious/noConfusingVoidType: as for "set"
-  on(event: "rrpc", listener: (identifier: string, params: IotParams) => IotParams | number | void): void;
+  /**
+   * A classic RRPC request (/sys/{productKey}/{deviceName}/rrpc/request/{messageId}); payload is its
+   * text, not parsed. The first value a listener returns that is not undefined is the response, on
+   * …/rrpc/response/{messageId} at QoS 0: a string as it is, anything else as its JSON; null or
+   * undefined (or a throw) sends no response. The caller waits at most 8 s.
+   */
+  on(event: "rrpc", listener: (payload: string) => any): void;
 }
 
 declare const iot: Iot;
