@@ -22,7 +22,7 @@ export interface IotDeps {
   _telnet(on: boolean): void;
   _logs: DeviceLog; // device log entries for the platform (main passes it to each Alink too)
   // OTA (firmware/ota.ts makeOta): its topics are subscribed too; it gets its own messages
-  // (upgrade pushes to _message, download replies to _download) and every CONNACK (_message())
+  // (upgrade pushes to _message, download replies to _download) and every CONNACK (_message(topic))
   _ota?: Ota;
 }
 
@@ -30,9 +30,10 @@ export interface IotDeps {
 export interface Ota {
   /** The topics to subscribe for this device (at every CONNACK, before any of its messages). */
   _topics(productKey: string, deviceName: string): Subscription[];
-  /** An upgrade push (/ota/device/upgrade/...). No topic: after every CONNACK (confirms a
-   * trial, reports a rollback, informs the versions). */
-  _message(topic?: string, payload?: string): void;
+  /** An upgrade push on topic /ota/device/upgrade/{productKey}/{deviceName}. No payload: the
+   * session of that topic is online, after every CONNACK (confirms a trial, reports a rollback,
+   * informs the versions). */
+  _message(topic: string, payload?: string): void;
   /** The running MQTT download's handler of a download_reply; null when none runs. */
   _download: ((payload: string) => void) | undefined;
 }
@@ -187,7 +188,8 @@ const onLinkMessage = (topic: string, payload: string) => {
 const onLinkOnline = () => {
   const status = deps._link.status(),
     attempts = status.reconnects - downCount;
-  if (deps._ota) deps._ota._message(); // confirms a trial, reports a rollback, informs versions
+  // confirms a trial, reports a rollback, informs the versions
+  if (deps._ota) deps._ota._message("/ota/device/upgrade/" + config.productKey + "/" + config.deviceName);
   deps._log("iot: online");
   if (alink) alink.online();
   if (downReason || attempts)

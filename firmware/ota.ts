@@ -23,7 +23,8 @@ import type { Ota } from "./console";
 // JsVar less than a closure made in a factory, docs/ESPRUINO.md §7).
 // storage: require("Storage"); link: publishes; env: timers and the console log; logs: the
 // cloud log; booted: booted by the loader, the only way a new file in another slot can ever
-// run; prefix: "/productKey/deviceName"
+// run. (The "/productKey/deviceName" of OTA's topics is taken from the upgrade topic that
+// _message() gets: a string kept here would be resident.)
 // what OTA publishes with (the link)
 type Publisher = { publish(topic: string, payload: string, qos: 0 | 1): void };
 let storage: any,
@@ -31,14 +32,13 @@ let storage: any,
   env: LinkEnv,
   logs: DeviceLog,
   booted: number, // 0 or 1: a number costs one JsVar, a boolean two (docs/ESPRUINO.md §7)
-  prefix: string,
   trialTimer: any, // undefined when none (null would take a JsVar of its own)
   messageId: number;
 
 const ota: Ota = {
   _download: undefined,
   _topics(productKey: string, deviceName: string) {
-    prefix = "/" + productKey + "/" + deviceName;
+    const prefix = "/" + productKey + "/" + deviceName;
     // pushes at QoS 1; the blocks, answers to our requests, at QoS 0 (a lost one is asked again)
     return [
       ["/ota/device/upgrade" + prefix, 1],
@@ -48,8 +48,9 @@ const ota: Ota = {
   // Called only for OTA's own messages (the console routes them by topic): Espruino lexes
   // all of a function's text at every call, and this one is long. Everything is created for
   // this message and freed after (the downloader's closures live as long as the download).
-  _message(topic?: string, payload?: string) {
-    const kit = otaKit(),
+  _message(topic: string, payload?: string) {
+    const prefix = topic.slice(19), // after "/ota/device/upgrade"
+      kit = otaKit(),
       state = kit._read(storage),
       MODULES = ["default", "app"];
     // every OTA outcome goes to the console and the cloud log: failures (negative steps) as ERROR
@@ -78,7 +79,7 @@ const ota: Ota = {
       progress(step, desc, index);
     };
 
-    if (!topic) {
+    if (payload == null) {
       // online: confirm a trial, report a rollback, inform the versions
       if (trialTimer != null) {
         env.clear(trialTimer);
@@ -275,7 +276,6 @@ export const makeOta = (otaStorage: any, otaLink: Publisher, otaEnv: LinkEnv, ot
   env = otaEnv;
   logs = otaLogs;
   booted = (global as any).otaLoader == 1 ? 1 : 0;
-  prefix = "";
   trialTimer = undefined;
   messageId = 0;
   ota._download = undefined;

@@ -505,7 +505,11 @@ describe("iot.post / event / on", () => {
     a.link.onMessage(block, "\x00\x02{}ab");
     a.link.onMessage(upgrade, '{"data":{}}');
     a.link.onOnline();
-    expect(calls).toEqual([["block", "\x00\x02{}ab"], ["message", upgrade, '{"data":{}}'], ["message"]]);
+    expect(calls).toEqual([
+      ["block", "\x00\x02{}ab"],
+      ["message", upgrade, '{"data":{}}'],
+      ["message", upgrade],
+    ]);
     expect(a.alinks[0].msgs).toEqual([[reply, '{"id":"1","code":200}']]);
   });
 

@@ -94,6 +94,9 @@ interface IotConfig {
   logLevel?: IotLogLevel;
 }
 
+/** `iot.setup()`'s patch: config fields, `null` removing an optional one. */
+type IotConfigPatch = { [field in keyof IotConfig]?: IotConfig[field] | null };
+
 /** levels of iot.log(), lowest first */
 type IotLogLevel = "DEBUG" | "INFO" | "WARN" | "ERROR";
 
@@ -104,7 +107,7 @@ interface Iot {
    * Merges `patch` into the stored config, validates it, saves it power-safely to Storage and
    * (re)starts the link. Throws an Error naming the field and the rule (never the value).
    */
-  setup(patch: IotConfig): void;
+  setup(patch: IotConfigPatch): void;
   /** Prints the stored config on the console; secrets masked (at most their last 2 characters, none for secrets under 16). */
   show(): void;
   status(): IotStatus;

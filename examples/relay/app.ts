@@ -26,8 +26,7 @@ iot.on("set", (params) => {
   return 200;
 });
 
-// The cloud calls the service Toggle; its output params carry the new state. (The "service"
-// event lands with the services work; until then the firmware refuses this listener.)
+// The cloud calls the service Toggle; its output params carry the new state.
 iot.on("service", (identifier) => {
   if (identifier !== "Toggle") return 404;
   drive(!on);
