@@ -181,13 +181,22 @@ const onLinkMessage = (topic: string, payload: string) => {
   } else if (ota && topic.startsWith("/ota/device/upgrade/")) ota._message(topic, payload);
   else if (alink) alink.message(topic, payload);
 };
-// one console line per transition, so a user watching the serial port sees the link
-// One cloud log entry per outage, once back online: how long, why, and the failed attempts
+// The link's onOnline and onOffline, one function (each function is resident), told by the
+// link's state: one console line per transition, so a user watching the serial port sees the
+// link. Back online, one cloud log entry per outage: how long, why, and the failed attempts
 // (refused credentials and their backoff, a twin login) with the last error. Link errors
 // never contain secrets.
-const onLinkOnline = () => {
-  const status = deps._link.status(),
-    attempts = status.reconnects - downCount;
+const onLinkChange = () => {
+  const status = deps._link.status();
+  if (status.state != "online") {
+    deps._log("iot: offline (" + status.lastError + ")");
+    if (alink) alink.offline();
+    downAt = Date.now();
+    downReason = status.lastError;
+    downCount = status.reconnects;
+    return emit("offline");
+  }
+  const attempts = status.reconnects - downCount;
   // confirms a trial, reports a rollback, informs the versions
   if (deps._ota) deps._ota._message("/ota/device/upgrade/" + config.productKey + "/" + config.deviceName);
   deps._log("iot: online");
@@ -204,15 +213,6 @@ const onLinkOnline = () => {
     );
   downReason = undefined;
   emit("online");
-};
-const onLinkOffline = () => {
-  const status = deps._link.status();
-  deps._log("iot: offline (" + status.lastError + ")");
-  if (alink) alink.offline();
-  downAt = Date.now();
-  downReason = status.lastError;
-  downCount = status.reconnects;
-  emit("offline");
 };
 
 // The global `iot`: one object made once, its methods written in it at the top level of the
@@ -277,8 +277,7 @@ export const makeIot = (iotDeps: IotDeps): any => {
   let whyBad = "";
   downAt = Date.now();
   deps._link.onMessage = onLinkMessage;
-  deps._link.onOnline = onLinkOnline;
-  deps._link.onOffline = onLinkOffline;
+  deps._link.onOnline = deps._link.onOffline = onLinkChange;
   iot.log = deps._logs.add;
 
   // Boot: never throws. Parse errors are not echoed (they can quote the file's text).

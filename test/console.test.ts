@@ -476,8 +476,11 @@ describe("iot.post / event / on", () => {
     a.iot.on("online", () => seen.push("on1"));
     a.iot.on("online", () => seen.push("on2"));
     a.iot.on("offline", () => seen.push("off"));
+    // the real link calls onOnline when online, onOffline when no longer
+    a.link.state = "online";
     a.link.onOnline();
     expect(a.alinks[0].onlines).toBe(1);
+    a.link.state = "backoff";
     a.link.onOffline();
     a.link.onMessage("/t", "p");
     expect(a.alinks[0].msgs).toEqual([["/t", "p"]]);
@@ -504,6 +507,7 @@ describe("iot.post / event / on", () => {
     ota._download = (payload: string) => calls.push(["block", payload]);
     a.link.onMessage(block, "\x00\x02{}ab");
     a.link.onMessage(upgrade, '{"data":{}}');
+    a.link.state = "online";
     a.link.onOnline();
     expect(calls).toEqual([
       ["block", "\x00\x02{}ab"],

@@ -418,20 +418,24 @@ describe("console hooks", () => {
     const r = rig();
     expect(taken(r.logs)).toEqual([["WARN", "boot", "boot 9.8.7-test"]]);
     r.iot.setup(full);
+    // the real link calls onOnline when online, onOffline when no longer
+    r.setStatus({ state: "online" });
     r.link.onOnline(); // first connect at once: nothing to say
     expect(taken(r.logs)).toEqual([]);
-    r.setStatus({ reconnects: 1, lastError: "ping timeout" });
+    r.setStatus({ state: "backoff", reconnects: 1, lastError: "ping timeout" });
     r.link.onOffline();
-    r.setStatus({ reconnects: 4, lastError: "connack 5: not authorized" });
+    r.setStatus({ state: "online", reconnects: 4, lastError: "connack 5: not authorized" });
     r.link.onOnline();
     expect(taken(r.logs)).toEqual([
       ["WARN", "link", "down 0 s: ping timeout; then 3 failed attempts, last: connack 5: not authorized"],
     ]);
     r.setStatus({
       reconnects: 5,
+      state: "backoff",
       lastError: "3 closes soon after login: another device is probably using these credentials",
     });
     r.link.onOffline();
+    r.setStatus({ state: "online" });
     r.link.onOnline();
     expect(taken(r.logs)).toEqual([
       ["WARN", "link", "down 0 s: 3 closes soon after login: another device is probably using these credentials"],
