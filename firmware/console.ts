@@ -96,7 +96,7 @@ const configuredAlink = (whyBad?: string): any => {
 const stop = () => {
   deps._link.stop();
   if (alink) {
-    alink.offline();
+    alink.setOnline(false);
     lastPostId = alink._lastId;
   }
 };
@@ -190,7 +190,7 @@ const onLinkChange = () => {
   const status = deps._link.status();
   if (status.state != "online") {
     deps._log("iot: offline (" + status.lastError + ")");
-    if (alink) alink.offline();
+    if (alink) alink.setOnline(false);
     downAt = Date.now();
     downReason = status.lastError;
     downCount = status.reconnects;
@@ -200,7 +200,7 @@ const onLinkChange = () => {
   // confirms a trial, reports a rollback, informs the versions
   if (deps._ota) deps._ota._message("/ota/device/upgrade/" + config.productKey + "/" + config.deviceName);
   deps._log("iot: online");
-  if (alink) alink.online();
+  if (alink) alink.setOnline(true);
   if (downReason || attempts)
     deps._logs.add(
       "WARN",

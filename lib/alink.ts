@@ -96,8 +96,9 @@ export function subscriptions(productKey: string, deviceName: string): Subscript
 export interface Alink {
   event: (identifier: string, params: object) => string;
   message: (topic: string, payload: string) => void;
-  online: () => void;
-  offline: () => void;
+  // true: the session is online (NTP now and daily, the log switch asked); false: offline or
+  // stopped (no NTP timer). One function for both: each function is resident.
+  setOnline: (online: boolean) => void;
   // The application's handler, one function for every event (RAM: one closure, not four):
   //   on("set", params): a number return is the reply code (else 200)
   //   on("reply", id, code, message): a post_reply to one of our posts
@@ -175,13 +176,9 @@ export function Alink(
 
   alink.on = null;
   alink._lastId = 0;
-  // offline or stopped: no NTP timer (online() starts it again)
-  alink.offline = () => {
-    ntp(0);
-    isOnline = 0;
-  };
-  alink.online = () => {
-    isOnline = 1;
+  alink.setOnline = (online) => {
+    isOnline = online ? 1 : 0;
+    if (!online) return ntp(0);
     ntp(6e4, 1);
     // the platform's log switch (docs/ALIYUN.md §8): the Link SDK asks at every connect,
     // without "sys" so that the reply comes

@@ -477,7 +477,7 @@ describe("NTP", () => {
   it("computes the time from the docs/ALIYUN.md vector", () => {
     const t = setup();
     t.setClock(1571724098000.73); // Espruino's Date.now() is fractional
-    t.a.online();
+    t.a.setOnline(true);
     expect(t.pubs).toEqual([{ topic: NTP + "request", payload: '{"deviceSendTime":"1571724098000"}', qos: 0 }]);
     t.setClock(1571724098099.4);
     t.a.message(
@@ -507,7 +507,7 @@ describe("NTP", () => {
     const resp = (d: any, r: any, s: any) =>
       t.a.message(NTP + "response", JSON.stringify({ deviceSendTime: d, serverRecvTime: r, serverSendTime: s }));
     resp("1571724098000", "1571724098110", "1571724098115"); // nothing outstanding
-    t.a.online();
+    t.a.setOnline(true);
     resp("1571724097000", "1571724098110", "1571724098115");
     resp(undefined, "1571724098110", "1571724098115");
     resp("1571724098000", "abc", "1571724098115");
@@ -522,9 +522,9 @@ describe("NTP", () => {
   it("retries an unanswered request each minute, repeats daily after a sync, restarts on online() and stops on stop()", () => {
     const t = setup();
     const requests = () => t.pubs.filter((p) => p.topic == NTP + "request").length;
-    t.a.online();
+    t.a.setOnline(true);
     expect(t.armed()).toEqual([60000]); // lost request or response (QoS 0): retried
-    t.a.online(); // reconnect: old schedule cancelled, one new
+    t.a.setOnline(true); // reconnect: old schedule cancelled, one new
     expect(t.armed()).toEqual([60000]);
     expect(requests()).toBe(2);
     t.timers.runNext();
@@ -541,9 +541,9 @@ describe("NTP", () => {
     expect(requests()).toBe(4);
     expect(decode(t.pubs[3].payload)).toEqual({ deviceSendTime: "1571810498000" });
     expect(t.armed()).toEqual([60000]);
-    t.a.offline();
+    t.a.setOnline(false);
     expect(t.armed()).toEqual([]);
-    t.a.offline(); // twice: must not clear an undefined/stale handle
+    t.a.setOnline(false); // twice: must not clear an undefined/stale handle
     // a response after stop() has no outstanding request
     t.a.message(
       NTP + "response",
@@ -581,10 +581,10 @@ a.on=function(e,p){if(e!="set")return;if(p.x==2)throw new Error("no");return p.x
 [1,2,3].forEach(function(x){a.message("/sys/pk/dn/thing/service/property/set",'{"id":"'+(6+x)+'","params":{"x":'+x+'}}')});
 a.message("/sys/pk/dn/thing/event/property/post_reply",'{"code":6106,"id":"1","message":"m"}');
 a.message("/sys/pk/dn/thing/service/property/set","{bad");
-a.online();
+a.setOnline(true);
 clock=1571724098099.9;
 a.message("/ext/ntp/pk/dn/response",'{"deviceSendTime":"1571724098000","serverRecvTime":"1571724098110","serverSendTime":"1571724098115"}');
-a.offline();
+a.setOnline(false);
 O("pubs",pubs);O("errs",errs);O("times",times);O("timers",Object.keys(tm).length);
 quit();
 `;

@@ -71,12 +71,10 @@ function setupIot(storage = new FakeStorage(), extra: any = {}) {
             message(t: string, p: string) {
               a.msgs.push([t, p]);
             },
-            online() {
-              a.onlines++;
-            },
-            // the console stops an Alink by offline() (no NTP timer, nothing sent)
-            offline() {
-              a.stopped++;
+            // the console stops an Alink by setOnline(false) (no NTP timer, nothing sent)
+            setOnline(online: boolean) {
+              if (online) a.onlines++;
+              else a.stopped++;
             },
             event(i: string, p: any) {
               a.posts.push([i, p]);

@@ -45,7 +45,7 @@ function setup(logSize = 8) {
   const replies = () => pubs.filter((p) => !p.topic.startsWith("/ext/ntp/") && !p.topic.endsWith("/config/log/get"));
   // goes online and answers the NTP request so that real time is known (2020-03-06T07:15:26.464Z at the response)
   const sync = () => {
-    a.online();
+    a.setOnline(true);
     const sent = decode(pubs.filter((p) => p.topic.endsWith("/request")).pop()!.payload).deviceSendTime;
     clock.ms += 100;
     a.message(
@@ -217,7 +217,7 @@ describe("device logs", () => {
     t.logs.add("WARN", "down 42 s: socket closed", "link");
     t.clock.ms += 250;
     t.logs.add("ERROR", "sensor 温度 failed");
-    t.a.online();
+    t.a.setOnline(true);
     expect(t.replies()).toEqual([]); // online but the clock is not real yet
     t.sync();
     const posts = t.replies();
@@ -244,10 +244,10 @@ describe("device logs", () => {
     t.logs.add("WARN", "later");
     expect(checkLogPost(t.replies()[1])[0].utcTime).toBe(new Date(t.clock.ms).toISOString());
     // offline: kept again
-    t.a.offline();
+    t.a.setOnline(false);
     t.logs.add("WARN", "offline");
     expect(t.replies().length).toBe(2);
-    t.a.online();
+    t.a.setOnline(true);
     t.logs.add("WARN", "back");
     expect(checkLogPost(t.replies()[2]).map((e: any) => e.logContent)).toEqual(["offline", "back"]);
   });
@@ -289,7 +289,7 @@ describe("device logs", () => {
 
   it("follows the platform's log switch: asks at every online (no sys, so it is answered), get_reply/push mode 0 holds the entries, mode 1 sends", () => {
     const t = setup();
-    t.a.online();
+    t.a.setOnline(true);
     const get = t.pubs.find((p) => p.topic == SYS + "thing/config/log/get")!;
     expect(get.qos).toBe(0);
     const m = decode(get.payload);
@@ -326,7 +326,7 @@ describe("device logs", () => {
   it("a stopped Alink sends nothing", () => {
     const t = setup();
     t.sync();
-    t.a.offline();
+    t.a.setOnline(false);
     t.logs.add("ERROR", "after stop");
     expect(t.replies()).toEqual([]);
   });
@@ -353,7 +353,7 @@ describe("console hooks", () => {
       _log: (l) => lines.push(l),
       _telnet() {},
       _alink: () => {
-        const a: any = { stop() {}, online() {}, offline() {}, message() {} };
+        const a: any = { stop() {}, setOnline() {}, message() {} };
         alinks.push(a);
         return a;
       },
@@ -468,10 +468,10 @@ a.message("/sys/pk/dn/rrpc/request/123","ping");
 a.message("/sys/pk/dn/rrpc/reques",'{"id":"9","params":{}}');
 for(var i=1;i<=5;i++)logs.add("WARN","line "+i);
 logs.add("DEBUG","filtered");
-a.online();
+a.setOnline(true);
 clock=5100;
 a.message("/ext/ntp/pk/dn/response",'{"deviceSendTime":"5000","serverRecvTime":"1583478926414","serverSendTime":"1583478926414"}');
-a.offline();
+a.setOnline(false);
 OUT("pubs",pubs);OUT("errs",errs);
 quit();
 `;
