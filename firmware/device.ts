@@ -4,21 +4,24 @@
 import { watchdogSeconds } from "../board.json";
 import type { Link, LinkEnv } from "../lib/link";
 import type { Hash } from "../lib/crypto";
+import { credentials } from "../lib/aliyun";
 
-const crypto = require("crypto"),
-  wifi = require("Wifi");
+const wifi = require("Wifi");
 
-// digest("SHA1") / digest("SHA256"): a Hash over the native hash. Native SHA1/SHA256 return an
-// ArrayBuffer; the firmware works on byte strings. With no contiguous block left for the
-// result they print an error and return undefined. (One resident function: the Hash is
-// created where it is used and freed after.)
-export const digest =
-  (algorithm: "SHA1" | "SHA256"): Hash =>
-  (bytes) => {
-    const result = crypto[algorithm](bytes);
-    if (!result) throw Error("crypto: out of memory");
-    return E.toString(new Uint8Array(result));
-  };
+// The console's credentials(config) (lib/aliyun.ts) over the native SHA1 and SHA256. The two
+// Hashes are made here at each call and freed after (one resident function). Native
+// SHA1/SHA256 return an ArrayBuffer; the firmware works on byte strings. With no contiguous
+// block left for the result they print an error and return undefined.
+export const signedCredentials = (config: any) => {
+  const digest =
+    (algorithm: "SHA1" | "SHA256"): Hash =>
+    (bytes) => {
+      const result = require("crypto")[algorithm](bytes);
+      if (!result) throw Error("crypto: out of memory");
+      return E.toString(new Uint8Array(result));
+    };
+  return credentials(config, digest("SHA1"), digest("SHA256"), Math.random);
+};
 
 // getTime() when the firmware started, moved along with every clock step so that the uptime,
 // on which the link's deadlines run, never jumps; setClock: Espruino's own setTime.

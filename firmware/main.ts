@@ -5,8 +5,7 @@ import board, { keepAlive, logBuffer } from "../board.json";
 import { Link } from "../lib/link";
 import { Alink } from "../lib/alink";
 import { DeviceLog } from "../lib/logs";
-import { credentials } from "../lib/aliyun";
-import { makeEnv, watchWifi, digest, stepClock } from "./device";
+import { makeEnv, watchWifi, signedCredentials, stepClock } from "./device";
 import { makeIot } from "./console";
 import { makeOta } from "./ota";
 
@@ -26,7 +25,7 @@ watchWifi(link);
   // would then have two enclosing scopes, an array each (+7 JsVars online, docs/ESPRUINO.md §7)
   _alink: (productKey, deviceName) =>
     /*#__NOINLINE__*/ Alink(link, env, productKey, deviceName, Date.now, stepClock, logs),
-  _creds: (config) => credentials(config, digest("SHA1"), digest("SHA256"), Math.random),
+  _creds: signedCredentials,
   _keepAlive: keepAlive,
   _log: env._log,
   _logs: logs,

@@ -15,7 +15,6 @@ import { otaKit } from "../lib/ota";
 import type { LinkEnv } from "../lib/link";
 import type { DeviceLog } from "../lib/logs";
 import { cryptoKit, hex } from "../lib/crypto";
-import { digest } from "./device";
 import type { Ota } from "./console";
 
 // One OTA per device: its state is module-level and makeOta() (re)sets it; the object is made
@@ -147,10 +146,15 @@ const ota: Ota = {
       const done = (failure: [number, string] | null) => {
         if (failure) return fail(failure[0], failure[1]);
         const stored = storage.read(file);
+        // native SHA256: undefined when out of memory, then an empty digest, a mismatch
         if (
           !stored ||
           stored.length != size ||
-          hex(method == "md5" ? cryptoKit()._md5(stored) : digest("SHA256")(stored)) != sign
+          hex(
+            method == "md5"
+              ? cryptoKit()._md5(stored)
+              : E.toString(new Uint8Array(require("crypto").SHA256(stored) || 0)),
+          ) != sign
         ) {
           storage.erase(file);
           return fail(-3, method + " or size mismatch: upload the file again");
