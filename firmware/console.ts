@@ -237,13 +237,15 @@ const iot: any = {
     config = alink = null;
     deps._telnet(false); // back to the safe default, as at boot without a config
   },
-  // (configuredAlink only without one: its long hint would be lexed at every post)
-  post(params: any) {
-    return (alink || configuredAlink()).event("property", params);
+  // post(params) and event(identifier, params): one function (each function is resident; makeIot
+  // sets iot.event to it), a post being the event "property" with no identifier before its
+  // params. (configuredAlink() only without an Alink: its long hint would be lexed at every post)
+  post(identifierOrParams: any, params?: any) {
+    return typeof identifierOrParams == "string"
+      ? (alink || configuredAlink()).event(identifierOrParams, params)
+      : (alink || configuredAlink()).event("property", identifierOrParams);
   },
-  event(identifier: string, params: any) {
-    return (alink || configuredAlink()).event(identifier, params);
-  },
+  event: null,
   // log(level, text): an app line for the platform's log service (module "app"), same buffer
   // and level filter: the device log's add() itself, set by makeIot()
   log: null,
@@ -279,6 +281,7 @@ export const makeIot = (iotDeps: IotDeps): any => {
   deps._link.onMessage = onLinkMessage;
   deps._link.onOnline = deps._link.onOffline = onLinkChange;
   iot.log = deps._logs.add;
+  iot.event = iot.post;
 
   // Boot: never throws. Parse errors are not echoed (they can quote the file's text).
   [0, 1].forEach((fileSlot) => {
