@@ -1,7 +1,6 @@
 // The global `iot` console object; config persistence in Storage.
 import { configKit } from "../lib/config";
 import { subscriptions } from "../lib/alink";
-import type { Subscription } from "../lib/mqtt";
 import type { Session } from "../lib/link";
 import type { DeviceLog } from "../lib/logs";
 
@@ -21,15 +20,14 @@ export interface IotDeps {
   _log(line: string): void;
   _telnet(on: boolean): void;
   _logs: DeviceLog; // device log entries for the platform (main passes it to each Alink too)
-  // OTA (firmware/ota.ts makeOta): its topics are subscribed too; it gets its own messages
-  // (upgrade pushes to _message, download replies to _download) and every CONNACK (_message(topic))
+  // OTA (firmware/ota.ts makeOta): the console subscribes its two topics too and routes their
+  // messages to it (upgrade pushes to _message, download replies to _download), and tells it
+  // every CONNACK (_message(topic))
   _ota?: Ota;
 }
 
 // OTA as the console sees it (firmware/ota.ts makeOta)
 export interface Ota {
-  /** The topics to subscribe for this device (at every CONNACK, before any of its messages). */
-  _topics(productKey: string, deviceName: string): Subscription[];
   /** An upgrade push on topic /ota/device/upgrade/{productKey}/{deviceName}. No payload: the
    * session of that topic is online, after every CONNACK (confirms a trial, reports a rollback,
    * informs the versions). */
@@ -115,9 +113,17 @@ const makeSession = (): Session => {
     _keepAlive: current.keepAlive || deps._keepAlive,
     // made at the CONNACK (the link calls it once, then drops the session): a list of long
     // strings, not held through the Wi-Fi join and the TLS handshake
+    // With OTA, its pushes at QoS 1 and its download blocks, answers to its requests, at QoS 0
+    // (a lost one is asked again): written here, beside their routing (onLinkMessage), for no
+    // function of OTA's own (each function is resident)
     _topics: () =>
       subscriptions(current.productKey, current.deviceName).concat(
-        deps._ota ? deps._ota._topics(current.productKey, current.deviceName) : [],
+        deps._ota
+          ? [
+              ["/ota/device/upgrade/" + current.productKey + "/" + current.deviceName, 1],
+              ["/sys/" + current.productKey + "/" + current.deviceName + "/thing/file/download_reply", 0],
+            ]
+          : [],
       ),
     _tls: current.tls !== false,
     _secret: current.productSecret ? "productSecret" : current.deviceToken ? "deviceToken" : "deviceSecret",

@@ -36,14 +36,6 @@ let storage: any,
 
 const ota: Ota = {
   _download: undefined,
-  _topics(productKey: string, deviceName: string) {
-    const prefix = "/" + productKey + "/" + deviceName;
-    // pushes at QoS 1; the blocks, answers to our requests, at QoS 0 (a lost one is asked again)
-    return [
-      ["/ota/device/upgrade" + prefix, 1],
-      ["/sys" + prefix + "/thing/file/download_reply", 0],
-    ];
-  },
   // Called only for OTA's own messages (the console routes them by topic): Espruino lexes
   // all of a function's text at every call, and this one is long. Everything is created for
   // this message and freed after (the downloader's closures live as long as the download).

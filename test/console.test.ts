@@ -491,7 +491,6 @@ describe("iot.post / event / on", () => {
     const calls: any[] = [];
     const ota: any = {
       _download: undefined,
-      _topics: () => [],
       _message: (...args: any[]) => calls.push(["message", ...args]),
     };
     const a = setupIot(undefined, { _ota: ota });
@@ -505,6 +504,11 @@ describe("iot.post / event / on", () => {
     ota._download = (payload: string) => calls.push(["block", payload]);
     a.link.onMessage(block, "\x00\x02{}ab");
     a.link.onMessage(upgrade, '{"data":{}}');
+    // its two topics are subscribed with the device's own: pushes at QoS 1, blocks at QoS 0
+    expect(a.link.sessions[0]._topics().slice(-2)).toEqual([
+      [upgrade, 1],
+      [block, 0],
+    ]);
     a.link.state = "online";
     a.link.onOnline();
     expect(calls).toEqual([
