@@ -3,7 +3,7 @@
 // Named imports: only the settings the firmware uses end up in the bundle.
 import board, { keepAlive, logBuffer } from "../board.json";
 import { Link } from "../lib/link";
-import { Alink } from "../lib/alink";
+import { Alink, alinkHost } from "../lib/alink";
 import { DeviceLog } from "../lib/logs";
 import { makeEnv, watchWifi, signedCredentials, stepClock } from "./device";
 import { makeIot } from "./console";
@@ -17,14 +17,12 @@ const env = makeEnv(),
   storage = require("Storage"),
   ota = makeOta(storage, link, env, logs);
 watchWifi(link);
+// every Alink's host (Date.now as a value: natives ignore `this`)
+alinkHost(link, env, Date.now, stepClock, logs);
 (global as any).iot = makeIot({
   _storage: storage,
   _link: link,
-  // Date.now as a value (natives ignore `this`): a wrapper arrow would be resident per Alink.
-  // NOINLINE: terser would move Alink, used once, into this arrow; every closure of an Alink
-  // would then have two enclosing scopes, an array each (+7 JsVars online, docs/ESPRUINO.md §7)
-  _alink: (productKey, deviceName) =>
-    /*#__NOINLINE__*/ Alink(link, env, productKey, deviceName, Date.now, stepClock, logs),
+  _alink: Alink,
   _creds: signedCredentials,
   _keepAlive: keepAlive,
   _log: env._log,

@@ -111,15 +111,35 @@ export interface Alink {
   _lastId: number;
 }
 
-export function Alink(
-  host: AlinkHost,
+// What every Alink works with, the same for all of them: the link it publishes on, the timers,
+// the wall clock (ms) and its setter (seconds), the device log (optional). Module-level, set
+// once by alinkHost() (main.ts calls it once: the build inlines the call, so the function is
+// not resident), not parameters of each Alink: each parameter of a resident function costs a
+// JsVar, and so did the wrapper that passed them.
+let sharedHost: AlinkHost,
   timers: Timers,
-  productKey: string,
-  deviceName: string,
   now: () => number,
   setTime: (seconds: number) => void,
-  logs?: DeviceLog,
-): Alink {
+  logs: DeviceLog | undefined;
+export function alinkHost(
+  host: AlinkHost,
+  timerFunctions: Timers,
+  clock: () => number,
+  setClock: (seconds: number) => void,
+  deviceLog?: DeviceLog,
+) {
+  sharedHost = host;
+  timers = timerFunctions;
+  now = clock;
+  setTime = setClock;
+  logs = deviceLog;
+}
+
+// A new Alink for a device, on alinkHost()'s host.
+export function Alink(productKey: string, deviceName: string): Alink {
+  // the host, used by every post and reply, in this scope (a global is found by a walk of the
+  // root scope's names, docs/ESPRUINO.md §7); the rest, used rarely, stays global
+  const host = sharedHost;
   // RAM: no topic kept, each is built where used (the "/sys/{productKey}/{deviceName}/thing/"
   // prefix kept in this scope cost 5 JsVars on the ESP32; its concatenation costs a post
   // little); rare work (services, RRPC, NTP replies, the log switch) is in request()

@@ -1,7 +1,7 @@
 import { describe, it, expect } from "vitest";
 import { handle, recordingHost } from "./support/alink";
 import mqttPacket from "mqtt-packet";
-import { Alink, json, subscriptions } from "../lib/alink";
+import { Alink, alinkHost, json, subscriptions } from "../lib/alink";
 import { Link, type LinkEnv } from "../lib/link";
 import { fakeTimers } from "./support/fake-time";
 import {
@@ -25,14 +25,13 @@ function setup() {
   const timers = fakeTimers();
   let clock = 1571724098000;
   const times: number[] = [];
-  const a = Alink(
+  alinkHost(
     host,
     timers,
-    PK,
-    DN,
     () => clock,
     (s) => times.push(s),
   );
+  const a = Alink(PK, DN);
   return {
     a,
     pubs,
@@ -341,14 +340,13 @@ describe("post / event", () => {
         wifiTimeoutSeconds: 30,
         stableSeconds: 180,
       });
-      const a = Alink(
+      alinkHost(
         link,
         timers,
-        PK,
-        DN,
         () => 0,
         () => {},
       );
+      const a = Alink(PK, DN);
       expect(() => a.event("property", params(k + 1))).toThrow(new RegExp(`^mqtt: packet over ${max} bytes$`));
       expect(link.status().queue).toBe(0);
       expect(a.event("property", params(k))).toBe("1"); // the id of the rejected post was not used
@@ -572,9 +570,10 @@ var V=${asciiSource(JSON.stringify(values))},pubs=[],errs=[],times=[],tm={},th=1
 V.forEach(function(v,i){O("json"+i,H(json(v)))});
 O("bytes",H(json({s:E.toString(new Uint8Array([0xe6,0xb8,0xa9,0x22,0x0a,0x42,0xc3,0xa9]))})));
 O("mix",H(json({u:"\\u6e29\\u5ea6",n:"caf\\xe9\\n",a:"ok",s:E.toString(new Uint8Array([0xe6,0xb8,0xa9,0x22,0x0a,0x42,0xc3,0xa9]))})));
-var a=Alink({publish:function(t,p,q){pubs.push([t,H(p),q])},error:function(m){errs.push(m)}},
+alinkHost({publish:function(t,p,q){pubs.push([t,H(p),q])},error:function(m){errs.push(m)}},
  {set:function(f,ms){tm[th]=[f,ms];return th++},clear:function(h){if(!tm[h])throw new Error("dead "+h);delete tm[h]}},
- "pk","dn",function(){return clock},function(s){times.push(s)});
+ function(){return clock},function(s){times.push(s)});
+var a=Alink("pk","dn");
 a.event("property", V[1]);
 try{a.event("a-b",{})}catch(e){errs.push(e.message)}
 a.on=function(e,p){if(e!="set")return;if(p.x==2)throw new Error("no");return p.x==3?404:undefined};

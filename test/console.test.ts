@@ -3,7 +3,7 @@ import { makeIot } from "../firmware/console";
 import { subscriptions } from "../lib/alink";
 import { fieldNames } from "../lib/config";
 import { Link } from "../lib/link";
-import { Alink } from "../lib/alink";
+import { Alink, alinkHost } from "../lib/alink";
 import { DeviceLog } from "../lib/logs";
 import { credentials } from "../lib/aliyun";
 import { createHash, createHmac } from "node:crypto";
@@ -561,21 +561,19 @@ const h = (alg: string) => (s: string) => str(createHash(alg).update(bin(s)).dig
 const board = JSON.parse(readFileSync("board.json", "utf8"));
 function iotOnRealLink(env: any, storage: FakeStorage, logs: string[]) {
   const link = Link(env, board);
+  alinkHost(
+    link,
+    env,
+    () => 1700000000000,
+    () => {},
+  );
   const iot = makeIot({
     _storage: storage,
     _link: link,
     _keepAlive: board.keepAlive,
     _log: (l: string) => logs.push(l),
     _telnet() {},
-    _alink: (pk: string, dn: string) =>
-      Alink(
-        link,
-        env,
-        pk,
-        dn,
-        () => 1700000000000,
-        () => {},
-      ),
+    _alink: Alink,
     _creds: (c: any) => credentials(c, h("sha1"), h("sha256"), () => 0.5),
     _logs: DeviceLog(8, () => Date.now()),
   });

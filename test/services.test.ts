@@ -2,7 +2,7 @@
 // lib/logs.ts and the console hooks in firmware/console.ts.
 import { handle, recordingHost } from "./support/alink";
 import { describe, it, expect, beforeAll } from "vitest";
-import { Alink } from "../lib/alink";
+import { Alink, alinkHost } from "../lib/alink";
 import { DeviceLog } from "../lib/logs";
 import { makeIot } from "../firmware/console";
 import { fakeTimers } from "./support/fake-time";
@@ -31,17 +31,16 @@ function setup(logSize = 8) {
   const timers = fakeTimers();
   const clock = { ms: 5000 }; // a board before NTP: a few seconds after 1970
   const logs = DeviceLog(logSize, () => clock.ms);
-  const a = Alink(
+  alinkHost(
     host,
     timers,
-    PK,
-    DN,
     () => clock.ms,
     (s) => {
       clock.ms = s * 1000;
     },
     logs,
   );
+  const a = Alink(PK, DN);
   const replies = () => pubs.filter((p) => !p.topic.startsWith("/ext/ntp/") && !p.topic.endsWith("/config/log/get"));
   // goes online and answers the NTP request so that real time is known (2020-03-06T07:15:26.464Z at the response)
   const sync = () => {
@@ -453,9 +452,10 @@ describe.skipIf(!ESPRUINO)("services and logs in the real Espruino interpreter (
     `
 var pubs=[],errs=[],tm={},th=1,clock=5000;
 var logs=DeviceLog(3,function(){return clock});
-var a=Alink({publish:function(t,p,q){pubs.push([t,p,q])},error:function(m){errs.push(m)}},
+alinkHost({publish:function(t,p,q){pubs.push([t,p,q])},error:function(m){errs.push(m)}},
  {set:function(f,ms){tm[th]=[f,ms];return th++},clear:function(h){delete tm[h]}},
- "pk","dn",function(){return clock},function(s){clock=s*1000},logs);
+ function(){return clock},function(s){clock=s*1000},logs);
+var a=Alink("pk","dn");
 var S="/sys/pk/dn/thing/service/";
 a.message(S+"None",'{"id":"1","params":{}}');
 a.on=function(e,id,p){if(e=="rrpc")return "pong "+id;if(e!="service")return;if(p.m==1)return {id:id};if(p.m==2)return 6813;if(p.m==3)throw new Error("x")};
