@@ -135,6 +135,11 @@ export function alinkHost(
   logs = deviceLog;
 }
 
+// Alink's log gates (bits; numeric constants: the build inlines them)
+const ONLINE = 1,
+  SYNCED = 2,
+  LOGS_ON = 4;
+
 // A new Alink for a device, on alinkHost()'s host.
 export function Alink(productKey: string, deviceName: string): Alink {
   // the host, used by every post and reply, in this scope (a global is found by a walk of the
@@ -148,15 +153,13 @@ export function Alink(productKey: string, deviceName: string): Alink {
   // queueLength: the posts queued for a PUBACK plus those acknowledged and awaiting their
   // reply (with 16, a reply after an outage could find its id already forgotten);
   // ntpTimer: retry or daily; ntpSent: deviceSendTime of the outstanding NTP request;
-  // isOnline, synced (the clock was set by NTP), logsOn (the platform's log switch) gate log
-  // posts. Numbers 0/1, and undefined for none: in a scope a number or undefined costs one
-  // JsVar, a boolean or null two (docs/ESPRUINO.md §7)
+  // logGates: the bits that let log posts go, all three needed: ONLINE, SYNCED (the clock was
+  // set by NTP), LOGS_ON (the platform's log switch). One number, and undefined for none: in a
+  // scope a number or undefined costs one JsVar, a boolean or null two (docs/ESPRUINO.md §7)
   let pendingIds: string[] = [],
     ntpTimer: any,
     ntpSent: any,
-    isOnline = 0,
-    synced = 0,
-    logsOn = 1;
+    logGates = LOGS_ON;
 
   // NTP: stops the timer; ms: (re)arms it (a minute while a request is unanswered, a day
   // after a sync); request: asks for the time now. The timer calls ntp(6e4, 1, true) itself
@@ -176,7 +179,7 @@ export function Alink(productKey: string, deviceName: string): Alink {
   // Log entries go out only online, with real timestamps and while the platform wants them.
   // QoS 0 and "ack":0 as the platform's log service has it: a lost post loses its lines.
   const flushLogs = () => {
-    if (logs && isOnline && synced && logsOn)
+    if (logs && logGates == ONLINE + SYNCED + LOGS_ON)
       try {
         const params = logs._take();
         if (params)
@@ -197,7 +200,7 @@ export function Alink(productKey: string, deviceName: string): Alink {
   alink.on = null;
   alink._lastId = 0;
   alink.setOnline = (online) => {
-    isOnline = online ? 1 : 0;
+    logGates = online ? logGates | ONLINE : logGates & ~ONLINE;
     if (!online) return ntp(0);
     ntp(6e4, 1);
     // the platform's log switch (docs/ALIYUN.md §8): the Link SDK asks at every connect,
@@ -327,14 +330,14 @@ export function Alink(productKey: string, deviceName: string): Alink {
       // entries logged before the first sync carry the old clock: shift them by the step
       if (logs) logs._take(value - now());
       setTime(value / 1000);
-      synced = 1;
+      logGates |= SYNCED;
       flushLogs();
     } else if (topic == thing + "config/log/get_reply" || topic == thing + "config/log/push") {
       // get_reply {data: {content: {mode}}} or push {params: {content: {mode}}}: 0 = off
       value = message.data || message.params;
       value = value && value.content;
       if (value && typeof value.mode == "number") {
-        logsOn = value.mode != 0 ? 1 : 0;
+        logGates = value.mode != 0 ? logGates | LOGS_ON : logGates & ~LOGS_ON;
         flushLogs();
       }
     }
