@@ -1,4 +1,5 @@
 // The global `iot` console object; config persistence in Storage.
+import { keepAlive } from "../board.json";
 import { configKit } from "../lib/config";
 import { subscriptions } from "../lib/alink";
 import type { Session } from "../lib/link";
@@ -16,7 +17,6 @@ export interface IotDeps {
   _link: any; // a Link
   _alink(productKey: string, deviceName: string): any; // a new Alink on the link
   _creds(config: any): any; // {host, port, clientId, username, password}
-  _keepAlive: number; // default from board.json
   _log(line: string): void;
   _telnet(on: boolean): void;
   _logs: DeviceLog; // device log entries for the platform (main passes it to each Alink too)
@@ -110,7 +110,7 @@ const makeSession = (): Session => {
   Object.assign(session, {
     _ssid: current.ssid,
     _wifiPassword: current.password,
-    _keepAlive: current.keepAlive || deps._keepAlive,
+    _keepAlive: current.keepAlive || keepAlive, // board.json's default
     // made at the CONNACK (the link calls it once, then drops the session): a list of long
     // strings, not held through the Wi-Fi join and the TLS handshake
     // With OTA, its pushes at QoS 1 and its download blocks, answers to its requests, at QoS 0

@@ -1,7 +1,7 @@
 // Entry point: wires Espruino's objects into Link, Alink and the global `iot`.
 // (The build appends a footer that then runs the Storage file app.js.)
 // Named imports: only the settings the firmware uses end up in the bundle.
-import board, { keepAlive, logBuffer } from "../board.json";
+import board, { logBuffer } from "../board.json";
 import { Link } from "../lib/link";
 import { Alink, alinkHost } from "../lib/alink";
 import { DeviceLog } from "../lib/logs";
@@ -24,7 +24,6 @@ alinkHost(link, env, Date.now, stepClock, logs);
   _link: link,
   _alink: Alink,
   _creds: signedCredentials,
-  _keepAlive: keepAlive,
   _log: env._log,
   _logs: logs,
   _ota: ota,

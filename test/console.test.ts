@@ -58,7 +58,6 @@ function setupIot(storage = new FakeStorage(), extra: any = {}) {
       {
         _storage: storage,
         _link: link,
-        _keepAlive: 300,
         _alink(pk: string, dn: string) {
           const a: any = {
             pk,
@@ -570,7 +569,6 @@ function iotOnRealLink(env: any, storage: FakeStorage, logs: string[]) {
   const iot = makeIot({
     _storage: storage,
     _link: link,
-    _keepAlive: board.keepAlive,
     _log: (l: string) => logs.push(l),
     _telnet() {},
     _alink: Alink,

@@ -348,7 +348,6 @@ describe("console hooks", () => {
     const iot = makeIot({
       _storage: new FakeStorage() as any,
       _link: link,
-      _keepAlive: 300,
       _log: (l) => lines.push(l),
       _telnet() {},
       _alink: () => {
