@@ -25,7 +25,6 @@ const BUILDERS: Record<string, string[]> = {
   "lib/alink": ["Alink"],
   "firmware/console": ["makeIot"],
   "firmware/ota": ["makeOta"],
-  "firmware/device": ["makeEnv"],
 };
 
 // Inserts a marker after every top-level statement of every module and of each BUILDERS

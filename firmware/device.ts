@@ -1,6 +1,6 @@
 // Espruino adapters for the link: timers, sockets, Wi-Fi, watchdog, hashes.
-// main.ts: `const link = Link(makeEnv(), settings); watchWifi(link);` (makeEnv once:
-// it enables the hardware watchdog, which cannot be turned off again).
+// main.ts: `Link(env, settings); watchWifi(link);`. Loading this module enables the hardware
+// watchdog, which cannot be turned off again: the link feeds it.
 import { watchdogSeconds } from "../board.json";
 import type { Link, LinkEnv } from "../lib/link";
 import type { Hash } from "../lib/crypto";
@@ -39,43 +39,42 @@ export const stepClock = (seconds: number): void => {
 };
 (global as any).setTime = stepClock;
 
-export const makeEnv = (): LinkEnv => {
-  E.enableWatchdog(watchdogSeconds, false); // the link feeds it with kick()
-  return {
-    // natives as values: they ignore `this` (the link never passes clear undefined)
-    set: setTimeout,
-    clear: clearTimeout,
-    _random: Math.random,
-    _connect(host, port, tls, onEvent) {
-      if (tls) {
-        // mbedTLS wants ~16 KB in one piece: defragmenting first made the handshake reliable.
-        E.defrag();
-        // Where mbedTLS takes its ~40 KB from JsVars (not on the ESP32: its mbedTLS uses the
-        // native heap), running out mid-handshake asserts and kills the interpreter (measured on
-        // both Linux builds, 52 KB free was not enough on the 64-bit one): refuse first.
-        const memory = process.memory();
-        if (process.env.BOARD != "ESP32" && memory.free * memory.blocksize < 64000)
-          throw Error("tls: not enough memory");
-      }
-      // DNS, connect and the TLS setup block and throw on failure: the link catches
-      const socket = (tls ? require("tls") : require("net")).connect({ host: host, port: port }, onEvent);
-      socket.on("data", onEvent);
-      socket.on("close", onEvent);
-      socket.on("error", onEvent); // then a close, which the link ignores
-      return socket;
-    },
-    _wifiConnect(ssid, password, callback) {
-      try {
-        wifi.connect(ssid, { password: password }, callback);
-      } catch (thrown) {
-        callback("" + thrown);
-      }
-    },
-    _kick: E.kickWatchdog,
-    _memory: process.memory,
-    _uptime: () => getTime() - startSeconds,
-    _log: console.log,
-  };
+E.enableWatchdog(watchdogSeconds, false); // the link feeds it with _kick()
+// The device's LinkEnv: one object made at the top level (a name in main.ts would be a second
+// global for it)
+export const env: LinkEnv = {
+  // natives as values: they ignore `this` (the link never passes clear undefined)
+  set: setTimeout,
+  clear: clearTimeout,
+  _random: Math.random,
+  _connect(host, port, tls, onEvent) {
+    if (tls) {
+      // mbedTLS wants ~16 KB in one piece: defragmenting first made the handshake reliable.
+      E.defrag();
+      // Where mbedTLS takes its ~40 KB from JsVars (not on the ESP32: its mbedTLS uses the
+      // native heap), running out mid-handshake asserts and kills the interpreter (measured on
+      // both Linux builds, 52 KB free was not enough on the 64-bit one): refuse first.
+      const memory = process.memory();
+      if (process.env.BOARD != "ESP32" && memory.free * memory.blocksize < 64000) throw Error("tls: not enough memory");
+    }
+    // DNS, connect and the TLS setup block and throw on failure: the link catches
+    const socket = (tls ? require("tls") : require("net")).connect({ host: host, port: port }, onEvent);
+    socket.on("data", onEvent);
+    socket.on("close", onEvent);
+    socket.on("error", onEvent); // then a close, which the link ignores
+    return socket;
+  },
+  _wifiConnect(ssid, password, callback) {
+    try {
+      wifi.connect(ssid, { password: password }, callback);
+    } catch (thrown) {
+      callback("" + thrown);
+    }
+  },
+  _kick: E.kickWatchdog,
+  _memory: process.memory,
+  _uptime: () => getTime() - startSeconds,
+  _log: console.log,
 };
 
 // Wi-Fi does not reconnect by itself: report its loss to the link, which retries with backoff.

@@ -2,30 +2,31 @@
 // (The build appends a footer that then runs the Storage file app.js.)
 // Named imports: only the settings the firmware uses end up in the bundle.
 import board, { logBuffer } from "../board.json";
-import { Link } from "../lib/link";
+import { Link, link } from "../lib/link";
 import { Alink, alinkHost } from "../lib/alink";
-import { DeviceLog } from "../lib/logs";
-import { makeEnv, watchWifi, signedCredentials, stepClock } from "./device";
+import { DeviceLog, deviceLog } from "../lib/logs";
+import { env, watchWifi, signedCredentials, stepClock } from "./device";
 import { makeIot } from "./console";
-import { makeOta } from "./ota";
+import { makeOta, ota } from "./ota";
 
-const env = makeEnv(),
-  // a copy: given the board.json object itself, the build hoists its keys into top-level
-  // variables (resident, and the link keeps its own copy of each)
-  link = Link(env, Object.assign({}, board)),
-  logs = DeviceLog(logBuffer, Date.now),
-  storage = require("Storage"),
-  ota = makeOta(storage, link, env, logs);
+// The parts are the modules' own objects (env, link, deviceLog, ota), set up by their
+// functions; no name of main's own for them: a top-level name is a global, resident (a JsVar
+// each).
+// a copy: given the board.json object itself, the build hoists its keys into top-level
+// variables (resident, and the link keeps its own copy of each)
+Link(env, Object.assign({}, board));
+DeviceLog(logBuffer, Date.now);
+makeOta(require("Storage"), link, env, deviceLog);
 watchWifi(link);
 // every Alink's host (Date.now as a value: natives ignore `this`)
-alinkHost(link, env, Date.now, stepClock, logs);
+alinkHost(link, env, Date.now, stepClock, deviceLog);
 (global as any).iot = makeIot({
-  _storage: storage,
+  _storage: require("Storage"),
   _link: link,
   _alink: Alink,
   _creds: signedCredentials,
   _log: env._log,
-  _logs: logs,
+  _logs: deviceLog,
   _ota: ota,
   // The ESP32's Telnet console (port 23) has no password: off unless the config asks.
   _telnet: (enabled) => {

@@ -34,7 +34,7 @@ let storage: any,
   trialTimer: any, // undefined when none (null would take a JsVar of its own)
   messageId: number;
 
-const ota: Ota = {
+export const ota: Ota = {
   _download: undefined,
   // Called only for OTA's own messages (the console routes them by topic): Espruino lexes
   // all of a function's text at every call, and this one is long. Everything is created for

@@ -476,7 +476,7 @@ const nextPacketId = () => {
 
 // The Link object: made once, at the top level of the bundle, its methods written in it (a
 // function there keeps no scope, and has no other name to cost a JsVar). Link() resets it.
-const link: Link = {
+export const link: Link = {
   // the user's handlers (none: nothing is called)
   onMessage: null,
   onOnline: null,

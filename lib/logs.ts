@@ -37,14 +37,14 @@ export interface DeviceLog {
 // size: board.json logBuffer; now: Date.now
 // (synced 0 or 1: a number costs one JsVar, a boolean two, docs/ESPRUINO.md §7)
 let entries: string[], dropped: number, synced: number, size: number, now: () => number;
-const log: DeviceLog = {
+export const deviceLog: DeviceLog = {
   _level: 2,
   _flush: null,
   add(level: string, text: any, module?: string) {
     const levels = "DEBUG,INFO,WARN,ERROR",
       index = levels.split(",").indexOf(level);
     if (index < 0) throw Error("log level: one of " + levels);
-    if (index < log._level) return;
+    if (index < deviceLog._level) return;
     if (
       entries.push(
         Math.floor(now()) +
@@ -59,7 +59,7 @@ const log: DeviceLog = {
       entries.shift();
       dropped++;
     }
-    if (log._flush) log._flush();
+    if (deviceLog._flush) deviceLog._flush();
   },
   _take(stepMs?: number) {
     let text = "";
@@ -99,7 +99,7 @@ export function DeviceLog(logSize: number, clock: () => number): DeviceLog {
   synced = 0;
   size = logSize;
   now = clock;
-  log._level = 2;
-  log._flush = null;
-  return log;
+  deviceLog._level = 2;
+  deviceLog._flush = null;
+  return deviceLog;
 }
