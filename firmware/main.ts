@@ -16,7 +16,7 @@ import { makeOta, ota } from "./ota";
 // variables (resident, and the link keeps its own copy of each)
 Link(env, Object.assign({}, board));
 DeviceLog(logBuffer, Date.now);
-makeOta(require("Storage"), link, env, deviceLog);
+makeOta();
 watchWifi(link);
 // every Alink's host (Date.now as a value: natives ignore `this`)
 alinkHost(link, env, Date.now, stepClock, deviceLog);

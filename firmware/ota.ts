@@ -12,25 +12,21 @@
 // previous file; the next time online reports step -1 with the reason.
 import { otaTrialMinutes, maxPacket } from "../board.json";
 import { otaKit } from "../lib/ota";
-import type { LinkEnv } from "../lib/link";
-import type { DeviceLog } from "../lib/logs";
+import { link } from "../lib/link";
+import { deviceLog } from "../lib/logs";
 import { cryptoKit, hex } from "../lib/crypto";
+import { env } from "./device";
 import type { Ota } from "./console";
 
 // One OTA per device: its state is module-level and makeOta() (re)sets it; the object is made
 // once at the top level with its methods written in it (a function there keeps no scope: one
 // JsVar less than a closure made in a factory, docs/ESPRUINO.md §7).
-// storage: require("Storage"); link: publishes; env: timers and the console log; logs: the
-// cloud log; booted: booted by the loader, the only way a new file in another slot can ever
-// run. (The "/productKey/deviceName" of OTA's topics is taken from the upgrade topic that
-// _message() gets: a string kept here would be resident.)
-// what OTA publishes with (the link)
-type Publisher = { publish(topic: string, payload: string, qos: 0 | 1): void };
-let storage: any,
-  link: Publisher,
-  env: LinkEnv,
-  logs: DeviceLog,
-  booted: number, // 0 or 1: a number costs one JsVar, a boolean two (docs/ESPRUINO.md §7)
+// It uses the device's own parts: the link (publishes), env (timers and the console log),
+// deviceLog (the cloud log), require("Storage") where needed: no name of its own for them
+// (each would be resident). booted: booted by the loader, the only way a new file in another
+// slot can ever run. (The "/productKey/deviceName" of OTA's topics is taken from the upgrade
+// topic that _message() gets: a string kept here would be resident.)
+let booted: number, // 0 or 1: a number costs one JsVar, a boolean two (docs/ESPRUINO.md §7)
   trialTimer: any, // undefined when none (null would take a JsVar of its own)
   messageId: number;
 
@@ -41,13 +37,14 @@ export const ota: Ota = {
   // this message and freed after (the downloader's closures live as long as the download).
   _message(topic: string, payload?: string) {
     const prefix = topic.slice(19), // after "/ota/device/upgrade"
+      storage = require("Storage"),
       kit = otaKit(),
       state = kit._read(storage),
       MODULES = ["default", "app"];
     // every OTA outcome goes to the console and the cloud log: failures (negative steps) as ERROR
     const log = (line: string) => {
       env._log(line);
-      logs.add(/ failed /.test(line) ? "ERROR" : "INFO", line.slice(5), "ota");
+      deviceLog.add(/ failed /.test(line) ? "ERROR" : "INFO", line.slice(5), "ota");
     };
     const publish = (kind: string, params: any, qos: 0 | 1) =>
       link.publish("/ota/device/" + kind + prefix, JSON.stringify({ id: "" + ++messageId, params: params }), qos);
@@ -266,11 +263,7 @@ export const ota: Ota = {
   },
 };
 
-export const makeOta = (otaStorage: any, otaLink: Publisher, otaEnv: LinkEnv, otaLogs: DeviceLog): Ota => {
-  storage = otaStorage;
-  link = otaLink;
-  env = otaEnv;
-  logs = otaLogs;
+export const makeOta = (): Ota => {
   booted = (global as any).otaLoader == 1 ? 1 : 0;
   trialTimer = undefined;
   messageId = 0;
@@ -279,11 +272,12 @@ export const makeOta = (otaStorage: any, otaLink: Publisher, otaEnv: LinkEnv, ot
   if (
     booted &&
     otaKit()
-      ._read(storage)
+      ._read(require("Storage"))
       .m.some((record) => record.t)
   )
     trialTimer = env.set(() => {
-      const kit = otaKit(),
+      const storage = require("Storage"),
+        kit = otaKit(),
         state = kit._read(storage);
       trialTimer = undefined;
       state.m.forEach((record) => {
