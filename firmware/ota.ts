@@ -14,7 +14,7 @@ import { otaTrialMinutes, maxPacket } from "../board.json";
 import { otaKit } from "../lib/ota";
 import { link } from "../lib/link";
 import { deviceLog } from "../lib/logs";
-import { cryptoKit, hex } from "../lib/crypto";
+import { cryptoKit } from "../lib/crypto";
 import { env } from "./device";
 import type { Ota } from "./console";
 
@@ -135,14 +135,13 @@ export const ota: Ota = {
       const done = (failure: [number, string] | null) => {
         if (failure) return fail(failure[0], failure[1]);
         const stored = storage.read(file);
+        const crypto = cryptoKit();
         // native SHA256: undefined when out of memory, then an empty digest, a mismatch
         if (
           !stored ||
           stored.length != size ||
-          hex(
-            method == "md5"
-              ? cryptoKit()._md5(stored)
-              : E.toString(new Uint8Array(require("crypto").SHA256(stored) || 0)),
+          crypto._hex(
+            method == "md5" ? crypto._md5(stored) : E.toString(new Uint8Array(require("crypto").SHA256(stored) || 0)),
           ) != sign
         ) {
           storage.erase(file);

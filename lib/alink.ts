@@ -1,6 +1,5 @@
 // Alink thing model: property post/set, events, reply matching, NTP time sync.
 import { utf8 } from "./bytes";
-import { hex } from "./crypto";
 import type { Timers } from "./link";
 import type { Subscription } from "./mqtt";
 import type { DeviceLog } from "./logs";
@@ -45,7 +44,12 @@ function exactJson(value: any, depth: number): string {
     // each string is made UTF-8 bytes on its own (a byte string next to a Unicode one in
     // the Linux build stays as it is), then replace() escapes (native; keeps bytes)
     return /[^ -~]/.test(value)
-      ? '"' + utf8(value).replace(/["\\\x00-\x1f]/g, (char) => "\\" + (char < " " ? "u00" + hex(char) : char)) + '"'
+      ? '"' +
+          utf8(value).replace(
+            /["\\\x00-\x1f]/g,
+            (char) => "\\" + (char < " " ? "u00" + (256 + char.charCodeAt(0)).toString(16).slice(1) : char),
+          ) +
+          '"'
       : JSON.stringify(value);
   if (value && typeof value == "object") {
     // the depth limit also stops cycles

@@ -1,5 +1,5 @@
 // Alibaba Cloud IoT device credentials (MQTT CONNECT fields) and their validation.
-import { type Hash, cryptoKit, hex } from "./crypto";
+import { type Hash, cryptoKit } from "./crypto";
 
 // Identity: exactly one of deviceSecret (one secret per device), productSecret (dynamic
 // registration: the platform answers with a deviceSecret, or with clientId + deviceToken when
@@ -138,7 +138,7 @@ export function credentials(
     // content: params sorted by name, each as name + value
     password:
       token ||
-      hex(
+      kit._hex(
         kit._hmac(
           signMethod == "hmacmd5" ? kit._md5 : signMethod == "hmacsha1" ? sha1 : sha256,
           productSecret || device.deviceSecret!,

@@ -8,6 +8,7 @@ export type Hash = (bytes: string) => string;
 export interface CryptoKit {
   _md5: Hash;
   _hmac(hash: Hash, key: string, message: string): string;
+  _hex(bytes: string): string;
 }
 
 /**
@@ -88,13 +89,16 @@ export function cryptoKit(): CryptoKit {
     }
     return hash(outerPad + hash(innerPad + message));
   }
-  return { _md5: md5, _hmac: hmac };
+  return {
+    _md5: md5,
+    _hmac: hmac,
+    /** Lower-case hex of a byte string. */
+    _hex: (bytes) => bytes.replace(/[\s\S]/g, (byte) => (256 + byte.charCodeAt(0)).toString(16).slice(1)),
+  };
 }
 
 // The host's view, one function at a time (not in the bundle: the firmware calls cryptoKit()).
 export const md5: Hash = (bytes) => cryptoKit()._md5(bytes);
 export const hmac = (hash: Hash, key: string, message: string): string => cryptoKit()._hmac(hash, key, message);
 
-/** Lower-case hex of a byte string. */
-export const hex = (bytes: string): string =>
-  bytes.replace(/[\s\S]/g, (byte) => (256 + byte.charCodeAt(0)).toString(16).slice(1));
+export const hex = (bytes: string): string => cryptoKit()._hex(bytes);
