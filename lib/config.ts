@@ -1,7 +1,27 @@
-// Console config: field rules, group merge, masking. Messages name fields, never values.
-import { checkDevice } from "./aliyun";
+// Console config: field rules (the device's identity and endpoint included, for lib/aliyun.ts's
+// credentials too), group merge, masking. Messages name fields, never values.
+import type { Device } from "./aliyun";
+
+// Validators for checkDevice and, through its `more` callback, the other config fields: created
+// per call (setup, boot, each session's credentials), not resident. Errors name the field and
+// the rule, never the value.
+export type Bad = (field: string, rule: string) => never;
+// object[field] must be set (unless optional) and match pattern: trivial regexes only
+// (Espruino has no {m,n}; lengths are checked apart). Never echoes the value.
+export type Str = (
+  object: any,
+  field: string,
+  pattern: RegExp,
+  rule: string,
+  optional?: any,
+  minLength?: any,
+  maxLength?: any,
+) => void;
+// object[field], when set, must be an integer min..max.
+export type Int = (object: any, field: string, min: number, max: number, rule: string) => void;
 
 export interface ConfigKit {
+  _checkDevice(device: Device, more?: (str: Str, int: Int, bad: Bad) => void): void;
   _fieldNames(check?: any, config?: any): string[];
   _validate(config: any): void;
   _merge(stored: any, patch: any): any;
@@ -15,6 +35,58 @@ export interface ConfigKit {
  * bundle leaves them out.
  */
 export function configKit(): ConfigKit {
+  /** Throws an Error naming the field and its rule; messages never contain the secret.
+   * more: checks run first with the same validators (lib/config.ts: the other config fields). */
+  const checkDevice = (device: Device, more?: (str: Str, int: Int, bad: Bad) => void): void => {
+    const bad: Bad = (field, rule) => {
+      throw Error(field + ": " + rule);
+    };
+    const str: Str = (object, field, pattern, rule, optional, minLength, maxLength) => {
+      const value = object[field];
+      if (!optional && !value) bad(field, "required");
+      if (
+        value != null &&
+        (typeof value != "string" || value.length < minLength || value.length > maxLength || !pattern.test(value))
+      )
+        bad(field, rule);
+    };
+    const int: Int = (object, field, min, max, rule) => {
+      const value = object[field];
+      if (value != null && !(typeof value == "number" && value % 1 == 0 && value >= min && value <= max))
+        bad(field, rule);
+    };
+    if (more) more(str, int, bad);
+    const fields: any = device || {},
+      signMethod = fields.signMethod,
+      signMethods = ["hmacmd5", "hmacsha1", "hmacsha256"];
+    // <= 31 keeps the default client id `${productKey}.${deviceName}` within 64 chars
+    str(fields, "productKey", /^[a-zA-Z\d]+$/, "1-31 letters and digits", 0, 0, 31);
+    str(fields, "deviceName", /^[\w@.:-]+$/, "4-32 chars of letters, digits, -_@.:", 0, 4, 32);
+    // exactly one identity group (a preregistration-free login needs clientId and deviceToken);
+    // the secrets: visible ASCII, 1-128 chars
+    const secrets = ["deviceSecret", "productSecret", "deviceToken"],
+      given = secrets.filter((field) => fields[field] != null);
+    if (!fields.deviceToken != !fields.clientId) bad("clientId", "with deviceToken, and only then");
+    if (given.length != 1) bad(given.join("+") || "deviceSecret", "exactly one of " + secrets.join(", "));
+    secrets.forEach((field) => str(fields, field, /^[!-~]+$/, "1-128 visible ASCII chars, no spaces", 1, 0, 128));
+    // visible ASCII except | , = which would break `id|securemode=3,...|`
+    ["clientIdPrefix", "clientId"].forEach((field) =>
+      str(fields, field, /^[!-+\--<>-{}~]+$/, "1-64 visible ASCII chars, no | , =", 1, 0, 64),
+    );
+    // registration: TLS only (the platform's rule)
+    if (fields.productSecret && fields.tls === false) bad("productSecret", "registration needs tls: true");
+    if (fields.preregistered != null && !fields.productSecret) bad("preregistered", "only with productSecret");
+    ["tls", "preregistered"].forEach((field) => {
+      if (fields[field] != null && typeof fields[field] != "boolean") bad(field, "true or false");
+    });
+    ["host", "region", "instanceId"].forEach((field) => str(fields, field, /^[\w.-]+$/, "letters, digits, -._", 1));
+    if (signMethod != null && signMethods.indexOf(signMethod) < 0)
+      bad("signMethod", "one of " + signMethods.join(", "));
+    int(fields, "port", 1, 65535, "integer 1-65535");
+    // Espruino's Date.now() is fractional: the caller floors it
+    int(fields, "timestamp", 0, 1e15, "integer epoch ms");
+  };
+
   // Every known field, in the fixed order iot.show() prints them, in groups that are set together
   // so identities never mix: Wi-Fi [0, 2); name [2, 4); identity [4, 9): productKey + deviceName +
   // ONE of deviceSecret | productSecret (+ preregistered) | clientId + deviceToken (lib/aliyun.ts
@@ -106,10 +178,18 @@ export function configKit(): ConfigKit {
     });
     return masked;
   };
-  return { _fieldNames: fieldNames, _validate: validateConfig, _merge: mergeConfig, _mask: maskConfig };
+  return {
+    _checkDevice: checkDevice,
+    _fieldNames: fieldNames,
+    _validate: validateConfig,
+    _merge: mergeConfig,
+    _mask: maskConfig,
+  };
 }
 
 // The host's view, one function at a time (not in the bundle: the firmware calls configKit()).
+export const checkDevice = (device: Device, more?: (str: Str, int: Int, bad: Bad) => void): void =>
+  configKit()._checkDevice(device, more);
 export const fieldNames = (check?: any, config?: any): string[] => configKit()._fieldNames(check, config);
 export const validateConfig = (config: any): void => configKit()._validate(config);
 export const mergeConfig = (stored: any, patch: any): any => configKit()._merge(stored, patch);

@@ -3,7 +3,8 @@
 import { describe, it, expect } from "vitest";
 import { createHash, createHmac } from "node:crypto";
 import { createRequire } from "node:module";
-import { credentials, checkDevice } from "../lib/aliyun";
+import { credentials } from "../lib/aliyun";
+import { checkDevice } from "../lib/config";
 // the platform's sign methods (docs/ALIYUN.md), listed here independently of the code
 const SIGN_METHODS = ["hmacmd5", "hmacsha1", "hmacsha256"];
 import type { Hash } from "../lib/crypto";
