@@ -91,13 +91,6 @@ const configuredAlink = (whyBad?: string): any => {
     );
   return alink;
 };
-const stop = () => {
-  deps._link.stop();
-  if (alink) {
-    alink.setOnline(false);
-    lastPostId = alink._lastId;
-  }
-};
 // The link's session for the current config: the link makes one at each connect attempt and
 // drops it once online (the signed password and clientId are long strings: RAM). Registration
 // runs once in a device's life: _register exists only in its session. The reply's secret or
@@ -132,7 +125,7 @@ const makeSession = (): Session => {
     session._register = (payload: string) => {
       const reply = JSON.parse(payload);
       deps._log("iot: registered");
-      setup({
+      iot.setup({
         productKey: current.productKey,
         deviceName: current.deviceName,
         deviceSecret: reply.deviceSecret,
@@ -141,39 +134,6 @@ const makeSession = (): Session => {
       });
     };
   return session;
-};
-// (re)starts the link, the Alink and the config's Telnet and log level (also iot.start())
-const start = () => {
-  configuredAlink();
-  deps._telnet(!!config.telnet);
-  deps._logs._level = "DEBUG,INFO,WARN,ERROR".split(",").indexOf(config.logLevel || "WARN"); // lib/logs.ts's levels
-  makeSession(); // a config the signer refuses throws here, to the caller
-  stop();
-  alink = deps._alink(config.productKey, config.deviceName);
-  alink._lastId = lastPostId;
-  alink.on = emit;
-  deps._link.start(makeSession);
-};
-const setup = (patch: any) => {
-  // the save, inline (a function of its own would be resident)
-  const merged = configKit()._merge(config, patch),
-    newSlot = slot ^ 1,
-    file = "iot.cfg" + newSlot,
-    record = { n: sequence + 1, c: merged };
-  let verified = false;
-  try {
-    deps._storage.writeJSON(file, record);
-    verified = JSON.stringify(deps._storage.readJSON(file, true)) == JSON.stringify(record);
-  } catch (ignored) {}
-  if (!verified) {
-    deps._storage.erase(file);
-    throw Error("iot: Storage write failed");
-  }
-  deps._storage.erase("iot.cfg" + slot);
-  slot = newSlot;
-  sequence++;
-  config = merged;
-  start();
 };
 
 // OTA's messages never reach Alink (its binary download replies are no JSON). Told by the
@@ -225,9 +185,48 @@ const onLinkChange = () => {
 // bundle (a function there keeps no scope, and has no other name to cost a JsVar).
 const iot: any = {
   version: "",
-  setup: setup,
-  start: start,
-  stop: stop,
+  // setup, start and stop are called inside the console too, as iot.x(): a function of its own
+  // given here as `setup: setup` would have two names, one JsVar more
+  setup(patch: any) {
+    // the save, inline (a function of its own would be resident)
+    const merged = configKit()._merge(config, patch),
+      newSlot = slot ^ 1,
+      file = "iot.cfg" + newSlot,
+      record = { n: sequence + 1, c: merged };
+    let verified = false;
+    try {
+      deps._storage.writeJSON(file, record);
+      verified = JSON.stringify(deps._storage.readJSON(file, true)) == JSON.stringify(record);
+    } catch (ignored) {}
+    if (!verified) {
+      deps._storage.erase(file);
+      throw Error("iot: Storage write failed");
+    }
+    deps._storage.erase("iot.cfg" + slot);
+    slot = newSlot;
+    sequence++;
+    config = merged;
+    iot.start();
+  },
+  // (re)starts the link, the Alink and the config's Telnet and log level
+  start() {
+    configuredAlink();
+    deps._telnet(!!config.telnet);
+    deps._logs._level = "DEBUG,INFO,WARN,ERROR".split(",").indexOf(config.logLevel || "WARN"); // lib/logs.ts's levels
+    makeSession(); // a config the signer refuses throws here, to the caller
+    iot.stop();
+    alink = deps._alink(config.productKey, config.deviceName);
+    alink._lastId = lastPostId;
+    alink.on = emit;
+    deps._link.start(makeSession);
+  },
+  stop() {
+    deps._link.stop();
+    if (alink) {
+      alink.setOnline(false);
+      lastPostId = alink._lastId;
+    }
+  },
   show() {
     deps._log(config ? JSON.stringify(configKit()._mask(config)) : "iot: not configured");
   },
@@ -237,7 +236,7 @@ const iot: any = {
     return status;
   },
   clear() {
-    stop();
+    iot.stop();
     deps._storage.erase("iot.cfg0");
     deps._storage.erase("iot.cfg1");
     config = alink = null;
@@ -311,7 +310,7 @@ export const makeIot = (iotDeps: IotDeps): any => {
   // iot must exist even if the start fails, so the user can fix the config. No config: the
   // Telnet console off (the log level stays DeviceLog's default, WARN)
   try {
-    if (config) start();
+    if (config) iot.start();
     else deps._telnet(false);
   } catch (thrown) {
     deps._log("iot: start failed: " + thrown);
