@@ -28,16 +28,15 @@ export const signedCredentials = (config: any) => {
 let startSeconds = getTime();
 const setClock = setTime;
 
-/** Sets the wall clock without moving the uptime. It replaces the global setTime, so that
- * every step is seen: NTP, an app, the REPL, and the Web IDE, which sets the board's clock
- * when it connects (a step back would otherwise hold the link's timer, and the watchdog's
- * feeding with it, for as long as the step). */
-export const stepClock = (seconds: number): void => {
+/** The global setTime becomes one that sets the wall clock without moving the uptime, so that
+ * every step is seen: NTP (Alink calls setTime), an app, the REPL, and the Web IDE, which sets
+ * the board's clock when it connects (a step back would otherwise hold the link's timer, and
+ * the watchdog's feeding with it, for as long as the step). (No name of its own: a global.) */
+(global as any).setTime = (seconds: number): void => {
   const before = getTime();
   setClock(seconds);
   startSeconds += getTime() - before;
 };
-(global as any).setTime = stepClock;
 
 E.enableWatchdog(watchdogSeconds, false); // the link feeds it with _kick()
 // The device's LinkEnv: one object made at the top level (a name in main.ts would be a second

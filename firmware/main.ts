@@ -5,7 +5,7 @@ import board, { logBuffer } from "../board.json";
 import { Link, link } from "../lib/link";
 import { Alink, alinkHost } from "../lib/alink";
 import { DeviceLog, deviceLog } from "../lib/logs";
-import { env, watchWifi, signedCredentials, stepClock } from "./device";
+import { env, watchWifi, signedCredentials } from "./device";
 import { makeIot } from "./console";
 import { makeOta, ota } from "./ota";
 
@@ -18,8 +18,9 @@ Link(env, Object.assign({}, board));
 DeviceLog(logBuffer, Date.now);
 makeOta();
 watchWifi(link);
-// every Alink's host (Date.now as a value: natives ignore `this`)
-alinkHost(link, env, Date.now, stepClock, deviceLog);
+// every Alink's host (Date.now as a value: natives ignore `this`; setTime: device.ts's, which
+// moves the uptime along with the clock)
+alinkHost(link, env, Date.now, setTime, deviceLog);
 (global as any).iot = makeIot({
   _storage: require("Storage"),
   _link: link,
