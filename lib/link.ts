@@ -110,6 +110,22 @@ const PHASE = 0,
   RECEIVE = 2,
   WATCHDOG = 3,
   FEED = 1;
+// The link's state and Wi-Fi state, numbers (status() names them): a number is held in its
+// variable's JsVar, a string takes one more (docs/ESPRUINO.md §7). The names, in this order:
+const STATES = "unconfigured,wifi,connecting,registering,online,backoff,stopped,registered",
+  UNCONFIGURED = 0,
+  WIFI = 1,
+  CONNECTING = 2,
+  REGISTERING = 3,
+  ONLINE = 4,
+  BACKOFF = 5,
+  STOPPED = 6,
+  REGISTERED = 7,
+  WIFI_STATES = "off,connecting,up,down",
+  WIFI_OFF = 0,
+  WIFI_JOINING = 1,
+  WIFI_UP = 2,
+  WIFI_DOWN = 3;
 // Timer slots: indexes into the link's deadline table, each holding at most one deadline
 // (numeric constants: the build inlines them, they cost no RAM).
 // PHASE: the deadline or wait of the current state: Wi-Fi connect timeout, then
@@ -154,8 +170,8 @@ let env: LinkEnv,
   session: Session | undefined,
   // the session's keepAlive (s): its half is the keep-alive's two timers
   keepAlive: number,
-  state: string,
-  wifiState: string,
+  state: number,
+  wifiState: number,
   lastError: string,
   socket: LinkSocket | null,
   // the current socket's packet reader (a new one per socket: a cut packet never carries over)
@@ -219,7 +235,7 @@ const tick = () => {
       try {
         if (slot == WATCHDOG) {
           armTimer(WATCHDOG, FEED, Math.round((watchdogSeconds * 1000) / 3));
-          offlineTicks = makeSession && state != "online" ? offlineTicks + 1 : 0;
+          offlineTicks = makeSession && state != ONLINE ? offlineTicks + 1 : 0;
           // ticks of watchdogSeconds/3 offline, against the minutes
           if (offlineTicks * watchdogSeconds < offlineResetMinutes * 180) env._kick();
         } else if (typeof fn == "string") dropLink(fn);
@@ -256,10 +272,10 @@ const callUser = (fn: Function | null, topic?: string, payload?: string) => {
 // text at each call).
 const connect = (packet?: any) => {
   let current = session!;
-  if (packet && state == "registering") {
+  if (packet && state == REGISTERING) {
     // the platform closes after its reply: the session ends here, the login starts from a timer
     if (packet.type == PUBLISH && /^\/ext\/reg/.test(packet.topic)) {
-      endSession("registered");
+      endSession(REGISTERED);
       armTimer(
         PHASE,
         () => {
@@ -292,10 +308,10 @@ const connect = (packet?: any) => {
     }
     if (current._register) {
       // no reply within the CONNACK timeout: a failed attempt, on the long schedule
-      state = "registering";
+      state = REGISTERING;
       return armTimer(PHASE, () => dropLink("register: no reply", true), connackSeconds * 1000);
     }
-    state = "online";
+    state = ONLINE;
     connects++;
     proven = 0;
     session = undefined; // not kept online (undefined: no JsVar for the value, null takes one)
@@ -308,12 +324,12 @@ const connect = (packet?: any) => {
       send(item._sent ? String.fromCharCode(item._bytes.charCodeAt(0) | 8) + item._bytes.slice(1) : item._bytes);
       item._sent = 1;
     }
-    if (state == "online") callUser(link.onOnline);
+    if (state == ONLINE) callUser(link.onOnline);
     return;
   }
   // Online, the PHASE timer: 10 s after CONNACK the proven mark (the network schedule starts
   // again), stableSeconds after it the stable mark (both schedules and the twin count).
-  if (state == "online") {
+  if (state == ONLINE) {
     networkAttempts = 0;
     if (proven) loginAttempts = twinCloses = 0;
     else armTimer(PHASE, connect, stableSeconds * 1000 - 10000);
@@ -328,23 +344,23 @@ const connect = (packet?: any) => {
     return dropLink("session: " + ((thrown && thrown.message) || thrown));
   }
   keepAlive = current._keepAlive;
-  if (wifiState != "up") {
-    state = "wifi";
-    wifiState = "connecting";
+  if (wifiState != WIFI_UP) {
+    state = WIFI;
+    wifiState = WIFI_JOINING;
     // a drop while joining leaves Wi-Fi down (dropLink)
     armTimer(PHASE, "wifi timeout", wifiSeconds * 1000);
     env._wifiConnect(current._ssid, current._wifiPassword, (err) => {
       if (attempt != generation) return;
       if (err) dropLink("wifi: " + err);
       else {
-        wifiState = "up";
+        wifiState = WIFI_UP;
         connect();
       }
     });
     return;
   }
   reader = { _maxPacket: maxPacket };
-  state = "connecting";
+  state = CONNECTING;
   armTimer(PHASE, "connack timeout", connackSeconds * 1000);
   try {
     socket = env._connect(current.host, current.port, current._tls, onSocketEvent);
@@ -380,9 +396,9 @@ function onSocketEvent(this: LinkSocket, arg: any) {
 // tear down the session (socket, reader, all timers but the watchdog's); true if it was
 // online. The reader goes too: a partial packet it holds (up to maxPacket bytes) would stay
 // in RAM through the backoff.
-const endSession = (nextState: string) => {
+const endSession = (nextState: number) => {
   const oldSocket = socket,
-    wasOnline = state == "online";
+    wasOnline = state == ONLINE;
   generation++;
   socket = reader = null;
   session = undefined;
@@ -400,8 +416,8 @@ const endSession = (nextState: string) => {
 // consistent: it may call stop() or start(). Inline, not a helper: each function is resident.
 // badCredentials: CONNACK 4 or 5, retried on the long schedule
 const dropLink = (reason: string, badCredentials?: boolean) => {
-  if (state == "wifi") wifiState = "down"; // the Wi-Fi join failed or timed out
-  const wasOnline = endSession("backoff");
+  if (state == WIFI) wifiState = WIFI_DOWN; // the Wi-Fi join failed or timed out
+  const wasOnline = endSession(BACKOFF);
   // The platform closes the older of two logins with the same credentials. With a twin
   // device it stays reachable: our next login succeeds at once (kicking the twin) and is
   // closed again when the twin logs in after its own backoff. A flaky network or a
@@ -446,7 +462,7 @@ const onPacket = (packet: any, from: MqttReader) => {
   const type = packet.type;
   if (from != reader) return;
   // the CONNACK, and any packet while registering, are steps of the (re)connect
-  if ((type == CONNACK && state == "connecting") || state == "registering") return connect(packet);
+  if ((type == CONNACK && state == CONNECTING) || state == REGISTERING) return connect(packet);
   if (type == PUBLISH) {
     if (packet.qos == 1) send(encodePuback(packet.id));
     callUser(link.onMessage, packet.topic, packet.payload);
@@ -485,29 +501,29 @@ export const link: Link = {
   // sessionMaker: called at each attempt (it reads the current config), so that no session is
   // kept online; it may throw (the attempt then fails and backs off)
   start(sessionMaker: () => Session) {
-    const wasOnline = endSession("wifi");
+    const wasOnline = endSession(WIFI);
     makeSession = sessionMaker;
     networkAttempts = loginAttempts = twinCloses = 0;
-    wifiState = "off"; // a new session joins its Wi-Fi again
+    wifiState = WIFI_OFF; // a new session joins its Wi-Fi again
     connect();
     if (wasOnline) callUser(link.onOffline);
   },
   stop() {
-    if (state == "online") send("\xe0\0"); // DISCONNECT (mqtt.ts encodeDisconnect)
-    const wasOnline = endSession("stopped");
+    if (state == ONLINE) send("\xe0\0"); // DISCONNECT (mqtt.ts encodeDisconnect)
+    const wasOnline = endSession(STOPPED);
     makeSession = null;
     if (wasOnline) callUser(link.onOffline);
   },
   // ignored while connecting: Wifi.connect itself may report the old link's loss
   wifiLost() {
-    if (wifiState != "up") return;
-    wifiState = "down";
+    if (wifiState != WIFI_UP) return;
+    wifiState = WIFI_DOWN;
     if (makeSession) dropLink("wifi lost"); // stopped: nothing to drop
   },
   publish(topic: string, payload: string, qos: 0 | 1) {
     // _bytes last: Espruino 2v29 lets a throw in a non-last object literal value escape try/catch
     const id = qos ? nextPacketId() : 0,
-      online = state == "online",
+      online = state == ONLINE,
       item: QueuedPublish = {
         _id: id,
         _sent: 0,
@@ -529,8 +545,8 @@ export const link: Link = {
   },
   status() {
     return {
-      state: state,
-      wifi: wifiState,
+      state: STATES.split(",")[state],
+      wifi: WIFI_STATES.split(",")[wifiState],
       connects: connects,
       reconnects: reconnects,
       lastError: lastError,
@@ -558,8 +574,8 @@ export function Link(linkEnv: LinkEnv, settings: LinkSettings): Link {
   makeSession = socket = reader = timer = null;
   session = undefined;
   keepAlive = 0;
-  state = "unconfigured";
-  wifiState = "off";
+  state = UNCONFIGURED;
+  wifiState = WIFI_OFF;
   lastError = "";
   queue = [];
   connects = reconnects = dropped = offlineTicks = networkAttempts = loginAttempts = generation = twinCloses = 0;
