@@ -18,7 +18,9 @@ export const signedCredentials = (config: any) => {
     (bytes) => {
       const result = require("crypto")[algorithm](bytes);
       if (!result) throw Error("crypto: out of memory");
-      return E.toString(new Uint8Array(result));
+      // E.toString takes the ArrayBuffer itself: no Uint8Array, whose constructor, once
+      // used, stays in the root scope (5 JsVars)
+      return E.toString(result);
     };
   return credentials(config, digest("SHA1"), digest("SHA256"), Math.random);
 };

@@ -140,9 +140,8 @@ export const ota: Ota = {
         if (
           !stored ||
           stored.length != size ||
-          crypto._hex(
-            method == "md5" ? crypto._md5(stored) : E.toString(new Uint8Array(require("crypto").SHA256(stored) || 0)),
-          ) != sign
+          crypto._hex(method == "md5" ? crypto._md5(stored) : E.toString(require("crypto").SHA256(stored) || "")) !=
+            sign
         ) {
           storage.erase(file);
           return fail(-3, method + " or size mismatch: upload the file again");
