@@ -223,7 +223,11 @@ export function Alink(productKey: string, deviceName: string): Alink {
   };
   if (logs) logs._flush = flushLogs;
   alink.event = (identifier, params) => {
-    if (typeof identifier != "string" || !/^\w+$/.test(identifier) || identifier.length > 50)
+    // (a post, "property", needs no check: a regex test less per post)
+    if (
+      identifier !== "property" &&
+      (typeof identifier != "string" || !/^\w+$/.test(identifier) || identifier.length > 50)
+    )
       throw Error("alink: bad event identifier " + identifier);
     if (!params || typeof params != "object" || Array.isArray(params)) throw Error("alink: params must be an object");
     const id = "" + ((alink._lastId % 4294967295) + 1);
