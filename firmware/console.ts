@@ -213,8 +213,10 @@ const iot: any = {
     configuredAlink();
     deps._telnet(!!config.telnet);
     deps._logs._level = "DEBUG,INFO,WARN,ERROR".split(",").indexOf(config.logLevel || "WARN"); // lib/logs.ts's levels
-    makeSession(); // a config the signer refuses throws here, to the caller
+    // stopped first: the link's next attempt would read the new config (makeSession), so the
+    // old session must not go on if the check throws (only out of memory: the config is valid)
     iot.stop();
+    makeSession(); // a config the signer refuses throws here, to the caller
     alink = deps._alink(config.productKey, config.deviceName);
     alink._lastId = lastPostId;
     alink.on = emit;

@@ -265,13 +265,17 @@ const callUser = (fn: Function | null, topic?: string, payload?: string) => {
     error("callback: " + ((thrown && thrown.message) || thrown));
   }
 };
-// The next step of a (re)connect: Wi-Fi unless it is up, then the MQTT session; with a
-// packet, the broker's CONNACK (the session online, or a registration waiting for its reply)
-// or, registering, the reply. One function for these steps: each function is resident, and
-// their handling, here, is not lexed for every packet (Espruino lexes all of a function's
-// text at each call).
+// The next step of a (re)connect: Wi-Fi unless it is up, then the MQTT session; with the
+// current socket (its connect event), the CONNECT; with a packet, the broker's CONNACK (the
+// session online, or a registration waiting for its reply) or, registering, the reply. One
+// function for these steps: each function is resident, and their handling, here, is not
+// lexed for every packet (Espruino lexes all of a function's text at each call).
 const connect = (packet?: any) => {
   let current = session!;
+  // the socket connected (TCP, or the TLS handshake done): CONNECT. Here, not in the socket
+  // handler, whose text is lexed at every chunk received
+  if (packet && packet == socket)
+    return send(encodeConnect(current.clientId, current.username, current.password, current._keepAlive));
   if (packet && state == REGISTERING) {
     // the platform closes after its reply: the session ends here, the login starts from a timer
     if (packet.type == PUBLISH && /^\/ext\/reg/.test(packet.topic)) {
@@ -337,12 +341,14 @@ const connect = (packet?: any) => {
     return;
   }
   const attempt = ++generation; // a late callback of an earlier attempt is stale from here on
-  // a current attempt always has makeSession (stop() clears the timer and bumps generation)
-  try {
-    session = current = makeSession!();
-  } catch (thrown: any) {
-    return dropLink("session: " + ((thrown && thrown.message) || thrown));
-  }
+  // a current attempt always has makeSession (stop() clears the timer and bumps generation);
+  // the session made for its Wi-Fi join serves its MQTT login too (signed once per attempt)
+  if (!current)
+    try {
+      session = current = makeSession!();
+    } catch (thrown: any) {
+      return dropLink("session: " + ((thrown && thrown.message) || thrown));
+    }
   keepAlive = current._keepAlive;
   if (wifiState != WIFI_UP) {
     state = WIFI;
@@ -387,11 +393,9 @@ function onSocketEvent(this: LinkSocket, arg: any) {
     } catch (thrown: any) {
       if (from == socket) dropLink("" + ((thrown && thrown.message) || thrown));
     }
-  } else if (arg == from) {
-    // connected (TCP, or the TLS handshake done): CONNECT
-    const current = session!;
-    send(encodeConnect(current.clientId, current.username, current.password, current._keepAlive));
-  } else dropLink("socket closed"); // closed, or an error (then a close, ignored: stale)
+  } else if (arg == from)
+    connect(arg); // connected: the login's next step
+  else dropLink("socket closed"); // closed, or an error (then a close, ignored: stale)
 }
 // tear down the session (socket, reader, all timers but the watchdog's); true if it was
 // online. The reader goes too: a partial packet it holds (up to maxPacket bytes) would stay

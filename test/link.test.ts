@@ -231,6 +231,21 @@ describe("Link: session", () => {
     expect(r.link.status().state).toBe("online");
   });
 
+  it("signs once per attempt: the session made for the Wi-Fi join serves the login", () => {
+    const r = rig(undefined, { wifi: "manual" });
+    let made = 0;
+    r.link.start(() => {
+      made++;
+      return { ...SESSION, password: "PW" + made };
+    });
+    expect(made).toBe(1);
+    r.wifiCalls[0].cb(null);
+    expect(made).toBe(1);
+    const s = accept(r);
+    expect(s.packets[0].password.toString()).toBe("PW1");
+    expect(r.link.status().state).toBe("online");
+  });
+
   it("status is a plain JSON-serialisable object", () => {
     const r = rig();
     goOnline(r);
