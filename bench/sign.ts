@@ -100,7 +100,7 @@ function time(f: () => void): number {
 function onEspruino(d: Device, want: Record<string, string>) {
   const exe = process.env.ESPRUINO;
   if (!exe || !existsSync(exe)) return null;
-  const lib = ["lib/bytes.ts", "lib/crypto.ts", "lib/aliyun.ts"]
+  const lib = ["lib/bytes.ts", "lib/crypto.ts", "lib/config.ts", "lib/aliyun.ts"]
     .map((f) =>
       ts
         .transpileModule(readFileSync(f, "utf8"), {
@@ -118,7 +118,7 @@ function onEspruino(d: Device, want: Record<string, string>) {
       `
 var jsSha256 = ${SHA256_SRC};
 var C = require("crypto");
-function nat(f) { return function (s) { return E.toString(new Uint8Array(C[f](s))) } }
+function nat(f) { return function (s) { return E.toString(C[f](s)) } }
 var sha1 = nat("SHA1"), sha256 = nat("SHA256"), d = ${JSON.stringify(d)}, want = ${JSON.stringify(want)}, r = {};
 function run(m, h, n) {
   var dm = Object.assign({ signMethod: m }, d), i, j, t0, best = 1e9;
