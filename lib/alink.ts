@@ -148,7 +148,10 @@ const ONLINE = 1,
 export function Alink(productKey: string, deviceName: string): Alink {
   // the host, used by every post and reply, in this scope (a global is found by a walk of the
   // root scope's names, docs/ESPRUINO.md §7); the rest, used rarely, stays global
-  const host = sharedHost;
+  const host = sharedHost,
+    // the one topic kept: a post's, built once (5 JsVars on the ESP32, for no concatenation per
+    // post); the others are built where used
+    postTopic = "/sys/" + productKey + "/" + deviceName + "/thing/event/property/post";
   // RAM: no topic kept, each is built where used (the "/sys/{productKey}/{deviceName}/thing/"
   // prefix kept in this scope cost 5 JsVars on the ESP32; its concatenation costs a post
   // little); rare work (services, RRPC, NTP replies, the log switch) is in request()
@@ -233,7 +236,9 @@ export function Alink(productKey: string, deviceName: string): Alink {
     const id = "" + ((alink._lastId % 4294967295) + 1);
     // first: a post the host cannot send (too big) throws before the id is used
     host.publish(
-      "/sys/" + productKey + "/" + deviceName + "/thing/event/" + identifier + "/post",
+      identifier === "property"
+        ? postTopic
+        : "/sys/" + productKey + "/" + deviceName + "/thing/event/" + identifier + "/post",
       json({ id: id, version: "1.0", params: params, method: "thing.event." + identifier + ".post" }),
       1,
     );
