@@ -135,12 +135,13 @@ export const ota: Ota = {
       const done = (failure: [number, string] | null) => {
         if (failure) return fail(failure[0], failure[1]);
         const stored = storage.read(file);
-        const crypto = cryptoKit();
-        // native SHA256: undefined when out of memory, then an empty digest, a mismatch
+        // our MD5 and hex (lib/crypto.ts); the native SHA256 gives undefined when out of memory:
+        // then an empty digest, a mismatch
+        const jsCrypto = cryptoKit();
         if (
           !stored ||
           stored.length != size ||
-          crypto._hex(method == "md5" ? crypto._md5(stored) : E.toString(require("crypto").SHA256(stored) || "")) !=
+          jsCrypto._hex(method == "md5" ? jsCrypto._md5(stored) : E.toString(require("crypto").SHA256(stored) || "")) !=
             sign
         ) {
           storage.erase(file);

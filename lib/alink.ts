@@ -148,13 +148,11 @@ const ONLINE = 1,
 export function Alink(productKey: string, deviceName: string): Alink {
   // the host, used by every post and reply, in this scope (a global is found by a walk of the
   // root scope's names, docs/ESPRUINO.md §7); the rest, used rarely, stays global
+  // Topics: one is kept, a post's, built once (5 JsVars on the ESP32, for six concatenations
+  // less per post); the others are built where they are used. Rare work (services, RRPC, NTP
+  // replies, the log switch) is in request().
   const host = sharedHost,
-    // the one topic kept: a post's, built once (5 JsVars on the ESP32, for no concatenation per
-    // post); the others are built where used
     postTopic = "/sys/" + productKey + "/" + deviceName + "/thing/event/property/post";
-  // RAM: no topic kept, each is built where used (the "/sys/{productKey}/{deviceName}/thing/"
-  // prefix kept in this scope cost 5 JsVars on the ESP32; its concatenation costs a post
-  // little); rare work (services, RRPC, NTP replies, the log switch) is in request()
   const alink = {} as Alink;
   // pendingIds: the last 32 posted ids (bounded: replies may never come). Twice board.json's
   // queueLength: the posts queued for a PUBACK plus those acknowledged and awaiting their

@@ -271,7 +271,8 @@ const callUser = (fn: Function | null, topic?: string, payload?: string) => {
 // function for these steps: each function is resident, and their handling, here, is not
 // lexed for every packet (Espruino lexes all of a function's text at each call).
 const connect = (arrived?: any) => {
-  let current = session!;
+  // the attempt's session: none yet at a new attempt (made below), set at every other step
+  let current = session as Session;
   // the socket connected (TCP, or the TLS handshake done): CONNECT. Here, not in the socket
   // handler, whose text is lexed at every chunk received
   // (INLINE: the encoder is used only here; as a function of its own it would be resident.
