@@ -69,6 +69,8 @@ export async function compareCpu(rounds: number, firmware = "dist/firmware.js", 
   const dir = mkdtempSync(join(tmpdir(), "anchor-")),
     file = join(dir, "anchor.js");
   writeFileSync(file, glue, "latin1");
+  // ms of CPU, or with BENCH_CALLGRIND=1 instructions (then one round is enough: they repeat)
+  const perPost = (figures: RamFigures) => figures.instructionsPerPost ?? figures.cpuMsPerPost ?? NaN;
   const summary = (values: number[]) => {
     const sorted = values.filter((v) => v > 0).sort((a, b) => a - b);
     return sorted.length
@@ -81,8 +83,8 @@ export async function compareCpu(rounds: number, firmware = "dist/firmware.js", 
       const moduleRuns: number[] = [],
         firmwareRuns: number[] = [];
       for (let round = 0; round < rounds; round++) {
-        moduleRuns.push((await measureRam(espruino, file, "storage")).cpuMsPerPost ?? NaN);
-        firmwareRuns.push((await measureRam(espruino, firmware, "storage")).cpuMsPerPost ?? NaN);
+        moduleRuns.push(perPost(await measureRam(espruino, file, "storage")));
+        firmwareRuns.push(perPost(await measureRam(espruino, firmware, "storage")));
       }
       out["MQTT module QoS 0 publish, " + name] = summary(moduleRuns);
       out["firmware iot.post (QoS 1), " + name] = summary(firmwareRuns);
@@ -98,7 +100,11 @@ export async function compareCpu(rounds: number, firmware = "dist/firmware.js", 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, ""))) {
   const at = process.argv.indexOf("--rounds");
   if (at > 0) {
-    console.log("interpreter CPU ms per post (a post, its acknowledgement and its reply), booted from Storage:");
+    console.log(
+      "interpreter " +
+        (process.env.BENCH_CALLGRIND == "1" ? "instructions" : "CPU ms") +
+        " per post (a post, its acknowledgement and its reply), booted from Storage:",
+    );
     console.table(await compareCpu(+process.argv[at + 1] || 5));
   } else {
     const figures = await measureAnchor();

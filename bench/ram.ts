@@ -7,7 +7,12 @@
 //   postsPerSec: iot.post over 10 s with up to 8 posts awaiting their post_reply;
 //   cpuMsPerPost: the interpreter's CPU time over those 10 s per post (a post, its PUBACK
 //   and its post_reply), steadier than the rate when other work shares the machine.
-import { rmSync, existsSync, readFileSync } from "node:fs";
+//   instructionsPerPost (BENCH_CALLGRIND=1, valgrind installed): the interpreter's instructions
+//   per post over 200 posts instead, counted by callgrind: repeatable to a fraction of a percent.
+import { execFileSync } from "node:child_process";
+import { rmSync, existsSync, readFileSync, mkdtempSync, writeFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startEmulator } from "../tools/emulator/index";
 import { startDevice, randomName } from "../tools/real-interpreter/run";
 
@@ -20,6 +25,9 @@ export interface RamFigures {
   // the interpreter's CPU time (user + system, from /proc) per post during the rate run: less
   // sensitive than postsPerSec to other work on the machine (the emulator runs beside it)
   cpuMsPerPost?: number;
+  // with BENCH_CALLGRIND=1: the interpreter's instructions per post over the rate run, counted
+  // by valgrind's callgrind (the same count run after run, whatever else the machine does)
+  instructionsPerPost?: number;
   harness?: number;
   error?: string;
   /** with `marks`: every `@@mark` the firmware printed while booting, and the raw usage online */
@@ -39,10 +47,10 @@ iot.on("reply",function(id){
 if(phase=="posts"&&id==want){n++;setTimeout(next,0)}
 else if(phase=="rate"&&inFlight[id]){delete inFlight[id];left--;setTimeout(fill,0)}});
 function next(){if(n>=PLAN.posts){phase="sets";later(function(){__out("posts",{mem:mem()})});return}want=iot.post({Seq:n,Temp:20+n%10/2})}
-iot.on("set",function(){if(++sets==PLAN.sets)later(function(){__out("sets",{mem:mem()});phase="rate";t0=__rt();fill()})});
+iot.on("set",function(){if(++sets==PLAN.sets)later(function(){__out("sets",{mem:mem()});setTimeout(function(){phase="rate";t0=__rt();fill()},PLAN.pause|0)})});
 function fill(){
 if(phase!="rate")return;
-if(__rt()-t0>=PLAN.rateSec||!PLAN.rateSec){if(!left){phase="done";__out("rate",{n:count,s:__rt()-t0})}return}
+if(PLAN.count?count>=PLAN.count:__rt()-t0>=PLAN.rateSec||!PLAN.rateSec){if(!left){phase="done";__out("rate",{n:count,s:__rt()-t0})}return}
 while(left<8){inFlight[iot.post({Seq:count++,Temp:21.5})]=1;left++}}
 setTimeout(function(){__out("load",{mem:mem()})},1);
 })(%SETUP%,%PLAN%);
@@ -89,16 +97,27 @@ export async function measureRam(
     r.load = (await first.wait("load", 10000, true)).mem.usage;
     await first.wait("online", 15000, true);
     await first.kill();
-    // 2. boot from the saved config, as a board does after a reset
+    // 2. boot from the saved config, as a board does after a reset; with BENCH_CALLGRIND=1
+    // under callgrind, instrumenting only the rate run (a wrapper script: exec keeps the pid)
+    let counted = "";
+    if (process.env.BENCH_CALLGRIND == "1" && rateSec) {
+      counted = mkdtempSync(join(tmpdir(), "callgrind-"));
+      writeFileSync(
+        join(counted, "espruino"),
+        `#!/bin/sh\nexec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=${counted}/out "${espruino}" "$@"\n`,
+        { mode: 0o755 },
+      );
+    }
     const d = startDevice({
-      espruino,
+      espruino: counted ? join(counted, "espruino") : espruino,
       firmware,
       boot,
       dir: first.dir,
       postlude: BENCH_POSTLUDE,
       setup: null,
-      plan: { posts: 100, sets: 20, rateSec },
-      timeoutMs: 60000,
+      // counted: a fixed number of posts, after a pause in which instrumentation is turned on
+      plan: counted ? { posts: 100, sets: 20, rateSec, count: 200, pause: 2000 } : { posts: 100, sets: 20, rateSec },
+      timeoutMs: counted ? 300000 : 60000,
     });
     runs.push(d);
     d.markers.on("line", (l) => log(l));
@@ -116,9 +135,23 @@ export async function measureRam(
     r.sets = (await d.wait("sets", 10000, true)).mem;
     // the rate phase starts as "sets" is printed: the interpreter's CPU time from here
     const cpuAtStart = cpuMs(d.proc.pid);
-    const rate = await d.wait("rate", 30000, true);
-    r.postsPerSec = rateSec ? Math.round(rate.n / rate.s) : undefined;
-    if (rateSec && rate.n) r.cpuMsPerPost = +((cpuMs(d.proc.pid) - cpuAtStart) / rate.n).toFixed(2);
+    if (counted) execFileSync("callgrind_control", ["-i", "on", String(d.proc.pid)], { stdio: "ignore" });
+    const rate = await d.wait("rate", counted ? 120000 : 30000, true);
+    if (counted) {
+      // a dump of the counts since instrumentation started: its "totals:" line, instructions
+      execFileSync("callgrind_control", ["-d", String(d.proc.pid)], { stdio: "ignore" });
+      const dump = readdirSync(counted).find((f) => f.startsWith("out."));
+      const totals = dump && /^(?:totals|summary): (\d+)/m.exec(readFileSync(join(counted, dump), "latin1"));
+      if (totals && rate.n) r.instructionsPerPost = Math.round(+totals[1] / rate.n);
+      // BENCH_CALLGRIND_OUT=<dir>: keep the dump there, for callgrind_annotate (which C functions)
+      if (dump && process.env.BENCH_CALLGRIND_OUT)
+        writeFileSync(
+          join(process.env.BENCH_CALLGRIND_OUT, "callgrind." + firmware.replace(/^.*\//, "") + "." + d.proc.pid),
+          readFileSync(join(counted, dump)),
+        );
+      rmSync(counted, { recursive: true, force: true });
+    } else r.postsPerSec = rateSec ? Math.round(rate.n / rate.s) : undefined;
+    if (rateSec && rate.n && !counted) r.cpuMsPerPost = +((cpuMs(d.proc.pid) - cpuAtStart) / rate.n).toFixed(2);
     const c = startDevice({
       espruino,
       code: CONTROL,

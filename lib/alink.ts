@@ -28,7 +28,14 @@ export function json(value: any): string {
     try {
       text = JSON.stringify(value);
     } catch (ignored) {}
-    if (text && !/[^ -~]|\\|null|\.\.\./.test(text)) return text;
+    if (
+      text &&
+      text.indexOf("\\") < 0 &&
+      text.indexOf("null") < 0 &&
+      text.indexOf("...") < 0 &&
+      (JSON.stringify("\x80").length > 3 || !/[^ -~]/.test(text))
+    )
+      return text;
   }
   return exactJson(value, 0);
 }

@@ -60,8 +60,9 @@ export function encodeConnect(clientId: string, username: string, password: stri
   );
 }
 
-/** PUBLISH; payload is a byte string; id and dup are ignored for QoS 0; throws if the
- * whole packet is over maxPacket bytes. */
+/** PUBLISH; topic and payload are byte strings, written as they are (the device's topics are
+ * ASCII, built from its validated productKey and deviceName, or bytes of a received topic);
+ * id and dup are ignored for QoS 0; throws if the whole packet is over maxPacket bytes. */
 export function encodePublish(
   topic: string,
   payload: string,
@@ -70,9 +71,12 @@ export function encodePublish(
   dup: boolean,
   maxPacket: number,
 ): string {
+  // not stringField(): its test for non-ASCII text is a regex, and Espruino's regex engine
+  // costs several thousand instructions per char (bench/ram.ts, BENCH_CALLGRIND=1: 5 % of a post)
+  if (topic.length > 65535) throw Error("mqtt: field over 65535 bytes");
   return packet(
     qos ? (dup ? 58 : 50) : 48,
-    stringField(topic) + (qos ? chr(id >> 8, id & 255) : "") + payload,
+    chr(topic.length >> 8, topic.length & 255) + topic + (qos ? chr(id >> 8, id & 255) : "") + payload,
     maxPacket,
   );
 }
@@ -91,24 +95,27 @@ export const encodeDisconnect = () => "\xe0\0";
 
 // The body of a PUBLISH (QoS 0 or 1: the reader refuses QoS 2) and of the other packets a
 // client receives, one function each (a PUBACK, the most common, never lexes the PUBLISH code:
-// Espruino lexes all of a function's text at each call). Malformed: "mqtt: bad packet, type N".
-function decodePublish(header: number, body: string, remainingLength: number): Packet {
+// Espruino lexes all of a function's text at each call). The body is the packet's own copy
+// (its length the remaining length: no parameter for it, each parameter of a resident function
+// costs a JsVar). Malformed: "mqtt: bad packet, type N".
+function decodePublish(header: number, body: string): Packet {
   const topicEnd = ((body.charCodeAt(0) << 8) | body.charCodeAt(1)) + 2,
     qos = (header >> 1) & 1,
     payloadStart = topicEnd + 2 * qos; // after the packet id
-  if (payloadStart > remainingLength) throw Error("mqtt: bad packet, type " + PUBLISH);
+  if (payloadStart > body.length) throw Error("mqtt: bad packet, type " + PUBLISH);
   return {
     type: PUBLISH,
     topic: body.slice(2, topicEnd),
-    payload: body.slice(payloadStart, remainingLength),
+    payload: body.slice(payloadStart),
     qos: qos,
     id: qos && (body.charCodeAt(topicEnd) << 8) | body.charCodeAt(topicEnd + 1),
     dup: (header & 8) > 0,
     retain: (header & 1) > 0,
   };
 }
-function decodeAck(type: number, body: string, remainingLength: number): Packet {
+function decodeAck(type: number, body: string): Packet {
   let position: number, code: number;
+  const remainingLength = body.length;
   // CONNACK: acknowledge flags 0 or 1 (bits 7-1 reserved); SUBACK: return codes 0, 1, 2 or 128
   let malformed: any =
     type == SUBACK
@@ -144,15 +151,22 @@ export interface MqttReader {
 
 /** Reads a chunk of socket data (any size): onPacket gets every whole packet, and the reader
  * (a caller with several can tell which one it came from). A packet over
- * _maxPacket bytes (whole packet) or malformed input throws "mqtt: …" and resets the reader. */
+ * _maxPacket bytes (whole packet) or malformed input throws "mqtt: …" and resets the reader.
+ * A throwing onPacket loses nothing: the rest is kept for the next call. */
 export function readPackets(
   reader: MqttReader,
   chunk: string,
   onPacket: (packet: Packet, reader: MqttReader) => void,
 ): void {
-  let buffer = (reader._buffer || "") + chunk,
+  // The chunk is read where it is, at an offset: a chunk often holds several packets (a
+  // PUBACK and a reply per post), and cutting the rest off after each one would copy it
+  // again for each (measured: most of a post's CPU in string copies with 8 posts in flight).
+  // Only what is left over, a partial packet, is kept.
+  let buffer = reader._buffer ? reader._buffer + chunk : chunk,
     header = reader._header,
     remainingLength = reader._remainingLength!,
+    // where the next packet starts in buffer (once its fixed header is read: its body)
+    offset = 0,
     // decoding the remaining length (MQTT 3.1.1 §2.2.3)
     position: number,
     multiplier: number,
@@ -164,8 +178,8 @@ export function readPackets(
   reader._header = 0;
   for (;;) {
     if (!header) {
-      if (!buffer) return;
-      header = buffer.charCodeAt(0);
+      if (offset >= buffer.length) return;
+      header = buffer.charCodeAt(offset);
       // accepted: PUBLISH QoS 0/1; CONNACK, PUBACK, SUBACK, UNSUBACK, PINGRESP with flags 0.
       // 10772 has bits 2, 4, 9, 11, 13 set: the types a client accepts with flags 0.
       if (header >> 4 == PUBLISH ? header & 4 : header & 15 || !((10772 >> (header >> 4)) & 1))
@@ -175,36 +189,40 @@ export function readPackets(
       multiplier = 1;
       do {
         if (position > 4) throw Error("mqtt: bad remaining length");
-        if (position >= buffer.length) {
-          reader._buffer = buffer;
+        if (offset + position >= buffer.length) {
+          reader._buffer = buffer.slice(offset);
           return;
         } // wait for the rest of the header
-        encodedByte = buffer.charCodeAt(position++);
+        encodedByte = buffer.charCodeAt(offset + position++);
         remainingLength += (encodedByte & 127) * multiplier;
         multiplier *= 128;
       } while (encodedByte > 127);
       // position is the fixed header's length now
       if (position + remainingLength > reader._maxPacket)
         throw Error("mqtt: packet over " + reader._maxPacket + " bytes");
-      buffer = buffer.slice(position);
+      offset += position;
     }
-    if (buffer.length < remainingLength) {
-      reader._buffer = buffer;
+    if (buffer.length - offset < remainingLength) {
+      reader._buffer = buffer.slice(offset);
       reader._header = header;
       reader._remainingLength = remainingLength;
       return;
     }
     // a well-formed PUBACK, the most common packet, is decoded here (decodeAck is longer)
     packet =
-      header >> 4 == PUBLISH
-        ? decodePublish(header, buffer, remainingLength)
-        : header == 64 && remainingLength == 2
-          ? { type: PUBACK, id: (buffer.charCodeAt(0) << 8) | buffer.charCodeAt(1) }
-          : decodeAck(header >> 4, buffer, remainingLength);
-    // store the state before the callback, so a throwing onPacket loses nothing
-    reader._buffer = buffer = buffer.slice(remainingLength);
+      header == 64 && remainingLength == 2
+        ? { type: PUBACK, id: (buffer.charCodeAt(offset) << 8) | buffer.charCodeAt(offset + 1) }
+        : header >> 4 == PUBLISH
+          ? decodePublish(header, buffer.substr(offset, remainingLength))
+          : decodeAck(header >> 4, buffer.substr(offset, remainingLength));
+    offset += remainingLength;
     header = 0;
-    onPacket(packet, reader);
-    reader._buffer = undefined;
+    try {
+      onPacket(packet, reader);
+    } catch (thrown) {
+      // kept for the next call; a reader the callback has filled since keeps its own
+      if (!reader._buffer) reader._buffer = buffer.slice(offset);
+      throw thrown;
+    }
   }
 }
