@@ -163,6 +163,8 @@ export function readPackets(
   // again for each (measured: most of a post's CPU in string copies with 8 posts in flight).
   // Only what is left over, a partial packet, is kept.
   let buffer = reader._buffer ? reader._buffer + chunk : chunk,
+    // its length, read once: Espruino counts a string's length block by block at each .length
+    size = buffer.length,
     header = reader._header,
     remainingLength = reader._remainingLength!,
     // where the next packet starts in buffer (once its fixed header is read: its body)
@@ -178,7 +180,7 @@ export function readPackets(
   reader._header = 0;
   for (;;) {
     if (!header) {
-      if (offset >= buffer.length) return;
+      if (offset >= size) return;
       header = buffer.charCodeAt(offset);
       // accepted: PUBLISH QoS 0/1; CONNACK, PUBACK, SUBACK, UNSUBACK, PINGRESP with flags 0.
       // 10772 has bits 2, 4, 9, 11, 13 set: the types a client accepts with flags 0.
@@ -189,7 +191,7 @@ export function readPackets(
       multiplier = 1;
       do {
         if (position > 4) throw Error("mqtt: bad remaining length");
-        if (offset + position >= buffer.length) {
+        if (offset + position >= size) {
           reader._buffer = buffer.slice(offset);
           return;
         } // wait for the rest of the header
@@ -202,7 +204,7 @@ export function readPackets(
         throw Error("mqtt: packet over " + reader._maxPacket + " bytes");
       offset += position;
     }
-    if (buffer.length - offset < remainingLength) {
+    if (size - offset < remainingLength) {
       reader._buffer = buffer.slice(offset);
       reader._header = header;
       reader._remainingLength = remainingLength;

@@ -818,20 +818,28 @@ describe("Link: QoS 1 queue", () => {
     expect(r.link.status()).toMatchObject({ queue: 3, dropped: 6 });
   });
 
-  it("packet ids run 1..65535, wrap without 0 and skip ids still queued", () => {
+  it("packet ids run 1..65535, wrap without 0; an id come round to a message still queued drops that message", () => {
     const r = rig({ queueLength: 8 });
     const s = goOnline(r);
     const ids = () => s.packets.filter((p: any) => p.cmd == "publish").map((p: any) => p.messageId);
-    (r.link as any)._id = 65533; // white box: jump to the end of the range
+    (r.link as any)._id = 65533; // white box: jump ahead (as if 65533 posts had been acknowledged)
     r.link.publish("/i", "a", 1);
     r.link.publish("/i", "b", 1);
     r.link.publish("/i", "c", 1);
     expect(ids()).toEqual([65534, 65535, 1]);
     s.send({ cmd: "puback", messageId: 65535 });
+    expect(r.link.status()).toMatchObject({ queue: 2, dropped: 0 });
+    // 65532 more ids, all acknowledged, while a (65534) and c (1) stay unacknowledged
     (r.link as any)._id = 65533;
-    r.link.publish("/i", "d", 1); // 65534 still queued → 65535
-    r.link.publish("/i", "e", 1); // 1 still queued → 2
-    expect(ids().slice(3)).toEqual([65535, 2]);
+    r.link.publish("/i", "d", 1); // 65534: a is dropped, d takes its id
+    expect(r.link.status()).toMatchObject({ queue: 2, dropped: 1 });
+    r.link.publish("/i", "e", 1); // 65535: free
+    r.link.publish("/i", "f", 1); // 1: c is dropped
+    expect(ids().slice(3)).toEqual([65534, 65535, 1]);
+    expect(r.link.status()).toMatchObject({ queue: 3, dropped: 2 });
+    // no two queued messages share an id: each PUBACK clears its own
+    for (const id of [65534, 65535, 1]) s.send({ cmd: "puback", messageId: id });
+    expect(r.link.status()).toMatchObject({ queue: 0, dropped: 2 });
   });
 });
 
