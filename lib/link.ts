@@ -208,7 +208,7 @@ let env: LinkEnv,
 const armTimer = (slot: number, fn?: (() => void) | string | number, ms?: number) => {
   actions[slot] = fn;
   if (fn) {
-    const at = Math.round(env._uptime() * 1000) + ms!;
+    const at = env._uptime() * 1000 + ms!;
     deadlines[slot] = at;
     if (timer == null || at < timerAt) {
       if (timer != null) env.clear(timer);
@@ -220,7 +220,7 @@ const armTimer = (slot: number, fn?: (() => void) | string | number, ms?: number
 // The timer fires: what is due runs, in slot order (a drop clears the other slots of the
 // session), then the timer is set for the earliest deadline left.
 const tick = () => {
-  const now = Math.round(env._uptime() * 1000);
+  const now = env._uptime() * 1000;
   let slot: number,
     fn: any,
     next = -1;
