@@ -208,6 +208,9 @@ let env: LinkEnv,
 const armTimer = (slot: number, fn?: (() => void) | string | number, ms?: number) => {
   actions[slot] = fn;
   if (fn) {
+    // ms of uptime as they come, fractions too (Math.round would cost a walk of the root scope's
+    // names to find Math, twice per post: 1 % of its CPU; on the 64-bit build a fraction takes a
+    // JsVar more than a whole number, 3 in all, on the ESP32's layout none)
     const at = env._uptime() * 1000 + ms!;
     deadlines[slot] = at;
     if (timer == null || at < timerAt) {
