@@ -205,13 +205,16 @@ let env: LinkEnv,
 // fn: a function to run, the reason of a drop (a literal: no closure made per deadline;
 // a closure made in connect() or send() would keep that call's scope while it waits), or FEED.
 // (Re)arms the deadline of slot, or just clears it (no fn).
+// (`at` declared at the top of the function: a let or const inside a block makes Espruino
+// create a scope object for that block at each run, docs/ESPRUINO.md §9)
 const armTimer = (slot: number, fn?: (() => void) | string | number, ms?: number) => {
+  let at: number;
   actions[slot] = fn;
   if (fn) {
     // ms of uptime as they come, fractions too (Math.round would cost a walk of the root scope's
     // names to find Math, twice per post: 1 % of its CPU; on the 64-bit build a fraction takes a
     // JsVar more than a whole number, 3 in all, on the ESP32's layout none)
-    const at = env._uptime() * 1000 + ms!;
+    at = env._uptime() * 1000 + ms!;
     deadlines[slot] = at;
     if (timer == null || at < timerAt) {
       if (timer != null) env.clear(timer);
@@ -473,6 +476,7 @@ const send = (bytes?: string) => {
 // while its chunk was read) is ignored. (No closure made per chunk to tell it: CPU.)
 const onPacket = (packet: any, from: MqttReader) => {
   const type = packet.type;
+  let index: number; // here, not in the loop: a let in a block costs a scope object per run
   if (from != reader) return;
   // the CONNACK, and any packet while registering, are steps of the (re)connect
   if ((type == CONNACK && state == CONNECTING) || state == REGISTERING) return connect(packet);
@@ -482,7 +486,7 @@ const onPacket = (packet: any, from: MqttReader) => {
   }
   // in place, no new array; acknowledgements mostly come in order: the first item matches
   if (type == PUBACK)
-    for (let index = 0; index < queue.length; index++)
+    for (index = 0; index < queue.length; index++)
       if (queue[index]._id == packet.id) {
         queue.splice(index, 1);
         break;
