@@ -1,11 +1,12 @@
-// The reference for issue 15: Espruino's own MQTT module (EspruinoDocs modules/MQTT.js, not
-// part of this repo: ANCHOR_MQTT_JS=<path>) with the least glue that puts a device on the
-// platform (Wi-Fi, the Alibaba password signed with HMAC-SHA256 over native SHA256, the
-// property set and post reply topics, a reconnect after a drop), measured exactly as the
-// firmware is by bench/ram.ts: installed in Storage, booted through the same OTA loader
-// (the glue as fw.a, the module as the Storage file "MQTT" that require() reads), online
-// over TCP to the emulator. It posts at QoS 0, as that module's users do, and has none of
-// the firmware's features (no QoS 1 queue, ping timeout, backoff, TLS, OTA, services, logs).
+// The reference for issue 15: Espruino's own MQTT module (EspruinoDocs modules/MQTT.js,
+// minified as the Web IDE installs it; not part of this repo: ANCHOR_MQTT_JS=<path>) with the
+// least glue that puts a device on the platform (Wi-Fi, the Alibaba password signed with
+// HMAC-SHA256 over native SHA256, the property set and post reply topics, a reconnect after a
+// drop), measured exactly as the firmware is by bench/ram.ts: installed in Storage, booted
+// through the same OTA loader (the glue as fw.a, the module as the Storage file "MQTT" that
+// require() reads), online over TCP to the emulator. It posts at QoS 0, as that module's users
+// do, and has none of the firmware's features (no QoS 1 queue, ping timeout, backoff, TLS, OTA,
+// services, logs).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +39,21 @@ setup:function(c){S.writeJSON("anchor.cfg",c);config=c;start(c)}};
 if(config)start(config);
 })();`;
 
+// The module as a board gets it: the Web IDE installs the minified module that espruino.com
+// serves (modules/MQTT.min.js, minified by EspruinoDocs' build; EspruinoDocs Modules.md:
+// "the Web IDE tries to load minified versions first"). The file from EspruinoDocs is
+// minified here with terser, to the same effect: unminified, the interpreter would scan its
+// comments and whitespace from flash at every call (about 50 % more CPU per post, measured), and its
+// long local names cost JsVars on the ESP32's layout (29 more online). ANCHOR_UNMINIFIED=1
+// installs the file as it is.
+async function moduleText(path: string): Promise<string> {
+  const text = readFileSync(path, "latin1");
+  if (process.env.ANCHOR_UNMINIFIED == "1") return text;
+  const { minify } = await import("terser");
+  const minified = await minify(text, { ecma: 5, format: { ascii_only: true, comments: false } });
+  return minified.code || text;
+}
+
 /** The anchor's figures per interpreter build, or why there are none. */
 export async function measureAnchor(
   path = process.env.ANCHOR_MQTT_JS,
@@ -47,7 +63,8 @@ export async function measureAnchor(
       skipped:
         "set ANCHOR_MQTT_JS=<path to EspruinoDocs modules/MQTT.js> to measure Espruino's MQTT module side by side",
     };
-  const glue = GLUE.replace("%MODULE%", () => JSON.stringify(readFileSync(path, "latin1")));
+  const module = await moduleText(path),
+    glue = GLUE.replace("%MODULE%", () => JSON.stringify(module));
   const dir = mkdtempSync(join(tmpdir(), "anchor-")),
     file = join(dir, "anchor.js");
   writeFileSync(file, glue, "latin1");
@@ -65,7 +82,8 @@ export async function measureAnchor(
  * alternating runs share it. Returns per build: median, min and max ms per post of each. */
 export async function compareCpu(rounds: number, firmware = "dist/firmware.js", path = process.env.ANCHOR_MQTT_JS) {
   if (!path) return { skipped: "set ANCHOR_MQTT_JS" };
-  const glue = GLUE.replace("%MODULE%", () => JSON.stringify(readFileSync(path, "latin1")));
+  const module = await moduleText(path),
+    glue = GLUE.replace("%MODULE%", () => JSON.stringify(module));
   const dir = mkdtempSync(join(tmpdir(), "anchor-")),
     file = join(dir, "anchor.js");
   writeFileSync(file, glue, "latin1");
