@@ -39,7 +39,7 @@ function time(name, n, fn) {
   out.push(name + ": " + best.toFixed(2) + " ms");
 }
 var sent = 0, timers = { set: function () { return 1 }, clear: function () {} };
-var host = { publish: function (t, p, q) { sent += encodePublish(t, p, q, 1, false, 65536).length }, error: function () {} };
+var host = { publish: function (t, p, q) { sent += encodePublish(t, p, q, 1, 65536).length }, error: function () {} };
 var a = Alink(host, timers, "a1X2bEnP82z", "example1", function () { return 0 }, function () {});
 [["small", small], ["medium", medium], ["non-ASCII", uni]].forEach(function (c) {
   var v = c[1], msg = { id: "1", version: "1.0", params: v, method: "thing.event.property.post" }, p = json(msg);
@@ -48,13 +48,13 @@ var a = Alink(host, timers, "a1X2bEnP82z", "example1", function () { return 0 },
   // p as UTF-8 bytes, as every string is on an ESP32: the validation path
   var pb = utf8(p);
   time(c[0] + " utf8(UTF-8 bytes)", 20, function () { utf8(pb) });
-  time(c[0] + " encodePublish", 20, function () { encodePublish(topic, p, 1, 1, false, 65536) });
+  time(c[0] + " encodePublish", 20, function () { encodePublish(topic, p, 1, 1, 65536) });
   time(c[0] + " Alink.post (json+publish)", 20, function () { a.post(v) });
   out.push(c[0] + " payload bytes: " + p.length);
 });
 // the way back: a post_reply (decoded from its PUBLISH bytes, then handled by Alink) and a PUBACK
 var replyTopic = "/sys/a1X2bEnP82z/example1/thing/event/property/post_reply";
-var replyBytes = encodePublish(replyTopic, '{"code":200,"data":{},"id":"1","message":"success","method":"thing.event.property.post","version":"1.0"}', 0, 0, false, 65536);
+var replyBytes = encodePublish(replyTopic, '{"code":200,"data":{},"id":"1","message":"success","method":"thing.event.property.post","version":"1.0"}', 0, 0, 65536);
 var reader = new MqttReader(65536), got = 0;
 time("MqttReader.push post_reply PUBLISH", 20, function () { reader.push(replyBytes, function () { got++ }) });
 time("MqttReader.push PUBACK", 20, function () { reader.push("\x40\x02\x00\x01", function () { got++ }) });

@@ -124,8 +124,8 @@ async function main() {
     const payload = "x".repeat(size);
     const topic = "/sys/a1X2bEnP82z/example1/thing/event/property/post";
     const max = 64 * 1024;
-    const bytes = encodePublish(topic, payload, 1, 7, false, max);
-    const enc = rate(() => encodePublish(topic, payload, 1, 7, false, max));
+    const bytes = encodePublish(topic, payload, 1, 7, max);
+    const enc = rate(() => encodePublish(topic, payload, 1, 7, max));
     const reader: MqttReader = { _maxPacket: max };
     let got = 0;
     const dec = rate(() => readPackets(reader, bytes, () => got++));

@@ -51,10 +51,11 @@ let deps: IotDeps,
   // listeners per event, plain arrays (Espruino's .on/emit add visible "#on..." keys and deliver
   // async), each created by its first iot.on(): empty resident arrays cost RAM
   listeners: any,
-  // config: the valid stored one (null: none); sequence: its n; slot: the file holding it
-  config: any,
+  // The config is the valid stored one, read from its file where it is used and not kept: held
+  // online, its object would cost about 27 JsVars on the ESP32 (bench/ram.ts). slot: the file
+  // holding it, "iot.cfg" + slot (undefined: no config); sequence: its record's n
   sequence: number,
-  slot: number,
+  slot: number | undefined,
   alink: any,
   // lastPostId: carried from one Alink to the next, so ids never repeat after setup/start/clear
   lastPostId: number,
@@ -84,7 +85,7 @@ const emit = (event: string, first?: any, second?: any, third?: any): any => {
 // the current Alink; throws with the setup hint when not configured (at boot, after why the
 // stored config was rejected). Literals, not resident strings.
 const configuredAlink = (whyBad?: string): any => {
-  if (!config)
+  if (slot == null)
     throw Error(
       (whyBad ? "iot: stored config bad (" + whyBad + ")" : "iot: not configured") +
         '; run iot.setup({ssid:"..",password:"..",productKey:"..",deviceName:"..",deviceSecret:".."})',
@@ -97,7 +98,7 @@ const configuredAlink = (whyBad?: string): any => {
 // token becomes the stored identity (as iot.setup would store it), and the login with it
 // starts at once; it is never logged.
 const makeSession = (): Session => {
-  const current = config,
+  const current = deps._storage.readJSON("iot.cfg" + slot, true).c,
     // {host, port, clientId, username, password (MQTT)}, completed into a Session
     session = deps._creds(current);
   Object.assign(session, {
@@ -164,7 +165,10 @@ const onLinkChange = () => {
   }
   const attempts = status.reconnects - downCount;
   // confirms a trial, reports a rollback, informs the versions
-  if (deps._ota) deps._ota._message("/ota/device/upgrade/" + config.productKey + "/" + config.deviceName);
+  if (deps._ota) {
+    const current = deps._storage.readJSON("iot.cfg" + slot, true).c;
+    deps._ota._message("/ota/device/upgrade/" + current.productKey + "/" + current.deviceName);
+  }
   deps._log("iot: online");
   if (alink) alink.setOnline(true);
   if (downReason || attempts)
@@ -189,8 +193,8 @@ const iot: any = {
   // given here as `setup: setup` would have two names, one JsVar more
   setup(patch: any) {
     // the save, inline (a function of its own would be resident)
-    const merged = configKit()._merge(config, patch),
-      newSlot = slot ^ 1,
+    const merged = configKit()._merge(slot == null ? null : deps._storage.readJSON("iot.cfg" + slot, true).c, patch),
+      newSlot = slot! ^ 1,
       file = "iot.cfg" + newSlot,
       record = { n: sequence + 1, c: merged };
     let verified = false;
@@ -202,22 +206,22 @@ const iot: any = {
       deps._storage.erase(file);
       throw Error("iot: Storage write failed");
     }
-    deps._storage.erase("iot.cfg" + slot);
+    if (slot != null) deps._storage.erase("iot.cfg" + slot);
     slot = newSlot;
     sequence++;
-    config = merged;
     iot.start();
   },
   // (re)starts the link, the Alink and the config's Telnet and log level
   start() {
     configuredAlink();
-    deps._telnet(!!config.telnet);
-    deps._logs._level = "DEBUG,INFO,WARN,ERROR".split(",").indexOf(config.logLevel || "WARN"); // lib/logs.ts's levels
+    const current = deps._storage.readJSON("iot.cfg" + slot, true).c;
+    deps._telnet(!!current.telnet);
+    deps._logs._level = "DEBUG,INFO,WARN,ERROR".split(",").indexOf(current.logLevel || "WARN"); // lib/logs.ts's levels
     // stopped first: the link's next attempt would read the new config (makeSession), so the
     // old session must not go on if the check throws (only out of memory: the config is valid)
     iot.stop();
     makeSession(); // a config the signer refuses throws here, to the caller
-    alink = deps._alink(config.productKey, config.deviceName);
+    alink = deps._alink(current.productKey, current.deviceName);
     alink._lastId = lastPostId;
     alink.on = emit;
     deps._link.start(makeSession);
@@ -230,18 +234,22 @@ const iot: any = {
     }
   },
   show() {
-    deps._log(config ? JSON.stringify(configKit()._mask(config)) : "iot: not configured");
+    deps._log(
+      slot == null
+        ? "iot: not configured"
+        : JSON.stringify(configKit()._mask(deps._storage.readJSON("iot.cfg" + slot, true).c)),
+    );
   },
   status() {
     const status = deps._link.status();
-    if (!config) status.state = "unconfigured";
+    if (slot == null) status.state = "unconfigured";
     return status;
   },
   clear() {
     iot.stop();
     deps._storage.erase("iot.cfg0");
     deps._storage.erase("iot.cfg1");
-    config = alink = null;
+    slot = alink = undefined;
     deps._telnet(false); // back to the safe default, as at boot without a config
   },
   // post(params) and event(identifier, params): one function (each function is resident; makeIot
@@ -279,8 +287,8 @@ const iot: any = {
 export const makeIot = (iotDeps: IotDeps): any => {
   deps = iotDeps;
   listeners = {};
-  config = alink = null;
-  sequence = slot = lastPostId = downCount = 0;
+  slot = alink = undefined;
+  sequence = lastPostId = downCount = 0;
   downReason = undefined;
   // why a stored file was rejected (boot only)
   let whyBad = "";
@@ -300,8 +308,7 @@ export const makeIot = (iotDeps: IotDeps): any => {
     try {
       if (!record || typeof record.n != "number") throw Error("unreadable");
       configKit()._validate(record.c);
-      if (!config || record.n > sequence) {
-        config = record.c;
+      if (slot == null || record.n > sequence) {
         sequence = record.n;
         slot = fileSlot;
       }
@@ -312,7 +319,7 @@ export const makeIot = (iotDeps: IotDeps): any => {
   // iot must exist even if the start fails, so the user can fix the config. No config: the
   // Telnet console off (the log level stays DeviceLog's default, WARN)
   try {
-    if (config) iot.start();
+    if (slot != null) iot.start();
     else deps._telnet(false);
   } catch (thrown) {
     deps._log("iot: start failed: " + thrown);
@@ -320,7 +327,7 @@ export const makeIot = (iotDeps: IotDeps): any => {
   // Espruino 2v29 tells no reset reason on an ESP32 (only ESP8266.getResetInfo exists): each
   // boot is logged, so the cloud shows resets (watchdog, crash, power) between normal ones
   deps._logs.add("WARN", "boot " + VERSION, "boot");
-  if (!config)
+  if (slot == null)
     try {
       configuredAlink(whyBad);
     } catch (thrown) {

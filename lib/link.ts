@@ -543,7 +543,7 @@ export const link: Link = {
       item: QueuedPublish = {
         _id: id,
         _sent: 0,
-        _bytes: encodePublish(topic, payload, qos, id, false, maxPacket),
+        _bytes: encodePublish(topic, payload, qos, id, maxPacket),
       };
     if (!qos) {
       if (online) send(item._bytes);

@@ -62,20 +62,15 @@ export function encodeConnect(clientId: string, username: string, password: stri
 
 /** PUBLISH; topic and payload are byte strings, written as they are (the device's topics are
  * ASCII, built from its validated productKey and deviceName, or bytes of a received topic);
- * id and dup are ignored for QoS 0; throws if the whole packet is over maxPacket bytes. */
-export function encodePublish(
-  topic: string,
-  payload: string,
-  qos: number,
-  id: number,
-  dup: boolean,
-  maxPacket: number,
-): string {
+ * id is ignored for QoS 0; throws if the whole packet is over maxPacket bytes. DUP is never
+ * set here: a resend sets it in the first byte of the packet it keeps (`| 8`), and a parameter
+ * for it would cost a JsVar of this resident function. */
+export function encodePublish(topic: string, payload: string, qos: number, id: number, maxPacket: number): string {
   // not stringField(): its test for non-ASCII text is a regex, and Espruino's regex engine
   // costs several thousand instructions per char (bench/ram.ts, BENCH_CALLGRIND=1: 5 % of a post)
   if (topic.length > 65535) throw Error("mqtt: field over 65535 bytes");
   return packet(
-    qos ? (dup ? 58 : 50) : 48,
+    qos ? 50 : 48,
     chr(topic.length >> 8, topic.length & 255) + topic + (qos ? chr(id >> 8, id & 255) : "") + payload,
     maxPacket,
   );

@@ -107,7 +107,9 @@ describe("writer vs mqtt-packet", () => {
           [1, 65535, true],
           [1, 258, false],
         ] as const) {
-          const bytes = encodePublish(topic, payload, qos, id, dup, 4096),
+          // DUP as the link sets it on a resend: in the first byte of the packet
+          const packet = encodePublish(topic, payload, qos, id, 4096),
+            bytes = dup ? String.fromCharCode(packet.charCodeAt(0) | 8) + packet.slice(1) : packet,
             text = Buffer.from(topic, "latin1").toString("utf8");
           const p = mpOne(bytes);
           expect(p).toMatchObject({ cmd: "publish", topic: text, qos, dup, retain: false });
@@ -127,8 +129,8 @@ describe("writer vs mqtt-packet", () => {
         }
   });
 
-  it("PUBLISH QoS 0 ignores id and dup", () => {
-    expect(encodePublish("t", "x", 0, 77, true, 100)).toBe(
+  it("PUBLISH QoS 0 ignores id", () => {
+    expect(encodePublish("t", "x", 0, 77, 100)).toBe(
       gen({ cmd: "publish", topic: "t", payload: Buffer.from("x"), qos: 0, dup: false, retain: false }),
     );
   });
@@ -172,8 +174,8 @@ describe("writer vs mqtt-packet", () => {
     const tooLong = "温".repeat(21846);
     // a PUBLISH's topic is bytes already (UTF-8): its length is its byte count
     const bytesOf = (text: string) => Buffer.from(text).toString("latin1");
-    expect(mpOne(encodePublish(bytesOf(ok), "p", 0, 0, false, 1e6)).topic).toBe(ok);
-    expect(() => encodePublish(bytesOf(tooLong), "p", 0, 0, false, 1e6)).toThrow(/^mqtt: .*65535/);
+    expect(mpOne(encodePublish(bytesOf(ok), "p", 0, 0, 1e6)).topic).toBe(ok);
+    expect(() => encodePublish(bytesOf(tooLong), "p", 0, 0, 1e6)).toThrow(/^mqtt: .*65535/);
     expect(() => encodeConnect(tooLong, "u", "p", 60)).toThrow(/65535/);
     expect(() => encodeConnect("c", "x".repeat(65536), "p", 60)).toThrow(/65535/);
     expect(() =>
@@ -197,13 +199,13 @@ describe("writer vs mqtt-packet", () => {
 
   it("a whole packet over maxPacket throws naming the limit; one at maxPacket is built", () => {
     // whole packet = 1 type byte + 2 remaining-length bytes + 2 + topic + payload (QoS 0)
-    expect(() => encodePublish("t", "x".repeat(4091), 0, 0, false, 4096)).toThrow(/^mqtt: packet over 4096 bytes$/);
-    const atMax = encodePublish("t", "x".repeat(4090), 0, 0, false, 4096);
+    expect(() => encodePublish("t", "x".repeat(4091), 0, 0, 4096)).toThrow(/^mqtt: packet over 4096 bytes$/);
+    const atMax = encodePublish("t", "x".repeat(4090), 0, 0, 4096);
     expect(mpOne(atMax).payload.length).toBe(4090);
     expect(atMax.length).toBe(4096);
     // QoS 1 adds the 2-byte packet id
-    expect(() => encodePublish("t", "x".repeat(4089), 1, 5, false, 4096)).toThrow(/4096/);
-    expect(encodePublish("t", "x".repeat(4088), 1, 5, false, 4096).length).toBe(4096);
+    expect(() => encodePublish("t", "x".repeat(4089), 1, 5, 4096)).toThrow(/4096/);
+    expect(encodePublish("t", "x".repeat(4088), 1, 5, 4096).length).toBe(4096);
   });
 
   it("remaining length at the 1-4 byte boundaries; maxPacket counts the header bytes", () => {
@@ -216,7 +218,7 @@ describe("writer vs mqtt-packet", () => {
       [2097152, 5],
     ]) {
       const payload = "z".repeat(rl - 3); // topic "t": 2 + 1 bytes
-      const bytes = encodePublish("t", payload, 0, 0, false, hdr + rl);
+      const bytes = encodePublish("t", payload, 0, 0, hdr + rl);
       expect(bytes.length).toBe(hdr + rl);
       const p = mpOne(bytes);
       expect(p.length).toBe(rl);
@@ -224,7 +226,7 @@ describe("writer vs mqtt-packet", () => {
       expect(bytes.slice(0, hdr)).toBe(
         gen({ cmd: "publish", topic: "t", payload: toBuf(payload), qos: 0, dup: false, retain: false }).slice(0, hdr),
       );
-      expect(() => encodePublish("t", payload, 0, 0, false, hdr + rl - 1)).toThrow(/^mqtt: packet over/);
+      expect(() => encodePublish("t", payload, 0, 0, hdr + rl - 1)).toThrow(/^mqtt: packet over/);
     }
   });
 });
