@@ -181,23 +181,29 @@ export function readPackets(
       // 10772 has bits 2, 4, 9, 11, 13 set: the types a client accepts with flags 0.
       if (header >> 4 == PUBLISH ? header & 4 : header & 15 || !((10772 >> (header >> 4)) & 1))
         throw Error("mqtt: bad header " + header);
+      // the remaining length: 1 to 4 bytes of 7 bits, low first (MQTT 3.1.1 §2.2.3). A byte past
+      // the end of the buffer reads NaN, which ends the loop. (Short: the loop's text is scanned
+      // again for every packet, Espruino lexing as it runs.)
       remainingLength = 0;
-      position = 1;
       multiplier = 1;
+      position = offset + 1;
       do {
-        if (position > 4) throw Error("mqtt: bad remaining length");
-        if (offset + position >= size) {
-          reader._buffer = buffer.slice(offset);
-          return;
-        } // wait for the rest of the header
-        encodedByte = buffer.charCodeAt(offset + position++);
+        encodedByte = buffer.charCodeAt(position++);
         remainingLength += (encodedByte & 127) * multiplier;
         multiplier *= 128;
-      } while (encodedByte > 127);
-      // position is the fixed header's length now
-      if (position + remainingLength > reader._maxPacket)
-        throw Error("mqtt: packet over " + reader._maxPacket + " bytes");
-      offset += position;
+      } while (encodedByte > 127 && multiplier < 268435456);
+      // the header cut short: kept for the next chunk
+      if (position > size) {
+        reader._buffer = buffer.slice(offset);
+        return;
+      }
+      // a 4th length byte that asks for a 5th; the whole packet (header included) over maxPacket
+      if (encodedByte > 127 || position - offset + remainingLength > reader._maxPacket) {
+        throw Error(
+          encodedByte > 127 ? "mqtt: bad remaining length" : "mqtt: packet over " + reader._maxPacket + " bytes",
+        );
+      }
+      offset = position;
     }
     if (size - offset < remainingLength) {
       reader._buffer = buffer.slice(offset);
