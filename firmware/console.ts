@@ -206,7 +206,8 @@ const iot: any = {
       deps._storage.erase(file);
       throw Error("iot: Storage write failed");
     }
-    if (slot != null) deps._storage.erase("iot.cfg" + slot);
+    // the other file: the old config, or (none valid) a rejected one, which must not come back
+    deps._storage.erase("iot.cfg" + (newSlot ^ 1));
     slot = newSlot;
     sequence++;
     iot.start();

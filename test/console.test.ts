@@ -207,8 +207,10 @@ describe("corrupt Storage", () => {
       noSecrets(logs.join("\n"));
       expect(link.calls).toEqual([]);
       expect(iot.status().state).toBe("unconfigured");
-      // and a fresh setup recovers
+      // and a fresh setup recovers, and erases the rejected file (a later firmware that found
+      // it valid would boot into it, its sequence number being higher)
       iot.setup(full());
+      expect(s.list().sort()).toEqual(["iot.cfg1"]);
       expect(setupIot(s).link.sessions).toHaveLength(1);
     });
   }
