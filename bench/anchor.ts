@@ -43,9 +43,9 @@ if(config)start(config);
 // serves (modules/MQTT.min.js, minified by EspruinoDocs' build; EspruinoDocs Modules.md:
 // "the Web IDE tries to load minified versions first"). The file from EspruinoDocs is
 // minified here with terser, to the same effect: unminified, the interpreter would scan its
-// comments and whitespace from flash at every call (about 50 % more CPU per post, measured), and its
-// long local names cost JsVars on the ESP32's layout (29 more online). ANCHOR_UNMINIFIED=1
-// installs the file as it is.
+// comments and whitespace from flash at every call (about 50 % more CPU per post, measured),
+// and its long local names cost JsVars on the ESP32's layout (29 more online).
+// ANCHOR_UNMINIFIED=1 installs the file as it is.
 async function moduleText(path: string): Promise<string> {
   const text = readFileSync(path, "latin1");
   if (process.env.ANCHOR_UNMINIFIED == "1") return text;

@@ -90,6 +90,8 @@ export async function measureRam(
     dev,
   );
   const runs: ReturnType<typeof startDevice>[] = [];
+  // with BENCH_CALLGRIND=1: the directory of the valgrind wrapper and its dump
+  let callgrindDir = "";
   try {
     // 1. unconfigured load, then iot.setup() saves the config
     const first = startDevice({ espruino, firmware, boot, setup, plan: {}, timeoutMs: 30000 });
@@ -99,25 +101,26 @@ export async function measureRam(
     await first.kill();
     // 2. boot from the saved config, as a board does after a reset; with BENCH_CALLGRIND=1
     // under callgrind, instrumenting only the rate run (a wrapper script: exec keeps the pid)
-    let counted = "";
     if (process.env.BENCH_CALLGRIND == "1" && rateSec) {
-      counted = mkdtempSync(join(tmpdir(), "callgrind-"));
+      callgrindDir = mkdtempSync(join(tmpdir(), "callgrind-"));
       writeFileSync(
-        join(counted, "espruino"),
-        `#!/bin/sh\nexec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=${counted}/out "${espruino}" "$@"\n`,
+        join(callgrindDir, "espruino"),
+        `#!/bin/sh\nexec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=${callgrindDir}/out "${espruino}" "$@"\n`,
         { mode: 0o755 },
       );
     }
     const d = startDevice({
-      espruino: counted ? join(counted, "espruino") : espruino,
+      espruino: callgrindDir ? join(callgrindDir, "espruino") : espruino,
       firmware,
       boot,
       dir: first.dir,
       postlude: BENCH_POSTLUDE,
       setup: null,
-      // counted: a fixed number of posts, after a pause in which instrumentation is turned on
-      plan: counted ? { posts: 100, sets: 20, rateSec, count: 200, pause: 2000 } : { posts: 100, sets: 20, rateSec },
-      timeoutMs: counted ? 300000 : 60000,
+      // under callgrind: a fixed number of posts, after a pause in which instrumentation is turned on
+      plan: callgrindDir
+        ? { posts: 100, sets: 20, rateSec, count: 200, pause: 2000 }
+        : { posts: 100, sets: 20, rateSec },
+      timeoutMs: callgrindDir ? 300000 : 60000,
     });
     runs.push(d);
     d.markers.on("line", (l) => log(l));
@@ -135,23 +138,22 @@ export async function measureRam(
     r.sets = (await d.wait("sets", 10000, true)).mem;
     // the rate phase starts as "sets" is printed: the interpreter's CPU time from here
     const cpuAtStart = cpuMs(d.proc.pid);
-    if (counted) execFileSync("callgrind_control", ["-i", "on", String(d.proc.pid)], { stdio: "ignore" });
-    const rate = await d.wait("rate", counted ? 120000 : 30000, true);
-    if (counted) {
+    if (callgrindDir) execFileSync("callgrind_control", ["-i", "on", String(d.proc.pid)], { stdio: "ignore" });
+    const rate = await d.wait("rate", callgrindDir ? 120000 : 30000, true);
+    if (callgrindDir) {
       // a dump of the counts since instrumentation started: its "totals:" line, instructions
       execFileSync("callgrind_control", ["-d", String(d.proc.pid)], { stdio: "ignore" });
-      const dump = readdirSync(counted).find((f) => f.startsWith("out."));
-      const totals = dump && /^(?:totals|summary): (\d+)/m.exec(readFileSync(join(counted, dump), "latin1"));
+      const dump = readdirSync(callgrindDir).find((f) => f.startsWith("out."));
+      const totals = dump && /^(?:totals|summary): (\d+)/m.exec(readFileSync(join(callgrindDir, dump), "latin1"));
       if (totals && rate.n) r.instructionsPerPost = Math.round(+totals[1] / rate.n);
       // BENCH_CALLGRIND_OUT=<dir>: keep the dump there, for callgrind_annotate (which C functions)
       if (dump && process.env.BENCH_CALLGRIND_OUT)
         writeFileSync(
           join(process.env.BENCH_CALLGRIND_OUT, "callgrind." + firmware.replace(/^.*\//, "") + "." + d.proc.pid),
-          readFileSync(join(counted, dump)),
+          readFileSync(join(callgrindDir, dump)),
         );
-      rmSync(counted, { recursive: true, force: true });
     } else r.postsPerSec = rateSec ? Math.round(rate.n / rate.s) : undefined;
-    if (rateSec && rate.n && !counted) r.cpuMsPerPost = +((cpuMs(d.proc.pid) - cpuAtStart) / rate.n).toFixed(2);
+    if (rateSec && rate.n && !callgrindDir) r.cpuMsPerPost = +((cpuMs(d.proc.pid) - cpuAtStart) / rate.n).toFixed(2);
     const c = startDevice({
       espruino,
       code: CONTROL,
@@ -171,6 +173,7 @@ export async function measureRam(
       await d.kill();
       rmSync(d.dir, { recursive: true, force: true });
     }
+    if (callgrindDir) rmSync(callgrindDir, { recursive: true, force: true });
     await emu.close();
   }
   return r;

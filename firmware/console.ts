@@ -194,7 +194,7 @@ const iot: any = {
   setup(patch: any) {
     // the save, inline (a function of its own would be resident)
     const merged = configKit()._merge(slot == null ? null : deps._storage.readJSON("iot.cfg" + slot, true).c, patch),
-      newSlot = slot! ^ 1,
+      newSlot = slot! ^ 1, // no config yet (slot undefined): 1
       file = "iot.cfg" + newSlot,
       record = { n: sequence + 1, c: merged };
     let verified = false;

@@ -25,6 +25,11 @@ export function json(value: any): string {
     // (perhaps from NaN or Infinity) and no "..." (Espruino's mark for a cycle; Node throws).
     // Otherwise the exact encoder, several times slower on the device: a function of its own,
     // so that a post does not lex its text (Espruino lexes all of a function's text at each call).
+    // The tests: indexOf, native (Espruino 2v29's String.indexOf also matches a needle cut off
+    // at the end of the string, but this text ends with "}", and a false hit only takes the
+    // exact encoder); the regex only where the native encoder leaves non-ASCII unescaped
+    // (Node: JSON.stringify("\x80") is 3 chars, Espruino's "\u0080" 8): Espruino's regex
+    // engine costs thousands of instructions per char (docs/ESPRUINO.md §9).
     try {
       text = JSON.stringify(value);
     } catch (ignored) {}
