@@ -14,7 +14,7 @@ export const terserOptions = {
   // inlined, so they leave no name in the bundle's scope (every name left there is resident
   // on the board: a function ~8 JsVars). Espruino does not hoist var: the subset check
   // (tools/build/check-bundle.ts) rejects a bundle that uses a var before its statement.
-  compress: { passes: 3, pure_getters: true, inline: 1 },
+  compress: { passes: 3, pure_getters: true, inline: 1, if_return: false },
   mangle: { properties: { regex: /^_/ } },
   // braces: an `if` body in braces that is not run is skipped token by token; without them
   // Espruino parses it (without running it), which costs more: 0.7 % of a post's CPU for 113

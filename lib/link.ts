@@ -3,10 +3,11 @@
 import { backoffDelay } from "./backoff";
 import {
   readPackets,
+  decodePublish,
+  decodeAck,
   type MqttReader,
   CONNACK,
   PUBLISH,
-  PUBACK,
   SUBACK,
   encodeConnect,
   encodePublish,
@@ -395,8 +396,11 @@ function onSocketEvent(this: LinkSocket, arg: any) {
   const from = this;
   if (from != socket) return;
   if (typeof arg == "string") {
-    // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence
-    armTimer(RECEIVE, send, keepAlive * 500);
+    // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence.
+    // Moving the silence deadline later (the common case, every chunk) is an assignment: the
+    // pending timer is set no later than the old deadline (armTimer) and finds it moved
+    if (actions[RECEIVE] == send) deadlines[RECEIVE] = env._uptime() * 1000 + keepAlive * 500;
+    else armTimer(RECEIVE, send, keepAlive * 500);
     try {
       // a packet may end the session: the rest of the chunk is then ignored (onPacket).
       // NOINLINE: terser would move readPackets, called only here, into this function as a
@@ -465,33 +469,41 @@ const send = (bytes?: string) => {
   if (socket)
     try {
       socket.write(bytes || "\xc0\0"); // PINGREQ (mqtt.ts encodePingreq; a literal stays in flash)
-      armTimer(SEND, send, keepAlive * 500);
+      // the keep-alive moved later: an assignment, as for RECEIVE (onSocketEvent)
+      if (actions[SEND] == send) deadlines[SEND] = env._uptime() * 1000 + keepAlive * 500;
+      else armTimer(SEND, send, keepAlive * 500);
     } catch (thrown: any) {
       dropLink("write: " + ((thrown && thrown.message) || thrown));
     }
   if (isPing && socket) armTimer(RECEIVE, "ping timeout", pingSeconds * 1000);
 };
-// packet: a Packet (typed loosely: one comparison of its type narrows nothing here)
-// from: the reader it came from; a packet of a reader no longer current (its session ended
-// while its chunk was read) is ignored. (No closure made per chunk to tell it: CPU.)
-const onPacket = (packet: any, from: MqttReader) => {
-  const type = packet.type;
-  let index: number; // here, not in the loop: a let in a block costs a scope object per run
+// A packet as the reader gives it: its first header byte and its body; from: the reader it
+// came from, a packet of a reader no longer current (its session ended while its chunk was
+// read) is ignored. (No closure made per chunk to tell it: CPU.)
+// A well-formed PUBACK, the most common packet, is read first: no packet object, no call, and
+// nothing else lexed before it (Espruino lexes the text it skips). A malformed packet throws
+// (decodePublish, decodeAck): the socket handler drops the session.
+const onPacket = (header: number, body: string, from: MqttReader) => {
+  // here, not in the loop: a let in a block costs a scope object per run
+  let index: number, packet: any;
   if (from != reader) return;
+  if (header == 64 && body.length == 2) {
+    // in place, no new array; acknowledgements mostly come in order: the first item matches
+    for (index = 0; index < queue.length; index++)
+      if (queue[index]._id == ((body.charCodeAt(0) << 8) | body.charCodeAt(1))) return queue.splice(index, 1);
+    return;
+  }
+  packet =
+    header >> 4 == PUBLISH
+      ? /*#__NOINLINE__*/ decodePublish(header, body)
+      : /*#__NOINLINE__*/ decodeAck(header >> 4, body);
   // the CONNACK, and any packet while registering, are steps of the (re)connect
-  if ((type == CONNACK && state == CONNECTING) || state == REGISTERING) return connect(packet);
-  if (type == PUBLISH) {
+  if ((packet.type == CONNACK && state == CONNECTING) || state == REGISTERING) return connect(packet);
+  if (packet.type == PUBLISH) {
     if (packet.qos == 1) send(encodePuback(packet.id));
     callUser(link.onMessage, packet.topic, packet.payload);
   }
-  // in place, no new array; acknowledgements mostly come in order: the first item matches
-  if (type == PUBACK)
-    for (index = 0; index < queue.length; index++)
-      if (queue[index]._id == packet.id) {
-        queue.splice(index, 1);
-        break;
-      }
-  if (type == SUBACK && packet.granted.indexOf(128) >= 0) error("subscribe refused");
+  if (packet.type == SUBACK && packet.granted.indexOf(128) >= 0) error("subscribe refused");
 };
 // next packet id: 1..65535, never one still queued, in O(1). Ids are given in order and the
 // queue keeps that order, so the queued ids run round from the oldest's: the next id can only

@@ -93,7 +93,7 @@ export const encodeDisconnect = () => "\xe0\0";
 // Espruino lexes all of a function's text at each call). The body is the packet's own copy
 // (its length the remaining length: no parameter for it, each parameter of a resident function
 // costs a JsVar). Malformed: "mqtt: bad packet, type N".
-function decodePublish(header: number, body: string): Packet {
+export function decodePublish(header: number, body: string): Packet {
   const topicEnd = ((body.charCodeAt(0) << 8) | body.charCodeAt(1)) + 2,
     qos = (header >> 1) & 1,
     payloadStart = topicEnd + 2 * qos; // after the packet id
@@ -108,7 +108,7 @@ function decodePublish(header: number, body: string): Packet {
     retain: (header & 1) > 0,
   };
 }
-function decodeAck(type: number, body: string): Packet {
+export function decodeAck(type: number, body: string): Packet {
   let position: number, code: number;
   const remainingLength = body.length;
   // CONNACK: acknowledge flags 0 or 1 (bits 7-1 reserved); SUBACK: return codes 0, 1, 2 or 128
@@ -132,100 +132,89 @@ function decodeAck(type: number, body: string): Packet {
   return packet;
 }
 
+/** The packet readPackets() found: its first header byte (which the reader has checked: a type
+ * and flags a client accepts) and its body. Malformed: "mqtt: bad packet, type N". (The link
+ * decodes a PUBACK itself, with no packet object: the most common packet.) */
+export function decodePacket(header: number, body: string): Packet {
+  // (NOINLINE: terser would make each, called once, a function expression created per call)
+  return header >> 4 == PUBLISH
+    ? /*#__NOINLINE__*/ decodePublish(header, body)
+    : /*#__NOINLINE__*/ decodeAck(header >> 4, body);
+}
+
 /** An incremental reader's state: `{ _maxPacket: n }` to start; readPackets() keeps the rest.
- * _buffer: unparsed bytes, a partial fixed header or, once _header is set, the body;
- * _header: the first header byte once the fixed header is complete, else 0 (or unset);
- * _remainingLength: the body length once the fixed header is complete.
+ * _buffer: what is left of the last chunk, the start of a packet (undefined: none).
  * Plain data and one function: a class would cost its prototype and method names (RAM). */
 export interface MqttReader {
   _maxPacket: number;
   _buffer?: string;
-  _header?: number;
-  _remainingLength?: number;
 }
 
-/** Reads a chunk of socket data (any size): onPacket gets every whole packet, and the reader
- * (a caller with several can tell which one it came from). A packet over
- * _maxPacket bytes (whole packet) or malformed input throws "mqtt: …" and resets the reader.
- * A throwing onPacket loses nothing: the rest is kept for the next call. */
+/** Reads a chunk of socket data (any size): onPacket gets every whole packet, its first header
+ * byte and its body (decodePacket() makes a Packet of them), and the reader (a caller with
+ * several can tell which one it came from). A header byte that is no packet a broker sends to a
+ * client, a bad remaining length or a packet over _maxPacket bytes (whole packet) throws
+ * "mqtt: …" at once and resets the reader; so does a throw of onPacket, which propagates (the
+ * link drops the session then: what follows is of no use). */
 export function readPackets(
   reader: MqttReader,
   chunk: string,
-  onPacket: (packet: Packet, reader: MqttReader) => void,
+  onPacket: (header: number, body: string, reader: MqttReader) => void,
 ): void {
   // The chunk is read where it is, at an offset: a chunk often holds several packets (a
   // PUBACK and a reply per post), and cutting the rest off after each one would copy it
   // again for each (measured: most of a post's CPU in string copies with 8 posts in flight).
-  // Only what is left over, a partial packet, is kept.
+  // Only what is left over, a partial packet, is kept, and its fixed header read again with
+  // the next chunk (no state for it: RAM). The loop's text is lexed again for every packet
+  // (Espruino lexes as it runs): it is kept short, its rare work in expressions.
   let buffer = reader._buffer ? reader._buffer + chunk : chunk,
     // its length, read once: Espruino counts a string's length block by block at each .length
     size = buffer.length,
-    header = reader._header,
-    remainingLength = reader._remainingLength!,
-    // where the next packet starts in buffer (once its fixed header is read: its body)
+    // where the next packet starts in buffer, and where its body starts
     offset = 0,
-    // decoding the remaining length (MQTT 3.1.1 §2.2.3)
     position: number,
+    header: number,
+    // the remaining length (MQTT 3.1.1 §2.2.3): 1 to 4 bytes of 7 bits, low first
+    remainingLength: number,
     multiplier: number,
     encodedByte: number,
-    packet: Packet;
-  // the state stays reset (so a throw leaves it reset) until we store it back; no buffer is
-  // undefined, not "" (an empty string takes a JsVar, docs/ESPRUINO.md §7)
+    badHeader: any;
+  // reset (so a throw leaves it reset) until what is left is stored; no buffer is undefined,
+  // not "" (an empty string takes a JsVar, docs/ESPRUINO.md §7)
   reader._buffer = undefined;
-  reader._header = 0;
-  for (;;) {
-    if (!header) {
-      if (offset >= size) return;
-      header = buffer.charCodeAt(offset);
-      // accepted: PUBLISH QoS 0/1; CONNACK, PUBACK, SUBACK, UNSUBACK, PINGRESP with flags 0.
-      // 10772 has bits 2, 4, 9, 11, 13 set: the types a client accepts with flags 0.
-      if (header >> 4 == PUBLISH ? header & 4 : header & 15 || !((10772 >> (header >> 4)) & 1))
-        throw Error("mqtt: bad header " + header);
-      // the remaining length: 1 to 4 bytes of 7 bits, low first (MQTT 3.1.1 §2.2.3). A byte past
-      // the end of the buffer reads NaN, which ends the loop. (Short: the loop's text is scanned
-      // again for every packet, Espruino lexing as it runs.)
-      remainingLength = 0;
-      multiplier = 1;
-      position = offset + 1;
-      do {
-        encodedByte = buffer.charCodeAt(position++);
-        remainingLength += (encodedByte & 127) * multiplier;
-        multiplier *= 128;
-      } while (encodedByte > 127 && multiplier < 268435456);
-      // the header cut short: kept for the next chunk
-      if (position > size) {
-        reader._buffer = buffer.slice(offset);
-        return;
-      }
-      // a 4th length byte that asks for a 5th; the whole packet (header included) over maxPacket
-      if (encodedByte > 127 || position - offset + remainingLength > reader._maxPacket) {
-        throw Error(
-          encodedByte > 127 ? "mqtt: bad remaining length" : "mqtt: packet over " + reader._maxPacket + " bytes",
-        );
-      }
-      offset = position;
-    }
-    if (size - offset < remainingLength) {
+  while (offset < size) {
+    header = buffer.charCodeAt(offset);
+    remainingLength = 0;
+    multiplier = 1;
+    position = offset + 1;
+    // a byte past the end of the buffer reads NaN, which ends the loop (the length cut short:
+    // NaN, read again with the next chunk)
+    do {
+      encodedByte = buffer.charCodeAt(position++);
+      remainingLength += (encodedByte % 128) * multiplier; // (NaN & 127 would be 0)
+      multiplier *= 128;
+    } while (encodedByte > 127 && multiplier < 268435456);
+    // accepted: PUBLISH QoS 0/1; CONNACK, PUBACK, SUBACK, UNSUBACK, PINGRESP with flags 0
+    // (10772 has bits 2, 4, 9, 11, 13 set: the types a client accepts with flags 0); a 4th
+    // length byte that asks for a 5th; the whole packet (header included) over maxPacket
+    if (
+      (badHeader = header >> 4 == PUBLISH ? header & 4 : header & 15 || !((10772 >> (header >> 4)) & 1)) ||
+      encodedByte > 127 ||
+      position - offset + remainingLength > reader._maxPacket
+    )
+      throw Error(
+        badHeader
+          ? "mqtt: bad header " + header
+          : encodedByte > 127
+            ? "mqtt: bad remaining length"
+            : "mqtt: packet over " + reader._maxPacket + " bytes",
+      );
+    // not all here yet (NaN too): kept for the next chunk
+    if (!(position + remainingLength <= size)) {
       reader._buffer = buffer.slice(offset);
-      reader._header = header;
-      reader._remainingLength = remainingLength;
       return;
     }
-    // a well-formed PUBACK, the most common packet, is decoded here (decodeAck is longer)
-    packet =
-      header == 64 && remainingLength == 2
-        ? { type: PUBACK, id: (buffer.charCodeAt(offset) << 8) | buffer.charCodeAt(offset + 1) }
-        : header >> 4 == PUBLISH
-          ? decodePublish(header, buffer.substr(offset, remainingLength))
-          : decodeAck(header >> 4, buffer.substr(offset, remainingLength));
-    offset += remainingLength;
-    header = 0;
-    try {
-      onPacket(packet, reader);
-    } catch (thrown) {
-      // kept for the next call; a reader the callback has filled since keeps its own
-      if (!reader._buffer) reader._buffer = buffer.slice(offset);
-      throw thrown;
-    }
+    offset = position + remainingLength;
+    onPacket(header, buffer.substr(position, remainingLength), reader);
   }
 }

@@ -363,19 +363,24 @@ describe("reader vs mqtt-packet", () => {
     }
   });
 
-  it("a throwing onPacket loses nothing: the rest is delivered on the next push", () => {
+  it("a throwing onPacket propagates and resets the reader, as malformed input does", () => {
     const r = newReader(4096);
     const got: Packet[] = [];
     let n = 0;
+    // cut inside the 5th packet: the throw at the 3rd must drop the partial 5th too
+    const cut = ps.slice(0, 4).map(gen).join("").length + 3;
     expect(() =>
-      r.push(stream, (p) => {
+      r.push(stream.slice(0, cut), (p) => {
         if (++n === 3) throw new Error("app");
         got.push(p);
       }),
     ).toThrow("app");
-    r.push("", (p) => got.push(p));
-    expect(got.length).toBe(ps.length - 1);
-    expect(got.map(asMp)).toEqual(ps.filter((_, i) => i !== 2).map(mpFields));
+    expect(got.map(asMp)).toEqual(ps.slice(0, 2).map(mpFields));
+    expect(r.state._buffer).toBeUndefined();
+    // a fresh stream parses from its start
+    r.push(gen({ cmd: "pingresp" }), (p) => got.push(p));
+    expect(got.length).toBe(3);
+    expect(got[2]).toEqual({ type: 13 });
   });
 });
 

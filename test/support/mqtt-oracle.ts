@@ -1,7 +1,7 @@
 // Shared test helpers: byte strings <-> Buffers, a seeded PRNG, and the mapping between
 // our reader's packets and mqtt-packet's (the independent oracle).
 import mqttPacket from "mqtt-packet";
-import { readPackets, type MqttReader, type Packet } from "../../lib/mqtt";
+import { readPackets, decodePacket, type MqttReader, type Packet } from "../../lib/mqtt";
 
 export const toBuf = (s: string) => Buffer.from(s, "latin1");
 export const toStr = (b: Buffer) => b.toString("latin1");
@@ -73,12 +73,14 @@ export function mpFields(x: any): any {
   return { cmd: x.cmd };
 }
 
-/** A reader over lib/mqtt's readPackets, with the push(chunk, onPacket) shape the tests use. */
+/** A reader over lib/mqtt's readPackets and decodePacket, as the link uses them, with the
+ * push(chunk, onPacket) shape the tests use: a malformed packet throws and resets the reader. */
 export function newReader(maxPacket: number) {
   const state: MqttReader = { _maxPacket: maxPacket };
   return {
     state,
-    push: (chunk: string, onPacket: (packet: Packet) => void) => readPackets(state, chunk, onPacket),
+    push: (chunk: string, onPacket: (packet: Packet) => void) =>
+      readPackets(state, chunk, (header, body) => onPacket(decodePacket(header, body))),
   };
 }
 export type Reader = ReturnType<typeof newReader>;
