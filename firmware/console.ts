@@ -143,7 +143,9 @@ const makeSession = (): Session => {
 // for every post reply.
 const onLinkMessage = (topic: string, payload: string) => {
   const ota = deps._ota;
-  if (ota && topic.endsWith("/thing/file/download_reply")) {
+  // a post's reply first, the most common message, with one test
+  if (alink && topic.endsWith("/post_reply")) alink.message(topic, payload);
+  else if (ota && topic.endsWith("/thing/file/download_reply")) {
     if (ota._download) ota._download(payload);
   } else if (ota && topic.startsWith("/ota/device/upgrade/")) ota._message(topic, payload);
   else if (alink) alink.message(topic, payload);
@@ -254,12 +256,10 @@ const iot: any = {
     deps._telnet(false); // back to the safe default, as at boot without a config
   },
   // post(params) and event(identifier, params): one function (each function is resident; makeIot
-  // sets iot.event to it), a post being the event "property" with no identifier before its
-  // params. (configuredAlink() only without an Alink: its long hint would be lexed at every post)
+  // sets iot.event to it), the Alink's event(), which takes both. (configuredAlink() only
+  // without an Alink: its long hint would be lexed at every post)
   post(identifierOrParams: any, params?: any) {
-    return typeof identifierOrParams == "string"
-      ? (alink || configuredAlink()).event(identifierOrParams, params)
-      : (alink || configuredAlink()).event("property", identifierOrParams);
+    return (alink || configuredAlink()).event(identifierOrParams, params);
   },
   event: null,
   // log(level, text): an app line for the platform's log service (module "app"), same buffer

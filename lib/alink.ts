@@ -16,6 +16,10 @@ export interface AlinkHost {
 // does; NaN, Infinity, a top-level undefined or function, and cycles throw "json: …".
 // Strings keep their chars (only `"`, `\` and < 0x20 escaped), so UTF-8 bytes survive:
 // Espruino's JSON.stringify turns each byte >= 0x80 into \u00XX, which is not UTF-8 text.
+// 1 where the native encoder escapes every char outside printable ASCII (Espruino: "\x80" is
+// "\u0080", 8 chars; Node leaves it as it is, 3 chars), else 0: tested once, not per post (1 %
+// of a post's CPU on the device, for a JsVar)
+const nativeEscapesAll = JSON.stringify("\x80").length > 3 ? 1 : 0;
 export function json(value: any): string {
   let text: any;
   if (value && typeof value == "object") {
@@ -28,8 +32,8 @@ export function json(value: any): string {
     // The tests: indexOf, native (Espruino 2v29's String.indexOf also matches a needle cut off
     // at the end of the string, but this text ends with "}", and a false hit only takes the
     // exact encoder); the regex only where the native encoder leaves non-ASCII unescaped
-    // (Node: JSON.stringify("\x80") is 3 chars, Espruino's "\u0080" 8): Espruino's regex
-    // engine costs thousands of instructions per char (docs/ESPRUINO.md §9).
+    // (nativeEscapesAll 0: Node): Espruino's regex engine costs thousands of instructions per
+    // char (docs/ESPRUINO.md §9).
     try {
       text = JSON.stringify(value);
     } catch (ignored) {}
@@ -38,7 +42,7 @@ export function json(value: any): string {
       text.indexOf("\\") < 0 &&
       text.indexOf("null") < 0 &&
       text.indexOf("...") < 0 &&
-      (JSON.stringify("\x80").length > 3 || !/[^ -~]/.test(text))
+      (nativeEscapesAll || !/[^ -~]/.test(text))
     )
       return text;
   }
@@ -110,7 +114,8 @@ export function subscriptions(productKey: string, deviceName: string): Subscript
 // more on Espruino, its prototype and the names that link it). Methods are closures over the
 // function's locals: minified, `x` beats `this._x`.
 export interface Alink {
-  event: (identifier: string, params: object) => string;
+  // event(identifier, params), or event(params): a property post
+  event: (identifierOrParams: any, params?: object) => string;
   message: (topic: string, payload: string) => void;
   // true: the session is online (NTP now and daily, the log switch asked); false: offline or
   // stopped (no NTP timer). One function for both: each function is resident.
@@ -235,14 +240,23 @@ export function Alink(productKey: string, deviceName: string): Alink {
       );
   };
   if (logs) logs._flush = flushLogs;
-  alink.event = (identifier, params) => {
-    // (a post, "property", needs no check: a regex test less per post)
-    if (
+  // event(identifier, params), or event(params): a property post (the console's iot.post and
+  // iot.event are this one function: a call less per post)
+  alink.event = (identifier: any, params?: any) => {
+    let text: any;
+    if (identifier && typeof identifier == "object") {
+      params = identifier;
+      identifier = "property";
+    } else if (
+      // (a post, "property", needs no check: a regex test less per post)
       identifier !== "property" &&
       (typeof identifier != "string" || !/^\w+$/.test(identifier) || identifier.length > 50)
     )
       throw Error("alink: bad event identifier " + identifier);
-    if (!params || typeof params != "object" || Array.isArray(params)) throw Error("alink: params must be an object");
+    // an array's JSON starts with "[" (no Array.isArray: a walk of the root scope's names to find
+    // Array, docs/ESPRUINO.md §7)
+    if (!params || typeof params != "object" || (text = json(params))[0] != "{")
+      throw Error("alink: params must be an object");
     const id = "" + ((alink._lastId % 4294967295) + 1);
     // first: a post the host cannot send (too big) throws before the id is used
     host.publish(
@@ -251,13 +265,7 @@ export function Alink(productKey: string, deviceName: string): Alink {
         : "/sys/" + productKey + "/" + deviceName + "/thing/event/" + identifier + "/post",
       // the envelope written as text: only the params go through json() (its fast path scans
       // the native encoder's text, char by char on the device)
-      '{"id":"' +
-        id +
-        '","version":"1.0","params":' +
-        json(params) +
-        ',"method":"thing.event.' +
-        identifier +
-        '.post"}',
+      '{"id":"' + id + '","version":"1.0","params":' + text + ',"method":"thing.event.' + identifier + '.post"}',
       1,
     );
     alink._lastId = +id;

@@ -335,7 +335,11 @@ const connect = (arrived?: any) => {
     armTimer(PHASE, connect, 10000); // the proven mark (below)
     // made here and not kept: a list of long strings
     const topics: Subscription[] = current._topics();
-    if (topics.length) send(encodeSubscribe(nextPacketId(), topics));
+    // its packet id: the one before the oldest queued message's (the queue's ids run up from
+    // it), or the last one given (65535 before any; no message is in flight in a new session):
+    // unused, and the next posts take ids after the last one given
+    if (topics.length)
+      send(encodeSubscribe(queue.length ? ((queue[0]._id + 65533) % 65535) + 1 : link._id || 65535, topics));
     // a resend sets DUP
     for (const item of queue) {
       send(item._sent ? String.fromCharCode(item._bytes.charCodeAt(0) | 8) + item._bytes.slice(1) : item._bytes);
@@ -501,23 +505,15 @@ const onPacket = (header: number, body: string, from: MqttReader) => {
   if ((packet.type == CONNACK && state == CONNECTING) || state == REGISTERING) return connect(packet);
   if (packet.type == PUBLISH) {
     if (packet.qos == 1) send(encodePuback(packet.id));
-    callUser(link.onMessage, packet.topic, packet.payload);
+    // callUser's work written here: a call less per message
+    try {
+      if (link.onMessage) link.onMessage(packet.topic, packet.payload);
+    } catch (thrown: any) {
+      error("callback: " + ((thrown && thrown.message) || thrown));
+    }
   }
   if (packet.type == SUBACK && packet.granted.indexOf(128) >= 0) error("subscribe refused");
 };
-// next packet id: 1..65535, never one still queued, in O(1). Ids are given in order and the
-// queue keeps that order, so the queued ids run round from the oldest's: the next id can only
-// meet a queued one when it comes round to the oldest, which 65535 later ids have passed since
-// it was sent unacknowledged: that one is dropped then (counted), as when the queue is full.
-const nextPacketId = () => {
-  const id = (link._id % 65535) + 1;
-  if (queue.length && queue[0]._id == id) {
-    queue.shift();
-    dropped++;
-  }
-  return (link._id = id);
-};
-
 // The Link object: made once, at the top level of the bundle, its methods written in it (a
 // function there keeps no scope, and has no other name to cost a JsVar). Link() resets it.
 export const link: Link = {
@@ -550,7 +546,12 @@ export const link: Link = {
   },
   publish(topic: string, payload: string, qos: 0 | 1) {
     // _bytes last: Espruino 2v29 lets a throw in a non-last object literal value escape try/catch
-    const id = qos ? nextPacketId() : 0,
+    // the next packet id, 1..65535, never one still queued, in O(1): ids are given in order
+    // and the queue keeps that order, so the queued ids run round from the oldest's: the next
+    // id can only meet a queued one when it comes round to the oldest, which 65535 later ids
+    // have passed since it was sent unacknowledged: that one is dropped then (counted), as
+    // when the queue is full
+    const id = qos ? (link._id % 65535) + 1 : 0,
       online = state == ONLINE,
       item: QueuedPublish = {
         _id: id,
@@ -561,6 +562,11 @@ export const link: Link = {
       if (online) send(item._bytes);
       return;
     } // QoS 0 offline: dropped, not counted
+    link._id = id;
+    if (queue.length && queue[0]._id == id) {
+      queue.shift();
+      dropped++;
+    }
     if (queue.length >= queueLength) {
       queue.shift();
       dropped++;

@@ -241,6 +241,17 @@ describe("post / event", () => {
     expect(bytes(t.pubs[0].payload)).toEqual(Buffer.from(JSON.stringify(postMsg("1", { Temp: 21.5 }))));
   });
 
+  it("event(params) is the property post, the same bytes as event('property', params)", () => {
+    const t = setup();
+    expect(t.a.event({ Temp: 21.5 })).toBe("1");
+    expect(t.a.event("property", { Temp: 21.5 })).toBe("2");
+    expect(t.pubs[0].topic).toBe(t.pubs[1].topic);
+    expect(bytes(t.pubs[0].payload)).toEqual(Buffer.from(JSON.stringify(postMsg("1", { Temp: 21.5 }))));
+    // an array is no params object, whichever argument it is
+    expect(() => t.a.event([1] as any)).toThrow(/params must be an object/);
+    expect(t.pubs.length).toBe(2);
+  });
+
   it("wraps the id after 4294967295 back to 1", () => {
     const t = setup();
     (t.a as any)._lastId = 4294967294;

@@ -457,13 +457,13 @@ describe("iot.start / stop / clear / status", () => {
 });
 
 describe("iot.post / event / on", () => {
-  it("post and event go to the current alink", () => {
+  it("post and event go to the current alink's event() (post(params) as event(params))", () => {
     const a = setupIot();
     a.iot.setup(full());
     expect(a.iot.post({ t: 1 })).toBe("1");
     expect(a.iot.event("alarm", { x: 2 })).toBe("2");
     expect(a.alinks[0].posts).toEqual([
-      ["property", { t: 1 }],
+      [{ t: 1 }, undefined],
       ["alarm", { x: 2 }],
     ]);
   });

@@ -808,6 +808,36 @@ describe("Link: QoS 1 queue", () => {
     expect(r.link.status().queue).toBe(0);
   });
 
+  it("a SUBSCRIBE's packet id is none a queued message holds or the next posts take", () => {
+    const r = rig();
+    // a new link: no id given yet
+    let s = goOnline(r);
+    expect(s.packets[1]).toMatchObject({ cmd: "subscribe", messageId: 65535 });
+    r.link.publish("/a", "one", 1);
+    r.link.publish("/a", "two", 1);
+    expect(s.packets.slice(2).map((p: any) => p.messageId)).toEqual([1, 2]);
+    s.send({ cmd: "puback", messageId: 1 });
+    // reconnect with 2 queued: the id before it
+    s.onClose();
+    r.link.publish("/a", "three", 1);
+    r.T.advance(1000);
+    s = accept(r);
+    expect(s.cmds()).toEqual(["connect", "subscribe", "publish", "publish"]);
+    expect(s.packets[1].messageId).toBe(1);
+    expect(s.packets.slice(2).map((p: any) => p.messageId)).toEqual([2, 3]);
+    r.link.publish("/a", "four", 1);
+    expect(s.last().messageId).toBe(4);
+    // everything acknowledged: the last id given (its message is no longer in flight)
+    for (const id of [2, 3, 4]) s.send({ cmd: "puback", messageId: id });
+    s.onClose();
+    r.T.advance(5000); // the second reconnect backs off longer
+    s = accept(r);
+    expect(s.cmds()).toEqual(["connect", "subscribe"]);
+    expect(s.packets[1]).toMatchObject({ cmd: "subscribe", messageId: 4 });
+    r.link.publish("/a", "five", 1);
+    expect(s.last().messageId).toBe(5);
+  });
+
   it("overflow drops the oldest and counts it; never grows past queueLength", () => {
     const r = rig({ queueLength: 3 });
     for (let i = 1; i <= 5; i++) r.link.publish("/q", "m" + i, 1); // unconfigured: queued
