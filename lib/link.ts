@@ -84,12 +84,11 @@ export interface Status {
   dropped: number;
   free: number;
 }
-// A queued QoS 1 PUBLISH: its packet id, its encoded bytes, and whether it was sent before
-// (a resend sets DUP).
+// A queued QoS 1 PUBLISH: its packet id and its encoded bytes. (Whether it was sent before, for
+// DUP, is told by its place: the queue's newest `unsent` messages were queued while offline.)
 interface QueuedPublish {
   _id: number;
   _bytes: string;
-  _sent: number;
 }
 export interface Link {
   onMessage: ((topic: string, payload: string) => void) | null;
@@ -178,6 +177,9 @@ let env: LinkEnv,
   // the current socket's packet reader (a new one per socket: a cut packet never carries over)
   reader: MqttReader | null,
   queue: QueuedPublish[],
+  // how many of the queue's newest messages were never sent (queued while not online): they go
+  // out without DUP at the next CONNACK (may exceed the queue's length: then none was sent)
+  unsent: number,
   connects: number,
   reconnects: number,
   dropped: number,
@@ -340,11 +342,12 @@ const connect = (arrived?: any) => {
     // unused, and the next posts take ids after the last one given
     if (topics.length)
       send(encodeSubscribe(queue.length ? ((queue[0]._id + 65533) % 65535) + 1 : link._id || 65535, topics));
-    // a resend sets DUP
-    for (const item of queue) {
-      send(item._sent ? String.fromCharCode(item._bytes.charCodeAt(0) | 8) + item._bytes.slice(1) : item._bytes);
-      item._sent = 1;
-    }
+    // a resend sets DUP: all but the newest `unsent`, which go out for the first time
+    const resends = queue.length - unsent;
+    queue.forEach((item, index) =>
+      send(index < resends ? String.fromCharCode(item._bytes.charCodeAt(0) | 8) + item._bytes.slice(1) : item._bytes),
+    );
+    unsent = 0;
     if (state == ONLINE) callUser(link.onOnline);
     return;
   }
@@ -555,7 +558,6 @@ export const link: Link = {
       online = state == ONLINE,
       item: QueuedPublish = {
         _id: id,
-        _sent: 0,
         _bytes: encodePublish(topic, payload, qos, id, maxPacket),
       };
     if (!qos) {
@@ -563,19 +565,15 @@ export const link: Link = {
       return;
     } // QoS 0 offline: dropped, not counted
     link._id = id;
-    if (queue.length && queue[0]._id == id) {
-      queue.shift();
-      dropped++;
-    }
-    if (queue.length >= queueLength) {
+    // the oldest goes (counted) when the queue is full, or when the new id has come round to it
+    // (one shift serves both)
+    if (queue.length && (queue.length >= queueLength || queue[0]._id == id)) {
       queue.shift();
       dropped++;
     }
     queue.push(item);
-    if (online) {
-      send(item._bytes);
-      item._sent = 1;
-    } // new: never sent, no DUP
+    if (online) send(item._bytes);
+    else unsent++; // never sent: no DUP when it first goes out
   },
   status() {
     return {
@@ -612,6 +610,7 @@ export function Link(linkEnv: LinkEnv, settings: LinkSettings): Link {
   wifiState = WIFI_OFF;
   lastError = "";
   queue = [];
+  unsent = 0;
   connects = reconnects = dropped = offlineTicks = networkAttempts = loginAttempts = generation = twinCloses = 0;
   proven = 0;
   timerAt = 0;
