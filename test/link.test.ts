@@ -848,6 +848,40 @@ describe("Link: QoS 1 queue", () => {
     expect(r.link.status()).toMatchObject({ queue: 3, dropped: 6 });
   });
 
+  it("DUP only on a message sent before: overflow while offline and a failed attempt in between", () => {
+    const r = rig({ queueLength: 3 });
+    let s = goOnline(r);
+    r.link.publish("/q", "sent", 1); // sent, never acknowledged
+    s.onClose();
+    for (let i = 1; i <= 4; i++) r.link.publish("/q", "off" + i, 1); // offline: "sent" and off1 dropped
+    expect(r.link.status()).toMatchObject({ queue: 3, dropped: 2 });
+    // an attempt that fails before its CONNACK sends nothing
+    const sockets = r.sockets.length;
+    r.T.advance(5000);
+    expect(r.sockets.length).toBe(sockets + 1);
+    r.sockets.at(-1)!.onClose();
+    r.link.publish("/q", "off5", 1); // off2 dropped
+    r.T.advance(10000);
+    s = accept(r);
+    expect(r.sockets.length).toBe(sockets + 2);
+    const publishes = () => s.packets.filter((p: any) => p.cmd == "publish");
+    expect(publishes().map((p: any) => [p.payload.toString(), p.dup])).toEqual([
+      ["off3", false],
+      ["off4", false],
+      ["off5", false],
+    ]);
+    // sent once now: DUP at the next resend, a new one not
+    s.onClose();
+    r.link.publish("/q", "off6", 1); // off3 dropped
+    r.T.advance(10000);
+    s = accept(r);
+    expect(publishes().map((p: any) => [p.payload.toString(), p.dup])).toEqual([
+      ["off4", true],
+      ["off5", true],
+      ["off6", false],
+    ]);
+  });
+
   it("packet ids run 1..65535, wrap without 0; an id come round to a message still queued drops that message", () => {
     const r = rig({ queueLength: 8 });
     const s = goOnline(r);
