@@ -492,7 +492,7 @@ const send = (bytes?: string) => {
 // (decodePublish, decodeAck): the socket handler drops the session.
 const onPacket = (header: number, body: string, from: MqttReader) => {
   // here, not in the loop: a let in a block costs a scope object per run
-  let index: number, packet: any;
+  let index: number, type: number, packet: any;
   if (from != reader) return;
   if (header == 64 && body.length == 2) {
     // in place, no new array; acknowledgements mostly come in order: the first item matches
@@ -500,22 +500,22 @@ const onPacket = (header: number, body: string, from: MqttReader) => {
       if (queue[index]._id == ((body.charCodeAt(0) << 8) | body.charCodeAt(1))) return queue.splice(index, 1);
     return;
   }
-  packet =
-    header >> 4 == PUBLISH
-      ? /*#__NOINLINE__*/ decodePublish(header, body)
-      : /*#__NOINLINE__*/ decodeAck(header >> 4, body);
-  // the CONNACK, and any packet while registering, are steps of the (re)connect
-  if ((packet.type == CONNACK && state == CONNECTING) || state == REGISTERING) return connect(packet);
-  if (packet.type == PUBLISH) {
-    if (packet.qos == 1) send(encodePuback(packet.id));
+  type = header >> 4;
+  packet = type == PUBLISH ? /*#__NOINLINE__*/ decodePublish(header, body) : /*#__NOINLINE__*/ decodeAck(type, body);
+  // a message, the next most common (but while registering: the reply is a step of it)
+  if (type == PUBLISH && state != REGISTERING) {
+    if (packet.qos) send(encodePuback(packet.id));
     // callUser's work written here: a call less per message
     try {
       if (link.onMessage) link.onMessage(packet.topic, packet.payload);
     } catch (thrown: any) {
       error("callback: " + ((thrown && thrown.message) || thrown));
     }
+    return;
   }
-  if (packet.type == SUBACK && packet.granted.indexOf(128) >= 0) error("subscribe refused");
+  // the CONNACK, and any packet while registering, are steps of the (re)connect
+  if ((type == CONNACK && state == CONNECTING) || state == REGISTERING) return connect(packet);
+  if (type == SUBACK && packet.granted.indexOf(128) >= 0) error("subscribe refused");
 };
 // The Link object: made once, at the top level of the bundle, its methods written in it (a
 // function there keeps no scope, and has no other name to cost a JsVar). Link() resets it.
