@@ -1,5 +1,5 @@
 // `npm run bench`: figures, not pass/fail. Prints tables and writes bench/results.json.
-// bench/device-post.ts (run by hand: `ESPRUINO=... npx tsx bench/device-post.ts`) times one post in the interpreter.
+// bench/cpu-one.ts (run by hand, BENCH_CALLGRIND=1) counts the interpreter's instructions per post of one bundle.
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { rollup } from "rollup";

@@ -337,11 +337,16 @@ const connect = (arrived?: any) => {
     armTimer(PHASE, connect, 10000); // the proven mark (below)
     // made here and not kept: a list of long strings
     const topics: Subscription[] = current._topics();
-    // its packet id: the one before the oldest queued message's (the queue's ids run up from
-    // it), or the last one given (65535 before any; no message is in flight in a new session):
-    // unused, and the next posts take ids after the last one given
-    if (topics.length)
-      send(encodeSubscribe(queue.length ? ((queue[0]._id + 65533) % 65535) + 1 : link._id || 65535, topics));
+    // its packet id: the next one, as publish() gives it (an id come round to the oldest queued
+    // message drops that message, counted)
+    if (topics.length) {
+      link._id = (link._id % 65535) + 1;
+      if (queue.length && queue[0]._id == link._id) {
+        queue.shift();
+        dropped++;
+      }
+      send(encodeSubscribe(link._id, topics));
+    }
     // a resend sets DUP: all but the newest `unsent`, which go out for the first time
     const resends = queue.length - unsent;
     queue.forEach((item, index) =>
