@@ -244,7 +244,8 @@ export function Alink(productKey: string, deviceName: string): Alink {
   // iot.event are this one function: a call less per post)
   alink.event = (identifier: any, params?: any) => {
     let text: any;
-    if (identifier && typeof identifier == "object") {
+    // (no identifier, params alone: a post; event(null, {}) is a bad identifier, post(null) bad params)
+    if (typeof identifier != "string" && params === undefined) {
       params = identifier;
       identifier = "property";
     } else if (

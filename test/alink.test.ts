@@ -247,8 +247,10 @@ describe("post / event", () => {
     expect(t.a.event("property", { Temp: 21.5 })).toBe("2");
     expect(t.pubs[0].topic).toBe(t.pubs[1].topic);
     expect(bytes(t.pubs[0].payload)).toEqual(Buffer.from(JSON.stringify(postMsg("1", { Temp: 21.5 }))));
-    // an array is no params object, whichever argument it is
+    // an array is no params object, whichever argument it is; params alone name the params
     expect(() => t.a.event([1] as any)).toThrow(/params must be an object/);
+    for (const bad of [null, undefined, 5, true]) expect(() => t.a.event(bad)).toThrow(/params must be an object/);
+    expect(() => t.a.event(null, {})).toThrow(/identifier/);
     expect(t.pubs.length).toBe(2);
   });
 
