@@ -497,12 +497,12 @@ const send = (bytes?: string) => {
 // (decodePublish, decodeAck): the socket handler drops the session.
 const onPacket = (header: number, body: string, from: MqttReader) => {
   // here, not in the loop: a let in a block costs a scope object per run
-  let index: number, type: number, packet: any;
+  let index: number, type: number, packet: any, ackedId: number;
   if (from != reader) return;
   if (header == 64 && body.length == 2) {
+    ackedId = (body.charCodeAt(0) << 8) | body.charCodeAt(1);
     // in place, no new array; acknowledgements mostly come in order: the first item matches
-    for (index = 0; index < queue.length; index++)
-      if (queue[index]._id == ((body.charCodeAt(0) << 8) | body.charCodeAt(1))) return queue.splice(index, 1);
+    for (index = 0; index < queue.length; index++) if (queue[index]._id == ackedId) return queue.splice(index, 1);
     return;
   }
   type = header >> 4;
