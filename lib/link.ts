@@ -106,10 +106,10 @@ export interface Link {
 // A thrown value's text is written where it is caught, `(thrown && thrown.message) || thrown`
 // (an Error's message, or what was thrown): a helper function would be resident.
 const PHASE = 0,
-  SEND = 1,
-  RECEIVE = 2,
+  KEEPALIVE = 1,
+  PING = 2,
   WATCHDOG = 3,
-  FEED = 1;
+  BY_TICK = 1;
 // The link's state and Wi-Fi state, numbers (status() names them): a number is held in its
 // variable's JsVar, a string takes one more (docs/ESPRUINO.md §7). The names, in this order:
 const STATES = "unconfigured,wifi,connecting,registering,online,backoff,stopped,registered",
@@ -131,17 +131,23 @@ const STATES = "unconfigured,wifi,connecting,registering,online,backoff,stopped,
 // PHASE: the deadline or wait of the current state: Wi-Fi connect timeout, then
 //   CONNACK timeout; the backoff wait; online, the proven mark (below), then stableSeconds after
 //   CONNACK the stable mark (backoff schedules and twin count reset).
-// SEND: keep-alive, keepAlive/2 after the last send: PINGREQ.
-// RECEIVE: keepAlive/2 after the last byte received: PINGREQ; once a PINGREQ is out,
-//   the PINGRESP deadline (pingTimeoutSeconds). Sending the PINGREQ re-arms SEND for
-//   keepAlive/2 (at least 15 s, over pingTimeoutSeconds): one PINGREQ outstanding at most.
+// KEEPALIVE: online, the keep-alive's cyclic tick, every keepAlive/6 (lwIP's MQTT client keeps
+//   alive the same way). Each tick counts one more period of silence in each direction; a send
+//   sets sendQuiet to 0, a chunk received heardQuiet: an assignment, where a deadline moved
+//   later at every send and every chunk cost a read of the clock (3 % of a post's CPU). At the
+//   third quiet period in either direction, a PINGREQ: after between keepAlive/3 and keepAlive/2
+//   of silence (a link silent since its CONNACK pings at keepAlive/2 exactly), well inside
+//   the keepAlive within which MQTT wants a packet from the client (3.1.1 §3.1.2.10). Its
+//   action is the marker BY_TICK, done by tick() itself.
+// PING: once a PINGREQ is out, its deadline (pingTimeoutSeconds): nothing heard since it was
+//   sent, "ping timeout". One PINGREQ outstanding at most.
 // WATCHDOG: the watchdog feeder, every watchdogSeconds/3, never cleared. Its action is the
-//   marker FEED, done by tick() itself (a function of its own would be resident). It stops
+//   marker BY_TICK, done by tick() itself (a function of its own would be resident). It stops
 //   feeding only when configured but offline for offlineResetMinutes (counted in ticks,
 //   immune to clock steps).
 // Proven: a session online 10 s without a drop has proved the broker keeps us: the network
-// backoff starts again from 1 s. A time, not an answer to our packets: a PINGRESP takes
-// keepAlive/2 to be due, and a device that posts nothing waits for no PUBACK. A broker that
+// backoff starts again from 1 s. A time, not an answer to our packets: a PINGREQ waits for
+// keepAlive/3 of silence at least, and a device that posts nothing waits for no PUBACK. A broker that
 // accepts and drops at once (a refused publish, an overloaded server) drops us within this
 // time, so its reconnects still back off.
 
@@ -168,8 +174,12 @@ let env: LinkEnv,
   // (null once online, and between attempts)
   makeSession: (() => Session) | null,
   session: Session | undefined,
-  // the session's keepAlive (s): its half is the keep-alive's two timers
+  // the session's keepAlive (s): a sixth of it is the keep-alive's period
   keepAlive: number,
+  // keep-alive periods since the last send, and since the last chunk received (set to 1 when a
+  // PINGREQ goes: 0 again once anything is heard)
+  sendQuiet: number,
+  heardQuiet: number,
   state: number,
   wifiState: number,
   lastError: string,
@@ -201,12 +211,12 @@ let env: LinkEnv,
   timerAt: number;
 
 // One pending setTimeout for every deadline of the link (lwIP's cyclic timer, but exact):
-// it is set for the earliest one. Moving a deadline later, as the keep-alive does after every
-// send and every byte received, is an assignment, not a clearTimeout and a setTimeout: the
-// timer then fires early, finds nothing due and waits again. (RAM: one pending timer, not
+// it is set for the earliest one. Moving a deadline later is an assignment, not a
+// clearTimeout and a setTimeout: the timer then fires early, finds nothing due and waits again. (RAM: one pending timer, not
 // one per slot; Espruino reuses a fired timer's handle, so a stale one is never cleared.)
 // fn: a function to run, the reason of a drop (a literal: no closure made per deadline;
-// a closure made in connect() or send() would keep that call's scope while it waits), or FEED.
+// a closure made in connect() or send() would keep that call's scope while it waits), or BY_TICK
+// (the marker of the slots tick() serves itself: the watchdog and the keep-alive).
 // (Re)arms the deadline of slot, or just clears it (no fn).
 // (`at` declared at the top of the function: a let or const inside a block makes Espruino
 // create a scope object for that block at each run, docs/ESPRUINO.md §9)
@@ -243,10 +253,21 @@ const tick = () => {
       // its deadlines)
       try {
         if (slot == WATCHDOG) {
-          armTimer(WATCHDOG, FEED, Math.round((watchdogSeconds * 1000) / 3));
+          armTimer(WATCHDOG, BY_TICK, Math.round((watchdogSeconds * 1000) / 3));
           offlineTicks = makeSession && state != ONLINE ? offlineTicks + 1 : 0;
           // ticks of watchdogSeconds/3 offline, against the minutes
           if (offlineTicks * watchdogSeconds < offlineResetMinutes * 180) env._kick();
+        } else if (slot == KEEPALIVE) {
+          armTimer(KEEPALIVE, BY_TICK, (keepAlive * 1000) / 6);
+          sendQuiet++;
+          // (while a PINGREQ is out, heardQuiet waits for its answer: it stays as the ping set it)
+          if (!actions[PING] && (++heardQuiet > 2 || sendQuiet > 2)) {
+            heardQuiet = 1;
+            send(); // PINGREQ
+            if (socket) armTimer(PING, "ping timeout", pingSeconds * 1000);
+          }
+        } else if (slot == PING) {
+          if (heardQuiet) dropLink(fn);
         } else if (typeof fn == "string") dropLink(fn);
         else fn();
       } catch (thrown: any) {
@@ -335,6 +356,8 @@ const connect = (arrived?: any) => {
     proven = 0;
     session = undefined; // not kept online (undefined: no JsVar for the value, null takes one)
     armTimer(PHASE, connect, 10000); // the proven mark (below)
+    sendQuiet = heardQuiet = 0;
+    armTimer(KEEPALIVE, BY_TICK, (keepAlive * 1000) / 6);
     // made here and not kept: a list of long strings
     const topics: Subscription[] = current._topics();
     // its packet id: the next one, as publish() gives it (an id come round to the oldest queued
@@ -408,11 +431,9 @@ function onSocketEvent(this: LinkSocket, arg: any) {
   const from = this;
   if (from != socket) return;
   if (typeof arg == "string") {
-    // any byte proves the link alive: a pending PINGRESP deadline becomes receive-silence.
-    // Moving the silence deadline later (the common case, every chunk) is an assignment: the
-    // pending timer is set no later than the old deadline (armTimer) and finds it moved
-    if (actions[RECEIVE] == send) deadlines[RECEIVE] = env._uptime() * 1000 + keepAlive * 500;
-    else armTimer(RECEIVE, send, keepAlive * 500);
+    // any byte proves the link alive (the keep-alive's tick counts from here; a PINGREQ out
+    // is answered)
+    heardQuiet = 0;
     try {
       // a packet may end the session: the rest of the chunk is then ignored (onPacket).
       // NOINLINE: terser would move readPackets, called only here, into this function as a
@@ -435,7 +456,7 @@ const endSession = (nextState: number) => {
   socket = reader = null;
   session = undefined;
   state = nextState;
-  actions[PHASE] = actions[SEND] = actions[RECEIVE] = null;
+  actions[PHASE] = actions[KEEPALIVE] = actions[PING] = null;
   if (oldSocket)
     try {
       oldSocket.end();
@@ -474,20 +495,16 @@ const dropLink = (reason: string, badCredentials?: boolean) => {
   );
   if (wasOnline) callUser(link.onOffline);
 };
-// Writes bytes; without bytes (the keep-alive timers call it so) a PINGREQ, and then the
-// PINGRESP deadline. (One function for both: each function is resident.)
+// Writes bytes; without bytes (the keep-alive's tick calls it so) a PINGREQ. (One function for
+// both: each function is resident.)
 const send = (bytes?: string) => {
-  const isPing = !bytes;
   if (socket)
     try {
       socket.write(bytes || "\xc0\0"); // PINGREQ (mqtt.ts encodePingreq; a literal stays in flash)
-      // the keep-alive moved later: an assignment, as for RECEIVE (onSocketEvent)
-      if (actions[SEND] == send) deadlines[SEND] = env._uptime() * 1000 + keepAlive * 500;
-      else armTimer(SEND, send, keepAlive * 500);
+      sendQuiet = 0; // (the keep-alive's tick counts from here)
     } catch (thrown: any) {
       dropLink("write: " + ((thrown && thrown.message) || thrown));
     }
-  if (isPing && socket) armTimer(RECEIVE, "ping timeout", pingSeconds * 1000);
 };
 // A packet as the reader gives it: its first header byte and its body; from: the reader it
 // came from, a packet of a reader no longer current (its session ended while its chunk was
@@ -610,7 +627,7 @@ export function Link(linkEnv: LinkEnv, settings: LinkSettings): Link {
   actions = [];
   makeSession = socket = reader = timer = null;
   session = undefined;
-  keepAlive = 0;
+  keepAlive = sendQuiet = heardQuiet = 0;
   state = UNCONFIGURED;
   wifiState = WIFI_OFF;
   lastError = "";
@@ -622,6 +639,6 @@ export function Link(linkEnv: LinkEnv, settings: LinkSettings): Link {
   link.onMessage = link.onOnline = link.onOffline = null;
   link._id = 0;
   env._kick();
-  armTimer(WATCHDOG, FEED, Math.round((watchdogSeconds * 1000) / 3));
+  armTimer(WATCHDOG, BY_TICK, Math.round((watchdogSeconds * 1000) / 3));
   return link;
 }

@@ -335,7 +335,34 @@ describe("Link: session", () => {
 });
 
 describe("Link: keep-alive", () => {
-  it("sends PINGREQ after keepAlive/2 of send-silence, not before", () => {
+  it("pings after between keepAlive/3 and keepAlive/2 of silence, wherever in the keep-alive's period the last packet fell", () => {
+    // the tick runs every keepAlive/6 from the CONNACK; the third quiet period pings
+    for (const offset of [0, 1, 2500, 5000, 7500, ka / 6 - 1]) {
+      const r = rig();
+      const s = goOnline(r);
+      s.send({ cmd: "suback", messageId: s.packets[1].messageId, granted: [1, 1, 1] });
+      r.T.advance(ka / 6 + offset);
+      const last = r.T.now;
+      r.link.publish("t", "x", 0); // the last send…
+      s.send({ cmd: "publish", topic: "t", payload: Buffer.from("1"), qos: 0 }); // …and the last receive
+      while (!s.cmds().includes("pingreq") && r.T.now < last + ka) r.T.advance(100);
+      expect(r.T.now - last).toBeGreaterThanOrEqual(ka / 3);
+      expect(r.T.now - last).toBeLessThanOrEqual(ka / 2);
+    }
+  });
+
+  it("a PINGRESP answers the PINGREQ however many keep-alive ticks pass before the ping deadline", () => {
+    const r = rig({ pingTimeoutSeconds: 25 }); // two ticks (ka/6 = 10 s) while the ping is out
+    r.pong = true;
+    const s = goOnline(r);
+    r.T.advance(ka / 2);
+    expect(s.last().cmd).toBe("pingreq");
+    r.T.advance(30000);
+    expect(r.link.status().state).toBe("online");
+    expect(r.sockets.length).toBe(1);
+  });
+
+  it("sends PINGREQ after keepAlive/2 of send-silence when the last send fell on a tick, not before", () => {
     const r = rig();
     const s = goOnline(r);
     r.T.advance(10000);
