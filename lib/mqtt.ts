@@ -38,14 +38,16 @@ function stringField(text: string): string {
 // maxPacket: no limit). The remaining length never reaches the 268435455 the 4 bytes hold:
 // no device has that much RAM.
 function packet(header: number, body: string, maxPacket?: number): string {
-  let remainingLength = body.length,
+  // (a string's .length is counted block by block: read once)
+  const bodyLength = body.length;
+  let remainingLength = bodyLength,
     fixedHeader = chr(header);
   do {
     fixedHeader += chr(remainingLength > 127 ? (remainingLength & 127) | 128 : remainingLength);
     remainingLength >>= 7;
   } while (remainingLength);
   // checked before the concatenation: a packet too big is never copied
-  if (fixedHeader.length + body.length > maxPacket!) throw Error("mqtt: packet over " + maxPacket + " bytes");
+  if (fixedHeader.length + bodyLength > maxPacket!) throw Error("mqtt: packet over " + maxPacket + " bytes");
   return fixedHeader + body;
 }
 /** CONNECT, clean session, no will; username and password always sent. */
@@ -68,10 +70,11 @@ export function encodeConnect(clientId: string, username: string, password: stri
 export function encodePublish(topic: string, payload: string, qos: number, id: number, maxPacket: number): string {
   // not stringField(): its test for non-ASCII text is a regex, and Espruino's regex engine
   // costs several thousand instructions per char (bench/ram.ts, BENCH_CALLGRIND=1: 5 % of a post)
-  if (topic.length > 65535) throw Error("mqtt: field over 65535 bytes");
+  const topicLength = topic.length; // (read once, as in packet())
+  if (topicLength > 65535) throw Error("mqtt: field over 65535 bytes");
   return packet(
     qos ? 50 : 48,
-    chr(topic.length >> 8, topic.length & 255) + topic + (qos ? chr(id >> 8, id & 255) : "") + payload,
+    chr(topicLength >> 8, topicLength & 255) + topic + (qos ? chr(id >> 8, id & 255) : "") + payload,
     maxPacket,
   );
 }
