@@ -260,7 +260,9 @@ const tick = () => {
         } else if (slot == KEEPALIVE) {
           armTimer(KEEPALIVE, BY_TICK, (keepAlive * 1000) / 6);
           sendQuiet++;
-          // (while a PINGREQ is out, heardQuiet waits for its answer: it stays as the ping set it)
+          // an answered PINGREQ is over, its deadline need not pass: receive-silence counts
+          // again from here (while one is out unanswered, heardQuiet stays as the ping set it)
+          if (!heardQuiet) actions[PING] = null;
           if (!actions[PING] && (++heardQuiet > 2 || sendQuiet > 2)) {
             heardQuiet = 1;
             send(); // PINGREQ

@@ -362,6 +362,37 @@ describe("Link: keep-alive", () => {
     expect(r.sockets.length).toBe(1);
   });
 
+  for (const k of [30, 60])
+    it(`keepAlive ${k}: a link that dies after an answered PINGREQ is dropped within keepAlive/2 + pingTimeoutSeconds of the last byte heard`, () => {
+      // (review finding: the answered ping's deadline kept the tick from counting silence)
+      const r = rig();
+      r.pong = true;
+      const s = goOnline(r, Object.assign({}, SESSION, { _keepAlive: k }));
+      s.send({ cmd: "suback", messageId: s.packets[1].messageId, granted: [1, 1, 1] });
+      let down = -1,
+        heard = 0;
+      r.link.onOffline = () => {
+        down = r.T.now;
+      };
+      const onData = s.onData.bind(s);
+      s.onData = (data: string) => {
+        heard = r.T.now;
+        onData(data);
+      };
+      while (!s.cmds().includes("pingreq")) {
+        r.T.advance(1000);
+        r.link.publish("t", "x", 0); // a busy sender: only receive-silence pings
+      }
+      r.T.advance(1000); // the PINGRESP heard
+      s.pong = null; // then the link dies
+      while (down < 0) {
+        r.T.advance(1000);
+        r.link.publish("t", "x", 0);
+      }
+      expect(r.link.status().lastError).toBe("ping timeout");
+      expect(down - heard).toBeLessThanOrEqual(k * 500 + 10000);
+    });
+
   it("sends PINGREQ after keepAlive/2 of send-silence when the last send fell on a tick, not before", () => {
     const r = rig();
     const s = goOnline(r);
