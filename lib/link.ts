@@ -140,7 +140,8 @@ const STATES = "unconfigured,wifi,connecting,registering,online,backoff,stopped,
 //   the keepAlive within which MQTT wants a packet from the client (3.1.1 §3.1.2.10). Its
 //   action is the marker BY_TICK, done by tick() itself.
 // PING: once a PINGREQ is out, its deadline (pingTimeoutSeconds): nothing heard since it was
-//   sent, "ping timeout". One PINGREQ outstanding at most.
+//   sent, "ping timeout"; anything heard, the next tick ends it. One PINGREQ outstanding at
+//   most. A dead link is dropped within keepAlive/2 + pingTimeoutSeconds of the last byte heard.
 // WATCHDOG: the watchdog feeder, every watchdogSeconds/3, never cleared. Its action is the
 //   marker BY_TICK, done by tick() itself (a function of its own would be resident). It stops
 //   feeding only when configured but offline for offlineResetMinutes (counted in ticks,
