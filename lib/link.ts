@@ -431,10 +431,7 @@ const connect = (arrived?: any) => {
 // sees another `socket` and does nothing. The argument tells the event (LinkEnv._connect):
 // data, the most frequent, is tested first.
 function onSocketEvent(this: LinkSocket, arg: any) {
-  const from = this,
-    current = reader!;
-  // (declared here, not in the blocks: a let in a block costs a scope object per run)
-  let acks: any, position: number, ackedId: number, index: number;
+  const from = this;
   if (from != socket) return;
   if (typeof arg == "string") {
     // any byte proves the link alive (the keep-alive's tick counts from here; a PINGREQ out
@@ -444,23 +441,9 @@ function onSocketEvent(this: LinkSocket, arg: any) {
       // a packet may end the session: the rest of the chunk is then ignored (onPacket).
       // NOINLINE: terser would move readPackets, called only here, into this function as a
       // function expression, created (its text lexed) again for every chunk received
-      /*#__NOINLINE__*/ readPackets(current, arg, onPacket);
+      /*#__NOINLINE__*/ readPackets(reader!, arg, onPacket);
     } catch (thrown: any) {
       if (from == socket) dropLink("" + ((thrown && thrown.message) || thrown));
-    }
-    // The chunk's PUBACKs, their 2-byte packet ids (the reader hands them over apart): each
-    // frees its message. Also when the session ended in the chunk: the broker has them, a
-    // resend would be a duplicate. Brokers acknowledge in order: the oldest matches first.
-    // (Till the first empty entry: an index is read faster than .length, docs/ESPRUINO.md §9)
-    // (taken with delete: a key left on the reader, even undefined, is a JsVar resident online)
-    acks = current._acks;
-    if (acks) {
-      delete current._acks;
-      for (position = 0; acks[position]; position += 2) {
-        ackedId = (acks.charCodeAt(position) << 8) | acks.charCodeAt(position + 1);
-        for (index = 0; queue[index] && queue[index]._id != ackedId; index++);
-        if (queue[index]) queue.splice(index, 1);
-      }
     }
   } else if (arg == from)
     connect(arg); // connected: the login's next step
@@ -526,15 +509,24 @@ const send = (bytes?: string) => {
       dropLink("write: " + ((thrown && thrown.message) || thrown));
     }
 };
-// A packet as the reader gives it (a well-formed PUBACK never comes here: the socket handler
-// takes those from the reader): its first header byte and its body; from: the reader it came
-// from, a packet of a reader no longer current (its session ended while its chunk was read) is
-// ignored. (No closure made per chunk to tell it: CPU.) A malformed packet throws
+// A packet as the reader gives it: its first header byte and its body; from: the reader it
+// came from, a packet of a reader no longer current (its session ended while its chunk was
+// read) is ignored. (No closure made per chunk to tell it: CPU.)
+// A well-formed PUBACK, the most common packet, is read first: no packet object, no call, and
+// nothing else lexed before it (Espruino lexes the text it skips). A malformed packet throws
 // (decodePublish, decodeAck): the socket handler drops the session.
 const onPacket = (header: number, body: string, from: MqttReader) => {
-  // here, not in the blocks: a let in a block costs a scope object per run
-  let type: number, packet: any;
+  // here, not in the loop: a let in a block costs a scope object per run
+  let index: number, type: number, packet: any, ackedId: number;
   if (from != reader) return;
+  if (header == 64 && body.length == 2) {
+    ackedId = (body.charCodeAt(0) << 8) | body.charCodeAt(1);
+    // in place, no new array; acknowledgements mostly come in order: the first item matches.
+    // (Till the first empty entry: an index is read faster than an array's .length,
+    // docs/ESPRUINO.md §9)
+    for (index = 0; queue[index]; index++) if (queue[index]._id == ackedId) return queue.splice(index, 1);
+    return;
+  }
   type = header >> 4;
   packet = type == PUBLISH ? /*#__NOINLINE__*/ decodePublish(header, body) : /*#__NOINLINE__*/ decodeAck(type, body);
   // a message, the next most common (but while registering: the reply is a step of it)

@@ -150,15 +150,11 @@ export function decodePacket(header: number, body: string): Packet {
 export interface MqttReader {
   _maxPacket: number;
   _buffer?: string;
-  // the packet ids of the PUBACKs read (2 bytes each, in order) that the caller has not taken
-  _acks?: string;
 }
 
 /** Reads a chunk of socket data (any size): onPacket gets every whole packet, its first header
  * byte and its body (decodePacket() makes a Packet of them), and the reader (a caller with
- * several can tell which one it came from); but a well-formed PUBACK only adds its packet id
- * (2 bytes) to reader._acks, for the caller to take (in order among PUBACKs, not among the
- * other packets: a caller that needs that order has none). A header byte that is no packet a broker sends to a
+ * several can tell which one it came from). A header byte that is no packet a broker sends to a
  * client, a bad remaining length or a packet over _maxPacket bytes (whole packet) throws
  * "mqtt: …" at once and resets the reader; so does a throw of onPacket, which propagates (the
  * link drops the session then: what follows is of no use). */
@@ -189,16 +185,6 @@ export function readPackets(
   // not "" (an empty string takes a JsVar, docs/ESPRUINO.md §7)
   reader._buffer = undefined;
   while (offset < size) {
-    // A PUBACK, what a publisher receives most, with its fixed remaining length 2 and all here:
-    // no call of onPacket (the link's packet handler is long, and Espruino lexes all of a
-    // function's text at each call: 5 % of a post's CPU, bench/cpu-one.ts), and the rest of
-    // this loop is only skipped. (A malformed one takes the general path, and onPacket's
-    // decoder rejects it.)
-    if (buffer[offset] == "@" && buffer[offset + 1] == "\x02" && offset + 4 <= size) {
-      reader._acks = (reader._acks || "") + buffer.substr(offset + 2, 2);
-      offset += 4;
-      continue;
-    }
     header = buffer.charCodeAt(offset);
     remainingLength = 0;
     multiplier = 1;

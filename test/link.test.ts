@@ -866,28 +866,6 @@ describe("Link: QoS 1 queue", () => {
     expect(r.link.status().queue).toBe(0);
   });
 
-  it("PUBACKs in one chunk, out of order and among other packets, each free their own message; those of a chunk that ends the session too", () => {
-    const r = rig();
-    let s = goOnline(r);
-    for (const payload of ["a", "b", "c", "d"]) r.link.publish("/q", payload, 1);
-    const id = (n: number) => s.packets[2 + n].messageId,
-      puback = (n: number) => gen({ cmd: "puback", messageId: id(n) });
-    const got: string[] = [];
-    r.link.onMessage = (topic) => got.push(topic);
-    s.onData(puback(2) + gen({ cmd: "publish", topic: "/m", payload: Buffer.from("1"), qos: 0 }) + puback(0));
-    expect(got).toEqual(["/m"]);
-    expect(r.link.status().queue).toBe(2);
-    // a PUBACK, then bytes no broker sends: the session drops, the acknowledged message stays freed
-    s.onData(puback(3) + "\x10\x00");
-    expect(r.link.status()).toMatchObject({ state: "backoff", queue: 1 });
-    expect(r.link.status().lastError).toMatch(/^mqtt: bad header 16/);
-    r.T.advance(1000);
-    s = accept(r);
-    // only "b" is resent
-    expect(s.cmds()).toEqual(["connect", "subscribe", "publish"]);
-    expect(s.packets[2].payload.toString()).toBe("b");
-  });
-
   it("a SUBSCRIBE takes the next packet id, as a post does: none a queued message holds", () => {
     const r = rig();
     let s = goOnline(r);

@@ -1,7 +1,7 @@
 // Shared test helpers: byte strings <-> Buffers, a seeded PRNG, and the mapping between
 // our reader's packets and mqtt-packet's (the independent oracle).
 import mqttPacket from "mqtt-packet";
-import { readPackets, decodePacket, PUBACK, type MqttReader, type Packet } from "../../lib/mqtt";
+import { readPackets, decodePacket, type MqttReader, type Packet } from "../../lib/mqtt";
 
 export const toBuf = (s: string) => Buffer.from(s, "latin1");
 export const toStr = (b: Buffer) => b.toString("latin1");
@@ -74,31 +74,13 @@ export function mpFields(x: any): any {
 }
 
 /** A reader over lib/mqtt's readPackets and decodePacket, as the link uses them, with the
- * push(chunk, onPacket) shape the tests use: a malformed packet throws and resets the reader.
- * The reader hands PUBACKs over apart (their ids in _acks): they come after the chunk's other
- * packets, also when the chunk ends in an error (those before it were read). */
+ * push(chunk, onPacket) shape the tests use: a malformed packet throws and resets the reader. */
 export function newReader(maxPacket: number) {
   const state: MqttReader = { _maxPacket: maxPacket };
   return {
     state,
-    push: (chunk: string, onPacket: (packet: Packet) => void) => {
-      try {
-        readPackets(state, chunk, (header, body) => onPacket(decodePacket(header, body)));
-      } finally {
-        const acks = state._acks || "";
-        delete state._acks;
-        for (let i = 0; i < acks.length; i += 2)
-          onPacket({ type: PUBACK, id: (acks.charCodeAt(i) << 8) | acks.charCodeAt(i + 1) });
-      }
-    },
+    push: (chunk: string, onPacket: (packet: Packet) => void) =>
+      readPackets(state, chunk, (header, body) => onPacket(decodePacket(header, body))),
   };
 }
 export type Reader = ReturnType<typeof newReader>;
-
-/** Packets (mqtt-packet's vocabulary) with the PUBACKs moved after the others, each kind in
- * its order: how a stream read by newReader() compares with mqtt-packet's, whatever the
- * chunks (within a chunk, the reader gives PUBACKs apart). */
-export const byKind = (packets: any[]) => [
-  ...packets.filter((p) => p.cmd != "puback"),
-  ...packets.filter((p) => p.cmd == "puback"),
-];
