@@ -148,9 +148,9 @@ const STATES = "unconfigured,wifi,connecting,registering,online,backoff,stopped,
 //   immune to clock steps).
 // Proven: a session online 10 s without a drop has proved the broker keeps us: the network
 // backoff starts again from 1 s. A time, not an answer to our packets: a PINGREQ waits for
-// keepAlive/3 of silence at least, and a device that posts nothing waits for no PUBACK. A broker that
-// accepts and drops at once (a refused publish, an overloaded server) drops us within this
-// time, so its reconnects still back off.
+// keepAlive/3 of silence at least, and a device that posts nothing waits for no PUBACK. A
+// broker that accepts and drops at once (a refused publish, an overloaded server) drops us
+// within this time, so its reconnects still back off.
 
 // One link per device: its state is module-level and Link() (re)sets it. A function at the
 // top level of the bundle keeps no scope, a closure made in a factory keeps its factory's: one
@@ -213,8 +213,9 @@ let env: LinkEnv,
 
 // One pending setTimeout for every deadline of the link (lwIP's cyclic timer, but exact):
 // it is set for the earliest one. Moving a deadline later is an assignment, not a
-// clearTimeout and a setTimeout: the timer then fires early, finds nothing due and waits again. (RAM: one pending timer, not
-// one per slot; Espruino reuses a fired timer's handle, so a stale one is never cleared.)
+// clearTimeout and a setTimeout: the timer then fires early, finds nothing due and waits
+// again. (RAM: one pending timer, not one per slot; Espruino reuses a fired timer's handle, so
+// a stale one is never cleared.)
 // fn: a function to run, the reason of a drop (a literal: no closure made per deadline;
 // a closure made in connect() or send() would keep that call's scope while it waits), or BY_TICK
 // (the marker of the slots tick() serves itself: the watchdog and the keep-alive).
@@ -367,7 +368,7 @@ const connect = (arrived?: any) => {
     // message drops that message, counted)
     if (topics.length) {
       link._id = (link._id % 65535) + 1;
-      if (queue.length && queue[0]._id == link._id) {
+      if (queue[0] && queue[0]._id == link._id) {
         queue.shift();
         dropped++;
       }

@@ -868,32 +868,32 @@ describe("Link: QoS 1 queue", () => {
 
   // (a PUBACK and the next message in one chunk are handled in stream order: an onMessage that
   // publishes sees the queue the PUBACK freed; review finding on a reader that gave PUBACKs apart)
-  it("a handler that posts on a message sees the queue the PUBACK before it in the chunk freed: nothing dropped", () => {
+  // A full queue (3) of "a", "b", "c"; one chunk: the PUBACK of the queued message at `acked`,
+  // then a message whose handler posts "d".
+  const ackThenPostOnMessage = (acked: number) => {
     const r = rig({ queueLength: 3 });
     const s = goOnline(r);
     for (const payload of ["a", "b", "c"]) r.link.publish("/q", payload, 1);
     r.link.onMessage = () => r.link.publish("/q", "d", 1);
     s.onData(
-      gen({ cmd: "puback", messageId: s.packets[2].messageId }) +
+      gen({ cmd: "puback", messageId: s.packets[2 + acked].messageId }) +
         gen({ cmd: "publish", topic: "/reply", payload: Buffer.from("r"), qos: 0 }),
     );
+    r.link.onMessage = null;
+    return { r, s };
+  };
+
+  it("a handler that posts on a message sees the queue the PUBACK before it in the chunk freed: nothing dropped", () => {
+    const { r } = ackThenPostOnMessage(0);
     expect(r.link.status()).toMatchObject({ queue: 3, dropped: 0 });
   });
 
   it("an out-of-order PUBACK before a message whose handler posts: the unacknowledged oldest is kept", () => {
-    const r = rig({ queueLength: 3 });
-    let s = goOnline(r);
-    for (const payload of ["a", "b", "c"]) r.link.publish("/q", payload, 1);
-    r.link.onMessage = () => r.link.publish("/q", "d", 1);
-    s.onData(
-      gen({ cmd: "puback", messageId: s.packets[3].messageId }) +
-        gen({ cmd: "publish", topic: "/reply", payload: Buffer.from("r"), qos: 0 }),
-    );
-    r.link.onMessage = null;
+    const { r, s } = ackThenPostOnMessage(1);
     s.onClose();
     r.T.advance(1000);
-    s = accept(r);
-    expect(s.packets.filter((p: any) => p.cmd == "publish").map((p: any) => p.payload.toString())).toEqual([
+    const resent = accept(r);
+    expect(resent.packets.filter((p: any) => p.cmd == "publish").map((p: any) => p.payload.toString())).toEqual([
       "a",
       "c",
       "d",
