@@ -52,11 +52,11 @@ var otaBoot = function (i, error) {
     print("boot: " + m.f + " threw " + error);
     if (m.t) {
       back("threw at load: " + error);
-      // from a timer: the Linux build ignores a load() made while boot code runs (and has
-      // no E.reboot(); load() restarts it in process)
+      // from a timer: the Linux builds ignore a load() made while boot code runs (and have
+      // no E.reboot(), BOARD "LINUX" or "LINUX_…"; load() restarts them in process)
       global.otaLoader = 2;
       setTimeout(function () {
-        if (process.env.BOARD == "LINUX") load();
+        if (process.env.BOARD.indexOf("LINUX") == 0) load();
         else E.reboot();
       }, 9);
       return 1;

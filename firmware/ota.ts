@@ -163,7 +163,8 @@ export const ota: Ota = {
         log("ota: " + data.version + " ok, restart");
         // lets the last progress leave
         env.set(() => {
-          if (process.env.BOARD == "LINUX") load();
+          // the Linux builds (BOARD "LINUX", "LINUX_…") have no E.reboot(): see below
+          if (process.env.BOARD.indexOf("LINUX") == 0) load();
           else E.reboot();
         }, 1000);
       };
@@ -283,8 +284,10 @@ export const makeOta = (): Ota => {
         if (record.t) kit._rollBack(record, "not online within " + otaTrialMinutes + " min");
       });
       kit._save(storage, state);
-      // the Linux build has no E.reboot(); load() restarts it in process (boot code runs again)
-      if (process.env.BOARD == "LINUX") load();
+      // The Linux builds (BOARD "LINUX", or a variant such as "LINUX_ESP32LIKE") have no
+      // E.reboot(): it prints "Not implemented" and returns, and the board would stay on the
+      // old image. load() restarts them in process (the boot code runs again).
+      if (process.env.BOARD.indexOf("LINUX") == 0) load();
       else E.reboot();
     }, otaTrialMinutes * 60000);
 
