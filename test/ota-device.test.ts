@@ -121,52 +121,66 @@ describe.skipIf(!ESPRUINO)(
     // online; the board is then powered again on the same Storage. Every boot must come
     // online running the old or the new version (no third state, no boot loop), and after all
     // of that an update must still go through.
-    it("power cuts at moments spread over an update: every boot comes online on the old or the new version", async () => {
-      const r = await rig();
-      const image = readFileSync("dist/firmware.js");
-      // how long an update takes here, push to the new version informed
-      let t0 = Date.now();
-      r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version: "2.0.0" });
-      await until("informs 2.0.0", () => r.informs().includes("2.0.0"), 60000);
-      const updateMs = Date.now() - t0;
-      let running = "2.0.0",
-        run = r.run;
-      const cuts = [0.02, 0.1, 0.25, 0.4, 0.55, 0.7, 0.8, 0.9, 1.0, 1.2];
-      for (let i = 0; i < cuts.length; i++) {
-        const version = "3.0." + i,
-          informsBefore = r.informs().length;
-        t0 = Date.now();
-        r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version });
-        await new Promise((res) => setTimeout(res, Math.round(cuts[i] * updateMs)));
-        await run.kill();
-        const cutAt = Date.now() - t0;
-        expect(run.output(), "before the cut " + i).not.toMatch(/Uncaught|threw|ASSERT/);
-        // power back: the same Storage, booted as a board boots (no setup)
-        run = startDevice({ espruino: ESPRUINO!, postlude: POSTLUDE, timeoutMs: 120000, setup: null, dir: r.run.dir });
-        runs.push(run);
-        await until(
-          "online after the cut at " + cutAt + " ms (" + cuts[i] + " of an update)",
-          () => run.seen("online").length && r.informs().length > informsBefore,
-          60000,
-        ).catch((e) => {
+    for (const url of [undefined, "http"] as const)
+      it("power cuts at moments spread over an update (" +
+        (url ? "URL download over " + url : "blocks over MQTT") +
+        "): every boot comes online on the old or the new version", async () => {
+        const r = await rig();
+        const image = readFileSync("dist/firmware.js");
+        // how long an update takes here, push to the new version informed
+        let t0 = Date.now();
+        r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version: "2.0.0", url });
+        await until("informs 2.0.0", () => r.informs().includes("2.0.0"), 60000);
+        const updateMs = Date.now() - t0;
+        let running = "2.0.0",
+          run = r.run;
+        const cuts = [0.02, 0.1, 0.25, 0.4, 0.55, 0.7, 0.8, 0.9, 1.0, 1.2];
+        for (let i = 0; i < cuts.length; i++) {
+          const version = "3.0." + i,
+            informsBefore = r.informs().length;
+          t0 = Date.now();
+          r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version, url });
+          await new Promise((res) => setTimeout(res, Math.round(cuts[i] * updateMs)));
+          await run.kill();
+          const cutAt = Date.now() - t0;
+          expect(run.output(), "before the cut " + i).not.toMatch(/Uncaught|threw|ASSERT/);
+          // power back: the same Storage, booted as a board boots (no setup)
+          run = startDevice({
+            espruino: ESPRUINO!,
+            postlude: POSTLUDE,
+            timeoutMs: 120000,
+            setup: null,
+            dir: r.run.dir,
+          });
+          runs.push(run);
+          await until(
+            "online after the cut at " + cutAt + " ms (" + cuts[i] + " of an update)",
+            () => run.seen("online").length && r.informs().length > informsBefore,
+            60000,
+          ).catch((e) => {
+            throw new Error(e.message + "\n" + run.output().slice(-3000));
+          });
+          // a boot that rolls back informs the old version; one that finished the switch, the new
+          const informed = r.informs().slice(informsBefore);
+          for (const v of informed) expect([running, version], "informed after cut " + i).toContain(v);
+          running = informed.at(-1)!;
+          expect(run.output(), "after the cut " + i).not.toMatch(/Uncaught|threw|ASSERT/);
+        }
+        // the board still takes an update
+        r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version: "4.0.0", url });
+        await until("informs 4.0.0", () => r.informs().includes("4.0.0"), 60000).catch((e) => {
           throw new Error(e.message + "\n" + run.output().slice(-3000));
         });
-        // a boot that rolls back informs the old version; one that finished the switch, the new
-        const informed = r.informs().slice(informsBefore);
-        for (const v of informed) expect([running, version], "informed after cut " + i).toContain(v);
-        running = informed.at(-1)!;
-        expect(run.output(), "after the cut " + i).not.toMatch(/Uncaught|threw|ASSERT/);
-      }
-      // the board still takes an update
-      r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version: "4.0.0" });
-      await until("informs 4.0.0", () => r.informs().includes("4.0.0"), 60000).catch((e) => {
-        throw new Error(e.message + "\n" + run.output().slice(-3000));
-      });
-      expect(r.steps().filter((s) => s < 0 && s != -1)).toEqual([]);
-      console.log(
-        "OTA power cuts (real interpreter): update " + updateMs + " ms; versions informed " + r.informs().join(" "),
-      );
-    }, 300000);
+        expect(r.steps().filter((s) => s < 0 && s != -1)).toEqual([]);
+        console.log(
+          "OTA power cuts (real interpreter, " +
+            (url || "mqtt") +
+            "): update " +
+            updateMs +
+            " ms; versions informed " +
+            r.informs().join(" "),
+        );
+      }, 300000);
 
     it("an image that throws is rolled back: -1 with the reason, the old version informed again", async () => {
       const r = await rig();
