@@ -10,11 +10,13 @@
 //   instructionsPerPost (BENCH_CALLGRIND=1, valgrind installed): the interpreter's instructions
 //   per post over 200 posts instead, counted by callgrind: repeatable to a fraction of a percent.
 import { execFileSync } from "node:child_process";
-import { rmSync, existsSync, readFileSync, mkdtempSync, writeFileSync, readdirSync } from "node:fs";
+import { rmSync, readFileSync, mkdtempSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEmulator } from "../tools/emulator/index";
-import { startDevice, randomName } from "../tools/real-interpreter/run";
+import { startDevice, randomName, builds } from "../tools/real-interpreter/run";
+
+export { builds };
 
 export interface RamFigures {
   load?: number;
@@ -177,15 +179,6 @@ export async function measureRam(
     await emu.close();
   }
   return r;
-}
-
-/** The interpreters to measure: $ESPRUINO (64-bit) and $ESPRUINO32 (default: $ESPRUINO-esp32like, the 32-bit ESP32 JsVar layout). */
-export function builds(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (env.ESPRUINO && existsSync(env.ESPRUINO)) out["64-bit"] = env.ESPRUINO;
-  const e32 = env.ESPRUINO32 || (env.ESPRUINO ? env.ESPRUINO + "-esp32like" : "");
-  if (e32 && existsSync(e32)) out["32-bit ESP32 layout"] = e32;
-  return out;
 }
 
 export async function ramTable(firmware: string, log?: (l: string) => void) {

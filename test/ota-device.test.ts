@@ -1,10 +1,10 @@
-// OTA in the REAL Espruino interpreter ($ESPRUINO, Linux build), booting as a flashed board
-// (loader + image in Storage; tools/real-interpreter/run.ts), against the emulator's OTA
+// OTA in the REAL Espruino interpreter (the Linux builds: $ESPRUINO and the 32-bit one beside
+// it), booting as a flashed board (loader + image in Storage; tools/real-interpreter/run.ts),
 // service: a firmware update (load() restarts into the new slot) and a rollback of an image
 // that throws. Prints download time and JsVars (resident idle, peak during the update).
 import { describe, it, expect, afterEach } from "vitest";
 import { readFileSync } from "node:fs";
-import { startDevice, randomName, type DeviceRun } from "../tools/real-interpreter/run";
+import { startDevice, randomName, builds, type DeviceRun } from "../tools/real-interpreter/run";
 import { startEmulator } from "../tools/emulator/index";
 import { ESPRUINO, ESPRUINO_HINT, runInEspruino } from "./support/espruino";
 import { installScript } from "../tools/flash/install";
@@ -44,7 +44,7 @@ const withoutMem = (output: string) =>
     .filter((l) => !l.includes("@@mem"))
     .join("\n");
 
-async function rig() {
+async function rig(espruino: string) {
   const dev = { productKey: randomName(11), deviceName: "ota-real", deviceSecret: randomName(32) };
   const emu = await startEmulator({ port: 0, devices: [dev] });
   emus.push(emu);
@@ -52,7 +52,7 @@ async function rig() {
   for (const ev of ["ota_progress", "ota_inform", "ota_request"])
     emu.on(ev, (d: any) => events.push({ ev, d, t: Date.now() }));
   const run = startDevice({
-    espruino: ESPRUINO!,
+    espruino,
     postlude: POSTLUDE,
     timeoutMs: 120000,
     setup: { ssid: "emulator", password: "password123", host: "127.0.0.1", port: emu.port, ...dev },
@@ -64,138 +64,143 @@ async function rig() {
   return { dev, emu, run, events, informs, steps };
 }
 
+// On every build there is: the OTA restart once differed by process.env.BOARD, and only the
+// 64-bit build ran here (docs/ESPRUINO.md §12)
 describe.skipIf(!ESPRUINO)(
   "OTA in the real interpreter, booting from Storage (" + (ESPRUINO ? "" : ESPRUINO_HINT) + ")",
   () => {
-    it("firmware update: downloads, verifies, restarts with load() into the new slot and informs it", async () => {
-      const r = await rig();
-      await new Promise((res) => setTimeout(res, 500)); // settle, then read the resident figure
-      const idle = r.run.seen("mem").at(-1).usage;
-      const image = readFileSync("dist/firmware.js");
-      const t0 = Date.now(),
-        before = r.run.seen("mem").length;
-      r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version: "2.0.0" });
-      await until("step 100", () => r.steps().includes(100), 60000);
-      const downloadMs = Date.now() - t0;
-      const peak = Math.max(
-        ...r.run
-          .seen("mem")
-          .slice(before)
-          .map((m: any) => m.usage),
-      );
-      await until("informs 2.0.0", () => r.informs().includes("2.0.0"), 60000).catch((e) => {
-        throw new Error(e.message + " steps " + r.steps() + "\n" + withoutMem(r.run.output()).slice(-3000));
-      });
-      expect(r.steps().filter((s) => s < 0)).toEqual([]);
-      expect(r.run.output()).not.toMatch(/Uncaught|threw/);
-      const online = r.run.seen("online");
-      expect(online.length).toBe(2);
-      const after = await new Promise<number>((res) => setTimeout(() => res(r.run.seen("mem").at(-1).usage), 800));
-      console.log(
-        `OTA real interpreter: ${image.length} B in ${downloadMs} ms (${r.events.filter((e) => e.ev == "ota_request").length} blocks); ` +
-          `JsVars idle ${idle}, peak during update ${peak}, idle after the switch ${after}`,
-      );
-    }, 150000);
-
-    for (const scheme of ["http", "https"] as const)
-      it(`URL download over ${scheme} with Espruino's http module: verifies, restarts into the new slot, informs it`, async () => {
-        const r = await rig();
-        const image = readFileSync("dist/firmware.js");
-        r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version: "3.0.0", url: scheme });
-        await until("informs 3.0.0", () => r.informs().includes("3.0.0"), 60000).catch((e) => {
-          const lines = r.run
-            .output()
-            .split("\n")
-            .filter((l: string) => !l.includes("@@mem"));
-          throw new Error(e.message + " steps " + r.steps() + "\n" + lines.join("\n").slice(-3000));
-        });
-        expect(r.steps().filter((s) => s < 0)).toEqual([]);
-        // over http the link stayed up and reported the progress up to 100
-        if (scheme == "http") expect(r.steps().at(-1)).toBe(100);
-        expect(r.run.output()).not.toMatch(/Uncaught|threw|ASSERT/);
-        expect(r.run.seen("online").length).toBe(2);
-      }, 150000);
-
-    // A power cut (SIGKILL of the interpreter: its Storage file keeps what was written) at
-    // moments spread over an update, from the first block to the new image's first minutes
-    // online; the board is then powered again on the same Storage. Every boot must come
-    // online running the old or the new version (no third state, no boot loop), and after all
-    // of that an update must still go through.
-    for (const url of [undefined, "http"] as const)
-      it("power cuts at moments spread over an update (" +
-        (url ? "URL download over " + url : "blocks over MQTT") +
-        "): every boot comes online on the old or the new version", async () => {
-        const r = await rig();
-        const image = readFileSync("dist/firmware.js");
-        // how long an update takes here, push to the new version informed
-        let t0 = Date.now();
-        r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version: "2.0.0", url });
-        await until("informs 2.0.0", () => r.informs().includes("2.0.0"), 60000);
-        const updateMs = Date.now() - t0;
-        let running = "2.0.0",
-          run = r.run;
-        const cuts = [0.02, 0.1, 0.25, 0.4, 0.55, 0.7, 0.8, 0.9, 1.0, 1.2];
-        for (let i = 0; i < cuts.length; i++) {
-          const version = "3.0." + i,
-            informsBefore = r.informs().length;
-          t0 = Date.now();
-          r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version, url });
-          await new Promise((res) => setTimeout(res, Math.round(cuts[i] * updateMs)));
-          await run.kill();
-          const cutAt = Date.now() - t0;
-          expect(run.output(), "before the cut " + i).not.toMatch(/Uncaught|threw|ASSERT/);
-          // power back: the same Storage, booted as a board boots (no setup)
-          run = startDevice({
-            espruino: ESPRUINO!,
-            postlude: POSTLUDE,
-            timeoutMs: 120000,
-            setup: null,
-            dir: r.run.dir,
+    for (const [build, espruino] of Object.entries(builds()))
+      describe(build, () => {
+        it("firmware update: downloads, verifies, restarts with load() into the new slot and informs it", async () => {
+          const r = await rig(espruino);
+          await new Promise((res) => setTimeout(res, 500)); // settle, then read the resident figure
+          const idle = r.run.seen("mem").at(-1).usage;
+          const image = readFileSync("dist/firmware.js");
+          const t0 = Date.now(),
+            before = r.run.seen("mem").length;
+          r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version: "2.0.0" });
+          await until("step 100", () => r.steps().includes(100), 60000);
+          const downloadMs = Date.now() - t0;
+          const peak = Math.max(
+            ...r.run
+              .seen("mem")
+              .slice(before)
+              .map((m: any) => m.usage),
+          );
+          await until("informs 2.0.0", () => r.informs().includes("2.0.0"), 60000).catch((e) => {
+            throw new Error(e.message + " steps " + r.steps() + "\n" + withoutMem(r.run.output()).slice(-3000));
           });
-          runs.push(run);
-          await until(
-            "online after the cut at " + cutAt + " ms (" + cuts[i] + " of an update)",
-            () => run.seen("online").length && r.informs().length > informsBefore,
-            60000,
-          ).catch((e) => {
-            throw new Error(e.message + "\n" + run.output().slice(-3000));
-          });
-          // a boot that rolls back informs the old version; one that finished the switch, the new
-          const informed = r.informs().slice(informsBefore);
-          for (const v of informed) expect([running, version], "informed after cut " + i).toContain(v);
-          running = informed.at(-1)!;
-          expect(run.output(), "after the cut " + i).not.toMatch(/Uncaught|threw|ASSERT/);
-        }
-        // the board still takes an update
-        r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version: "4.0.0", url });
-        await until("informs 4.0.0", () => r.informs().includes("4.0.0"), 60000).catch((e) => {
-          throw new Error(e.message + "\n" + run.output().slice(-3000));
-        });
-        expect(r.steps().filter((s) => s < 0 && s != -1)).toEqual([]);
-        console.log(
-          "OTA power cuts (real interpreter, " +
-            (url || "mqtt") +
-            "): update " +
-            updateMs +
-            " ms; versions informed " +
-            r.informs().join(" "),
-        );
-      }, 300000);
+          expect(r.steps().filter((s) => s < 0)).toEqual([]);
+          expect(r.run.output()).not.toMatch(/Uncaught|threw/);
+          const online = r.run.seen("online");
+          expect(online.length).toBe(2);
+          const after = await new Promise<number>((res) => setTimeout(() => res(r.run.seen("mem").at(-1).usage), 800));
+          console.log(
+            `OTA real interpreter: ${image.length} B in ${downloadMs} ms (${r.events.filter((e) => e.ev == "ota_request").length} blocks); ` +
+              `JsVars idle ${idle}, peak during update ${peak}, idle after the switch ${after}`,
+          );
+        }, 150000);
 
-    it("an image that throws is rolled back: -1 with the reason, the old version informed again", async () => {
-      const r = await rig();
-      r.emu.ota(r.dev.productKey, r.dev.deviceName, {
-        file: Buffer.from('throw new Error("broken image")'),
-        version: "bad-1",
+        for (const scheme of ["http", "https"] as const)
+          it(`URL download over ${scheme} with Espruino's http module: verifies, restarts into the new slot, informs it`, async () => {
+            const r = await rig(espruino);
+            const image = readFileSync("dist/firmware.js");
+            r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version: "3.0.0", url: scheme });
+            await until("informs 3.0.0", () => r.informs().includes("3.0.0"), 60000).catch((e) => {
+              const lines = r.run
+                .output()
+                .split("\n")
+                .filter((l: string) => !l.includes("@@mem"));
+              throw new Error(e.message + " steps " + r.steps() + "\n" + lines.join("\n").slice(-3000));
+            });
+            expect(r.steps().filter((s) => s < 0)).toEqual([]);
+            // over http the link stayed up and reported the progress up to 100
+            if (scheme == "http") expect(r.steps().at(-1)).toBe(100);
+            expect(r.run.output()).not.toMatch(/Uncaught|threw|ASSERT/);
+            expect(r.run.seen("online").length).toBe(2);
+          }, 150000);
+
+        // A power cut (SIGKILL of the interpreter: its Storage file keeps what was written) at
+        // moments spread over an update, from the first block to the new image's first minutes
+        // online; the board is then powered again on the same Storage. Every boot must come
+        // online running the old or the new version (no third state, no boot loop), and after all
+        // of that an update must still go through.
+        for (const url of [undefined, "http"] as const)
+          it("power cuts at moments spread over an update (" +
+            (url ? "URL download over " + url : "blocks over MQTT") +
+            "): every boot comes online on the old or the new version", async () => {
+            const r = await rig(espruino);
+            const image = readFileSync("dist/firmware.js");
+            // how long an update takes here, push to the new version informed
+            let t0 = Date.now();
+            r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version: "2.0.0", url });
+            await until("informs 2.0.0", () => r.informs().includes("2.0.0"), 60000);
+            const updateMs = Date.now() - t0;
+            let running = "2.0.0",
+              run = r.run;
+            const cuts = [0.02, 0.1, 0.25, 0.4, 0.55, 0.7, 0.8, 0.9, 1.0, 1.2];
+            for (let i = 0; i < cuts.length; i++) {
+              const version = "3.0." + i,
+                informsBefore = r.informs().length;
+              t0 = Date.now();
+              r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version, url });
+              await new Promise((res) => setTimeout(res, Math.round(cuts[i] * updateMs)));
+              await run.kill();
+              const cutAt = Date.now() - t0;
+              expect(run.output(), "before the cut " + i).not.toMatch(/Uncaught|threw|ASSERT/);
+              // power back: the same Storage, booted as a board boots (no setup)
+              run = startDevice({
+                espruino,
+                postlude: POSTLUDE,
+                timeoutMs: 120000,
+                setup: null,
+                dir: r.run.dir,
+              });
+              runs.push(run);
+              await until(
+                "online after the cut at " + cutAt + " ms (" + cuts[i] + " of an update)",
+                () => run.seen("online").length && r.informs().length > informsBefore,
+                60000,
+              ).catch((e) => {
+                throw new Error(e.message + "\n" + run.output().slice(-3000));
+              });
+              // a boot that rolls back informs the old version; one that finished the switch, the new
+              const informed = r.informs().slice(informsBefore);
+              for (const v of informed) expect([running, version], "informed after cut " + i).toContain(v);
+              running = informed.at(-1)!;
+              expect(run.output(), "after the cut " + i).not.toMatch(/Uncaught|threw|ASSERT/);
+            }
+            // the board still takes an update
+            r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: image, version: "4.0.0", url });
+            await until("informs 4.0.0", () => r.informs().includes("4.0.0"), 60000).catch((e) => {
+              throw new Error(e.message + "\n" + run.output().slice(-3000));
+            });
+            expect(r.steps().filter((s) => s < 0 && s != -1)).toEqual([]);
+            console.log(
+              "OTA power cuts (real interpreter, " +
+                (url || "mqtt") +
+                "): update " +
+                updateMs +
+                " ms; versions informed " +
+                r.informs().join(" "),
+            );
+          }, 300000);
+
+        it("an image that throws is rolled back: -1 with the reason, the old version informed again", async () => {
+          const r = await rig(espruino);
+          r.emu.ota(r.dev.productKey, r.dev.deviceName, {
+            file: Buffer.from('throw new Error("broken image")'),
+            version: "bad-1",
+          });
+          await until("-1", () => r.steps().includes(-1), 60000).catch((e) => {
+            throw new Error(e.message + "\n" + r.run.output().slice(-3000));
+          });
+          const report = r.events.find((e) => e.ev == "ota_progress" && e.d.step == "-1")!.d;
+          expect(report.desc).toMatch(/bad-1: threw at load: .*broken image/);
+          await until("old version informed", () => r.informs().filter((v) => v == "0.1.0").length == 2);
+          expect(r.run.seen("online").length).toBe(2);
+        }, 150000);
       });
-      await until("-1", () => r.steps().includes(-1), 60000).catch((e) => {
-        throw new Error(e.message + "\n" + r.run.output().slice(-3000));
-      });
-      const report = r.events.find((e) => e.ev == "ota_progress" && e.d.step == "-1")!.d;
-      expect(report.desc).toMatch(/bad-1: threw at load: .*broken image/);
-      await until("old version informed", () => r.informs().filter((v) => v == "0.1.0").length == 2);
-      expect(r.run.seen("online").length).toBe(2);
-    }, 150000);
   },
 );
 

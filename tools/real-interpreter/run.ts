@@ -354,3 +354,13 @@ export function errorLines(out: string): string[] {
     .split(/\r?\n/)
     .filter((l) => /Uncaught|ERROR:|ASSERT\(|FAILED|InternalError/.test(l));
 }
+
+/** The interpreter builds to run on: $ESPRUINO (the stock 64-bit build) and $ESPRUINO32 (default:
+ * $ESPRUINO-esp32like, the 32-bit build with the ESP32's JsVar layout), those that exist. */
+export function builds(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (env.ESPRUINO && existsSync(env.ESPRUINO)) out["64-bit"] = env.ESPRUINO;
+  const e32 = env.ESPRUINO32 || (env.ESPRUINO ? env.ESPRUINO + "-esp32like" : "");
+  if (e32 && existsSync(e32)) out["32-bit ESP32 layout"] = e32;
+  return out;
+}
