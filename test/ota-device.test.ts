@@ -1,7 +1,8 @@
 // OTA in the REAL Espruino interpreter (the Linux builds: $ESPRUINO and the 32-bit one beside
 // it), booting as a flashed board (loader + image in Storage; tools/real-interpreter/run.ts),
-// service: a firmware update (load() restarts into the new slot) and a rollback of an image
-// that throws. Prints download time and JsVars (resident idle, peak during the update).
+// against the emulator's OTA service: a firmware update (load() restarts into the new slot),
+// URL downloads, power cuts at moments spread over an update, and a rollback of an image that
+// throws. Prints download time and JsVars (resident idle, peak during the update).
 import { describe, it, expect, afterEach } from "vitest";
 import { readFileSync } from "node:fs";
 import { startDevice, randomName, builds, type DeviceRun } from "../tools/real-interpreter/run";
