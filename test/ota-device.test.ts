@@ -187,6 +187,119 @@ describe.skipIf(!ESPRUINO)(
             );
           }, 300000);
 
+        // The faults of test/ota-e2e.test.ts (there in the simulator), here in the interpreter:
+        // each ends in the new version or in a named failure with nothing switched, online.
+        const desc = (r: Awaited<ReturnType<typeof rig>>, step: number) =>
+          r.events.find((e) => e.ev == "ota_progress" && +e.d.step == step)?.d.desc;
+        const stayedOld = async (r: Awaited<ReturnType<typeof rig>>) => {
+          // no restart: online once, the old version informed once, nothing uncaught
+          await new Promise((res) => setTimeout(res, 1500));
+          expect(r.run.seen("online").length).toBe(1);
+          expect(r.informs()).toEqual(["0.1.0"]);
+          expect(r.run.output()).not.toMatch(/Uncaught|threw|ASSERT/);
+        };
+        it("a wrong sign: -3 naming the digest, nothing switched", async () => {
+          const r = await rig(espruino);
+          r.emu.ota(r.dev.productKey, r.dev.deviceName, {
+            file: readFileSync("dist/firmware.js"),
+            version: "2.0.0",
+            faults: { badSign: true },
+          });
+          await until("-3", () => r.steps().includes(-3), 60000);
+          expect(desc(r, -3)).toMatch(/sha256/);
+          await stayedOld(r);
+        }, 150000);
+
+        it("a lost block and a block with a bad CRC are asked for again; the update completes", async () => {
+          const r = await rig(espruino);
+          r.emu.ota(r.dev.productKey, r.dev.deviceName, {
+            file: readFileSync("dist/firmware.js"),
+            version: "2.0.0",
+            faults: { drop: [3072], corrupt: [6144] },
+          });
+          await until("informs 2.0.0", () => r.informs().includes("2.0.0"), 90000);
+          const offsets = r.events.filter((e) => e.ev == "ota_request").map((e) => e.d.offset);
+          expect(offsets.filter((o) => o == 3072).length).toBe(2);
+          expect(offsets.filter((o) => o == 6144).length).toBe(2);
+        }, 150000);
+
+        it("a broker restart in the middle of an MQTT download: the download goes on once online", async () => {
+          const r = await rig(espruino);
+          r.emu.ota(r.dev.productKey, r.dev.deviceName, {
+            file: readFileSync("dist/firmware.js"),
+            version: "2.0.0",
+            // the third block is never answered the first time: the broker goes away meanwhile
+            faults: { drop: [6144] },
+          });
+          await until("block 6144 asked", () => r.events.some((e) => e.ev == "ota_request" && e.d.offset == 6144));
+          await r.emu.stop();
+          await new Promise((res) => setTimeout(res, 2000));
+          await r.emu.start();
+          await until("informs 2.0.0", () => r.informs().includes("2.0.0"), 90000).catch((e) => {
+            throw new Error(e.message + " steps " + r.steps() + "\n" + withoutMem(r.run.output()).slice(-3000));
+          });
+          expect(r.steps().filter((s) => s < 0)).toEqual([]);
+        }, 150000);
+
+        it("a URL answered 404, and a body cut short over http and over https: -2 each, nothing switched", async () => {
+          const r = await rig(espruino);
+          const image = readFileSync("dist/firmware.js");
+          r.emu.ota(r.dev.productKey, r.dev.deviceName, {
+            file: image,
+            version: "2.0.0",
+            url: "http",
+            faults: { httpStatus: 404 },
+          });
+          await until("-2", () => r.steps().includes(-2), 60000);
+          expect(desc(r, -2)).toBe("HTTP 404");
+          await stayedOld(r);
+          r.emu.ota(r.dev.productKey, r.dev.deviceName, {
+            file: image,
+            version: "2.0.1",
+            url: "http",
+            faults: { cut: 5000 },
+          });
+          await until("second -2", () => r.steps().filter((s) => s == -2).length == 2, 90000);
+          expect(r.events.filter((e) => e.ev == "ota_progress" && e.d.step == "-2")[1].d.desc).toBe(
+            "HTTP body ended at 5000 of " + image.length,
+          );
+          // over https the link is stopped for the download: it comes back to report the failure
+          r.emu.ota(r.dev.productKey, r.dev.deviceName, {
+            file: image,
+            version: "2.0.2",
+            url: "https",
+            faults: { cut: 3000 },
+          });
+          await until("third -2", () => r.steps().filter((s) => s == -2).length == 3, 90000).catch((e) => {
+            throw new Error(e.message + " steps " + r.steps() + "\n" + withoutMem(r.run.output()).slice(-3000));
+          });
+          expect(r.events.filter((e) => e.ev == "ota_progress" && e.d.step == "-2")[2].d.desc).toBe(
+            "HTTP body ended at 3000 of " + image.length,
+          );
+          // back online after the https download (no restart): the old version informed again
+          await until("online again", () => r.run.seen("online").length == 2);
+          expect(r.informs()).toEqual(["0.1.0", "0.1.0"]);
+          expect(r.run.output()).not.toMatch(/Uncaught|threw|ASSERT/);
+        }, 150000);
+
+        it("an app update with an MD5 sign: the loader runs the new app after the firmware", async () => {
+          const r = await rig(espruino);
+          r.emu.ota(r.dev.productKey, r.dev.deviceName, {
+            module: "app",
+            file: Buffer.from('console.log("@@app "+JSON.stringify({v:2,iot:typeof iot}));'),
+            version: "app-2",
+            signMethod: "Md5",
+          });
+          await until("the new app ran", () => r.run.seen("app").length, 60000).catch((e) => {
+            throw new Error(e.message + " steps " + r.steps() + "\n" + withoutMem(r.run.output()).slice(-3000));
+          });
+          expect(r.run.seen("app")[0]).toEqual({ v: 2, iot: "object" });
+          await until("app informs app-2", () =>
+            r.events.some((e) => e.ev == "ota_inform" && e.d.module == "app" && e.d.version == "app-2"),
+          );
+          expect(r.steps().filter((s) => s < 0)).toEqual([]);
+        }, 150000);
+
         it("an image that throws is rolled back: -1 with the reason, the old version informed again", async () => {
           const r = await rig(espruino);
           r.emu.ota(r.dev.productKey, r.dev.deviceName, {
