@@ -120,8 +120,12 @@ export const ota: Ota = {
           record.g = record.w = "";
           kit._save(storage, state);
         }
-        // a compaction is the one moment a power cut can wipe Storage: now, never mid-update
+        // the slot's old file goes first, so that its room counts (it is neither running nor a
+        // rollback target); a compaction is the one moment a power cut can wipe Storage: now,
+        // never mid-update
+        storage.erase(file);
         if (storage.getFree() < size + 4096) storage.compact();
+        if (storage.getFree() < size) throw Error("no room for " + size + " bytes, " + storage.getFree() + " free");
       } catch (thrown) {
         return fail(-4, "Storage: " + thrown);
       }

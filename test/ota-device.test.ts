@@ -210,6 +210,26 @@ describe.skipIf(!ESPRUINO)(
           await stayedOld(r);
         }, 150000);
 
+        it("an image larger than Storage: -4 naming Storage, nothing switched, and a reboot still boots", async () => {
+          const r = await rig(espruino);
+          // the Linux builds have 256 KB of Storage (an ESP32 about 1 MB): this cannot fit
+          const big = Buffer.alloc(300 * 1024, 0x20);
+          r.emu.ota(r.dev.productKey, r.dev.deviceName, { file: big, version: "2.0.0" });
+          await until("a failure", () => r.steps().some((s) => s < 0), 60000).catch((e) => {
+            throw new Error(e.message + " steps " + r.steps() + "\n" + withoutMem(r.run.output()).slice(-3000));
+          });
+          expect(r.steps().filter((s) => s < 0)).toEqual([-4]);
+          expect(desc(r, -4)).toMatch(/^Storage: Error: no room for 307200 bytes, \d+ free$/);
+          await stayedOld(r);
+          // power cycle: the old image boots and comes online
+          await r.run.kill();
+          const again = startDevice({ espruino, postlude: POSTLUDE, timeoutMs: 60000, setup: null, dir: r.run.dir });
+          runs.push(again);
+          await until("online after the reboot", () => again.seen("online").length && r.informs().length == 2, 60000);
+          expect(r.informs()).toEqual(["0.1.0", "0.1.0"]);
+          console.log("OTA image larger than Storage (" + build + "): " + desc(r, -4));
+        }, 150000);
+
         it("a lost block and a block with a bad CRC are asked for again; the update completes", async () => {
           const r = await rig(espruino);
           r.emu.ota(r.dev.productKey, r.dev.deviceName, {

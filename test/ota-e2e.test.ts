@@ -143,6 +143,22 @@ describe("OTA end to end (simulator booting through the loader, emulator OTA ser
   );
 
   it(
+    "an image larger than Storage: -4 naming the room, nothing switched",
+    async () => {
+      const r = await rig();
+      r.push({ file: Buffer.alloc(2 * 1024 * 1024, 0x20) });
+      await until("-4", () => r.steps().includes(-4), 30000);
+      expect(r.of("ota_progress").find((p) => p.step === "-4").desc).toMatch(
+        /^Storage: Error: no room for 2097152 bytes, \d+ free$/,
+      );
+      expect(r.dev.boots).toBe(1);
+      expect(readOtaState(r.dir).m[0]).toMatchObject({ f: "fw.a", t: 0 });
+      expect(existsSync(join(r.dir, "fw.b"))).toBe(false);
+    },
+    T,
+  );
+
+  it(
     "a lost block and a block with a bad CRC are asked for again, and the update completes",
     async () => {
       const r = await rig();

@@ -39,7 +39,12 @@ export function createStorage(core: Core, storageDir: string) {
       .readdirSync(storageDir)
       .filter((f) => !f.startsWith(".tmp-"))
       .map(deviceName);
+  // a new (or rewritten) file that does not fit: the device's error (measured on 2v29's Linux
+  // build: Storage.write of a file larger than what is free throws this)
   const swrite = (n: any, b: Buffer) => {
+    const old = sread(n);
+    if (b.length + 32 - (old ? old.length + 32 : 0) > FLASH_BYTES - used())
+      throw core.err("Unable to find or create file");
     const f = sfile(n);
     const tmp = path.join(storageDir, ".tmp-" + process.pid);
     fs.writeFileSync(tmp, b);
