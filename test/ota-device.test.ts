@@ -3,10 +3,12 @@
 // against the emulator's OTA service: a firmware update (load() restarts into the new slot),
 // URL downloads, power cuts at moments spread over an update, and a rollback of an image that
 // throws. Prints download time and JsVars (resident idle, peak during the update).
-import { describe, it, expect, afterEach } from "vitest";
+import { describe, it, expect } from "vitest";
 import { readFileSync } from "node:fs";
-import { startDevice, randomName, builds, type DeviceRun } from "../tools/real-interpreter/run";
+import { startDevice, randomName, builds } from "../tools/real-interpreter/run";
 import { startEmulator } from "../tools/emulator/index";
+import { closedAfterEach } from "./support/device-runs";
+import { until } from "./support/until";
 import { ESPRUINO, ESPRUINO_HINT, runInEspruino } from "./support/espruino";
 import { installScript } from "../tools/flash/install";
 
@@ -20,23 +22,7 @@ setTimeout(function(){if(iot.status().state=="unconfigured")iot.setup(SETUP)},1)
 })(%SETUP%,%PLAN%);
 `;
 
-let runs: DeviceRun[] = [],
-  emus: any[] = [];
-afterEach(async () => {
-  for (const r of runs) await r.kill();
-  for (const e of emus) await e.close();
-  runs = [];
-  emus = [];
-});
-
-async function until(what: string, f: () => any, ms = 30000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (f()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error("timed out waiting for " + what);
-}
+const { runs, emus } = closedAfterEach();
 
 // what the device printed, without the memory samples
 const withoutMem = (output: string) =>

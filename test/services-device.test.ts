@@ -2,9 +2,11 @@
 // $ESPRUINO and the 32-bit one beside it), the bundle booted from Storage and online over TLS,
 // against the emulator's platform side (tools/emulator/services.ts, written from the docs).
 // test/e2e.test.ts covers the same in the simulator; this is what a board runs.
-import { describe, it, expect, afterEach } from "vitest";
-import { startDevice, randomName, builds, type DeviceRun } from "../tools/real-interpreter/run";
+import { describe, it, expect } from "vitest";
+import { startDevice, randomName, builds } from "../tools/real-interpreter/run";
 import { startEmulator } from "../tools/emulator/index";
+import { closedAfterEach } from "./support/device-runs";
+import { until } from "./support/until";
 import { ESPRUINO, ESPRUINO_HINT } from "./support/espruino";
 
 // The app of README's "Services, RRPC and device logs", as a user writes it (plain ES5).
@@ -25,23 +27,7 @@ setTimeout(function(){if(iot.status().state=="unconfigured")iot.setup(SETUP)},1)
 })(%SETUP%,%PLAN%);
 `;
 
-let runs: DeviceRun[] = [],
-  emus: any[] = [];
-afterEach(async () => {
-  for (const r of runs) await r.kill();
-  for (const e of emus) await e.close();
-  runs = [];
-  emus = [];
-});
-
-async function until(what: string, f: () => any, ms = 30000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (f()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error("timed out waiting for " + what);
-}
+const { runs, emus } = closedAfterEach();
 
 async function online(espruino: string, plan: Record<string, unknown> = {}) {
   const dev = { productKey: randomName(11), deviceName: "services-real", deviceSecret: randomName(32) };
