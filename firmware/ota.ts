@@ -74,7 +74,10 @@ export const ota: Ota = {
         trialTimer = undefined;
       }
       state.m.forEach((record, index) => {
-        if (record.t) {
+        // only a trial this boot runs (the loader set t = 2): one installed a moment ago (t = 1,
+        // its restart pending; online again after an https download) is not confirmed by the
+        // old file coming online
+        if (record.t > 1) {
           record.t = 0;
           changed = 1;
         }
@@ -85,8 +88,11 @@ export const ota: Ota = {
         }
       });
       if (changed) kit._save(storage, state);
-      publish("inform", { version: state.m[0].v || VERSION }, 0);
-      if (state.m[1].v) publish("inform", { version: state.m[1].v, module: "app" }, 0);
+      // the version each module runs: a file installed a moment ago (t = 1) runs from the next
+      // boot, the previous one (w) until then
+      const running = (record: any) => (record.t == 1 ? record.w : record.v);
+      publish("inform", { version: running(state.m[0]) || VERSION }, 0);
+      if (running(state.m[1])) publish("inform", { version: running(state.m[1]), module: "app" }, 0);
       return;
     }
 
@@ -125,7 +131,10 @@ export const ota: Ota = {
         // never mid-update
         storage.erase(file);
         if (storage.getFree() < size + 4096) storage.compact();
-        if (storage.getFree() < size) throw Error("no room for " + size + " bytes, " + storage.getFree() + " free");
+        // with room to spare for the state files written during the update: were Storage to
+        // fill up, Espruino would compact it by itself in the middle of the update
+        if (storage.getFree() < size + 4096)
+          throw Error("no room for " + size + " bytes and 4096 to spare, " + storage.getFree() + " free");
       } catch (thrown) {
         return fail(-4, "Storage: " + thrown);
       }
@@ -163,7 +172,9 @@ export const ota: Ota = {
         } catch (thrown) {
           return fail(-4, "Storage: " + thrown);
         }
-        ota._download = undefined;
+        // busy until the restart: a second push now would take the running file as its slot
+        // (the state already names the new one) and erase it
+        ota._download = () => {};
         log("ota: " + data.version + " ok, restart");
         // lets the last progress leave
         env.set(() => {
@@ -277,7 +288,7 @@ export const makeOta = (): Ota => {
     booted &&
     otaKit()
       ._read(require("Storage"))
-      .m.some((record) => record.t)
+      .m.some((record) => record.t > 1)
   )
     trialTimer = env.set(() => {
       const storage = require("Storage"),
@@ -285,7 +296,7 @@ export const makeOta = (): Ota => {
         state = kit._read(storage);
       trialTimer = undefined;
       state.m.forEach((record) => {
-        if (record.t) kit._rollBack(record, "not online within " + otaTrialMinutes + " min");
+        if (record.t > 1) kit._rollBack(record, "not online within " + otaTrialMinutes + " min");
       });
       kit._save(storage, state);
       // The Linux builds (BOARD "LINUX", or a variant such as "LINUX_ESP32LIKE") have no

@@ -205,7 +205,7 @@ describe.skipIf(!ESPRUINO)(
             throw new Error(e.message + " steps " + r.steps() + "\n" + withoutMem(r.run.output()).slice(-3000));
           });
           expect(r.steps().filter((s) => s < 0)).toEqual([-4]);
-          expect(desc(r, -4)).toMatch(/^Storage: Error: no room for 307200 bytes, \d+ free$/);
+          expect(desc(r, -4)).toMatch(/^Storage: Error: no room for 307200 bytes and 4096 to spare, \d+ free$/);
           await stayedOld(r);
           // power cycle: the old image boots and comes online
           await r.run.kill();

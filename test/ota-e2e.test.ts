@@ -43,7 +43,9 @@ async function rig(app?: string) {
   const dir = mkdtempSync(join(tmpdir(), "ota-e2e-"));
   installOta(dir, image);
   if (app) writeFileSync(join(dir, "app.js"), app);
-  const out: string[] = [];
+  const out: string[] = [],
+    // called with every line the device prints, as it prints it
+    onLine: ((line: string) => void)[] = [];
   const dev = createDevice({
     loader: LOADER,
     storageDir: dir,
@@ -52,6 +54,7 @@ async function rig(app?: string) {
     out: (l: string) => {
       out.push(l);
       log.push("[device] " + l);
+      for (const f of onLine) f(l);
     },
     log: (l: string) => log.push("[sim] " + l),
   });
@@ -74,7 +77,7 @@ async function rig(app?: string) {
   const push = (job: any) => emu.ota(DEV.productKey, DEV.deviceName, { version: "2.0.0", file: image, ...job });
   // the device informs after every CONNACK: once it has, it is subscribed too
   await until("online and informed", () => online() && informs().length > 0);
-  return { emu, dev, dir, out, events, online, of, steps, informs, push, log };
+  return { emu, dev, dir, out, onLine, events, online, of, steps, informs, push, log };
 }
 
 describe("OTA end to end (simulator booting through the loader, emulator OTA service)", () => {
@@ -149,7 +152,7 @@ describe("OTA end to end (simulator booting through the loader, emulator OTA ser
       r.push({ file: Buffer.alloc(2 * 1024 * 1024, 0x20) });
       await until("-4", () => r.steps().includes(-4), 30000);
       expect(r.of("ota_progress").find((p) => p.step === "-4").desc).toMatch(
-        /^Storage: Error: no room for 2097152 bytes, \d+ free$/,
+        /^Storage: Error: no room for 2097152 bytes and 4096 to spare, \d+ free$/,
       );
       expect(r.dev.boots).toBe(1);
       expect(readOtaState(r.dir).m[0]).toMatchObject({ f: "fw.a", t: 0 });
@@ -268,6 +271,50 @@ describe("OTA end to end (simulator booting through the loader, emulator OTA ser
       expect(r.of("ota_progress").find((p) => p.step === "-1")).toMatchObject({ module: "app" });
       expect(readOtaState(r.dir).m[1]).toMatchObject({ f: "app.js", t: 0 });
       await until("old app runs again", () => r.of("post").filter((p) => p.params.App === 1).length >= 2);
+    },
+    T,
+  );
+
+  it(
+    "a second push in the second before the restart is refused as busy: the running file stays the rollback target",
+    async () => {
+      const r = await rig();
+      // pushed the moment the first update says it is done (its restart 1 s later): the
+      // state already names fw.b, so this push's slot would be fw.a, the running file
+      let pushed = 0;
+      r.onLine.push((line) => {
+        if (/^ota: 2\.0\.0 ok, restart/.test(line) && !pushed++) r.push({ version: "2.0.1" });
+      });
+      r.push({ version: "2.0.0" });
+      await until("informs 2.0.0", () => r.informs().includes("default@2.0.0"), 30000);
+      expect(r.out).toContain("ota: busy");
+      expect(readOtaState(r.dir).m[0]).toMatchObject({ f: "fw.b", v: "2.0.0", g: "fw.a", w: "", t: 0 });
+      expect(readFileSync(join(r.dir, "fw.a")).equals(image)).toBe(true);
+      expect(r.informs()).not.toContain("default@2.0.1");
+    },
+    T,
+  );
+
+  it(
+    "online again before the restart (as after an https download): the installed file is not confirmed by the old one",
+    async () => {
+      const r = await rig();
+      // the state a finished download leaves (t = 1: installed, not booted yet), then a new
+      // session of the old file: its online must not confirm the new file's trial
+      const state = readOtaState(r.dir);
+      writeFileSync(join(r.dir, "fw.b"), image);
+      state.n++;
+      state.m[0] = { f: "fw.b", v: "2.0.0", g: "fw.a", w: "", t: 1, r: "" };
+      writeFileSync(join(r.dir, "ota.s" + (state.n & 1)), JSON.stringify(state));
+      r.emu.kick(DEV.productKey, DEV.deviceName);
+      // informed again: the version that runs, the old one
+      await until("informed again", () => r.informs().length == 2);
+      expect(r.informs()).toEqual(["default@0.1.0", "default@0.1.0"]);
+      expect(readOtaState(r.dir).m[0]).toMatchObject({ f: "fw.b", t: 1 });
+      // the restart: the loader boots fw.b on trial (t = 2), and its online confirms it
+      r.dev.reboot("restart");
+      await until("informs 2.0.0", () => r.informs().includes("default@2.0.0"), 30000);
+      expect(readOtaState(r.dir).m[0]).toMatchObject({ f: "fw.b", g: "fw.a", t: 0 });
     },
     T,
   );
