@@ -283,21 +283,29 @@ export const makeOta = (): Ota => {
   trialTimer = undefined;
   messageId = 0;
   ota._download = undefined;
-  // Booted on trial (the loader set t = 2): not online in time means back to the previous file.
+  // Booted on trial: not online in time means back to the previous file. Armed for any trial
+  // (t > 0): this runs while the loader evaluates the firmware, before it sets an app on trial
+  // to t = 2. When it fires, only a trial that booted (t = 2) is rolled back, and the board
+  // restarts only if one was.
   if (
     booted &&
     otaKit()
       ._read(require("Storage"))
-      .m.some((record) => record.t > 1)
+      .m.some((record) => record.t)
   )
     trialTimer = env.set(() => {
       const storage = require("Storage"),
         kit = otaKit(),
         state = kit._read(storage);
+      let rolledBack = 0;
       trialTimer = undefined;
       state.m.forEach((record) => {
-        if (record.t > 1) kit._rollBack(record, "not online within " + otaTrialMinutes + " min");
+        if (record.t > 1) {
+          kit._rollBack(record, "not online within " + otaTrialMinutes + " min");
+          rolledBack = 1;
+        }
       });
+      if (!rolledBack) return;
       kit._save(storage, state);
       // The Linux builds (BOARD "LINUX", or a variant such as "LINUX_ESP32LIKE") have no
       // E.reboot(): it prints "Not implemented" and returns, and the board would stay on the

@@ -26,7 +26,7 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function rig(app?: string) {
+async function rig(app?: string, scale = SCALE) {
   const log: string[] = [];
   onTestFailed(() => {
     console.log(log.slice(-80).join("\n"));
@@ -34,7 +34,7 @@ async function rig(app?: string) {
   const emu = await startEmulator({
     port: 0,
     devices: [DEV],
-    timeScale: SCALE,
+    timeScale: scale,
     log: (l: string) => log.push("[cloud] " + l),
   });
   const events: { ev: string; data: any }[] = [];
@@ -49,7 +49,7 @@ async function rig(app?: string) {
   const dev = createDevice({
     loader: LOADER,
     storageDir: dir,
-    timeScale: SCALE,
+    timeScale: scale,
     wifi: AP,
     out: (l: string) => {
       out.push(l);
@@ -315,6 +315,29 @@ describe("OTA end to end (simulator booting through the loader, emulator OTA ser
       r.dev.reboot("restart");
       await until("informs 2.0.0", () => r.informs().includes("default@2.0.0"), 30000);
       expect(readOtaState(r.dir).m[0]).toMatchObject({ f: "fw.b", g: "fw.a", t: 0 });
+    },
+    T,
+  );
+
+  it(
+    "an app on trial that keeps the board offline is rolled back after otaTrialMinutes",
+    async () => {
+      // time 100 times faster: board.json's 10 min take 6 s
+      const r = await rig('iot.on("online",function(){iot.post({App:1})});', 100);
+      await until("old app posted", () => r.of("post").some((p) => p.params.App === 1));
+      // an app installed and restarted into (t = 1: the loader sets 2 after the firmware has
+      // loaded, i.e. after makeOta() read the state) that stops the link at once
+      const state = readOtaState(r.dir);
+      writeFileSync(join(r.dir, "app.a"), "iot.stop();");
+      state.n++;
+      state.m[1] = { f: "app.a", v: "app-2", g: "app.js", w: "", t: 1, r: "" };
+      writeFileSync(join(r.dir, "ota.s" + (state.n & 1)), JSON.stringify(state));
+      r.dev.reboot("restart");
+      await until("rolled back and restarted", () => r.dev.boots == 3, 30000);
+      expect(readOtaState(r.dir).m[1]).toMatchObject({ f: "app.js", g: "", t: 0 });
+      await until("-1 reported", () => r.steps().includes(-1), 30000);
+      expect(r.of("ota_progress").find((p) => p.step === "-1").desc).toMatch(/app-2: not online within 10 min/);
+      await until("old app runs again", () => r.of("post").filter((p) => p.params.App === 1).length >= 2);
     },
     T,
   );
