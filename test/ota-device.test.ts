@@ -5,11 +5,11 @@
 // throws. Prints download time and JsVars (resident idle, peak during the update).
 import { describe, it, expect } from "vitest";
 import { readFileSync } from "node:fs";
-import { startDevice, randomName, builds } from "../tools/real-interpreter/run";
+import { startDevice, randomName } from "../tools/real-interpreter/run";
 import { startEmulator } from "../tools/emulator/index";
 import { closedAfterEach } from "./support/device-runs";
 import { until } from "./support/until";
-import { ESPRUINO, ESPRUINO_HINT, runInEspruino } from "./support/espruino";
+import { buildsOrNone, ESPRUINO, ESPRUINO_HINT, runInEspruino } from "./support/espruino";
 import { installScript } from "../tools/flash/install";
 
 // Samples memory every 100 ms (marker "mem") and reports each time online.
@@ -56,7 +56,7 @@ async function rig(espruino: string) {
 describe.skipIf(!ESPRUINO)(
   "OTA in the real interpreter, booting from Storage (" + (ESPRUINO ? "" : ESPRUINO_HINT) + ")",
   () => {
-    for (const [build, espruino] of Object.entries(builds()))
+    for (const [build, espruino] of buildsOrNone())
       describe(build, () => {
         it("firmware update: downloads, verifies, restarts with load() into the new slot and informs it", async () => {
           const r = await rig(espruino);

@@ -3,11 +3,11 @@
 // against the emulator's platform side (tools/emulator/services.ts, written from the docs).
 // test/e2e.test.ts covers the same in the simulator; this is what a board runs.
 import { describe, it, expect } from "vitest";
-import { startDevice, randomName, builds } from "../tools/real-interpreter/run";
+import { startDevice, randomName } from "../tools/real-interpreter/run";
 import { startEmulator } from "../tools/emulator/index";
 import { closedAfterEach } from "./support/device-runs";
 import { until } from "./support/until";
-import { ESPRUINO, ESPRUINO_HINT } from "./support/espruino";
+import { buildsOrNone, ESPRUINO, ESPRUINO_HINT } from "./support/espruino";
 
 // The app of README's "Services, RRPC and device logs", as a user writes it (plain ES5).
 const POSTLUDE = `
@@ -66,7 +66,7 @@ async function online(espruino: string, plan: Record<string, unknown> = {}) {
 describe.skipIf(!ESPRUINO)(
   "services, RRPC, events and device logs in the real interpreter (" + (ESPRUINO ? "" : ESPRUINO_HINT) + ")",
   () => {
-    for (const [build, espruino] of Object.entries(builds()))
+    for (const [build, espruino] of buildsOrNone())
       describe(build, () => {
         it("answers asynchronous and synchronous service calls with the handler's data, code or error", async () => {
           const r = await online(espruino);

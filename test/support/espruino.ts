@@ -10,6 +10,7 @@ import { rollup } from "rollup";
 import ts from "typescript";
 import { minify } from "terser";
 import { terserOptions } from "../../rollup.config.mjs";
+import { builds } from "../../tools/real-interpreter/run";
 
 const path = process.env.ESPRUINO ? resolve(process.env.ESPRUINO) : "";
 /** The interpreter, or null when $ESPRUINO is unset or not a file. */
@@ -87,3 +88,11 @@ export const HARNESS_HELPERS = `
 var H=function(s){var r="";for(var i=0;i<s.length;i++)r+=(s.charCodeAt(i)+256).toString(16).slice(1);return r};
 var OUT=function(k,v){console.log("@@"+k+" "+JSON.stringify(v))};
 `;
+
+/** The interpreter builds to run real-interpreter tests on (tools/real-interpreter/run.ts
+ * builds()), or one placeholder when there is none: the tests are then still declared, and
+ * reported as skipped (their describe is skipped without $ESPRUINO). */
+export function buildsOrNone(): [string, string][] {
+  const found = Object.entries(builds());
+  return found.length ? found : [["no interpreter", ""]];
+}
