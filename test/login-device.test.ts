@@ -31,7 +31,7 @@ async function device(espruino: string, secret?: string, plan: Record<string, un
   const emu = await startEmulator({ port: 0, devices: [dev] });
   emus.push(emu);
   const events: { ev: string; d: any; t: number }[] = [];
-  for (const ev of ["connect", "connack", "post", "set_reply"])
+  for (const ev of ["connect", "connack", "post", "set_reply", "subscribe"])
     emu.on(ev, (d: any) => events.push({ ev, d, t: Date.now() }));
   const run = startDevice({
     espruino,
@@ -84,6 +84,10 @@ describe.skipIf(!ESPRUINO)(
         it("writes nothing to flash per message: Storage unchanged across 30 posts and 5 property sets", async () => {
           const r = await device(espruino, undefined, { posts: 30 });
           await until("online", () => r.run.seen("online").length, 60000);
+          // online is the CONNACK: a set is delivered once the device has subscribed its topic
+          await until("subscribed to property/set", () =>
+            r.of("subscribe").some((e) => JSON.stringify(e.d.topics).includes("/thing/service/property/set")),
+          );
           for (let i = 0; i < 5; i++)
             await r.emu.setProperty(r.dev.productKey, r.dev.deviceName, { Switch: i % 2 }, { timeout: 5000 });
           await until("posts done", () => r.run.seen("storage").some((s: any) => s.tag == "after posts"), 30000);
