@@ -56,7 +56,7 @@ var otaBoot = function (i, error) {
       // no E.reboot(), BOARD "LINUX" or "LINUX_…"; load() restarts them in process)
       global.otaLoader = 2;
       setTimeout(function () {
-        if (process.env.BOARD.indexOf("LINUX") == 0) load();
+        if (process.env.BOARD.slice(0, 5) == "LINUX") load();
         else E.reboot();
       }, 9);
       return 1;

@@ -126,15 +126,17 @@ export const ota: Ota = {
           record.g = record.w = "";
           kit._save(storage, state);
         }
-        // the slot's old file goes first, so that its room counts (it is neither running nor a
-        // rollback target); a compaction is the one moment a power cut can wipe Storage: now,
-        // never mid-update
+        // The slot's old file goes first, so that its room counts (it is neither running nor a
+        // rollback target). A compaction is the one moment a power cut can wipe Storage: now,
+        // never mid-update; so the room asked for keeps 4096 bytes to spare for the state
+        // files written during the update (were Storage to fill up, Espruino would compact it
+        // by itself).
         storage.erase(file);
-        if (storage.getFree() < size + 4096) storage.compact();
-        // with room to spare for the state files written during the update: were Storage to
-        // fill up, Espruino would compact it by itself in the middle of the update
-        if (storage.getFree() < size + 4096)
-          throw Error("no room for " + size + " bytes and 4096 to spare, " + storage.getFree() + " free");
+        if (storage.getFree() < size + 4096) {
+          storage.compact();
+          if (storage.getFree() < size + 4096)
+            throw Error("no room for " + size + " bytes and 4096 to spare, " + storage.getFree() + " free");
+        }
       } catch (thrown) {
         return fail(-4, "Storage: " + thrown);
       }
@@ -178,8 +180,8 @@ export const ota: Ota = {
         log("ota: " + data.version + " ok, restart");
         // lets the last progress leave
         env.set(() => {
-          // the Linux builds (BOARD "LINUX", "LINUX_…") have no E.reboot(): see below
-          if (process.env.BOARD.indexOf("LINUX") == 0) load();
+          // the Linux builds (BOARD "LINUX", "LINUX_…") have no E.reboot(): see makeOta()
+          if (process.env.BOARD.slice(0, 5) == "LINUX") load();
           else E.reboot();
         }, 1000);
       };
@@ -310,7 +312,7 @@ export const makeOta = (): Ota => {
       // The Linux builds (BOARD "LINUX", or a variant such as "LINUX_ESP32LIKE") have no
       // E.reboot(): it prints "Not implemented" and returns, and the board would stay on the
       // old image. load() restarts them in process (the boot code runs again).
-      if (process.env.BOARD.indexOf("LINUX") == 0) load();
+      if (process.env.BOARD.slice(0, 5) == "LINUX") load();
       else E.reboot();
     }, otaTrialMinutes * 60000);
 
