@@ -2,8 +2,6 @@
 // and the 32-bit one beside it), the bundle booted from Storage, over TLS, against the
 // emulator. test/e2e.test.ts covers the same in the simulator; this is what a board runs.
 import { describe, it, expect } from "vitest";
-import { startDevice, randomName } from "../tools/real-interpreter/run";
-import { startEmulator } from "../tools/emulator/index";
 import { closedAfterEach } from "./support/device-runs";
 import { until } from "./support/until";
 import { buildsOrNone, ESPRUINO, ESPRUINO_HINT } from "./support/espruino";
@@ -24,33 +22,17 @@ if(PLAN.posts)iot.on("online",function(){if(n)return;n=1;__storage("online");
 })(%SETUP%,%PLAN%);
 `;
 
-const { runs, emus } = closedAfterEach();
+const { onEmulator } = closedAfterEach();
 
-async function device(espruino: string, secret?: string, plan: Record<string, unknown> = {}) {
-  const dev = { productKey: randomName(11), deviceName: "login-real", deviceSecret: randomName(32) };
-  const emu = await startEmulator({ port: 0, devices: [dev] });
-  emus.push(emu);
-  const events: { ev: string; d: any; t: number }[] = [];
-  for (const ev of ["connect", "connack", "post", "set_reply", "subscribe"])
-    emu.on(ev, (d: any) => events.push({ ev, d, t: Date.now() }));
-  const run = startDevice({
+const device = (espruino: string, secret?: string, plan: Record<string, unknown> = {}) =>
+  onEmulator({
     espruino,
     postlude: POSTLUDE,
+    deviceName: "login-real",
+    watch: ["connect", "connack", "post", "set_reply", "subscribe"],
     plan,
-    timeoutMs: 120000,
-    setup: {
-      ssid: "emulator",
-      password: "password123",
-      host: "127.0.0.1",
-      port: emu.port,
-      ...dev,
-      deviceSecret: secret || dev.deviceSecret,
-    },
+    setup: secret ? { deviceSecret: secret } : {},
   });
-  runs.push(run);
-  const of = (ev: string) => events.filter((e) => e.ev == ev);
-  return { dev, emu, run, events, of };
-}
 
 describe.skipIf(!ESPRUINO)(
   "refused logins and flash wear in the real interpreter (" + (ESPRUINO ? "" : ESPRUINO_HINT) + ")",
@@ -62,14 +44,14 @@ describe.skipIf(!ESPRUINO)(
           const r = await device(espruino, wrong);
           await until("the config stored", () => r.run.seen("storage").length);
           await until("4 refused logins", () => r.of("connack").length >= 4, 60000);
-          expect(r.of("connack").every((e) => e.d.returnCode == 4)).toBe(true);
+          expect(r.of("connack").every((d) => d.returnCode == 4)).toBe(true);
           expect(r.run.seen("online")).toEqual([]);
           const status = r.run.seen("status").at(-1);
           expect(status.state).not.toBe("online");
           expect(status.lastError).toMatch(/connack 4/);
           // the login schedule backs off (equal jitter, doubling: the third gap is at least 4 / 2
           // times the first, whatever the jitter)
-          const connects = r.of("connect").map((e) => e.t);
+          const connects = r.events.filter((e) => e.ev == "connect").map((e) => e.t);
           const gaps = connects.slice(1).map((t, i) => t - connects[i]);
           expect(gaps[2]).toBeGreaterThan(1.5 * gaps[0]);
           // nothing written to flash by the failures
@@ -86,7 +68,7 @@ describe.skipIf(!ESPRUINO)(
           await until("online", () => r.run.seen("online").length, 60000);
           // online is the CONNACK: a set is delivered once the device has subscribed its topic
           await until("subscribed to property/set", () =>
-            r.of("subscribe").some((e) => JSON.stringify(e.d.topics).includes("/thing/service/property/set")),
+            r.of("subscribe").some((d) => JSON.stringify(d.topics).includes("/thing/service/property/set")),
           );
           for (let i = 0; i < 5; i++)
             await r.emu.setProperty(r.dev.productKey, r.dev.deviceName, { Switch: i % 2 }, { timeout: 5000 });

@@ -5,8 +5,7 @@
 // throws. Prints download time and JsVars (resident idle, peak during the update).
 import { describe, it, expect } from "vitest";
 import { readFileSync } from "node:fs";
-import { startDevice, randomName } from "../tools/real-interpreter/run";
-import { startEmulator } from "../tools/emulator/index";
+import { startDevice } from "../tools/real-interpreter/run";
 import { closedAfterEach } from "./support/device-runs";
 import { until } from "./support/until";
 import { buildsOrNone, ESPRUINO, ESPRUINO_HINT, runInEspruino } from "./support/espruino";
@@ -22,7 +21,7 @@ setTimeout(function(){if(iot.status().state=="unconfigured")iot.setup(SETUP)},1)
 })(%SETUP%,%PLAN%);
 `;
 
-const { runs, emus } = closedAfterEach();
+const { runs, onEmulator } = closedAfterEach();
 
 // what the device printed, without the memory samples
 const withoutMem = (output: string) =>
@@ -32,23 +31,16 @@ const withoutMem = (output: string) =>
     .join("\n");
 
 async function rig(espruino: string) {
-  const dev = { productKey: randomName(11), deviceName: "ota-real", deviceSecret: randomName(32) };
-  const emu = await startEmulator({ port: 0, devices: [dev] });
-  emus.push(emu);
-  const events: { ev: string; d: any; t: number }[] = [];
-  for (const ev of ["ota_progress", "ota_inform", "ota_request"])
-    emu.on(ev, (d: any) => events.push({ ev, d, t: Date.now() }));
-  const run = startDevice({
+  const r = await onEmulator({
     espruino,
     postlude: POSTLUDE,
-    timeoutMs: 120000,
-    setup: { ssid: "emulator", password: "password123", host: "127.0.0.1", port: emu.port, ...dev },
+    deviceName: "ota-real",
+    watch: ["ota_progress", "ota_inform", "ota_request"],
   });
-  runs.push(run);
-  const informs = () => events.filter((e) => e.ev == "ota_inform").map((e) => e.d.version);
-  const steps = () => events.filter((e) => e.ev == "ota_progress").map((e) => +e.d.step);
+  const informs = () => r.of("ota_inform").map((d) => d.version);
+  const steps = () => r.of("ota_progress").map((d) => +d.step);
   await until("first inform", () => informs().length == 1);
-  return { dev, emu, run, events, informs, steps };
+  return { ...r, informs, steps };
 }
 
 // On every build there is: the OTA restart once differed by process.env.BOARD, and only the
@@ -83,7 +75,7 @@ describe.skipIf(!ESPRUINO)(
           expect(online.length).toBe(2);
           const after = await new Promise<number>((res) => setTimeout(() => res(r.run.seen("mem").at(-1).usage), 800));
           console.log(
-            `OTA real interpreter: ${image.length} B in ${downloadMs} ms (${r.events.filter((e) => e.ev == "ota_request").length} blocks); ` +
+            `OTA real interpreter: ${image.length} B in ${downloadMs} ms (${r.of("ota_request").length} blocks); ` +
               `JsVars idle ${idle}, peak during update ${peak}, idle after the switch ${after}`,
           );
         }, 150000);
@@ -186,7 +178,7 @@ describe.skipIf(!ESPRUINO)(
         // The faults of test/ota-e2e.test.ts (there in the simulator), here in the interpreter:
         // each ends in the new version or in a named failure with nothing switched, online.
         const desc = (r: Awaited<ReturnType<typeof rig>>, step: number) =>
-          r.events.find((e) => e.ev == "ota_progress" && +e.d.step == step)?.d.desc;
+          r.of("ota_progress").find((d) => +d.step == step)?.desc;
         const stayedOld = async (r: Awaited<ReturnType<typeof rig>>) => {
           // no restart: online once, the old version informed once, nothing uncaught
           await new Promise((res) => setTimeout(res, 1500));
@@ -234,7 +226,7 @@ describe.skipIf(!ESPRUINO)(
             faults: { drop: [3072], corrupt: [6144] },
           });
           await until("informs 2.0.0", () => r.informs().includes("2.0.0"), 90000);
-          const offsets = r.events.filter((e) => e.ev == "ota_request").map((e) => e.d.offset);
+          const offsets = r.of("ota_request").map((d) => d.offset);
           expect(offsets.filter((o) => o == 3072).length).toBe(2);
           expect(offsets.filter((o) => o == 6144).length).toBe(2);
         }, 150000);
@@ -247,7 +239,7 @@ describe.skipIf(!ESPRUINO)(
             // the third block is never answered the first time: the broker goes away meanwhile
             faults: { drop: [6144] },
           });
-          await until("block 6144 asked", () => r.events.some((e) => e.ev == "ota_request" && e.d.offset == 6144));
+          await until("block 6144 asked", () => r.of("ota_request").some((d) => d.offset == 6144));
           await r.emu.stop();
           await new Promise((res) => setTimeout(res, 2000));
           await r.emu.start();
@@ -276,7 +268,7 @@ describe.skipIf(!ESPRUINO)(
             faults: { cut: 5000 },
           });
           await until("second -2", () => r.steps().filter((s) => s == -2).length == 2, 90000);
-          expect(r.events.filter((e) => e.ev == "ota_progress" && e.d.step == "-2")[1].d.desc).toBe(
+          expect(r.of("ota_progress").filter((d) => d.step == "-2")[1].desc).toBe(
             "HTTP body ended at 5000 of " + image.length,
           );
           // over https the link is stopped for the download: it comes back to report the failure
@@ -289,7 +281,7 @@ describe.skipIf(!ESPRUINO)(
           await until("third -2", () => r.steps().filter((s) => s == -2).length == 3, 90000).catch((e) => {
             throw new Error(e.message + " steps " + r.steps() + "\n" + withoutMem(r.run.output()).slice(-3000));
           });
-          expect(r.events.filter((e) => e.ev == "ota_progress" && e.d.step == "-2")[2].d.desc).toBe(
+          expect(r.of("ota_progress").filter((d) => d.step == "-2")[2].desc).toBe(
             "HTTP body ended at 3000 of " + image.length,
           );
           // back online after the https download (no restart): the old version informed again
@@ -311,7 +303,7 @@ describe.skipIf(!ESPRUINO)(
           });
           expect(r.run.seen("app")[0]).toEqual({ v: 2, iot: "object" });
           await until("app informs app-2", () =>
-            r.events.some((e) => e.ev == "ota_inform" && e.d.module == "app" && e.d.version == "app-2"),
+            r.of("ota_inform").some((d) => d.module == "app" && d.version == "app-2"),
           );
           expect(r.steps().filter((s) => s < 0)).toEqual([]);
         }, 150000);
@@ -325,7 +317,7 @@ describe.skipIf(!ESPRUINO)(
           await until("-1", () => r.steps().includes(-1), 60000).catch((e) => {
             throw new Error(e.message + "\n" + r.run.output().slice(-3000));
           });
-          const report = r.events.find((e) => e.ev == "ota_progress" && e.d.step == "-1")!.d;
+          const report = r.of("ota_progress").find((d) => d.step == "-1");
           expect(report.desc).toMatch(/bad-1: threw at load: .*broken image/);
           await until("old version informed", () => r.informs().filter((v) => v == "0.1.0").length == 2);
           expect(r.run.seen("online").length).toBe(2);

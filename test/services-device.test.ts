@@ -3,8 +3,6 @@
 // against the emulator's platform side (tools/emulator/services.ts, written from the docs).
 // test/e2e.test.ts covers the same in the simulator; this is what a board runs.
 import { describe, it, expect } from "vitest";
-import { startDevice, randomName } from "../tools/real-interpreter/run";
-import { startEmulator } from "../tools/emulator/index";
 import { closedAfterEach } from "./support/device-runs";
 import { until } from "./support/until";
 import { buildsOrNone, ESPRUINO, ESPRUINO_HINT } from "./support/espruino";
@@ -27,40 +25,27 @@ setTimeout(function(){if(iot.status().state=="unconfigured")iot.setup(SETUP)},1)
 })(%SETUP%,%PLAN%);
 `;
 
-const { runs, emus } = closedAfterEach();
+const { onEmulator } = closedAfterEach();
 
 async function online(espruino: string, plan: Record<string, unknown> = {}) {
-  const dev = { productKey: randomName(11), deviceName: "services-real", deviceSecret: randomName(32) };
-  const emu = await startEmulator({ port: 0, devices: [dev] });
-  emus.push(emu);
-  const events: { ev: string; d: any }[] = [];
-  for (const ev of ["post", "log", "service_reply", "rrpc_reply", "subscribe"])
-    emu.on(ev, (d: any) => events.push({ ev, d }));
-  const run = startDevice({
+  const r = await onEmulator({
     espruino,
     postlude: POSTLUDE,
+    deviceName: "services-real",
+    watch: ["post", "log", "service_reply", "rrpc_reply", "subscribe"],
     plan,
-    timeoutMs: 120000,
     // logLevel INFO: the boot line and the app's INFO line are posted
-    setup: {
-      ssid: "emulator",
-      password: "password123",
-      host: "127.0.0.1",
-      port: emu.port,
-      logLevel: "INFO",
-      ...dev,
-    },
+    setup: { logLevel: "INFO" },
   });
-  runs.push(run);
-  await until("online", () => run.seen("online").length, 60000).catch((e) => {
-    throw new Error(e.message + "\n" + run.output().slice(-3000));
+  await until("online", () => r.run.seen("online").length, 60000).catch((e) => {
+    throw new Error(e.message + "\n" + r.run.output().slice(-3000));
   });
   // online is the CONNACK: the calls below wait for the subscriptions to be in place
   await until("subscribed to services and RRPC", () => {
-    const topics = events.filter((e) => e.ev == "subscribe").flatMap((e) => e.d.topics.map((t: any) => t.topic || t));
+    const topics = r.of("subscribe").flatMap((d) => d.topics.map((t: any) => t.topic || t));
     return topics.some((t) => t.endsWith("/thing/service/+")) && topics.some((t) => t.includes("/rrpc/request/"));
   });
-  return { dev, emu, run, events, of: (ev: string) => events.filter((e) => e.ev == ev).map((e) => e.d) };
+  return r;
 }
 
 describe.skipIf(!ESPRUINO)(
